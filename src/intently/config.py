@@ -1,0 +1,68 @@
+"""Settings: one dataclass, read from `intently.toml`, then `INTENTLY_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = "intently.db"
+    """Store URL or SQLite path (`INTENTLY_DB`)."""
+    write_keys: tuple[str, ...] = ()
+    """Keys accepted on the Segment endpoints (`INTENTLY_WRITE_KEYS`, comma-separated).
+    With none, writes are refused."""
+    durability: str = "fsync"
+    """`fsync`: an acknowledged event survives power loss; `process`: only a process crash."""
+    session_gap_minutes: float = 30.0
+    journey_gap_hours: float = 24.0
+    return_gap_hours: float = 1.0
+    vocabulary: str | None = None
+    """A TOML or JSON file of signal rules (see `intently.events.signals`)."""
+    cache_profiles: int = 200_000
+    """Golden records kept hot in memory."""
+    checkpoint_events: int = 100_000
+    """Write state after this many events (recovery replays at most this many)."""
+    checkpoint_seconds: float = 10.0
+    batch_size: int = 2_000
+    """Events per group commit."""
+    max_event_bytes: int = 32 * 1024
+    """Largest accepted event (Segment's limit)."""
+    max_batch_bytes: int = 500 * 1024
+    """Largest accepted request body (Segment's limit)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
+        """`intently.toml` (or `path`), then the environment, then `overrides` (CLI flags)."""
+        values: dict[str, Any] = {}
+        file = Path(path) if path else Path("intently.toml")
+        if file.exists():
+            values.update(tomllib.loads(file.read_text()).get("intently", {}))
+        names = {f.name: f for f in fields(cls)}
+        for name in names:
+            env = os.environ.get(f"INTENTLY_{name.upper()}")
+            if env is not None:
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(cls(), **{k: _coerce(names[k].type, v) for k, v in values.items()})
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    kind = str(kind)
+    if kind.startswith("tuple") and isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if kind.startswith("tuple"):
+        return tuple(value)
+    if kind == "int" and isinstance(value, str):
+        return int(value)
+    if kind == "float" and isinstance(value, str):
+        return float(value)
+    return value

@@ -1,0 +1,6 @@
+"""The runner: the per-event pipeline, group commit, checkpoints, the clock."""
+
+from ._clock import Clock, ManualClock, SystemClock
+from ._engine import Engine, IngestResult, Processed, as_event
+
+__all__ = ["Clock", "Engine", "IngestResult", "ManualClock", "Processed", "SystemClock", "as_event"]

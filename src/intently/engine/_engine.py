@@ -1,0 +1,284 @@
+"""The engine: one deterministic pipeline per event, group-committed to an append-only log.
+
+    event -> validate & dedupe -> resolve identity -> signals -> update golden record
+          -> (later stages: intent, clusters, segments, scenarios) -> effects
+
+Durability: a batch's events are appended and committed before `process_many` returns, so an
+acknowledged event is never lost. State (records, identities) lives in memory and is written at
+checkpoints; opening an engine loads the last checkpoint and replays the log after it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .._errors import NotFound, ValidationError
+from ..config import Settings
+from ..events import Event, Vocabulary, as_validation_error
+from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
+from ..store import Store, open_store
+from ._clock import Clock, SystemClock
+from ._state import HotState
+
+_encode = msgspec.json.Encoder().encode
+_decode_event = msgspec.json.Decoder(Event).decode
+_convert = msgspec.convert
+
+
+@dataclass(slots=True)
+class Processed:
+    """What one event did: the record it landed on and its signals (derived ones included)."""
+
+    event: Event
+    profile: Profile
+    signals: tuple[str, ...]
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+    processed: list[Processed] = field(default_factory=list)
+
+    def add(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.first_seq = self.first_seq or other.first_seq
+        self.last_seq = other.last_seq or self.last_seq
+        self.processed.extend(other.processed)
+
+
+Listener = Callable[[list[Processed]], None]
+
+
+def as_event(item: Event | dict[str, Any] | bytes, path: str = "$") -> Event:
+    """Validate one event given as an Event, a Segment-format dict or JSON bytes."""
+    try:
+        if isinstance(item, Event):
+            return item
+        if isinstance(item, bytes | bytearray | memoryview):
+            return _decode_event(item)
+        return _convert(item, Event)
+    except msgspec.MsgspecError as exc:
+        raise as_validation_error(exc, path) from None
+
+
+class Engine:
+    """Runs the pipeline over a store. Single-threaded: one engine owns its store for writing
+    (use `EngineWorker` to share it between threads)."""
+
+    def __init__(
+        self,
+        store: Store | str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        vocabulary: Vocabulary | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.settings = settings = settings or Settings()
+        if store is None:
+            store = settings.db
+        self.store: Store = (
+            store if not isinstance(store, str | Path)
+            else open_store(store, durability=settings.durability, readonly=readonly)
+        )
+        self.readonly = readonly
+        self.clock = clock or SystemClock()
+        self.vocabulary = vocabulary or (
+            Vocabulary.from_file(settings.vocabulary) if settings.vocabulary
+            else Vocabulary(return_gap_hours=settings.return_gap_hours)
+        )
+        record = RecordSettings(
+            session_gap_s=settings.session_gap_minutes * 60.0,
+            journey_gap_s=settings.journey_gap_hours * 3600.0,
+            return_gap_s=self.vocabulary.return_gap_s,
+        )
+        self.aggregator = Aggregator(record)
+        self.state = HotState(self.store, capacity=settings.cache_profiles)
+        self.resolver = Resolver(self.state, chain_limit=record.chain_limit)
+        self.listeners: list[Listener] = []
+        self.events_processed = 0
+        self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
+        self._since_checkpoint = 0
+        self._checkpointed_at = time.monotonic()
+        self._seq = 0
+        self.recovered = self._recover()
+
+    # -- the public verbs
+    def process(self, event: Event | dict[str, Any] | bytes) -> Processed | None:
+        """Process one event durably. Returns None for a duplicate messageId."""
+        result = self.process_many([event], keep=True)
+        return result.processed[0] if result.processed else None
+
+    def process_many(self, events: Iterable[Event | dict[str, Any] | bytes], *,
+                     keep: bool = False) -> IngestResult:
+        """Process events in group commits of `settings.batch_size`. Every event is validated
+        first; a ValidationError names the index of the bad one and nothing of its batch is
+        kept. With `keep`, the result lists what each event did."""
+        total = IngestResult()
+        size = self.settings.batch_size
+        batch: list[Event] = []
+        for i, item in enumerate(events):
+            batch.append(as_event(item, f"$[{i}]"))
+            if len(batch) >= size:
+                total.add(self.commit_batch(batch, keep=keep))
+                batch = []
+        if batch:
+            total.add(self.commit_batch(batch, keep=keep))
+        return total
+
+    def commit_batch(self, batch: list[Event], *, keep: bool = False) -> IngestResult:
+        """One group commit of validated events: dedupe, pipeline, append, commit."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        now = self.clock.now()
+        max_bytes = self.settings.max_event_bytes
+        ids = self._ids
+        mids = []
+        for ev in batch:
+            ev.received_at = now
+            if not ev.ts:
+                ev.ts = now
+            if not ev.message_id:
+                ev.message_id = next(ids)
+            mids.append(ev.message_id)
+        first = self._seq + 1
+        store = self.store
+        result = IngestResult(first_seq=first)
+        done: list[Processed] = result.processed
+        wanted = keep or bool(self.listeners)
+        store.begin()
+        try:
+            dupes = store.claim(mids, first)
+            rows = []
+            apply = self._apply
+            for i, ev in enumerate(batch):
+                if dupes and i in dupes:
+                    continue
+                payload = _encode(ev)
+                if len(payload) > max_bytes:
+                    raise ValidationError(
+                        f"event is {len(payload)} bytes, over the {max_bytes}-byte limit",
+                        f"$[{i}]")
+                profile, signals = apply(ev)
+                rows.append((first + i, ev.message_id, profile.id, ev.ts, now, payload))
+                if wanted:
+                    done.append(Processed(ev, profile, signals))
+            store.append(rows)
+            store.commit()
+        except BaseException:
+            store.rollback()
+            self._reload()  # memory may hold effects of the rolled-back batch
+            raise
+        self._seq = first + len(batch) - 1
+        result.accepted = len(rows)
+        result.duplicates = len(dupes)
+        result.last_seq = self._seq
+        self.events_processed += len(rows)
+        self._since_checkpoint += len(rows)
+        if self.listeners and done:
+            for listener in self.listeners:
+                listener(done)
+        if not keep:
+            result.processed = []
+        self.maybe_checkpoint()
+        return result
+
+    def _apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
+        """The pure part of the pipeline: state in, state out, no I/O of its own."""
+        profile = self.resolver.resolve(ev)
+        signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
+        self.state.dirty.add(profile.id)
+        return profile, signals
+
+    # -- reads
+    def find(self, identifier: str) -> Profile | None:
+        """A record by record id, userId, anonymousId, email or phone."""
+        state = self.state
+        for key in (None, "u:", "a:", "e:", "p:"):
+            pid = identifier if key is None else state.lookup(key + identifier.lower()
+                                                              if key == "e:" else key + identifier)
+            if pid is not None:
+                profile = state.peek(pid)
+                if profile is not None:
+                    return profile
+        return None
+
+    def profile(self, identifier: str) -> Profile:
+        found = self.find(identifier)
+        if found is None:
+            raise NotFound(f"no customer {identifier!r}")
+        return found
+
+    def timeline(self, profile: Profile, limit: int = 100) -> list[Event]:
+        """The record's newest events, merged identities included, newest first."""
+        ids = [profile.id, *profile.merged_from]
+        return [_decode_event(payload) for _, payload in self.store.timeline(ids, limit)]
+
+    def merges(self, profile: Profile) -> list[Merge]:
+        done = self.store.merges(profile.id)
+        pending = [m for m in self.resolver.merges if m.into_id == profile.id]
+        return done + pending
+
+    def hot_profiles(self) -> Iterator[Profile]:
+        return iter(self.state.profiles.values())
+
+    # -- checkpoints and recovery
+    def maybe_checkpoint(self) -> None:
+        s = self.settings
+        if self._since_checkpoint >= s.checkpoint_events or self.state.over_capacity() or (
+            self._since_checkpoint
+            and time.monotonic() - self._checkpointed_at >= s.checkpoint_seconds
+        ):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write changed records, identities and merges; recovery replays from here."""
+        if self.readonly:
+            return
+        self.state.checkpoint(self._seq, self.resolver.merges)
+        self.resolver.merges = []
+        self.state.evict()
+        self._since_checkpoint = 0
+        self._checkpointed_at = time.monotonic()
+
+    def _recover(self) -> int:
+        """Load from the last checkpoint and replay the log after it. Returns events replayed."""
+        start = self.store.checkpoint_seq()
+        replayed = 0
+        apply = self._apply
+        for rows in self.store.read_log(after=start):
+            for _seq, payload in rows:
+                apply(_decode_event(payload))
+            replayed += len(rows)
+        self._seq = self.store.last_seq()
+        if replayed and not self.readonly:
+            self.checkpoint()
+        return replayed
+
+    def _reload(self) -> None:
+        self.state.clear()
+        self.resolver.merges = []
+        self._recover()
+
+    def close(self) -> None:
+        if not self.readonly:
+            self.checkpoint()
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,99 @@
+"""The hot state in front of the store: the golden-record cache and the identity map.
+
+Records and identities changed since the last checkpoint are dirty and stay in memory until the
+checkpoint writes them; clean ones are evicted least-recently-used first.
+"""
+
+from __future__ import annotations
+
+from ..profiles import Profile, decode_profile, encode_profile
+from ..profiles._resolve import Merge
+from ..store import Store
+
+
+class HotState:
+    """Implements `profiles.ProfileState` over a store."""
+
+    def __init__(self, store: Store, capacity: int = 200_000) -> None:
+        self.store = store
+        self.capacity = capacity
+        self.profiles: dict[str, Profile] = {}
+        self.dirty: set[str] = set()
+        self.dropped: set[str] = set()
+        self.identities: dict[str, str | None] = {}
+        self.dirty_identities: dict[str, str] = {}
+
+    # -- ProfileState
+    def lookup(self, key: str) -> str | None:
+        try:
+            return self.identities[key]
+        except KeyError:
+            pid = self.identities[key] = self.store.resolve(key)
+            return pid
+
+    def assign(self, key: str, profile_id: str) -> None:
+        self.identities[key] = profile_id
+        self.dirty_identities[key] = profile_id
+
+    def get(self, profile_id: str) -> Profile:
+        profile = self.profiles.pop(profile_id, None)
+        if profile is None:
+            blob = self.store.load_profile(profile_id)
+            if blob is None:
+                raise KeyError(f"identity points to missing record {profile_id!r}")
+            profile = decode_profile(blob)
+        self.profiles[profile_id] = profile  # most recently used last
+        return profile
+
+    def peek(self, profile_id: str) -> Profile | None:
+        """A record without touching its recency; None if the store has none."""
+        profile = self.profiles.get(profile_id)
+        if profile is None and profile_id not in self.dropped:
+            blob = self.store.load_profile(profile_id)
+            profile = decode_profile(blob) if blob else None
+        return profile
+
+    def create(self, profile_id: str) -> Profile:
+        profile = Profile(id=profile_id)
+        self.profiles[profile_id] = profile
+        self.dirty.add(profile_id)
+        self.dropped.discard(profile_id)
+        return profile
+
+    def drop(self, profile_id: str) -> None:
+        self.profiles.pop(profile_id, None)
+        self.dirty.discard(profile_id)
+        self.dropped.add(profile_id)
+
+    # -- checkpoints
+    def checkpoint(self, seq: int, merges: list[Merge]) -> int:
+        """Write what changed; returns how many records were written."""
+        changed: dict[str, bytes | None] = {pid: None for pid in self.dropped}
+        profiles = self.profiles
+        for pid in self.dirty:
+            changed[pid] = encode_profile(profiles[pid])
+        self.store.checkpoint(seq, changed, self.dirty_identities, merges)
+        self.dirty.clear()
+        self.dropped.clear()
+        self.dirty_identities = {}
+        return len(changed)
+
+    def over_capacity(self) -> bool:
+        return len(self.profiles) > self.capacity or len(self.identities) > 4 * self.capacity
+
+    def evict(self) -> None:
+        """After a checkpoint: drop the least recently used clean records down to capacity."""
+        extra = len(self.profiles) - int(self.capacity * 0.9)
+        if extra > 0:
+            for pid in [p for p in list(self.profiles)[:extra] if p not in self.dirty]:
+                del self.profiles[pid]
+        if len(self.identities) > 4 * self.capacity:
+            self.identities = {k: v for k, v in self.identities.items()
+                               if k in self.dirty_identities}
+
+    def clear(self) -> None:
+        self.profiles.clear()
+        self.dirty.clear()
+        self.dropped.clear()
+        self.identities.clear()
+        self.dirty_identities = {}

@@ -1,0 +1,19 @@
+"""Where golden records live in memory: the record, its O(1) update, identity resolution."""
+
+from ._aggregates import Aggregator, RecordSettings
+from ._merge import merge_into
+from ._profile import Profile, decode_profile, encode_profile
+from ._resolve import Merge, ProfileState, Resolver, identity_keys
+
+__all__ = [
+    "Aggregator",
+    "Merge",
+    "Profile",
+    "ProfileState",
+    "RecordSettings",
+    "Resolver",
+    "decode_profile",
+    "encode_profile",
+    "identity_keys",
+    "merge_into",
+]

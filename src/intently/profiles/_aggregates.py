@@ -1,0 +1,140 @@
+"""The O(1) per-event update of a golden record: counts, sessions, journey, RFM, affinities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..events import Event
+from ..events.signals import PURCHASED, REPEATED_SPEC_VIEW, RETURNED_AFTER_GAP, VIEWED_SPECS
+from ._profile import Profile
+from ._touch import category_of, channel_of, consents_of, first_touch, revenue_of
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSettings:
+    """How events fold into a record."""
+
+    session_gap_s: float = 30 * 60.0
+    """Inactivity that closes a session (30 minutes, the web-analytics default)."""
+    journey_gap_s: float = 24 * 3600.0
+    """Inactivity that closes a journey; a purchase closes it too."""
+    return_gap_s: float = 3600.0
+    """A gap at least this long makes the next event also a `returned_after_gap` signal."""
+    chain_limit: int = 24
+    """Signals kept in the current journey's chain (the most recent)."""
+    top_categories: int = 12
+    """Category affinities kept per customer (space-saving heavy hitters)."""
+
+
+class Aggregator:
+    """Folds one event into one profile. Returns the event's signals, derived ones included."""
+
+    def __init__(self, settings: RecordSettings | None = None) -> None:
+        self.settings = settings or RecordSettings()
+        self._offsets: dict[tuple[str, int], int] = {}
+
+    def update(self, p: Profile, ev: Event, raw: tuple[str, ...]) -> tuple[str, ...]:
+        s = self.settings
+        ts = ev.ts
+        last = p.last_seen
+        gap = ts - last if p.events else -1.0
+        signals = raw
+        # -- journey and session boundaries (late events never open one)
+        new_journey = p.events == 0 or gap > s.journey_gap_s or (
+            gap >= 0 and p.chain and p.chain[-1] == PURCHASED
+        )
+        if gap >= s.return_gap_s and raw:
+            signals = (RETURNED_AFTER_GAP, *raw)
+        if VIEWED_SPECS in raw and VIEWED_SPECS in p.chain and not new_journey:
+            signals = (*signals, REPEATED_SPEC_VIEW)
+        if p.events == 0 or gap > s.session_gap_s:
+            p.sessions += 1
+            p.session_start = ts
+            p.session_events = 0
+        p.session_events += 1
+        channel = channel_of(ev)
+        if new_journey:
+            p.journey_start = ts
+            p.entry = first_touch(ev, channel)
+            p.chain = []
+            p.chain_ts = []
+        # -- counts and recency
+        p.events += 1
+        if ts > last:
+            p.last_seen = ts
+        if p.first_seen == 0.0 or ts < p.first_seen:
+            p.first_seen = ts
+        counts = p.event_counts
+        name = ev.action
+        counts[name] = counts.get(name, 0) + 1
+        if signals:
+            sc = p.signal_counts
+            chain = p.chain
+            chain_ts = p.chain_ts
+            for sig in signals:
+                sc[sig] = sc.get(sig, 0) + 1
+                chain.append(sig)
+                chain_ts.append(ts)
+            over = len(chain) - s.chain_limit
+            if over > 0:
+                del chain[:over]
+                del chain_ts[:over]
+        # -- affinities, active hours, monetary
+        ch = p.channels
+        ch[channel] = ch.get(channel, 0) + 1
+        props = ev.properties
+        if props:
+            cat = category_of(props)
+            if cat is not None:
+                self._count_category(p.categories, cat)
+        hour = self._local_hour(ts, p.tz)
+        p.hours[hour] = p.hours.get(hour, 0) + 1
+        if PURCHASED in raw:
+            p.orders += 1
+            p.revenue += revenue_of(props)
+            if p.first_order == 0.0 or ts < p.first_order:
+                p.first_order = ts
+            if ts > p.last_order:
+                p.last_order = ts
+        # -- traits, time zone, consents (identify and friends)
+        if ev.traits:
+            p.traits.update(ev.traits)
+        tz = ev.context.get("timezone") if ev.context else None
+        if tz and tz != p.tz and isinstance(tz, str):
+            p.tz = tz
+        if ev.type != "track" or ev.context or ev.traits or ev.event in _CONSENT_EVENTS:
+            granted = consents_of(ev)
+            if granted:
+                p.consents.update(granted)
+        return signals
+
+    def _count_category(self, cats: dict[str, int], cat: str) -> None:
+        if cat in cats:
+            cats[cat] += 1
+        elif len(cats) < self.settings.top_categories:
+            cats[cat] = 1
+        else:  # space-saving: the newcomer inherits the smallest count, plus one
+            smallest = min(cats, key=cats.__getitem__)
+            cats[cat] = cats.pop(smallest) + 1
+
+    def _local_hour(self, ts: float, tz: str | None) -> int:
+        bucket = int(ts // 3600)
+        if tz is None:
+            return bucket % 24
+        key = (tz, bucket)
+        offset = self._offsets.get(key)
+        if offset is None:
+            if len(self._offsets) > 100_000:
+                self._offsets.clear()
+            try:
+                delta = datetime.fromtimestamp(bucket * 3600, ZoneInfo(tz)).utcoffset()
+                offset = int(delta.total_seconds()) if delta else 0
+            except (ZoneInfoNotFoundError, ValueError):
+                offset = 0
+            self._offsets[key] = offset
+        return int((ts + offset) // 3600) % 24
+
+
+_CONSENT_EVENTS = frozenset({"Consent Updated", "Subscribed", "Unsubscribed"})

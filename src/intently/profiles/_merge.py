@@ -1,0 +1,53 @@
+"""Folding one golden record into another when identity resolution finds they are one person."""
+
+from __future__ import annotations
+
+from ._profile import Profile
+
+
+def _add(into: dict, other: dict) -> None:  # type: ignore[type-arg]
+    for key, value in other.items():
+        into[key] = into.get(key, 0) + value
+
+
+def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
+    """Fold `other` into `into`: sums add, extremes take the extreme, `into` wins conflicts."""
+    into.identities.extend(k for k in other.identities if k not in into.identities)
+    into.traits = {**other.traits, **into.traits}
+    into.consents = {**other.consents, **into.consents}
+    into.tz = into.tz or other.tz
+    into.user_id = into.user_id or other.user_id
+    if other.events:
+        firsts = [t for t in (into.first_seen, other.first_seen) if t]
+        into.first_seen = min(firsts)
+        into.last_seen = max(into.last_seen, other.last_seen)
+    into.events += other.events
+    into.sessions += other.sessions
+    into.orders += other.orders
+    into.revenue += other.revenue
+    orders = [t for t in (into.first_order, other.first_order) if t]
+    into.first_order = min(orders) if orders else 0.0
+    into.last_order = max(into.last_order, other.last_order)
+    for mine, theirs in (
+        (into.event_counts, other.event_counts),
+        (into.signal_counts, other.signal_counts),
+        (into.categories, other.categories),
+        (into.channels, other.channels),
+        (into.hours, other.hours),
+    ):
+        _add(mine, theirs)
+    # The live journey is the one with the latest activity (an anonymous visitor who just
+    # signed in); steps of the other record that fall inside it join it, in time order.
+    live, stale = (other, into) if other.last_seen >= into.last_seen else (into, other)
+    start = live.journey_start
+    pairs = [(t, s) for t, s in zip(stale.chain_ts, stale.chain, strict=True) if t >= start]
+    pairs = sorted([*pairs, *zip(live.chain_ts, live.chain, strict=True)])[-chain_limit:]
+    into.chain = [sig for _, sig in pairs]
+    into.chain_ts = [ts for ts, _ in pairs]
+    into.journey_start = start
+    into.entry = live.entry
+    if other.session_start > into.session_start:
+        into.session_start = other.session_start
+        into.session_events = other.session_events
+    into.merged_from.append(other.id)
+    into.merged_from.extend(other.merged_from)

@@ -1,0 +1,168 @@
+"""Identity resolution: which golden record an event belongs to, merging records when an
+anonymous visitor identifies (anonymous to known), on `alias`, and on a shared email or phone.
+
+Rules (kept simple and safe, as in Segment's identity resolution defaults):
+- a record has at most one `userId`; two records with different user ids are never merged;
+- an anonymous id seen with a user id that is not its record's is moved to that user's record
+  from then on (a shared device), without merging histories;
+- a merge folds the record without a user id (or the younger one) into the other and is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..events import Event
+from ._merge import merge_into
+from ._profile import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """One entry of the merge log."""
+
+    into_id: str
+    from_id: str
+    reason: str
+    ts: float
+
+
+class ProfileState(Protocol):
+    """The state resolution reads and writes: the engine backs it with its cache and store."""
+
+    def lookup(self, key: str) -> str | None: ...
+    def assign(self, key: str, profile_id: str) -> None: ...
+    def get(self, profile_id: str) -> Profile: ...
+    def create(self, profile_id: str) -> Profile: ...
+    def drop(self, profile_id: str) -> None: ...
+
+
+def identity_keys(ev: Event) -> list[str]:
+    """Identifier keys an event carries besides user and anonymous ids (email, phone)."""
+    keys = []
+    traits = ev.traits
+    if traits:
+        email = traits.get("email")
+        if isinstance(email, str) and "@" in email:
+            keys.append("e:" + email.strip().lower())
+        phone = traits.get("phone")
+        if isinstance(phone, str) and phone.strip():
+            keys.append("p:" + "".join(c for c in phone if c.isdigit() or c == "+"))
+    return keys
+
+
+class Resolver:
+    """Finds (or creates) the record for an event and records merges."""
+
+    def __init__(self, state: ProfileState, chain_limit: int = 24) -> None:
+        self.state = state
+        self.chain_limit = chain_limit
+        self.merges: list[Merge] = []
+
+    def resolve(self, ev: Event) -> Profile:
+        state = self.state
+        user = ev.user_id
+        anon = ev.anonymous_id
+        if ev.type == "alias":
+            return self._alias(ev)
+        ukey = "u:" + user if user else None  # type: ignore[operator]
+        akey = "a:" + anon if anon else None  # type: ignore[operator]
+        upid = state.lookup(ukey) if ukey else None
+        apid = state.lookup(akey) if akey else None
+        if upid is not None and (apid is None or apid == upid):
+            profile = state.get(upid)
+            if akey and apid is None:
+                self._attach(profile, akey)
+        elif upid is not None:  # both known, different records
+            profile = state.get(upid)
+            anon_profile = state.get(apid)  # type: ignore[arg-type]
+            if anon_profile.user_id is None:
+                self._merge(profile, anon_profile, "identify", ev.ts)
+            else:  # the device belongs to someone else too: follow the user from now on
+                self._move(anon_profile, akey, profile)  # type: ignore[arg-type]
+        elif apid is not None:
+            profile = state.get(apid)
+            if ukey:
+                if profile.user_id is None:
+                    profile.user_id = user  # type: ignore[assignment]
+                    self._attach(profile, ukey)
+                else:
+                    old = profile
+                    profile = self._new(user, ukey)  # type: ignore[arg-type]
+                    self._move(old, akey, profile)  # type: ignore[arg-type]
+        else:
+            profile = self._new(user or anon, ukey or akey)  # type: ignore[arg-type]
+            if ukey and akey:
+                self._attach(profile, akey)
+        if ukey:
+            profile.user_id = user  # type: ignore[assignment]
+        if ev.traits:
+            for key in identity_keys(ev):
+                self._claim(profile, key, ev.ts)
+        return profile
+
+    # -- helpers
+    def _new(self, raw_id: str, key: str) -> Profile:
+        profile_id = raw_id
+        other_ns = ("a:" if key.startswith("u:") else "u:") + raw_id
+        if self.state.lookup(other_ns) == raw_id:  # a different person took this id first
+            profile_id = key.replace(":", "-", 1)
+        profile = self.state.create(profile_id)
+        if key.startswith("u:"):
+            profile.user_id = raw_id
+        self._attach(profile, key)
+        return profile
+
+    def _attach(self, profile: Profile, key: str) -> None:
+        if key not in profile.identities:
+            profile.identities.append(key)
+        self.state.assign(key, profile.id)
+
+    def _move(self, old: Profile, key: str, new: Profile) -> None:
+        if key in old.identities:
+            old.identities.remove(key)
+        self._attach(new, key)
+
+    def _claim(self, profile: Profile, key: str, ts: float) -> None:
+        pid = self.state.lookup(key)
+        if pid is None:
+            self._attach(profile, key)
+        elif pid != profile.id:
+            other = self.state.get(pid)
+            if other.user_id is None or profile.user_id is None:
+                self._merge(profile, other, "shared " + ("email" if key[0] == "e" else "phone"), ts)
+            else:
+                self._move(other, key, profile)
+
+    def _merge(self, into: Profile, other: Profile, reason: str, ts: float) -> None:
+        merge_into(into, other, self.chain_limit)
+        for key in other.identities:
+            self.state.assign(key, into.id)
+        self.state.drop(other.id)
+        self.merges.append(Merge(into.id, other.id, reason, ts))
+
+    def _alias(self, ev: Event) -> Profile:
+        state = self.state
+        prev = ev.previous_id
+        ukey = "u:" + ev.user_id  # type: ignore[operator]
+        prev_pid = state.lookup("u:" + prev) or state.lookup("a:" + prev)  # type: ignore[operator]
+        upid = state.lookup(ukey)
+        if prev_pid is None and upid is None:
+            profile = self._new(ev.user_id, ukey)  # type: ignore[arg-type]
+            self._attach(profile, "a:" + prev)  # type: ignore[operator]
+            return profile
+        if upid is None:
+            profile = state.get(prev_pid)  # type: ignore[arg-type]
+            if profile.user_id is None:
+                profile.user_id = ev.user_id  # type: ignore[assignment]
+            self._attach(profile, ukey)
+            return profile
+        profile = state.get(upid)
+        if prev_pid is None:
+            self._attach(profile, "a:" + prev)  # type: ignore[operator]
+        elif prev_pid != upid:
+            other = state.get(prev_pid)
+            if other.user_id is None or other.user_id == profile.user_id:
+                self._merge(profile, other, "alias", ev.ts)
+        return profile

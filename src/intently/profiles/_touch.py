@@ -1,0 +1,90 @@
+"""Reading marketing facts off an event: channel, category, revenue, first touch, consents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..events import Event
+
+_EMAIL_EVENTS = frozenset({"Email Opened", "Email Link Clicked", "Email Delivered"})
+
+
+def channel_of(event: Event) -> str:
+    """Where the customer acted: `web`, `app`, `email`, `store`, ... (explicit beats inferred)."""
+    props = event.properties
+    explicit = props.get("channel") or event.context.get("channel") or event.channel
+    if isinstance(explicit, str) and explicit:
+        return explicit.lower()
+    if event.event in _EMAIL_EVENTS:
+        return "email"
+    if "store_id" in props or "receipt_id" in props:
+        return "store"
+    if event.type == "screen" or "app" in event.context:
+        return "app"
+    return "web"
+
+
+def category_of(props: dict[str, Any]) -> str | None:
+    value = props.get("category") or props.get("category_code")
+    return value if isinstance(value, str) and value else None
+
+
+def revenue_of(props: dict[str, Any]) -> float:
+    """Order value per Segment's spec: revenue, total, value, products, or price x quantity."""
+    for key in ("revenue", "total", "value"):
+        value = props.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    products = props.get("products")
+    if isinstance(products, list) and products:
+        return sum(_line_value(p) for p in products if isinstance(p, dict))
+    return _line_value(props)
+
+
+def _line_value(item: dict[str, Any]) -> float:
+    price = item.get("price")
+    if not isinstance(price, int | float) or isinstance(price, bool):
+        return 0.0
+    qty = item.get("quantity", 1)
+    return float(price) * (qty if isinstance(qty, int | float) and not isinstance(qty, bool) else 1)
+
+
+def first_touch(event: Event, channel: str) -> dict[str, str]:
+    """The entry point of a journey: channel, source, campaign, referrer and landing page."""
+    ctx = event.context
+    touch = {"channel": channel}
+    campaign = ctx.get("campaign")
+    if isinstance(campaign, dict):
+        for src, dst in (("source", "source"), ("name", "campaign"), ("medium", "medium")):
+            if isinstance(campaign.get(src), str) and campaign[src]:
+                touch[dst] = campaign[src]
+    page = ctx.get("page") if isinstance(ctx.get("page"), dict) else {}
+    referrer = ctx.get("referrer")
+    ref = referrer.get("url") or referrer.get("name") if isinstance(referrer, dict) else None
+    ref = ref or page.get("referrer") or event.properties.get("referrer")
+    if isinstance(ref, str) and ref:
+        touch["referrer"] = ref
+    landing = page.get("url") or page.get("path") or event.properties.get("url")
+    landing = landing or event.properties.get("path") or event.name
+    if isinstance(landing, str) and landing:
+        touch["landing"] = landing
+    return touch
+
+
+def consents_of(event: Event) -> dict[str, bool]:
+    """Consent changes carried by an event, per channel (`email`, `sms`, `push`, ...)."""
+    found: dict[str, bool] = {}
+    for source in (event.traits.get("consents"), event.properties.get("consents")):
+        if isinstance(source, dict):
+            found.update({str(k).lower(): bool(v) for k, v in source.items()})
+    consent = event.context.get("consent")
+    if isinstance(consent, dict) and isinstance(consent.get("categoryPreferences"), dict):
+        prefs = consent["categoryPreferences"]
+        found.update({str(k).lower(): bool(v) for k, v in prefs.items()})
+    name = event.event
+    if name in ("Consent Updated", "Subscribed", "Unsubscribed"):
+        chan = event.properties.get("channel")
+        if isinstance(chan, str) and chan:
+            granted = event.properties.get("granted", name != "Unsubscribed")
+            found[chan.lower()] = bool(granted)
+    return found

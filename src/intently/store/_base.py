@@ -1,0 +1,77 @@
+"""The store port: an append-only event log plus checkpointed state.
+
+The engine writes events in group commits (`begin` / `claim` / `append` / `commit`) and writes
+its in-memory state at checkpoints; after a crash it loads the last checkpoint and replays the
+log after it (`read_log`). Every backend passes `tests/test_store_contract.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from ..profiles import Merge
+
+LogRow = tuple[int, str, str, float, float, bytes]
+"""(seq, message_id, customer_id, event time, received at, JSON payload)"""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the engine needs from a backend. One writer at a time; reads may come from anywhere
+    the backend allows."""
+
+    url: str
+
+    # -- the event log (group commit)
+    def begin(self) -> None:
+        """Open a write transaction."""
+
+    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
+        """Reserve message ids for seqs `first_seq + i`; return the indexes that are duplicates
+        (seen before, or earlier in the same call). Inside `begin`/`commit`."""
+
+    def append(self, rows: Sequence[LogRow]) -> None:
+        """Add rows to the log. Inside `begin`/`commit`."""
+
+    def commit(self) -> None:
+        """Make the transaction durable; only then may its events be acknowledged."""
+
+    def rollback(self) -> None: ...
+
+    def last_seq(self) -> int: ...
+
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
+        """(seq, payload) of every event after `after`, in order, in batches."""
+
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+        """The newest `limit` events of these record ids, newest first."""
+
+    def count_events(self) -> int: ...
+
+    # -- checkpointed state
+    def checkpoint(
+        self,
+        seq: int,
+        profiles: dict[str, bytes | None],
+        identities: dict[str, str],
+        merges: Sequence[Merge],
+    ) -> None:
+        """Atomically write changed records (None deletes), identities and merges, and note
+        that state now reflects every event up to `seq`."""
+
+    def checkpoint_seq(self) -> int: ...
+
+    def load_profile(self, profile_id: str) -> bytes | None: ...
+
+    def resolve(self, key: str) -> str | None:
+        """The record id an identity key (`u:42`, `a:abc`, `e:ann@x.com`) belongs to."""
+
+    def merges(self, profile_id: str) -> list[Merge]:
+        """Merges into this record, oldest first."""
+
+    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
+
+    def count_profiles(self) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,110 @@
+"""An in-memory backend for tests and throwaway runs. Same contract, no durability."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator, Sequence
+
+from ..profiles import Merge
+from ._base import LogRow
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.url = "memory://"
+        self._lock = threading.RLock()
+        self._events: list[LogRow] = []
+        self._seqs: list[int] = []
+        self._message_ids: dict[str, int] = {}
+        self._profiles: dict[str, bytes] = {}
+        self._identities: dict[str, str] = {}
+        self._merges: list[Merge] = []
+        self._checkpoint = 0
+        self._pending: tuple[dict[str, int], list[LogRow]] | None = None
+
+    def begin(self) -> None:
+        self._lock.acquire()
+        self._pending = ({}, [])
+
+    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
+        assert self._pending is not None, "claim outside a transaction"
+        claimed = self._pending[0]
+        dupes = set()
+        for i, mid in enumerate(message_ids):
+            if mid in self._message_ids or mid in claimed:
+                dupes.add(i)
+            else:
+                claimed[mid] = first_seq + i
+        return dupes
+
+    def append(self, rows: Sequence[LogRow]) -> None:
+        assert self._pending is not None, "append outside a transaction"
+        self._pending[1].extend(rows)
+
+    def commit(self) -> None:
+        try:
+            assert self._pending is not None
+            claimed, rows = self._pending
+            self._message_ids.update(claimed)
+            for row in sorted(rows):
+                self._events.append(row)
+                self._seqs.append(row[0])
+        finally:
+            self._pending = None
+            self._lock.release()
+
+    def rollback(self) -> None:
+        self._pending = None
+        self._lock.release()
+
+    def last_seq(self) -> int:
+        return self._seqs[-1] if self._seqs else 0
+
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
+        start = bisect.bisect_right(self._seqs, after)
+        while start < len(self._events):
+            rows = self._events[start : start + batch]
+            yield [(r[0], r[5]) for r in rows]
+            start += len(rows)
+
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+        wanted = set(customer_ids)
+        found = [(r[0], r[5]) for r in reversed(self._events) if r[2] in wanted]
+        return found[:limit]
+
+    def count_events(self) -> int:
+        return len(self._events)
+
+    def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
+                   identities: dict[str, str], merges: Sequence[Merge]) -> None:
+        with self._lock:
+            for pid, body in profiles.items():
+                if body is None:
+                    self._profiles.pop(pid, None)
+                else:
+                    self._profiles[pid] = body
+            self._identities.update(identities)
+            self._merges.extend(merges)
+            self._checkpoint = seq
+
+    def checkpoint_seq(self) -> int:
+        return self._checkpoint
+
+    def load_profile(self, profile_id: str) -> bytes | None:
+        return self._profiles.get(profile_id)
+
+    def resolve(self, key: str) -> str | None:
+        return self._identities.get(key)
+
+    def merges(self, profile_id: str) -> list[Merge]:
+        return [m for m in self._merges if m.into_id == profile_id]
+
+    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
+        return sorted(self._profiles)[offset : offset + limit]
+
+    def count_profiles(self) -> int:
+        return len(self._profiles)
+
+    def close(self) -> None:
+        pass

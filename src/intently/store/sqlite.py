@@ -1,0 +1,227 @@
+"""The embedded backend: one SQLite file in WAL mode.
+
+Events go to an append-only table in group commits; `message_ids` (a WITHOUT ROWID table keyed
+by the id) makes ingestion idempotent; golden records are msgpack blobs written at checkpoints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .._errors import StoreError
+from ..profiles import Merge
+from ._base import LogRow
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    ts REAL NOT NULL,
+    received_at REAL NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, seq);
+CREATE TABLE IF NOT EXISTS message_ids (
+    message_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS profiles (
+    id TEXT PRIMARY KEY,
+    body BLOB NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identities (
+    key TEXT PRIMARY KEY,
+    profile_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS identities_profile ON identities (profile_id);
+CREATE TABLE IF NOT EXISTS merges (
+    id INTEGER PRIMARY KEY,
+    into_id TEXT NOT NULL,
+    from_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS merges_into ON merges (into_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+"""
+
+_CHUNK = 900  # parameters per IN (...) query
+
+
+class SQLiteStore:
+    """`durability="fsync"` (default) syncs the WAL on every commit: an acknowledged event
+    survives power loss. `"process"` survives a crash of the process only, and is faster."""
+
+    def __init__(self, path: str | Path = "intently.db", *, durability: str = "fsync",
+                 readonly: bool = False) -> None:
+        if durability not in ("fsync", "process"):
+            raise ValueError("durability must be 'fsync' or 'process'")
+        self.path = str(path)
+        self.url = f"sqlite:///{self.path}"
+        self.readonly = readonly
+        if readonly:
+            uri = f"file:{Path(self.path).resolve()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                       check_same_thread=False)
+        else:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.RLock()
+        db = self._db
+        db.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'fsync' else 'NORMAL'}")
+        db.execute("PRAGMA cache_size = -65536")
+        db.execute("PRAGMA temp_store = MEMORY")
+        if not readonly:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer Intently (schema {version})")
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- the event log
+    def begin(self) -> None:
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
+        cur = self._db.executemany(
+            "INSERT OR IGNORE INTO message_ids (message_id, seq) VALUES (?, ?)",
+            zip(message_ids, range(first_seq, first_seq + len(message_ids)), strict=False),
+        )
+        if cur.rowcount == len(message_ids):
+            return set()
+        owner: dict[str, int] = {}
+        for start in range(0, len(message_ids), _CHUNK):
+            part = message_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(part))
+            owner.update(self._db.execute(
+                f"SELECT message_id, seq FROM message_ids WHERE message_id IN ({marks})", part
+            ).fetchall())
+        return {i for i, mid in enumerate(message_ids) if owner.get(mid) != first_seq + i}
+
+    def append(self, rows: Sequence[LogRow]) -> None:
+        self._db.executemany(
+            "INSERT INTO events (seq, customer_id, ts, received_at, payload) VALUES (?, ?, ?, ?, ?)",
+            ((r[0], r[2], r[3], r[4], r[5]) for r in rows),
+        )
+
+    def commit(self) -> None:
+        try:
+            self._db.execute("COMMIT")
+        finally:
+            self._lock.release()
+
+    def rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._lock.release()
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
+        cursor = after
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (cursor, batch),
+                ).fetchall()
+            if not rows:
+                return
+            yield rows
+            cursor = rows[-1][0]
+
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+        marks = ",".join("?" * len(customer_ids))
+        with self._lock:
+            return self._db.execute(
+                f"SELECT seq, payload FROM events WHERE customer_id IN ({marks}) "
+                "ORDER BY seq DESC LIMIT ?",
+                (*customer_ids, limit),
+            ).fetchall()
+
+    def count_events(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    # -- checkpointed state
+    def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
+                   identities: dict[str, str], merges: Sequence[Merge]) -> None:
+        db = self._db
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO profiles (id, body, seq) VALUES (?, ?, ?)",
+                    ((pid, body, seq) for pid, body in profiles.items() if body is not None),
+                )
+                db.executemany("DELETE FROM profiles WHERE id = ?",
+                               ((pid,) for pid, body in profiles.items() if body is None))
+                db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
+                               identities.items())
+                db.executemany(
+                    "INSERT INTO merges (into_id, from_id, reason, ts) VALUES (?, ?, ?, ?)",
+                    ((m.into_id, m.from_id, m.reason, m.ts) for m in merges),
+                )
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
+                           (seq,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def checkpoint_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+        return int(row[0]) if row else 0
+
+    def load_profile(self, profile_id: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM profiles WHERE id = ?",
+                                   (profile_id,)).fetchone()
+        return row[0] if row else None
+
+    def resolve(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT profile_id FROM identities WHERE key = ?",
+                                   (key,)).fetchone()
+        return row[0] if row else None
+
+    def merges(self, profile_id: str) -> list[Merge]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT into_id, from_id, reason, ts FROM merges WHERE into_id = ? ORDER BY id",
+                (profile_id,),
+            ).fetchall()
+        return [Merge(*row) for row in rows]
+
+    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM profiles ORDER BY id LIMIT ? OFFSET ?",
+                                    (limit, offset)).fetchall()
+        return [r[0] for r in rows]
+
+    def count_profiles(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
