@@ -16,6 +16,8 @@ class Settings:
     write_keys: tuple[str, ...] = ()
     """Keys accepted on the Segment endpoints (`INTENTLY_WRITE_KEYS`, comma-separated).
     With none, writes are refused."""
+    admin_keys: tuple[str, ...] = ()
+    """Keys for reading profiles and the dashboard (`INTENTLY_ADMIN_KEYS`)."""
     durability: str = "fsync"
     """`fsync`: an acknowledged event survives power loss; `process`: only a process crash."""
     session_gap_minutes: float = 30.0

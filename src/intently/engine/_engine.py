@@ -48,6 +48,7 @@ class IngestResult:
     duplicates: int = 0
     first_seq: int = 0
     last_seq: int = 0
+    duplicate_at: set[int] = field(default_factory=set)
     processed: list[Processed] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
@@ -184,6 +185,7 @@ class Engine:
         self._seq = first + len(batch) - 1
         result.accepted = len(rows)
         result.duplicates = len(dupes)
+        result.duplicate_at = dupes
         result.last_seq = self._seq
         self.events_processed += len(rows)
         self._since_checkpoint += len(rows)

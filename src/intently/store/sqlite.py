@@ -6,6 +6,8 @@ by the id) makes ingestion idempotent; golden records are msgpack blobs written 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -65,6 +67,7 @@ class SQLiteStore:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self.readonly = readonly
+        self._lockfile = None if readonly or self.path == ":memory:" else _writer_lock(self.path)
         if readonly:
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
@@ -225,3 +228,25 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._lockfile is not None:
+            self._lockfile.close()
+            self._lockfile = None
+
+
+def _writer_lock(path: str):  # type: ignore[no-untyped-def]
+    """One writing process per database: a second one gets a clear error, not a corrupt log."""
+    handle = open(path + ".lock", "a+")  # noqa: SIM115 - held for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreError(
+            f"another Intently process (pid {owner}) is writing to {path}; stop it, or send "
+            "events to it over HTTP, or open this store read-only") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle

@@ -1,0 +1,66 @@
+"""JSON views shared by the API and the CLI, so both show a customer the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .engine import Engine
+from .events import isoformat
+from .profiles import Profile
+
+
+def _time(ts: float) -> str | None:
+    return isoformat(ts) if ts else None
+
+
+def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[str, Any]:
+    """The golden record with readable times, derived RFM facts and the event timeline."""
+    p = profile
+    events = engine.timeline(p, timeline) if timeline else []
+    chain = [{"signal": s, "at": _time(t)} for s, t in zip(p.chain, p.chain_ts, strict=True)]
+    return {
+        "id": p.id,
+        "user_id": p.user_id,
+        "anonymous_ids": p.anonymous_ids,
+        "identities": p.identities,
+        "traits": p.traits,
+        "consents": p.consents,
+        "timezone": p.tz,
+        "first_seen": _time(p.first_seen),
+        "last_seen": _time(p.last_seen),
+        "aggregates": {
+            "events": p.events,
+            "sessions": p.sessions,
+            "orders": p.orders,
+            "revenue": round(p.revenue, 2),
+            "average_order": round(p.revenue / p.orders, 2) if p.orders else 0.0,
+            "first_order": _time(p.first_order),
+            "last_order": _time(p.last_order),
+            "days_since_last_order": (
+                round((engine.clock.now() - p.last_order) / 86400, 1) if p.last_order else None
+            ),
+            "event_counts": p.event_counts,
+            "signal_counts": p.signal_counts,
+            "categories": dict(sorted(p.categories.items(), key=lambda kv: -kv[1])),
+            "channels": dict(sorted(p.channels.items(), key=lambda kv: -kv[1])),
+            "active_hours": {str(h): n for h, n in sorted(p.hours.items())},
+        },
+        "journey": {
+            "started": _time(p.journey_start),
+            "entry_point": p.entry,
+            "chain": chain,
+        },
+        "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
+                   for m in engine.merges(p)],
+        "timeline": [_event_view(ev) for ev in events],
+    }
+
+
+def _event_view(ev: Any) -> dict[str, Any]:
+    data = msgspec.to_builtins(ev)
+    data["at"] = _time(ev.ts)
+    data.pop("ts", None)
+    data.pop("receivedAt", None)
+    return data

@@ -1,0 +1,6 @@
+"""The HTTP surface: `create_app(worker)`; `serve(...)` runs it with uvicorn."""
+
+from ._app import create_app
+from ._server import serve
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,20 @@
+"""What the routes share: settings and the engine worker, kept on the app's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from ..config import Settings
+from ..engine import EngineWorker
+
+
+@dataclass
+class Services:
+    settings: Settings
+    worker: EngineWorker
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]

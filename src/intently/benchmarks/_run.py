@@ -1,0 +1,23 @@
+"""`intently bench`: every benchmark, one JSON object."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+from . import http, pipeline
+from ._data import shop_events
+
+
+def run_all(quick: bool = False) -> dict[str, Any]:
+    users, days = (3000, 30) if quick else (20000, 30)
+    events = shop_events(users, days)
+    figures: dict[str, Any] = {
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
+                    "processor": platform.machine()},
+        "quick": quick,
+    }
+    figures.update(pipeline.run(events, repeats=1 if quick else 2))
+    figures.update(http.run(events[: 30_000 if quick else 200_000]))
+    return figures

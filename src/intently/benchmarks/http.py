@@ -1,0 +1,73 @@
+"""HTTP batch ingest: `intently serve` in its own process, clients posting /v1/batch over
+keep-alive connections from threads of this one; 200 means durable."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "bench-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "INTENTLY_WRITE_KEYS": KEY, "INTENTLY_ADMIN_KEYS": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "intently", "serve", "--port", str(port), "--db", str(db)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def run(events: list[bytes], batch: int = 100, clients: int = 8) -> dict[str, Any]:
+    bodies = [b'{"batch":[' + b",".join(events[i : i + batch]) + b"]}"
+              for i in range(0, len(events), batch)]
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_server(Path(tmp) / "http.db", port)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/batch"
+            parts = [bodies[i::clients] for i in range(clients)]
+
+            def send(part: list[bytes]) -> int:
+                done = 0
+                with httpx.Client(auth=(KEY, ""), timeout=30,
+                                  headers={"content-type": "application/json"}) as client:
+                    for body in part:
+                        response = client.post(url, content=body)
+                        response.raise_for_status()
+                        done += response.json()["accepted"]
+                return done
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                accepted = sum(pool.map(send, parts))
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {"http_batch_events_per_s": round(accepted / elapsed), "http_batch_size": batch,
+            "http_clients": clients}

@@ -1,0 +1,21 @@
+"""The Typer application; each command lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import _bench, _demo, _ingest, _profile, _serve, _simulate
+
+app = typer.Typer(
+    name="intently",
+    help="Real-time behavioral marketing: events in, golden records and intent out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("demo")(_demo.demo)
+app.command("serve")(_serve.serve_cmd)
+app.command("ingest")(_ingest.ingest)
+app.command("profile")(_profile.profile)
+app.command("simulate")(_simulate.simulate)
+app.command("bench")(_bench.bench)

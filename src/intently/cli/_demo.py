@@ -1,0 +1,115 @@
+"""`intently demo`: the simulator streams shop traffic through the engine while the HTTP API
+listens and the terminal shows the live view."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.live import Live
+
+from .._errors import IntentlyError
+from ..api import create_app
+from ..engine import Engine, EngineWorker, as_event
+from ..testing import Shop
+from ._common import CONFIG, DB, emit_json, err, guard, settings
+from ._live import LiveView, snapshot
+
+DEMO_WRITE_KEY = "demo-write-key"
+DEMO_ADMIN_KEY = "demo-admin-key"
+
+
+def demo(
+    minutes: float = typer.Option(10.0, help="Wall-clock minutes to run, then exit"),
+    users: int = typer.Option(2000, help="Simulated customers"),
+    days: float = typer.Option(7.0, help="Days of shop traffic compressed into --minutes"),
+    seed: int = typer.Option(7, help="Simulator seed"),
+    port: int = typer.Option(8000, help="HTTP API port (0: no API)"),
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Run the live demo on the embedded store."""
+    s = settings(config, db=db)
+    if not s.write_keys:
+        s = settings(config, db=db, write_keys=(DEMO_WRITE_KEY,))
+    if not s.admin_keys:
+        s = settings(config, db=s.db, write_keys=s.write_keys, admin_keys=(DEMO_ADMIN_KEY,))
+    try:
+        engine = Engine(settings=s)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    worker = EngineWorker(engine).start()
+    server = _start_api(worker, port) if port else None
+    shop = Shop(users=users, days=days, seed=seed, start=time.time() - days * 86400)
+    speed = days * 86400 / max(minutes * 60.0, 1.0)
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(shop, worker, speed, stop), daemon=True)
+    feeder.start()
+    view = LiveView(f"Intently demo · {users} simulated customers · {days:g} days in "
+                    f"{minutes:g} min · store {s.db}")
+    footer = (f"API: http://127.0.0.1:{port}/v1/batch  write key: {s.write_keys[0]}  "
+              f"admin key: {s.admin_keys[0]}   Ctrl-C to stop" if port else "Ctrl-C to stop")
+    deadline = time.monotonic() + minutes * 60.0
+    console = Console()
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while time.monotonic() < deadline and feeder.is_alive():
+                snap = worker.call(snapshot).result()
+                live.update(view.render(snap, footer))
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+        final = worker.call(snapshot).result()
+        if server is not None:
+            server.should_exit = True
+        worker.stop()
+    emit_json({"events": final.events, "profiles": final.profiles, "orders": final.orders,
+               "store": s.db})
+
+
+def _feed(shop: Shop, worker: EngineWorker, speed: float, stop: threading.Event) -> None:
+    """Play the shop's events at `speed` times real time, in small group commits."""
+    started = time.monotonic()
+    batch = []
+    for raw in shop.events():
+        if stop.is_set():
+            return
+        event = as_event(raw)
+        due = started + (event.ts - shop.start) / speed
+        wait = due - time.monotonic()
+        if wait > 0.05:
+            if batch:
+                worker.submit(batch).result()
+                batch = []
+            if stop.wait(min(wait, 1.0)) or stop.is_set():
+                return
+        batch.append(event)
+        if len(batch) >= 500:
+            worker.submit(batch).result()
+            batch = []
+    if batch:
+        worker.submit(batch).result()
+
+
+def _start_api(worker: EngineWorker, port: int) -> uvicorn.Server | None:
+    app = create_app(worker)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True, name="intently-api")
+    thread.start()
+    for _ in range(50):
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.1)
+    if not server.started:
+        err.print(f"[yellow]API not started (is port {port} in use?); continuing without it[/]")
+        return None
+    return server

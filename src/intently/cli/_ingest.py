@@ -1,0 +1,87 @@
+"""`intently ingest PATH`: CSV, JSONL or Parquet through the pipeline, in constant memory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .._errors import IntentlyError
+from ..engine import Engine
+from ..sources import ColumnMap, FileIngestResult, ingest_file
+from ..sources import Progress as ReadProgress
+from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
+
+
+def _pairs(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        name, sep, column = item.partition("=")
+        if not sep or not name or not column:
+            fail(f"--map takes field=column, got {item!r}")
+        out[name.strip()] = column.strip()
+    return out
+
+
+def ingest(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, JSONL or Parquet"),
+    user_col: str = typer.Option(None, help="Column with the user id"),
+    time_col: str = typer.Option(None, help="Column with the event time"),
+    event_col: str = typer.Option(None, help="Column with the event name"),
+    anonymous_col: str = typer.Option(None, help="Column with the anonymous id"),
+    message_col: str = typer.Option(None, help="Column with a unique event id"),
+    session_col: str = typer.Option(None, help="Column with a session id"),
+    event_name: str = typer.Option(None, help="Event name for rows without one"),
+    map_: list[str] = typer.Option(None, "--map", help="Property from a column: field=column"),
+    rejected: Path = typer.Option(None, help="Where rejected rows go [default: PATH.rejected.jsonl]"),
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Ingest a file of events. Columns are guessed from common export names when not given;
+    other columns become properties. Rows that fail go to a side file with the reason."""
+    s = settings(config, db=db)
+    cmap = ColumnMap(user=user_col, time=time_col, event=event_col, anonymous=anonymous_col,
+                     message=message_col, session=session_col, properties=_pairs(map_),
+                     default_event=event_name)
+    try:
+        engine = Engine(settings=s)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    read = ReadProgress(total=os.path.getsize(path))
+    try:
+        if as_json:
+            result = ingest_file(engine, path, cmap, rejected_path=rejected, progress=read)
+        else:
+            result = _with_bar(engine, path, cmap, rejected, read)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    finally:
+        engine.close()
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        err.print(f"accepted {result.accepted}, duplicates {result.duplicates}, "
+                  f"rejected {result.rejected}"
+                  + (f" (reasons in {result.rejected_file})" if result.rejected_file else ""))
+
+
+def _with_bar(engine: Engine, path: Path, cmap: ColumnMap, rejected: Path | None,
+              read: ReadProgress) -> FileIngestResult:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%  {task.fields[counts]}"),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task(f"ingest {path.name}", total=read.total, counts="")
+
+        def update(r: FileIngestResult) -> None:
+            bar.update(task, completed=read.done, total=read.total,
+                       counts=f"{r.accepted} accepted, {r.rejected} rejected")
+
+        result = ingest_file(engine, path, cmap, rejected_path=rejected, progress=read,
+                             on_batch=update)
+        update(result)
+        return result

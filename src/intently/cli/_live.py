@@ -1,0 +1,67 @@
+"""The demo's live terminal view: throughput, active customers and what the top ones do."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+
+from ..engine import Engine
+from ..events import isoformat
+
+
+@dataclass
+class Snapshot:
+    events: int
+    stored: int
+    profiles: int
+    active: int
+    orders: int
+    revenue: float
+    top: list[dict[str, Any]] = field(default_factory=list)
+
+
+def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> Snapshot:
+    """Read on the engine thread (via `EngineWorker.call`)."""
+    profiles = list(engine.hot_profiles())
+    now = max((p.last_seen for p in profiles), default=0.0)
+    active = [p for p in profiles if now - p.last_seen <= active_window_s]
+    active.sort(key=lambda p: p.last_seen, reverse=True)
+    rows = [{
+        "id": p.id, "user": p.user_id or "anonymous", "last": p.last_seen,
+        "chain": p.chain[-5:], "orders": p.orders, "revenue": p.revenue,
+        "sessions": p.sessions, "entry": p.entry.get("source") or p.entry.get("channel", ""),
+    } for p in active[:top]]
+    return Snapshot(engine.events_processed, engine._seq, len(profiles), len(active),
+                    sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows)
+
+
+class LiveView:
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.samples: deque[tuple[float, int]] = deque(maxlen=20)
+
+    def render(self, snap: Snapshot, footer: str = "") -> Group:
+        now = time.monotonic()
+        self.samples.append((now, snap.events))
+        t0, n0 = self.samples[0]
+        rate = (snap.events - n0) / (now - t0) if now > t0 else 0.0
+        head = Table.grid(padding=(0, 3))
+        head.add_row(f"[bold]{rate:,.0f}[/] events/s", f"[bold]{snap.events:,}[/] events",
+                     f"[bold]{snap.active:,}[/] active customers",
+                     f"[bold]{snap.profiles:,}[/] golden records",
+                     f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue")
+        table = Table(expand=True, title="most recently active customers")
+        for col in ("customer", "last event", "entry", "last signals", "sessions", "orders",
+                    "revenue"):
+            table.add_column(col, overflow="fold")
+        for row in snap.top:
+            table.add_row(f"{row['id']}\n[dim]{row['user']}[/]", isoformat(row["last"])[5:16],
+                          row["entry"], " → ".join(row["chain"]), str(row["sessions"]),
+                          str(row["orders"]), f"{row['revenue']:,.2f}")
+        return Group(Panel(head, title=self.title), table, footer)

@@ -1,0 +1,116 @@
+"""Sharing one engine between threads: a worker thread owns it and group-commits whatever the
+HTTP handlers and feeders submitted while the previous commit was running."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from .._errors import ValidationError
+from ..events import Event
+from ._engine import Engine, IngestResult
+
+T = TypeVar("T")
+
+
+class EngineWorker:
+    """`submit(events)` returns a future that resolves once the events are durable;
+    `call(fn)` runs `fn(engine)` on the worker thread between commits (consistent reads)."""
+
+    def __init__(self, engine: Engine, *, idle_s: float = 0.5) -> None:
+        self.engine = engine
+        self.idle_s = idle_s
+        self._items: deque[tuple[str, Any, Future[Any]]] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="intently-engine", daemon=True)
+
+    def start(self) -> EngineWorker:
+        self._thread.start()
+        return self
+
+    def submit(self, events: list[Event]) -> Future[IngestResult]:
+        future: Future[IngestResult] = Future()
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the engine worker is stopped")
+            self._items.append(("events", events, future))
+            self._cond.notify()
+        return future
+
+    def call(self, fn: Callable[[Engine], T]) -> Future[T]:
+        future: Future[T] = Future()
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("the engine worker is stopped")
+            self._items.append(("call", fn, future))
+            self._cond.notify()
+        return future
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        engine = self.engine
+        limit = engine.settings.batch_size
+        while True:
+            with self._cond:
+                if not self._items and not self._stopping:
+                    self._cond.wait(self.idle_s)
+                if not self._items:
+                    if self._stopping:
+                        break
+                    engine.maybe_checkpoint()
+                    continue
+                items = []
+                size = 0
+                while self._items and (not items or size < limit):
+                    kind, payload, _ = self._items[0]
+                    if kind == "call" and items:
+                        break
+                    items.append(self._items.popleft())
+                    if kind == "call":
+                        break
+                    size += len(payload)
+            if items[0][0] == "call":
+                _, fn, future = items[0]
+                _settle(future, fn, engine)
+            else:
+                self._commit(items)
+        engine.close()
+
+    def _commit(self, items: list[tuple[str, Any, Future[Any]]]) -> None:
+        events = [ev for _, batch, _ in items for ev in batch]
+        try:
+            result = self.engine.commit_batch(events)
+        except ValidationError as exc:
+            if len(items) == 1:
+                items[0][2].set_exception(exc)
+                return
+            for item in items:  # isolate the bad submission; the others go through
+                self._commit([item])
+            return
+        except BaseException as exc:
+            for _, _, future in items:
+                future.set_exception(exc)
+            return
+        offset = 0
+        for _, batch, future in items:
+            dupes = sum(1 for i in result.duplicate_at if offset <= i < offset + len(batch))
+            future.set_result(IngestResult(accepted=len(batch) - dupes, duplicates=dupes))
+            offset += len(batch)
+
+
+def _settle(future: Future[Any], fn: Callable[[Engine], Any], engine: Engine) -> None:
+    try:
+        future.set_result(fn(engine))
+    except BaseException as exc:
+        future.set_exception(exc)
+
