@@ -45,11 +45,11 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "signal_counts": p.signal_counts,
             "categories": dict(sorted(p.categories.items(), key=lambda kv: -kv[1])),
             "channels": dict(sorted(p.channels.items(), key=lambda kv: -kv[1])),
-            "active_hours": {str(h): n for h, n in sorted(p.hours.items())},
+            "active_hours": {str(h): n for h, n in enumerate(p.hours) if n},
         },
         "journey": {
             "started": _time(p.journey_start),
-            "entry_point": p.entry,
+            "entry_point": p.entry.to_dict(),
             "chain": chain,
         },
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}

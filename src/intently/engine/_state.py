@@ -22,12 +22,17 @@ class HotState:
         self.dropped: set[str] = set()
         self.identities: dict[str, str | None] = {}
         self.dirty_identities: dict[str, str] = {}
+        # While every identity the store knows is also in memory (a new store, nothing evicted
+        # yet), a key missing from memory is new: no need to ask the store.
+        self.complete = store.resolve_any() is None
 
     # -- ProfileState
     def lookup(self, key: str) -> str | None:
         try:
             return self.identities[key]
         except KeyError:
+            if self.complete:
+                return None
             pid = self.identities[key] = self.store.resolve(key)
             return pid
 
@@ -90,6 +95,7 @@ class HotState:
         if len(self.identities) > 4 * self.capacity:
             self.identities = {k: v for k, v in self.identities.items()
                                if k in self.dirty_identities}
+            self.complete = False
 
     def clear(self) -> None:
         self.profiles.clear()
@@ -97,3 +103,4 @@ class HotState:
         self.dropped.clear()
         self.identities.clear()
         self.dirty_identities = {}
+        self.complete = self.store.resolve_any() is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+_fromiso = datetime.fromisoformat
 _MS_THRESHOLD = 100_000_000_000  # numbers above this are epoch milliseconds (year 5138 in seconds)
 
 
@@ -19,6 +20,15 @@ def parse_timestamp(value: object) -> float:
     >>> parse_timestamp(1569888000000)
     1569888000.0
     """
+    if type(value) is str and not value.isdigit():
+        try:  # the common case, ISO 8601 as Segment sends it, in one C call
+            moment = _fromiso(value)
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.timestamp()
     if isinstance(value, bool):
         raise ValueError(f"expected a timestamp, got {value!r}")
     if isinstance(value, int | float):

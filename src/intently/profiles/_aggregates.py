@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from sys import intern
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..events import Event
 from ..events.signals import PURCHASED, REPEATED_SPEC_VIEW, RETURNED_AFTER_GAP, VIEWED_SPECS
-from ._profile import Profile
+from ._profile import Profile, Times
 from ._touch import category_of, channel_of, consents_of, first_touch, revenue_of
 
 
@@ -59,22 +60,24 @@ class Aggregator:
             p.journey_start = ts
             p.entry = first_touch(ev, channel)
             p.chain = []
-            p.chain_ts = []
+            p.chain_ts = Times()
         # -- counts and recency
         p.events += 1
         if ts > last:
             p.last_seen = ts
         if p.first_seen == 0.0 or ts < p.first_seen:
             p.first_seen = ts
-        counts = p.event_counts
-        name = ev.action
-        counts[name] = counts.get(name, 0) + 1
+        counts = p.counts
+        key = _key("e:", ev.action)
+        counts[key] = counts.get(key, 0) + 1
+        key = _key("c:", channel)
+        counts[key] = counts.get(key, 0) + 1
         if signals:
-            sc = p.signal_counts
             chain = p.chain
             chain_ts = p.chain_ts
             for sig in signals:
-                sc[sig] = sc.get(sig, 0) + 1
+                key = _key("s:", sig)
+                counts[key] = counts.get(key, 0) + 1
                 chain.append(sig)
                 chain_ts.append(ts)
             over = len(chain) - s.chain_limit
@@ -82,15 +85,15 @@ class Aggregator:
                 del chain[:over]
                 del chain_ts[:over]
         # -- affinities, active hours, monetary
-        ch = p.channels
-        ch[channel] = ch.get(channel, 0) + 1
         props = ev.properties
         if props:
             cat = category_of(props)
             if cat is not None:
                 self._count_category(p.categories, cat)
+        hours = p.hours
         hour = self._local_hour(ts, p.tz)
-        p.hours[hour] = p.hours.get(hour, 0) + 1
+        if hours[hour] < 65535:
+            hours[hour] += 1
         if PURCHASED in raw:
             p.orders += 1
             p.revenue += revenue_of(props)
@@ -101,10 +104,12 @@ class Aggregator:
         # -- traits, time zone, consents (identify and friends)
         if ev.traits:
             p.traits.update(ev.traits)
+            p.traits.pop("consents", None)  # kept, per channel, in p.consents
         tz = ev.context.get("timezone") if ev.context else None
         if tz and tz != p.tz and isinstance(tz, str):
-            p.tz = tz
-        if ev.type != "track" or ev.context or ev.traits or ev.event in _CONSENT_EVENTS:
+            p.tz = intern(tz)
+        if ev.type != "track" or ev.traits or ev.event in _CONSENT_EVENTS or (
+                "consent" in ev.context):
             granted = consents_of(ev)
             if granted:
                 p.consents.update(granted)
@@ -114,10 +119,10 @@ class Aggregator:
         if cat in cats:
             cats[cat] += 1
         elif len(cats) < self.settings.top_categories:
-            cats[cat] = 1
+            cats[intern(cat)] = 1
         else:  # space-saving: the newcomer inherits the smallest count, plus one
             smallest = min(cats, key=cats.__getitem__)
-            cats[cat] = cats.pop(smallest) + 1
+            cats[intern(cat)] = cats.pop(smallest) + 1
 
     def _local_hour(self, ts: float, tz: str | None) -> int:
         bucket = int(ts // 3600)
@@ -135,6 +140,20 @@ class Aggregator:
                 offset = 0
             self._offsets[key] = offset
         return int((ts + offset) // 3600) % 24
+
+
+_KEYS: dict[tuple[str, str], str] = {}
+
+
+def _key(prefix: str, name: str) -> str:
+    """The shared, interned count key for a name: `e:Product Viewed`, `s:viewed_product`."""
+    try:
+        return _KEYS[prefix, name]
+    except KeyError:
+        if len(_KEYS) > 100_000:
+            _KEYS.clear()
+        key = _KEYS[prefix, name] = intern(prefix + name)
+        return key
 
 
 _CONSENT_EVENTS = frozenset({"Consent Updated", "Subscribed", "Unsubscribed"})

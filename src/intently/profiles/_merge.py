@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._profile import Profile
+from ._profile import Profile, Times
 
 
 def _add(into: dict, other: dict) -> None:  # type: ignore[type-arg]
@@ -29,13 +29,12 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     into.first_order = min(orders) if orders else 0.0
     into.last_order = max(into.last_order, other.last_order)
     for mine, theirs in (
-        (into.event_counts, other.event_counts),
-        (into.signal_counts, other.signal_counts),
+        (into.counts, other.counts),
         (into.categories, other.categories),
-        (into.channels, other.channels),
-        (into.hours, other.hours),
     ):
         _add(mine, theirs)
+    for hour, n in enumerate(other.hours):
+        into.hours[hour] = min(65535, into.hours[hour] + n)
     # The live journey is the one with the latest activity (an anonymous visitor who just
     # signed in); steps of the other record that fall inside it join it, in time order.
     live, stale = (other, into) if other.last_seen >= into.last_seen else (into, other)
@@ -43,11 +42,10 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     pairs = [(t, s) for t, s in zip(stale.chain_ts, stale.chain, strict=True) if t >= start]
     pairs = sorted([*pairs, *zip(live.chain_ts, live.chain, strict=True)])[-chain_limit:]
     into.chain = [sig for _, sig in pairs]
-    into.chain_ts = [ts for ts, _ in pairs]
+    into.chain_ts = Times(ts for ts, _ in pairs)
     into.journey_start = start
     into.entry = live.entry
     if other.session_start > into.session_start:
         into.session_start = other.session_start
         into.session_events = other.session_events
-    into.merged_from.append(other.id)
-    into.merged_from.extend(other.merged_from)
+    into.merged_from = (*into.merged_from, other.id, *other.merged_from)

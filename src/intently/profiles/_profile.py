@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+from sys import intern
+from array import array
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
+
+
+class Times(array):
+    """Event times as packed doubles (8 bytes each instead of a 32-byte float object)."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[float] = ()) -> Times:
+        return super().__new__(cls, "d", values)
+
+
+class HourCounts(array):
+    """Events per local hour of day, 24 packed 16-bit counters (they stop at 65,535)."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[int] | None = None) -> HourCounts:
+        return super().__new__(cls, "H", values if values is not None else bytes(48))
+
+
+class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
+    """A journey's entry point: where the customer came from."""
+
+    channel: str = "web"
+    source: str | None = None
+    campaign: str | None = None
+    medium: str | None = None
+    referrer: str | None = None
+    landing: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
 
 
 class Profile(msgspec.Struct, array_like=True, gc=False):
@@ -21,8 +56,7 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     first_seen: float = 0.0
     last_seen: float = 0.0
     events: int = 0
-    event_counts: dict[str, int] = {}
-    signal_counts: dict[str, int] = {}
+    counts: dict[str, int] = {}  # "e:<event>", "s:<signal>", "c:<channel>": one dict, not three
     sessions: int = 0
     session_start: float = 0.0
     session_events: int = 0
@@ -31,28 +65,63 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     first_order: float = 0.0
     last_order: float = 0.0
     categories: dict[str, int] = {}
-    channels: dict[str, int] = {}
-    hours: dict[int, int] = {}  # local hour of day -> events
+    hours: HourCounts = msgspec.field(default_factory=HourCounts)  # by local hour of day
     tz: str | None = None
     consents: dict[str, bool] = {}
     journey_start: float = 0.0
-    entry: dict[str, str] = {}  # first touch of the current journey
+    entry: Touch = msgspec.field(default_factory=Touch)  # first touch of the current journey
     chain: list[str] = []  # signals of the current journey, oldest first (capped)
-    chain_ts: list[float] = []
-    merged_from: list[str] = []
+    chain_ts: Times = msgspec.field(default_factory=Times)
+    merged_from: tuple[str, ...] = ()
+
+    def _counts(self, prefix: str) -> dict[str, int]:
+        return {k[2:]: n for k, n in self.counts.items() if k.startswith(prefix)}
+
+    @property
+    def event_counts(self) -> dict[str, int]:
+        return self._counts("e:")
+
+    @property
+    def signal_counts(self) -> dict[str, int]:
+        return self._counts("s:")
+
+    @property
+    def channels(self) -> dict[str, int]:
+        return self._counts("c:")
+
+    def signal_count(self, signal: str) -> int:
+        return self.counts.get("s:" + signal, 0)
 
     @property
     def anonymous_ids(self) -> list[str]:
         return [key[2:] for key in self.identities if key.startswith("a:")]
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = msgspec.to_builtins(msgspec.structs.asdict(self))
-        data["hours"] = {str(k): v for k, v in sorted(self.hours.items())}
+        data: dict[str, Any] = msgspec.to_builtins(msgspec.structs.asdict(self), enc_hook=_enc)
+        data["hours"] = {str(h): n for h, n in enumerate(self.hours) if n}
+        data["chain_ts"] = list(self.chain_ts)
+        data["entry"] = self.entry.to_dict()
+        data.update(event_counts=self.event_counts, signal_counts=self.signal_counts,
+                    channels=self.channels)
         return data
 
 
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Profile)
+def _enc(obj: Any) -> Any:
+    if isinstance(obj, array):
+        return obj.tobytes()
+    raise NotImplementedError(type(obj).__name__)
+
+
+def _dec(kind: type, obj: Any) -> Any:
+    if kind in (Times, HourCounts) and isinstance(obj, bytes):
+        packed = kind(())
+        packed.frombytes(obj)
+        return packed
+    raise NotImplementedError(kind.__name__)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_enc)
+_decoder = msgspec.msgpack.Decoder(Profile, dec_hook=_dec)
 
 
 def encode_profile(profile: Profile) -> bytes:
@@ -60,4 +129,18 @@ def encode_profile(profile: Profile) -> bytes:
 
 
 def decode_profile(blob: bytes) -> Profile:
-    return _decoder.decode(blob)
+    """Decode a stored record, sharing the strings that repeat across records (event, signal,
+    category and channel names, entry points, time zones) instead of copying them into each."""
+    p = _decoder.decode(blob)
+    for name in ("counts", "categories"):
+        counts = getattr(p, name)
+        if counts:
+            setattr(p, name, {intern(k): v for k, v in counts.items()})
+    e = p.entry
+    p.entry = Touch(*(intern(v) if v else None for v in (e.channel, e.source, e.campaign,
+                                                          e.medium, e.referrer, e.landing)))
+    if p.chain:
+        p.chain = [intern(s) for s in p.chain]
+    if p.tz:
+        p.tz = intern(p.tz)
+    return p

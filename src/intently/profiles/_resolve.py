@@ -95,7 +95,7 @@ class Resolver:
             profile = self._new(user or anon, ukey or akey)  # type: ignore[arg-type]
             if ukey and akey:
                 self._attach(profile, akey)
-        if ukey:
+        if ukey and profile.user_id != user:
             profile.user_id = user  # type: ignore[assignment]
         if ev.traits:
             for key in identity_keys(ev):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sys import intern
 from typing import Any
 
 from ..events import Event
+from ._profile import Touch
 
 _EMAIL_EVENTS = frozenset({"Email Opened", "Email Link Clicked", "Email Delivered"})
 
@@ -49,26 +51,26 @@ def _line_value(item: dict[str, Any]) -> float:
     return float(price) * (qty if isinstance(qty, int | float) and not isinstance(qty, bool) else 1)
 
 
-def first_touch(event: Event, channel: str) -> dict[str, str]:
+def first_touch(event: Event, channel: str) -> Touch:
     """The entry point of a journey: channel, source, campaign, referrer and landing page."""
     ctx = event.context
-    touch = {"channel": channel}
+    touch = {"channel": intern(channel)}
     campaign = ctx.get("campaign")
     if isinstance(campaign, dict):
         for src, dst in (("source", "source"), ("name", "campaign"), ("medium", "medium")):
             if isinstance(campaign.get(src), str) and campaign[src]:
-                touch[dst] = campaign[src]
+                touch[dst] = intern(campaign[src][:200])
     page = ctx.get("page") if isinstance(ctx.get("page"), dict) else {}
     referrer = ctx.get("referrer")
     ref = referrer.get("url") or referrer.get("name") if isinstance(referrer, dict) else None
     ref = ref or page.get("referrer") or event.properties.get("referrer")
     if isinstance(ref, str) and ref:
-        touch["referrer"] = ref
+        touch["referrer"] = intern(ref[:200])
     landing = page.get("url") or page.get("path") or event.properties.get("url")
     landing = landing or event.properties.get("path") or event.name
     if isinstance(landing, str) and landing:
-        touch["landing"] = landing
-    return touch
+        touch["landing"] = intern(landing[:200])
+    return Touch(**touch)
 
 
 def consents_of(event: Event) -> dict[str, bool]:

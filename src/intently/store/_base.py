@@ -67,6 +67,9 @@ class Store(Protocol):
     def resolve(self, key: str) -> str | None:
         """The record id an identity key (`u:42`, `a:abc`, `e:ann@x.com`) belongs to."""
 
+    def resolve_any(self) -> str | None:
+        """Any one identity key, or None when the store knows none (a new store)."""
+
     def merges(self, profile_id: str) -> list[Merge]:
         """Merges into this record, oldest first."""
 

@@ -97,6 +97,9 @@ class MemoryStore:
     def resolve(self, key: str) -> str | None:
         return self._identities.get(key)
 
+    def resolve_any(self) -> str | None:
+        return next(iter(self._identities), None)
+
     def merges(self, profile_id: str) -> list[Merge]:
         return [m for m in self._merges if m.into_id == profile_id]
 

@@ -207,6 +207,11 @@ class SQLiteStore:
                                    (key,)).fetchone()
         return row[0] if row else None
 
+    def resolve_any(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT key FROM identities LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def merges(self, profile_id: str) -> list[Merge]:
         with self._lock:
             rows = self._db.execute(
