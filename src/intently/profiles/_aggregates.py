@@ -90,6 +90,9 @@ class Aggregator:
             cat = category_of(props)
             if cat is not None:
                 self._count_category(p.categories, cat)
+        tz = ev.context.get("timezone") if ev.context else None
+        if tz and tz != p.tz and isinstance(tz, str):
+            p.tz = intern(tz)
         hours = p.hours
         hour = self._local_hour(ts, p.tz)
         if hours[hour] < 65535:
@@ -105,9 +108,6 @@ class Aggregator:
         if ev.traits:
             p.traits.update(ev.traits)
             p.traits.pop("consents", None)  # kept, per channel, in p.consents
-        tz = ev.context.get("timezone") if ev.context else None
-        if tz and tz != p.tz and isinstance(tz, str):
-            p.tz = intern(tz)
         if ev.type != "track" or ev.traits or ev.event in _CONSENT_EVENTS or (
                 "consent" in ev.context):
             granted = consents_of(ev)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from intently import Engine, ManualClock, Settings
+from intently.store import MemoryStore, SQLiteStore, Store
+
+T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def engine(clock: ManualClock) -> Iterator[Engine]:
+    eng = Engine(MemoryStore(), clock=clock)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "intently.db"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(
+        tmp_path / "contract.db")
+    yield backend
+    backend.close()
+
+
+def track(name: str, *, user: str | None = None, anon: str | None = None, at: float = T0,
+          mid: str | None = None, **props: object) -> dict[str, object]:
+    """A Segment track call, terse."""
+    ev: dict[str, object] = {"type": "track", "event": name, "timestamp": at, "properties": props}
+    if user:
+        ev["userId"] = user
+    if anon:
+        ev["anonymousId"] = anon
+    if mid:
+        ev["messageId"] = mid
+    return ev
+
+
+def sqlite_engine(path: Path, clock: ManualClock | None = None, **settings: object) -> Engine:
+    return Engine(path, settings=Settings(db=str(path), **settings),  # type: ignore[arg-type]
+                  clock=clock or ManualClock(T0))

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from conftest import T0, track
+
+from intently import Engine
+
+
+def test_sessions_split_on_thirty_minutes_of_inactivity(engine: Engine) -> None:
+    for minutes in (0, 10, 39, 80, 81):  # gaps: 10, 29, 41, 1
+        engine.process(track("Product Viewed", user="u", at=T0 + minutes * 60))
+    p = engine.profile("u")
+    assert p.sessions == 2
+    assert p.session_start == T0 + 80 * 60
+    assert p.session_events == 2
+    assert (p.first_seen, p.last_seen) == (T0, T0 + 81 * 60)
+
+
+def test_late_events_count_but_open_nothing(engine: Engine) -> None:
+    engine.process(track("Product Viewed", user="u", at=T0))
+    engine.process(track("Product Viewed", user="u", at=T0 - 7200))
+    p = engine.profile("u")
+    assert p.events == 2 and p.sessions == 1
+    assert p.first_seen == T0 - 7200 and p.last_seen == T0
+
+
+def test_monetary_recency_frequency_and_affinities(engine: Engine) -> None:
+    engine.process(track("Product Viewed", user="u", at=T0, category="shoes", price=80))
+    engine.process(track("Order Completed", user="u", at=T0 + 60, revenue=80.0,
+                         category="shoes"))
+    engine.process(track("Order Completed", user="u", at=T0 + 86400, products=[
+        {"price": 10, "quantity": 2}, {"price": 5}], category="socks", channel="store"))
+    p = engine.profile("u")
+    assert p.orders == 2
+    assert p.revenue == 105.0
+    assert (p.first_order, p.last_order) == (T0 + 60, T0 + 86400)
+    assert p.categories == {"shoes": 2, "socks": 1}
+    assert p.channels == {"web": 2, "store": 1}
+    assert p.event_counts == {"Product Viewed": 1, "Order Completed": 2}
+    assert p.signal_counts == {"viewed_product": 1, "purchased": 2, "returned_after_gap": 1}
+
+
+def test_category_affinity_keeps_the_heavy_hitters(engine: Engine) -> None:
+    cap = engine.aggregator.settings.top_categories
+    for i in range(cap + 5):
+        engine.process(track("Product Viewed", user="u", at=T0 + i, category=f"c{i}"))
+    for _ in range(3):
+        engine.process(track("Product Viewed", user="u", at=T0 + 100, category="c0"))
+    p = engine.profile("u")
+    assert len(p.categories) == cap
+    assert max(p.categories, key=p.categories.__getitem__) == "c0"
+
+
+def test_active_hours_are_local_to_the_customer(engine: Engine) -> None:
+    # T0 is 14:13 UTC = 16:13 in Berlin (CEST) and 10:13 in New York (EDT)
+    engine.process({**track("Product Viewed", user="b", at=T0),
+                    "context": {"timezone": "Europe/Berlin"}})
+    engine.process({**track("Product Viewed", user="n", at=T0),
+                    "context": {"timezone": "America/New_York"}})
+    engine.process({**track("Product Viewed", user="x", at=T0),
+                    "context": {"timezone": "Not/AZone"}})
+    assert engine.profile("b").hours[16] == 1
+    assert engine.profile("n").hours[10] == 1
+    assert engine.profile("x").hours[14] == 1
+
+
+def test_consents_per_channel_from_traits_events_and_segment_context(engine: Engine) -> None:
+    engine.process({"type": "identify", "userId": "u", "timestamp": T0,
+                    "traits": {"email": "u@x.com", "consents": {"email": True, "SMS": False}}})
+    engine.process(track("Unsubscribed", user="u", at=T0 + 1, channel="email"))
+    engine.process({**track("Page Viewed", user="u", at=T0 + 2),
+                    "context": {"consent": {"categoryPreferences": {"push": True}}}})
+    p = engine.profile("u")
+    assert p.consents == {"email": False, "sms": False, "push": True}
+    assert "consents" not in p.traits and p.traits["email"] == "u@x.com"
+
+
+def test_journey_entry_point_and_reset_after_purchase_or_a_day(engine: Engine) -> None:
+    engine.process({**track("Product Viewed", anon="a", at=T0), "context": {
+        "campaign": {"source": "google", "name": "spring", "medium": "cpc"},
+        "page": {"url": "https://shop/x", "referrer": "https://google.com"}}})
+    engine.process(track("Order Completed", anon="a", at=T0 + 60, revenue=5))
+    p = engine.profile("a")
+    assert p.entry.to_dict() == {"channel": "web", "source": "google", "campaign": "spring",
+                                 "medium": "cpc", "referrer": "https://google.com",
+                                 "landing": "https://shop/x"}
+    assert p.chain == ["viewed_product", "purchased"]
+    engine.process(track("Email Opened", anon="a", at=T0 + 120))
+    p = engine.profile("a")
+    assert p.chain == ["opened_email"] and p.entry.channel == "email"
+    engine.process(track("Product Viewed", anon="a", at=T0 + 120 + 25 * 3600))
+    p = engine.profile("a")
+    assert p.chain == ["returned_after_gap", "viewed_product"]
+    assert p.journey_start == T0 + 120 + 25 * 3600
+
+
+def test_chain_keeps_the_most_recent_signals(engine: Engine) -> None:
+    limit = engine.aggregator.settings.chain_limit
+    for i in range(limit + 10):
+        engine.process(track("Product Viewed" if i % 2 else "Product Added", user="u", at=T0 + i))
+    p = engine.profile("u")
+    assert len(p.chain) == len(p.chain_ts) == limit
+    assert p.chain_ts[-1] == T0 + limit + 9
+
+
+def test_record_round_trips_through_its_storage_format(engine: Engine) -> None:
+    from intently.profiles import decode_profile, encode_profile
+
+    engine.process({**track("Order Completed", user="u", at=T0, revenue=3),
+                    "context": {"timezone": "Asia/Tokyo"}})
+    p = engine.profile("u")
+    assert decode_profile(encode_profile(p)) == p
+    data = p.to_dict()
+    assert data["signal_counts"] == {"purchased": 1} and data["entry"] == {"channel": "web"}

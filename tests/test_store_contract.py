@@ -1,0 +1,72 @@
+"""One contract, every backend (memory, sqlite)."""
+
+from __future__ import annotations
+
+from intently.profiles import Merge
+from intently.store import Store
+
+
+def rows(first: int, ids: list[str], customer: str = "c") -> list:
+    return [(first + i, mid, customer, 100.0 + i, 200.0, f'{{"m":"{mid}"}}'.encode())
+            for i, mid in enumerate(ids)]
+
+
+def write(store: Store, first: int, ids: list[str], customer: str = "c") -> set[int]:
+    store.begin()
+    dupes = store.claim(ids, first)
+    store.append([r for i, r in enumerate(rows(first, ids, customer)) if i not in dupes])
+    store.commit()
+    return dupes
+
+
+def test_a_new_store_is_empty(store: Store) -> None:
+    assert store.last_seq() == 0 and store.checkpoint_seq() == 0
+    assert store.count_events() == 0 and store.count_profiles() == 0
+    assert store.resolve_any() is None and list(store.read_log(0)) == []
+
+
+def test_claim_reports_duplicates_old_and_within_the_call(store: Store) -> None:
+    assert write(store, 1, ["a", "b"]) == set()
+    assert write(store, 3, ["b", "c", "c", "d"]) == {0, 2}
+    assert store.count_events() == 4
+    assert store.last_seq() == 6
+    log = [seq for batch in store.read_log(0) for seq, _ in batch]
+    assert log == [1, 2, 4, 6]
+
+
+def test_rollback_keeps_nothing(store: Store) -> None:
+    store.begin()
+    store.claim(["x"], 1)
+    store.append(rows(1, ["x"]))
+    store.rollback()
+    assert store.count_events() == 0
+    assert write(store, 1, ["x"]) == set()  # the id was not taken
+
+
+def test_read_log_after_a_seq_in_batches(store: Store) -> None:
+    write(store, 1, [f"m{i}" for i in range(10)])
+    batches = list(store.read_log(after=4, batch=3))
+    assert [len(b) for b in batches] == [3, 3]
+    assert batches[0][0] == (5, b'{"m":"m4"}')
+
+
+def test_timeline_newest_first_across_record_ids(store: Store) -> None:
+    write(store, 1, ["a1", "a2"], customer="anon")
+    write(store, 3, ["u1"], customer="user")
+    write(store, 4, ["o1"], customer="other")
+    assert [seq for seq, _ in store.timeline(["user", "anon"])] == [3, 2, 1]
+    assert [seq for seq, _ in store.timeline(["user", "anon"], limit=2)] == [3, 2]
+
+
+def test_checkpoint_writes_state_atomically(store: Store) -> None:
+    store.checkpoint(7, {"p1": b"one", "p2": b"two"}, {"u:1": "p1", "a:x": "p2"},
+                     [Merge("p1", "p0", "identify", 5.0)])
+    assert store.checkpoint_seq() == 7
+    assert store.load_profile("p1") == b"one"
+    assert store.resolve("a:x") == "p2" and store.resolve("u:404") is None
+    assert store.resolve_any() is not None
+    assert store.merges("p1") == [Merge("p1", "p0", "identify", 5.0)]
+    store.checkpoint(9, {"p2": None, "p1": b"uno"}, {"a:x": "p1"}, [])
+    assert store.load_profile("p2") is None and store.load_profile("p1") == b"uno"
+    assert store.resolve("a:x") == "p1"
+    assert store.profile_ids() == ["p1"] and store.count_profiles() == 1
