@@ -84,9 +84,11 @@ def read_rows(path: Path, progress: Progress | None = None
             for n, row in enumerate(reader, start=1):
                 if progress and n % 1000 == 0:
                     progress.done = raw.tell()
-                if None in row:
+                if None in row or None in row.values():  # too many or too few fields
+                    width = sum(v is not None for k, v in row.items() if k is not None)
+                    width += len(row.get(None) or ())  # type: ignore[call-overload]
                     yield n, ValidationError(
-                        f"row has {len(row) - 1 + len(row[None])} fields, the header has "
+                        f"row has {width} fields, the header has "
                         f"{len(reader.fieldnames or [])}", f"row {n}")
                     continue
                 yield n, row

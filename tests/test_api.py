@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import T0, track
+from fastapi.testclient import TestClient
+
+from intently import Engine, ManualClock, Settings
+from intently.api import create_app
+from intently.engine import EngineWorker
+from intently.store import MemoryStore
+
+WRITE = ("wk", "")
+ADMIN = {"Authorization": "Bearer admin"}
+
+
+def make_client(**settings: object) -> TestClient:
+    s = Settings(**{"write_keys": ("wk",), "admin_keys": ("admin",), **settings})  # type: ignore[arg-type]
+    worker = EngineWorker(Engine(MemoryStore(), settings=s, clock=ManualClock(T0))).start()
+    return TestClient(create_app(worker, s))
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    c = make_client()
+    yield c
+    c.app.state.services.worker.stop()  # type: ignore[attr-defined]
+
+
+def test_segment_calls_are_accepted_and_counted(client: TestClient) -> None:
+    r = client.post("/v1/track", json=track("Product Viewed", anon="a1", mid="m1"), auth=WRITE)
+    assert r.status_code == 200 and r.json() == {"success": True, "accepted": 1, "duplicates": 0}
+    r = client.post("/v1/identify", auth=WRITE, json={"userId": "u1", "anonymousId": "a1",
+                                                      "traits": {"email": "u1@x.com"}})
+    assert r.status_code == 200
+    r = client.post("/v1/page", auth=WRITE, json={"userId": "u1", "name": "Home"})
+    r = client.post("/v1/alias", auth=WRITE, json={"previousId": "a1", "userId": "u1"})
+    assert r.status_code == 200
+    batch = {"batch": [track("Product Added", user="u1", mid="m2"),
+                       track("Product Viewed", anon="a1", mid="m1")],
+             "context": {"timezone": "Europe/Berlin"}}
+    r = client.post("/v1/batch", json=batch, auth=WRITE)
+    assert r.json() == {"success": True, "accepted": 1, "duplicates": 1}
+    r = client.get("/v1/profiles/u1", headers=ADMIN)
+    assert r.status_code == 200
+    view = r.json()
+    assert view["aggregates"]["events"] == 5 and view["timezone"] == "Europe/Berlin"
+    assert view["aggregates"]["signal_counts"] == {"viewed_product": 1, "viewed_page": 1,
+                                                   "added_to_cart": 1}
+    assert [e.get("event") for e in view["timeline"]][0] == "Product Added"
+
+
+def test_write_key_in_the_batch_body_works_like_segment(client: TestClient) -> None:
+    r = client.post("/v1/batch", json={"batch": [track("X", user="u")], "writeKey": "wk"})
+    assert r.status_code == 200
+
+
+def test_auth_errors_say_what_to_do(client: TestClient) -> None:
+    r = client.post("/v1/track", json=track("X", user="u"))
+    assert r.status_code == 401 and "missing key" in r.json()["message"]
+    assert r.headers["www-authenticate"].startswith("Basic")
+    r = client.post("/v1/track", json=track("X", user="u"), auth=("nope", ""))
+    assert r.status_code == 401 and r.json()["message"] == "unknown key"
+    r = client.get("/v1/profiles/u", auth=WRITE)  # a write key cannot read
+    assert r.status_code == 401
+
+
+def test_no_configured_key_refuses_writes_with_the_fix() -> None:
+    c = make_client(write_keys=())
+    r = c.post("/v1/track", json=track("X", user="u"), auth=WRITE)
+    assert r.status_code == 401
+    assert "INTENTLY_WRITE_KEYS" in r.json()["message"]
+    c.app.state.services.worker.stop()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("body", "path", "words"), [
+    ({"batch": [track("A", user="u"), {"event": "B"}]}, "$.batch[1].userId", "userId"),
+    ({"batch": [{"event": "A", "userId": "u", "timestamp": "later"}]}, "$.batch[0].timestamp",
+     "cannot parse"),
+    ({"batch": [{"event": 5, "userId": "u"}]}, "$.batch[0].event", "Expected `str | null`"),
+    ({"batch": []}, "$.batch", "empty"),
+    ({"events": []}, "$", "missing required field `batch`"),
+])
+def test_bad_events_get_400_naming_the_field_and_nothing_is_kept(
+        client: TestClient, body: dict, path: str, words: str) -> None:
+    r = client.post("/v1/batch", json=body, auth=WRITE)
+    assert r.status_code == 400
+    err = r.json()
+    assert err["error"] == "invalid_event" and err["path"] == path and words in err["message"]
+    stats = client.get("/v1/stats", headers=ADMIN).json()
+    assert stats["events_stored"] == 0
+
+
+def test_malformed_json_and_wrong_shapes(client: TestClient) -> None:
+    r = client.post("/v1/batch", content=b'{"batch": [', auth=WRITE)
+    assert r.status_code == 400 and "malformed JSON" in r.json()["message"]
+    r = client.post("/v1/track", content=b"[1, 2]", auth=WRITE)
+    assert r.status_code == 400 and "JSON object" in r.json()["message"]
+
+
+def test_oversized_payloads_get_413(client: TestClient) -> None:
+    big = track("X", user="u", blob="x" * 40_000)
+    r = client.post("/v1/track", json=big, auth=WRITE)
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    r = client.post("/v1/batch", json={"batch": [track("ok", user="u"), big]}, auth=WRITE)
+    assert r.status_code == 413 and r.json()["path"] == "$.batch[1]"
+    r = client.post("/v1/batch", json={"batch": [track("X", user="u", blob="y" * 30_000)
+                                                 for _ in range(20)]}, auth=WRITE)
+    assert r.status_code == 413 and "request body" in r.json()["message"]
+
+
+def test_unknown_profile_is_404(client: TestClient) -> None:
+    r = client.get("/v1/profiles/ghost", headers=ADMIN)
+    assert r.status_code == 404 and "ghost" in r.json()["message"]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from intently import Engine
+from intently.cli import app
+from intently.sources import ColumnMap, ingest_file
+from intently.testing import Shop
+
+REES46_LIKE = """event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session
+2019-10-01 00:00:00 UTC,view,44600062,2103807459595387724,,shiseido,35.79,541312140,72d76fde
+2019-10-01 00:00:01 UTC,view,17200506,2053013559792632471,furniture.living_room.sofa,,543.10,541312140,72d76fde
+2019-10-01 00:05:00 UTC,cart,17200506,2053013559792632471,furniture.living_room.sofa,,543.10,541312140,72d76fde
+not a time,view,1,2,,,1.0,999,s
+2019-10-01 00:06:00 UTC,purchase,17200506,2053013559792632471,furniture.living_room.sofa,,543.10,541312140,72d76fde
+2019-10-01 00:07:00 UTC,view,1,2,,,1.0,,s2
+2019-10-01 00:08:00 UTC,view,1,2,,,1.0
+"""
+
+
+def test_csv_export_with_guessed_columns_messy_fields_and_bad_rows(engine: Engine,
+                                                                   tmp_path: Path) -> None:
+    path = tmp_path / "oct.csv"
+    path.write_text(REES46_LIKE)
+    result = ingest_file(engine, path)
+    assert (result.accepted, result.duplicates, result.rejected) == (4, 0, 3)
+    rejected = [json.loads(line) for line in Path(result.rejected_file or "").read_text().splitlines()]
+    assert [r["row"] for r in rejected] == [4, 6, 7]
+    assert "cannot parse timestamp" in rejected[0]["reason"]
+    assert rejected[1]["path"].endswith("userId")
+    assert "fields" in rejected[2]["reason"] or "header" in rejected[2]["reason"]
+    p = engine.profile("541312140")
+    assert p.signal_counts == {"viewed_product": 2, "added_to_cart": 1, "purchased": 1}
+    assert p.orders == 1 and p.revenue == 543.10
+    assert p.categories == {"furniture.living_room.sofa": 3}
+    timeline = engine.timeline(p)
+    assert timeline[-1].properties["brand"] == "shiseido"
+    assert timeline[-1].properties["session_id"] == "72d76fde"
+    assert "category_code" not in timeline[-1].properties  # empty optional fields are left out
+    again = ingest_file(engine, path)  # same file twice: nothing stored twice
+    assert (again.accepted, again.duplicates) == (0, 4)
+
+
+def test_explicit_mapping_epoch_millis_and_renamed_properties(engine: Engine,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "custom.csv"
+    path.write_text("who,when,what,amt,sku\n"
+                    "c1,1569888000000,Order Completed,12.5,A-1\n"
+                    "c1,1569888060,Product Viewed,,B-2\n")
+    cmap = ColumnMap(user="who", time="when", event="what",
+                     properties={"revenue": "amt", "product_id": "sku"})
+    result = ingest_file(engine, path, cmap)
+    assert result.accepted == 2 and result.rejected == 0
+    p = engine.profile("c1")
+    assert p.revenue == 12.5 and p.first_seen == 1569888000.0 and p.last_seen == 1569888060.0
+    assert engine.timeline(p)[0].properties == {"product_id": "B-2"}
+
+
+def test_jsonl_segment_events_and_parquet(engine: Engine, tmp_path: Path) -> None:
+    shop = Shop(users=20, days=3, seed=1)
+    jsonl = tmp_path / "shop.jsonl"
+    n = shop.write(jsonl)
+    with jsonl.open("a") as fh:
+        fh.write("{broken\n")
+    result = ingest_file(engine, jsonl)
+    assert (result.accepted, result.rejected) == (n, 1)
+
+    table = pa.table({"user_id": ["p1", "p1"], "ts": ["2026-01-01T10:00:00Z", None],
+                      "event": ["Product Viewed", "Product Added"], "price": [5.0, None]})
+    parquet = tmp_path / "events.parquet"
+    pq.write_table(table, parquet)
+    result = ingest_file(engine, parquet, ColumnMap(time="ts"))
+    assert result.accepted == 2
+    assert engine.profile("p1").events == 2
+
+
+def test_cli_ingest_json_output_and_profile(tmp_path: Path) -> None:
+    path = tmp_path / "oct.csv"
+    path.write_text(REES46_LIKE)
+    db = tmp_path / "cli.db"
+    runner = CliRunner()
+    out = runner.invoke(app, ["ingest", str(path), "--db", str(db), "--json",
+                              "--user-col", "user_id", "--time-col", "event_time",
+                              "--event-col", "event_type", "--map", "category=category_code"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary == {"accepted": 4, "duplicates": 0, "rejected": 3,
+                       "rejected_file": str(path) + ".rejected.jsonl"}
+    shown = runner.invoke(app, ["profile", "541312140", "--db", str(db), "--json"])
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.stdout)
+    assert view["aggregates"]["orders"] == 1 and len(view["timeline"]) == 4
+    assert [s["signal"] for s in view["journey"]["chain"]] == [
+        "viewed_product", "viewed_product", "added_to_cart", "purchased"]
+    missing = runner.invoke(app, ["profile", "nobody", "--db", str(db)])
+    assert missing.exit_code == 1 and "no customer" in missing.output
+    bad_map = runner.invoke(app, ["ingest", str(path), "--db", str(db), "--map", "oops"])
+    assert bad_map.exit_code == 2 and "field=column" in bad_map.output
