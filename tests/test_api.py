@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import T0, track
 from fastapi.testclient import TestClient
 
+from conftest import T0, track
 from intently import Engine, ManualClock, Settings
 from intently.api import create_app
 from intently.engine import EngineWorker
@@ -48,7 +48,7 @@ def test_segment_calls_are_accepted_and_counted(client: TestClient) -> None:
     assert view["aggregates"]["events"] == 5 and view["timezone"] == "Europe/Berlin"
     assert view["aggregates"]["signal_counts"] == {"viewed_product": 1, "viewed_page": 1,
                                                    "added_to_cart": 1}
-    assert [e.get("event") for e in view["timeline"]][0] == "Product Added"
+    assert view["timeline"][0].get("event") == "Product Added"
 
 
 def test_write_key_in_the_batch_body_works_like_segment(client: TestClient) -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from conftest import T0, sqlite_engine, track
 
+from conftest import T0, sqlite_engine, track
 from intently import Engine, ManualClock, NotFound, ValidationError
 from intently.store import MemoryStore
 from intently.testing import Shop

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from conftest import T0, track
-
 from intently import Engine
 
 

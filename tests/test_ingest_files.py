@@ -29,7 +29,8 @@ def test_csv_export_with_guessed_columns_messy_fields_and_bad_rows(engine: Engin
     path.write_text(REES46_LIKE)
     result = ingest_file(engine, path)
     assert (result.accepted, result.duplicates, result.rejected) == (4, 0, 3)
-    rejected = [json.loads(line) for line in Path(result.rejected_file or "").read_text().splitlines()]
+    side = Path(result.rejected_file or "")
+    rejected = [json.loads(line) for line in side.read_text().splitlines()]
     assert [r["row"] for r in rejected] == [4, 6, 7]
     assert "cannot parse timestamp" in rejected[0]["reason"]
     assert rejected[1]["path"].endswith("userId")

@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import T0, track
-
 from intently import Engine, SignalRule, Vocabulary
 from intently.engine import as_event
 

@@ -39,7 +39,8 @@ def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
         if proc.poll() is not None:
             break
     proc.kill()
-    raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    reason = proc.stderr.read().decode() if proc.stderr else ""
+    raise RuntimeError(f"server did not start: {reason}")
 
 
 def run(events: list[bytes], batch: int = 100, clients: int = 8) -> dict[str, Any]:

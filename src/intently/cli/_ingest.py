@@ -35,7 +35,7 @@ def ingest(
     session_col: str = typer.Option(None, help="Column with a session id"),
     event_name: str = typer.Option(None, help="Event name for rows without one"),
     map_: list[str] = typer.Option(None, "--map", help="Property from a column: field=column"),
-    rejected: Path = typer.Option(None, help="Where rejected rows go [default: PATH.rejected.jsonl]"),
+    rejected: Path = typer.Option(None, help="Rejected rows file [default: PATH.rejected.jsonl]"),
     as_json: bool = JSON,
     db: str = DB,
     config: str = CONFIG,

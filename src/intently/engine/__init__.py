@@ -4,4 +4,13 @@ from ._clock import Clock, ManualClock, SystemClock
 from ._engine import Engine, IngestResult, Processed, as_event
 from ._worker import EngineWorker
 
-__all__ = ["Clock", "Engine", "EngineWorker", "IngestResult", "ManualClock", "Processed", "SystemClock", "as_event"]
+__all__ = [
+    "Clock",
+    "Engine",
+    "EngineWorker",
+    "IngestResult",
+    "ManualClock",
+    "Processed",
+    "SystemClock",
+    "as_event",
+]

@@ -55,9 +55,8 @@ class Event(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
         if kind == "track":
             if not self.event:
                 raise ValueError("event: required for track events (the action's name)")
-        elif kind == "alias":
-            if not self.previous_id or not self.user_id:
-                raise ValueError("previousId: alias needs both previousId and userId")
+        elif kind == "alias" and (not self.previous_id or not self.user_id):
+            raise ValueError("previousId: alias needs both previousId and userId")
         if not self.user_id and not self.anonymous_id and kind != "alias":
             raise ValueError("userId: every event needs a userId or an anonymousId")
         if self.ts == 0.0 and self.timestamp is not None and self.timestamp != "":

@@ -47,7 +47,8 @@ def parse_timestamp(value: object) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"cannot parse timestamp {value!r}; use ISO 8601 or epoch seconds") from None
+        raise ValueError(
+            f"cannot parse timestamp {value!r}; use ISO 8601 or epoch seconds") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()

@@ -38,7 +38,8 @@ class SignalRule:
 
 DEFAULT_RULES: tuple[SignalRule, ...] = (
     SignalRule("viewed_product", ("Product Viewed", "view", "product_view", "Product Clicked")),
-    SignalRule("browsed_category", ("Product List Viewed", "Category Viewed", "Product List Filtered")),
+    SignalRule("browsed_category",
+               ("Product List Viewed", "Category Viewed", "Product List Filtered")),
     SignalRule("searched", ("Products Searched", "Search", "Searched")),
     SignalRule(VIEWED_SPECS, ("Product Specs Viewed", "Specs Viewed", "Spec Viewed")),
     SignalRule(VIEWED_SPECS, ("Page Viewed",), {"properties.section": ["specs", "specifications"]}),

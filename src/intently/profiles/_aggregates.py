@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from sys import intern
 from datetime import datetime
+from sys import intern
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..events import Event

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sys import intern
 from array import array
 from collections.abc import Iterable
+from sys import intern
 from typing import Any
 
 import msgspec

@@ -116,7 +116,8 @@ class SQLiteStore:
 
     def append(self, rows: Sequence[LogRow]) -> None:
         self._db.executemany(
-            "INSERT INTO events (seq, customer_id, ts, received_at, payload) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events (seq, customer_id, ts, received_at, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
             ((r[0], r[2], r[3], r[4], r[5]) for r in rows),
         )
 
