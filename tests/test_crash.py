@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,38 +14,20 @@ from pathlib import Path
 import httpx
 
 from intently import Engine
-from intently.testing import Shop
+from intently.testing import Shop, free_port, start_server
 
 KEY = "crash-key"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "INTENTLY_WRITE_KEYS": KEY, "INTENTLY_ADMIN_KEYS": KEY,
-           "INTENTLY_CHECKPOINT_EVENTS": "700"}
-    proc = subprocess.Popen([sys.executable, "-m", "intently", "serve", "--db", str(db),
-                             "--port", str(port)], env=env, stderr=subprocess.PIPE)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        time.sleep(0.05)
-    raise AssertionError("server did not start")
+    return start_server(db, port, KEY, checkpoint_events="700")
 
 
 def test_kill_9_loses_no_acknowledged_event(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     events = list(Shop(users=150, days=20, seed=9).events())
     batches = [events[i : i + 25] for i in range(0, len(events), 25)]
-    port = _port()
+    port = free_port()
     proc = _serve(db, port)
     acked: list[str] = []
     stop = threading.Event()

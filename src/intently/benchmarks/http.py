@@ -3,10 +3,6 @@ keep-alive connections from threads of this one; 200 means durable."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,40 +11,17 @@ from typing import Any
 
 import httpx
 
+from ..testing import free_port, start_server
+
 KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "INTENTLY_WRITE_KEYS": KEY, "INTENTLY_ADMIN_KEYS": KEY}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "intently", "serve", "--port", str(port), "--db", str(db)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            break
-    proc.kill()
-    reason = proc.stderr.read().decode() if proc.stderr else ""
-    raise RuntimeError(f"server did not start: {reason}")
 
 
 def run(events: list[bytes], batch: int = 100, clients: int = 8) -> dict[str, Any]:
     bodies = [b'{"batch":[' + b",".join(events[i : i + batch]) + b"]}"
               for i in range(0, len(events), batch)]
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(Path(tmp) / "http.db", port)
+        proc = start_server(Path(tmp) / "http.db", port, KEY)
         try:
             url = f"http://127.0.0.1:{port}/v1/batch"
             parts = [bodies[i::clients] for i in range(clients)]

@@ -33,20 +33,17 @@ class EngineWorker:
         return self
 
     def submit(self, events: list[Event]) -> Future[IngestResult]:
-        future: Future[IngestResult] = Future()
-        with self._cond:
-            if self._stopping:
-                raise RuntimeError("the engine worker is stopped")
-            self._items.append(("events", events, future))
-            self._cond.notify()
-        return future
+        return self._enqueue("events", events)
 
     def call(self, fn: Callable[[Engine], T]) -> Future[T]:
-        future: Future[T] = Future()
+        return self._enqueue("call", fn)
+
+    def _enqueue(self, kind: str, payload: Any) -> Future[Any]:
+        future: Future[Any] = Future()
         with self._cond:
             if self._stopping:
                 raise RuntimeError("the engine worker is stopped")
-            self._items.append(("call", fn, future))
+            self._items.append((kind, payload, future))
             self._cond.notify()
         return future
 

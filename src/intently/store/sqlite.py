@@ -82,6 +82,7 @@ class SQLiteStore:
             db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'fsync' else 'NORMAL'}")
         db.execute("PRAGMA cache_size = -65536")
         db.execute("PRAGMA temp_store = MEMORY")
+        db.execute("PRAGMA wal_autocheckpoint = 16384")  # fewer, larger WAL checkpoints
         if not readonly:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:

@@ -1,6 +1,7 @@
 """Test helpers that ship with the product: a manual clock and the shop simulator."""
 
 from ..engine import ManualClock
+from ._server import free_port, start_server
 from .simulator import Shop
 
-__all__ = ["ManualClock", "Shop"]
+__all__ = ["ManualClock", "Shop", "free_port", "start_server"]
