@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ class Settings:
     """Largest accepted event (Segment's limit)."""
     max_batch_bytes: int = 500 * 1024
     """Largest accepted request body (Segment's limit)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
