@@ -39,6 +39,6 @@ async def stats(request: Request) -> dict[str, Any]:
         return {"events_processed": engine.events_processed,
                 "events_stored": engine.store.count_events(),
                 "profiles_cached": len(engine.state.profiles),
-                "last_seq": engine._seq}
+                "last_seq": engine.last_seq}
 
     return await asyncio.wrap_future(services(request).worker.call(read))

@@ -20,7 +20,6 @@ from ._deps import services
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 _batch_decoder = msgspec.json.Decoder(Batch)
-_event_decoder = msgspec.json.Decoder(Event)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -36,17 +35,13 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _check_sizes(events: list[Event], limit: int, root: str) -> None:
-    for i, ev in enumerate(events):
-        size = len(_encode(ev))
-        if size > limit:
-            raise PayloadTooLarge(f"event is {size} bytes, over the {limit}-byte limit",
-                                  f"{root}[{i}]" if root else "$")
-
-
-async def _ingest(request: Request, events: list[Event]) -> Response:
+async def _ingest(request: Request, events: list[Event], root: str) -> Response:
     svc = services(request)
-    result = await asyncio.wrap_future(svc.worker.submit(events))
+    try:
+        result = await asyncio.wrap_future(svc.worker.submit(events))
+    except ValidationError as exc:  # the engine's paths are `$[i]`: put them where they sit
+        path = exc.path.replace("$", root, 1) if root != "$" else "$" + exc.path[4:]
+        raise type(exc)(exc.message, path) from None
     body = {"success": True, "accepted": result.accepted, "duplicates": result.duplicates}
     return Response(_encode(body), media_type="application/json")
 
@@ -66,7 +61,7 @@ def _single(kind: str):  # type: ignore[no-untyped-def]
             event = msgspec.convert(raw, Event)
         except msgspec.MsgspecError as exc:
             raise as_validation_error(exc) from None
-        return await _ingest(request, [event])
+        return await _ingest(request, [event], "$")
 
     endpoint.__name__ = f"ingest_{kind}"
     return endpoint
@@ -93,6 +88,4 @@ async def ingest_batch(request: Request) -> Response:
     if batch.context:
         for ev in batch.batch:
             ev.context = {**batch.context, **ev.context}
-    if len(body) > settings.max_event_bytes:
-        _check_sizes(batch.batch, settings.max_event_bytes, "$.batch")
-    return await _ingest(request, batch.batch)
+    return await _ingest(request, batch.batch, "$.batch")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import typer
 import uvicorn
@@ -33,10 +34,8 @@ def demo(
 ) -> None:
     """Run the live demo on the embedded store."""
     s = settings(config, db=db)
-    if not s.write_keys:
-        s = settings(config, db=db, write_keys=(DEMO_WRITE_KEY,))
-    if not s.admin_keys:
-        s = settings(config, db=s.db, write_keys=s.write_keys, admin_keys=(DEMO_ADMIN_KEY,))
+    s = replace(s, write_keys=s.write_keys or (DEMO_WRITE_KEY,),
+                admin_keys=s.admin_keys or (DEMO_ADMIN_KEY,))
     try:
         engine = Engine(settings=s)
     except IntentlyError as exc:

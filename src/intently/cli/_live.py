@@ -37,7 +37,7 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
         "chain": p.chain[-5:], "orders": p.orders, "revenue": p.revenue,
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
     } for p in active[:top]]
-    return Snapshot(engine.events_processed, engine._seq, len(profiles), len(active),
+    return Snapshot(engine.events_processed, engine.last_seq, len(profiles), len(active),
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows)
 
 

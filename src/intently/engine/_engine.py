@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from .._errors import NotFound, ValidationError
+from .._errors import NotFound, PayloadTooLarge
 from ..config import Settings
 from ..events import Event, Vocabulary, as_validation_error
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
@@ -147,13 +147,19 @@ class Engine:
         max_bytes = self.settings.max_event_bytes
         ids = self._ids
         mids = []
-        for ev in batch:
+        payloads = []
+        for i, ev in enumerate(batch):  # all checks before any state changes
             ev.received_at = now
             if not ev.ts:
                 ev.ts = now
             if not ev.message_id:
                 ev.message_id = next(ids)
             mids.append(ev.message_id)
+            payload = _encode(ev)
+            if len(payload) > max_bytes:
+                raise PayloadTooLarge(
+                    f"event is {len(payload)} bytes, over the {max_bytes}-byte limit", f"$[{i}]")
+            payloads.append(payload)
         first = self._seq + 1
         store = self.store
         result = IngestResult(first_seq=first)
@@ -167,13 +173,8 @@ class Engine:
             for i, ev in enumerate(batch):
                 if dupes and i in dupes:
                     continue
-                payload = _encode(ev)
-                if len(payload) > max_bytes:
-                    raise ValidationError(
-                        f"event is {len(payload)} bytes, over the {max_bytes}-byte limit",
-                        f"$[{i}]")
                 profile, signals = apply(ev)
-                rows.append((first + i, ev.message_id, profile.id, ev.ts, now, payload))
+                rows.append((first + i, ev.message_id, profile.id, ev.ts, now, payloads[i]))
                 if wanted:
                     done.append(Processed(ev, profile, signals))
             store.append(rows)
@@ -205,16 +206,20 @@ class Engine:
         return profile, signals
 
     # -- reads
+    @property
+    def last_seq(self) -> int:
+        """The log position of the last committed event."""
+        return self._seq
+
     def find(self, identifier: str) -> Profile | None:
         """A record by record id, userId, anonymousId, email or phone."""
         state = self.state
-        for key in (None, "u:", "a:", "e:", "p:"):
-            pid = identifier if key is None else state.lookup(key + identifier.lower()
-                                                              if key == "e:" else key + identifier)
-            if pid is not None:
-                profile = state.peek(pid)
-                if profile is not None:
-                    return profile
+        candidates = [identifier, state.lookup("u:" + identifier), state.lookup("a:" + identifier),
+                      state.lookup("e:" + identifier.lower()), state.lookup("p:" + identifier)]
+        for pid in candidates:
+            profile = state.peek(pid) if pid is not None else None
+            if profile is not None:
+                return profile
         return None
 
     def profile(self, identifier: str) -> Profile:
