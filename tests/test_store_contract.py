@@ -7,7 +7,7 @@ from intently.store import Store
 
 
 def rows(first: int, ids: list[str], customer: str = "c") -> list:
-    return [(first + i, mid, customer, 100.0 + i, 200.0, f'{{"m":"{mid}"}}'.encode())
+    return [(first + i, customer, 100.0 + i, 200.0, f'{{"m":"{mid}"}}'.encode())
             for i, mid in enumerate(ids)]
 
 
@@ -30,7 +30,7 @@ def test_claim_reports_duplicates_old_and_within_the_call(store: Store) -> None:
     assert write(store, 3, ["b", "c", "c", "d"]) == {0, 2}
     assert store.count_events() == 4
     assert store.last_seq() == 6
-    log = [seq for batch in store.read_log(0) for seq, _ in batch]
+    log = [row[0] for batch in store.read_log(0) for row in batch]
     assert log == [1, 2, 4, 6]
 
 
@@ -47,15 +47,15 @@ def test_read_log_after_a_seq_in_batches(store: Store) -> None:
     write(store, 1, [f"m{i}" for i in range(10)])
     batches = list(store.read_log(after=4, batch=3))
     assert [len(b) for b in batches] == [3, 3]
-    assert batches[0][0] == (5, b'{"m":"m4"}')
+    assert batches[0][0] == (5, 104.0, 200.0, b'{"m":"m4"}')
 
 
 def test_timeline_newest_first_across_record_ids(store: Store) -> None:
     write(store, 1, ["a1", "a2"], customer="anon")
     write(store, 3, ["u1"], customer="user")
     write(store, 4, ["o1"], customer="other")
-    assert [seq for seq, _ in store.timeline(["user", "anon"])] == [3, 2, 1]
-    assert [seq for seq, _ in store.timeline(["user", "anon"], limit=2)] == [3, 2]
+    assert [row[0] for row in store.timeline(["user", "anon"])] == [3, 2, 1]
+    assert [row[0] for row in store.timeline(["user", "anon"], limit=2)] == [3, 2]
 
 
 def test_checkpoint_writes_state_atomically(store: Store) -> None:

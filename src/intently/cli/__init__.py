@@ -4,6 +4,9 @@ from ._app import app
 
 
 def main() -> None:
+    from ..engine import tune_gc
+
+    tune_gc()
     app()
 
 

@@ -1,7 +1,7 @@
 """The runner: the per-event pipeline, group commit, checkpoints, the clock."""
 
 from ._clock import Clock, ManualClock, SystemClock
-from ._engine import Engine, IngestResult, Processed, as_event
+from ._engine import Engine, IngestResult, Processed, as_event, tune_gc
 from ._worker import EngineWorker
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "Processed",
     "SystemClock",
     "as_event",
+    "tune_gc",
 ]

@@ -32,8 +32,10 @@ class EngineWorker:
         self._thread.start()
         return self
 
-    def submit(self, events: list[Event]) -> Future[IngestResult]:
-        return self._enqueue("events", events)
+    def submit(self, events: list[Event],
+               raws: list[bytes | None] | None = None) -> Future[IngestResult]:
+        """`raws`: the events' JSON as received, stored as is (see `Engine.commit_batch`)."""
+        return self._enqueue("events", (events, raws or [None] * len(events)))
 
     def call(self, fn: Callable[[Engine], T]) -> Future[T]:
         return self._enqueue("call", fn)
@@ -75,7 +77,7 @@ class EngineWorker:
                     items.append(self._items.popleft())
                     if kind == "call":
                         break
-                    size += len(payload)
+                    size += len(payload[0])
             if items[0][0] == "call":
                 _, fn, future = items[0]
                 _settle(future, fn, engine)
@@ -84,9 +86,10 @@ class EngineWorker:
         engine.close()
 
     def _commit(self, items: list[tuple[str, Any, Future[Any]]]) -> None:
-        events = [ev for _, batch, _ in items for ev in batch]
+        events = [ev for _, (batch, _), _ in items for ev in batch]
+        raws = [raw for _, (_, batch_raws), _ in items for raw in batch_raws]
         try:
-            result = self.engine.commit_batch(events)
+            result = self.engine.commit_batch(events, raws)
         except ValidationError as exc:
             if len(items) == 1:
                 items[0][2].set_exception(exc)
@@ -99,7 +102,7 @@ class EngineWorker:
                 future.set_exception(exc)
             return
         offset = 0
-        for _, batch, future in items:
+        for _, (batch, _), future in items:
             dupes = sum(1 for i in result.duplicate_at if offset <= i < offset + len(batch))
             future.set_result(IngestResult(accepted=len(batch) - dupes, duplicates=dupes))
             offset += len(batch)

@@ -68,15 +68,16 @@ class Aggregator:
         if p.first_seen == 0.0 or ts < p.first_seen:
             p.first_seen = ts
         counts = p.counts
-        key = _key("e:", ev.action)
+        name = ev.action
+        key = _EVENT_KEYS.get(name) or _new_key(_EVENT_KEYS, "e:", name)
         counts[key] = counts.get(key, 0) + 1
-        key = _key("c:", channel)
+        key = _CHANNEL_KEYS.get(channel) or _new_key(_CHANNEL_KEYS, "c:", channel)
         counts[key] = counts.get(key, 0) + 1
         if signals:
             chain = p.chain
             chain_ts = p.chain_ts
             for sig in signals:
-                key = _key("s:", sig)
+                key = _SIGNAL_KEYS.get(sig) or _new_key(_SIGNAL_KEYS, "s:", sig)
                 counts[key] = counts.get(key, 0) + 1
                 chain.append(sig)
                 chain_ts.append(ts)
@@ -142,18 +143,17 @@ class Aggregator:
         return int((ts + offset) // 3600) % 24
 
 
-_KEYS: dict[tuple[str, str], str] = {}
+# The shared, interned count keys, per kind: "Product Viewed" -> "e:Product Viewed".
+_EVENT_KEYS: dict[str, str] = {}
+_SIGNAL_KEYS: dict[str, str] = {}
+_CHANNEL_KEYS: dict[str, str] = {}
 
 
-def _key(prefix: str, name: str) -> str:
-    """The shared, interned count key for a name: `e:Product Viewed`, `s:viewed_product`."""
-    try:
-        return _KEYS[prefix, name]
-    except KeyError:
-        if len(_KEYS) > 100_000:
-            _KEYS.clear()
-        key = _KEYS[prefix, name] = intern(prefix + name)
-        return key
+def _new_key(keys: dict[str, str], prefix: str, name: str) -> str:
+    if len(keys) > 50_000:
+        keys.clear()
+    key = keys[name] = intern(prefix + name)
+    return key
 
 
 _CONSENT_EVENTS = frozenset({"Consent Updated", "Subscribed", "Unsubscribed"})

@@ -12,8 +12,14 @@ from typing import Protocol, runtime_checkable
 
 from ..profiles import Merge
 
-LogRow = tuple[int, str, str, float, float, bytes]
-"""(seq, message_id, customer_id, event time, received at, JSON payload)"""
+LogRow = tuple[int, str, float, float, bytes]
+"""(seq, customer_id, event time, received at, JSON payload); message ids go through `claim`.
+
+The payload may be the event exactly as the client sent it: event time and receive time are
+authoritative in their own columns."""
+
+StoredEvent = tuple[int, float, float, bytes]
+"""(seq, event time, received at, JSON payload), as the log gives events back"""
 
 
 @runtime_checkable
@@ -41,10 +47,10 @@ class Store(Protocol):
 
     def last_seq(self) -> int: ...
 
-    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
-        """(seq, payload) of every event after `after`, in order, in batches."""
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
+        """Every event after `after`, in order, in batches."""
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         """The newest `limit` events of these record ids, newest first."""
 
     def count_events(self) -> int: ...

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..profiles import Merge
-from ._base import LogRow
+from ._base import LogRow, StoredEvent
 
 
 class MemoryStore:
@@ -61,16 +61,16 @@ class MemoryStore:
     def last_seq(self) -> int:
         return self._seqs[-1] if self._seqs else 0
 
-    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
         start = bisect.bisect_right(self._seqs, after)
         while start < len(self._events):
             rows = self._events[start : start + batch]
-            yield [(r[0], r[5]) for r in rows]
+            yield [(r[0], r[2], r[3], r[4]) for r in rows]
             start += len(rows)
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         wanted = set(customer_ids)
-        found = [(r[0], r[5]) for r in reversed(self._events) if r[2] in wanted]
+        found = [(r[0], r[2], r[3], r[4]) for r in reversed(self._events) if r[1] in wanted]
         return found[:limit]
 
     def count_events(self) -> int:

@@ -2,6 +2,11 @@
 
 Events go to an append-only table in group commits; `message_ids` (a WITHOUT ROWID table keyed
 by the id) makes ingestion idempotent; golden records are msgpack blobs written at checkpoints.
+
+The per-customer index of the log (`customer_events`) is not written per event: random inserts
+into it cost more than the append itself. Each checkpoint adds the log since the previous one
+in sorted order, in one statement; a timeline reads the index up to the checkpoint and scans
+only the short tail after it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 
 from .._errors import StoreError
 from ..profiles import Merge
-from ._base import LogRow
+from ._base import LogRow, StoredEvent
 
 SCHEMA_VERSION = 1
 
@@ -27,7 +32,11 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     payload BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, seq);
+CREATE TABLE IF NOT EXISTS customer_events (
+    customer_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (customer_id, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS message_ids (
     message_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
@@ -119,7 +128,7 @@ class SQLiteStore:
         self._db.executemany(
             "INSERT INTO events (seq, customer_id, ts, received_at, payload) "
             "VALUES (?, ?, ?, ?, ?)",
-            ((r[0], r[2], r[3], r[4], r[5]) for r in rows),
+            rows,
         )
 
     def commit(self) -> None:
@@ -140,12 +149,13 @@ class SQLiteStore:
             row = self._db.execute("SELECT max(seq) FROM events").fetchone()
         return int(row[0] or 0)
 
-    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[tuple[int, bytes]]]:
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
         cursor = after
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                    "SELECT seq, ts, received_at, payload FROM events WHERE seq > ? "
+                    "ORDER BY seq LIMIT ?",
                     (cursor, batch),
                 ).fetchall()
             if not rows:
@@ -153,13 +163,17 @@ class SQLiteStore:
             yield rows
             cursor = rows[-1][0]
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[tuple[int, bytes]]:
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         marks = ",".join("?" * len(customer_ids))
         with self._lock:
+            indexed = self.checkpoint_seq()
             return self._db.execute(
-                f"SELECT seq, payload FROM events WHERE customer_id IN ({marks}) "
-                "ORDER BY seq DESC LIMIT ?",
-                (*customer_ids, limit),
+                f"SELECT seq, ts, received_at, payload FROM events WHERE seq IN ("
+                f"  SELECT seq FROM customer_events WHERE customer_id IN ({marks})"
+                f"  UNION ALL"
+                f"  SELECT seq FROM events WHERE seq > ? AND customer_id IN ({marks})"
+                f") ORDER BY seq DESC LIMIT ?",
+                (*customer_ids, indexed, *customer_ids, limit),
             ).fetchall()
 
     def count_events(self) -> int:
@@ -185,6 +199,10 @@ class SQLiteStore:
                     "INSERT INTO merges (into_id, from_id, reason, ts) VALUES (?, ?, ?, ?)",
                     ((m.into_id, m.from_id, m.reason, m.ts) for m in merges),
                 )
+                db.execute(
+                    "INSERT OR IGNORE INTO customer_events (customer_id, seq) "
+                    "SELECT customer_id, seq FROM events WHERE seq > ? AND seq <= ? "
+                    "ORDER BY customer_id, seq", (self._checkpoint_seq_locked(), seq))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
                            (seq,))
                 db.execute("COMMIT")
@@ -194,7 +212,10 @@ class SQLiteStore:
 
     def checkpoint_seq(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+            return self._checkpoint_seq_locked()
+
+    def _checkpoint_seq_locked(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
         return int(row[0]) if row else 0
 
     def load_profile(self, profile_id: str) -> bytes | None:
