@@ -56,6 +56,11 @@ def test_timeline_newest_first_across_record_ids(store: Store) -> None:
     write(store, 4, ["o1"], customer="other")
     assert [row[0] for row in store.timeline(["user", "anon"])] == [3, 2, 1]
     assert [row[0] for row in store.timeline(["user", "anon"], limit=2)] == [3, 2]
+    store.checkpoint(2, {}, {}, [])  # part of the log indexed, part not yet
+    write(store, 5, ["a3"], customer="anon")
+    assert [row[0] for row in store.timeline(["user", "anon"])] == [5, 3, 2, 1]
+    store.checkpoint(5, {}, {}, [])
+    assert [row[0] for row in store.timeline(["anon"])] == [5, 2, 1]
 
 
 def test_checkpoint_writes_state_atomically(store: Store) -> None:
