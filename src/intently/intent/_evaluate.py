@@ -1,0 +1,153 @@
+"""`intently intent evaluate`: how well the intent model predicts purchases, split by time.
+
+Train on the journeys that started earlier, test on the later ones. After each event of a test
+journey (before its purchase), predict whether the journey ends in a purchase. Report the
+model next to two baselines: the majority rate and logistic regression on event counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from .._errors import ValidationError
+from ..events import Event, Vocabulary, parse_timestamp
+from ..sources import ColumnMap
+from ..sources._readers import header, read_rows
+from ._features import FeatureSpace
+from ._journeys import Journey, build_journeys
+from ._metrics import score
+
+MAX_STEPS = 50  # prediction points per journey (long journeys would dominate otherwise)
+
+
+def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_event: str
+                 ) -> tuple[list[tuple[str, float, str, str | None]], set[str], int]:
+    """(customer, time, signal, session) per readable row, the purchase signals, rows skipped."""
+    cols = cmap.resolve(header(path))
+    if not cols.user or not cols.time or not cols.event:
+        raise ValidationError("name the columns: --user-col, --time-col and --event-col",
+                              str(path))
+    rows: list[tuple[str, float, str, str | None]] = []
+    skipped = 0
+    purchase = {"__purchase__"}
+    signal_of: dict[str, str] = {}
+    for _, row in read_rows(path):
+        if isinstance(row, ValidationError):
+            skipped += 1
+            continue
+        user, when, name = row.get(cols.user), row.get(cols.time), row.get(cols.event)
+        if not user and cols.anonymous:  # not signed in yet: the anonymous id stands in
+            user = row.get(cols.anonymous)
+        if not user or not when or not name:
+            skipped += 1
+            continue
+        try:
+            ts = parse_timestamp(when)
+        except ValueError:
+            skipped += 1
+            continue
+        name = str(name)
+        signal = signal_of.get(name)
+        if signal is None:
+            if name == purchase_event:
+                signal = "__purchase__"
+            else:
+                found = vocabulary.signals_for(Event(event=name, user_id=str(user)))
+                signal = found[0] if found else name
+            signal_of[name] = signal
+        session = row.get(cols.session) if cols.session else None
+        rows.append((str(user), ts, signal, str(session) if session else None))
+    return rows, purchase, skipped
+
+
+def examples(journeys: list[Journey], space: FeatureSpace
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Feature rows, labels and steps: one per event of each journey, before any purchase."""
+    feats: list[np.ndarray] = []
+    labels: list[int] = []
+    steps: list[int] = []
+    for j in journeys:
+        for k in range(1, min(len(j.signals), MAX_STEPS) + 1):
+            feats.append(space.vector(j.signals[:k], j.times[:k]))
+            labels.append(int(j.converted))
+            steps.append(k)
+    width = len(space.names)
+    x = np.vstack(feats) if feats else np.zeros((0, width), dtype=np.float32)
+    return x, np.asarray(labels, dtype=np.int8), np.asarray(steps)
+
+
+def counts_only(x: np.ndarray, space: FeatureSpace) -> np.ndarray:
+    return np.log1p(x[:, : len(space.signals)])
+
+
+def split_by_time(journeys: list[Journey], train_share: float = 0.7
+                  ) -> tuple[list[Journey], list[Journey]]:
+    cut = int(len(journeys) * train_share)
+    return journeys[:cut], journeys[cut:]
+
+
+def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
+    train, test = split_by_time(journeys)
+    if not train or not test:
+        raise ValidationError("too few journeys to split by time", "$")
+    space = FeatureSpace.from_counts(Counter(s for j in train for s in j.signals))
+    x_train, y_train, _ = examples(train, space)
+    x_test, y_test, step = examples(test, space)
+    if y_train.min() == y_train.max():
+        raise ValidationError("the training journeys are all one class: is --purchase-event "
+                              "the right name?", "$")
+    started = time.perf_counter()
+    model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.06,
+                                           early_stopping=True, random_state=seed)
+    model.fit(x_train, y_train)
+    trained_s = time.perf_counter() - started
+    rate = float(y_train.mean())
+    logistic = LogisticRegression(max_iter=2000).fit(counts_only(x_train, space), y_train)
+    result: dict[str, Any] = score(y_test, model.predict_proba(x_test)[:, 1], step)
+    result.update(
+        n_journeys=len(journeys),
+        n_train_journeys=len(train),
+        n_test_journeys=len(test),
+        n_predictions=len(y_test),
+        positive_rate=float(np.mean([j.converted for j in test])),
+        model="HistGradientBoostingClassifier",
+        train_seconds=round(trained_s, 3),
+        baselines={
+            "majority": score(y_test, np.full(len(y_test), rate), step),
+            "logistic_counts": score(
+                y_test, logistic.predict_proba(counts_only(x_test, space))[:, 1], step),
+        },
+    )
+    return _round(result)
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def evaluate_file(path: str | Path, cmap: ColumnMap, purchase_event: str, *,
+                  gap_minutes: float = 30.0, vocabulary: Vocabulary | None = None
+                  ) -> dict[str, Any]:
+    rows, purchase, skipped = read_history(Path(path), cmap, vocabulary or Vocabulary(),
+                                           purchase_event)
+    if not any(r[2] in purchase for r in rows):
+        raise ValidationError(f"no {purchase_event!r} events in the file: check "
+                              "--purchase-event and --event-col", str(path))
+    journeys = build_journeys(rows, purchase=purchase, gap_s=gap_minutes * 60.0)
+    result = evaluate(journeys)
+    result["rows_skipped"] = skipped
+    return result
+
+

@@ -1,0 +1,63 @@
+"""Journeys from a flat event history, for training and evaluation.
+
+A journey is one customer's run of events, split by inactivity (or a given session id); a
+purchase ends it. The prediction points of a journey are the moments after each of its events
+before the purchase; the label is whether the journey ends in a purchase. The purchase itself
+and everything after it never reach the features of the predictions it labels.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Journey:
+    customer: str
+    start: float
+    signals: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    converted: bool = False
+    purchase_at: float | None = None
+
+
+def build_journeys(
+    events: Iterable[tuple[str, float, str, str | None]],
+    *,
+    purchase: set[str],
+    gap_s: float = 1800.0,
+) -> list[Journey]:
+    """`events`: (customer, time, signal, session id or None). `purchase`: the signals that
+    count as buying. Journeys come back ordered by start time."""
+    by_customer: dict[str, list[tuple[float, str, str | None]]] = defaultdict(list)
+    for customer, ts, signal, session in events:
+        by_customer[customer].append((ts, signal, session))
+    journeys: list[Journey] = []
+    for customer, rows in by_customer.items():
+        rows.sort(key=lambda r: r[0])
+        current: Journey | None = None
+        last_ts = 0.0
+        last_session: str | None = None
+        for ts, signal, session in rows:
+            boundary = (
+                current is None
+                or current.converted
+                or (session is not None and session != last_session)
+                or (session is None and ts - last_ts > gap_s)
+            )
+            if boundary:
+                current = Journey(customer, ts)
+                journeys.append(current)
+            assert current is not None
+            if signal in purchase:
+                current.converted = True
+                current.purchase_at = ts
+            else:
+                current.signals.append(signal)
+                current.times.append(ts)
+            last_ts, last_session = ts, session
+    journeys = [j for j in journeys if j.signals]  # a purchase with nothing before it
+    journeys.sort(key=lambda j: (j.start, j.customer))
+    return journeys

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from intently.cli import app
+from intently.intent import FeatureSpace, build_journeys, evaluate
+from intently.intent._evaluate import examples
+from intently.intent._metrics import expected_calibration_error
+from intently.testing import Shop
+
+BUY = {"purchased"}
+
+
+def test_journeys_split_on_gaps_sessions_and_purchases() -> None:
+    rows = [("c", 0.0, "viewed_product", None), ("c", 60.0, "added_to_cart", None),
+            ("c", 120.0, "purchased", None), ("c", 180.0, "viewed_product", None),
+            ("c", 180.0 + 3601, "viewed_product", None),
+            ("d", 10.0, "viewed_product", "s1"), ("d", 20.0, "viewed_product", "s2")]
+    journeys = build_journeys(rows, purchase=BUY, gap_s=3600)
+    shape = [(j.customer, j.signals, j.converted) for j in journeys]
+    assert shape == [
+        ("c", ["viewed_product", "added_to_cart"], True),
+        ("d", ["viewed_product"], False),
+        ("d", ["viewed_product"], False),
+        ("c", ["viewed_product"], False),
+        ("c", ["viewed_product"], False),
+    ]
+    assert journeys[0].purchase_at == 120.0
+
+
+def test_the_purchase_and_what_follows_never_reach_the_features() -> None:
+    shop = Shop(users=300, days=10, seed=6)
+    rows = [(e.get("userId") or e["anonymousId"], i * 1.0, e.get("event", ""), None)
+            for i, e in enumerate(shop.events()) if e["type"] == "track"]
+    journeys = build_journeys(rows, purchase={"Order Completed"}, gap_s=86400)
+    space = FeatureSpace.from_counts({"Order Completed": 10**6, "Product Added": 5})
+    x, y, _ = examples(journeys, space)  # the purchase has a column of its own here
+    assert y.sum() > 0
+    purchased_col = space.names.index("count:Order Completed")
+    assert x[:, purchased_col].sum() == 0
+    for j in journeys:
+        if j.converted:
+            assert j.purchase_at is not None and max(j.times) <= j.purchase_at
+
+
+def test_labels_that_do_not_depend_on_behaviour_cannot_be_predicted() -> None:
+    rng = random.Random(1)
+    rows = []
+    for c in range(1500):
+        t = c * 100.0
+        for k in range(rng.randint(1, 6)):
+            rows.append((f"c{c}", t + k, rng.choice(["viewed_product", "added_to_cart",
+                                                     "viewed_specs"]), None))
+        if rng.random() < 0.3:  # a purchase drawn by coin, after the journey
+            rows.append((f"c{c}", t + 50, "purchased", None))
+    result = evaluate(build_journeys(rows, purchase=BUY))
+    assert 0.4 < result["auc"] < 0.6  # a leak of the label would show as skill here
+
+
+def test_model_beats_the_baselines_on_the_simulator(tmp_path: Path) -> None:
+    path = tmp_path / "shop.csv"
+    Shop(users=1500, days=30, seed=12).write(path)
+    out = CliRunner().invoke(app, [
+        "intent", "evaluate", str(path), "--user-col", "user_id", "--anonymous-col",
+        "anonymous_id", "--time-col", "timestamp", "--event-col", "event",
+        "--purchase-event", "Order Completed", "--gap-minutes", "1440", "--json"])
+    assert out.exit_code == 0, out.output
+    r = json.loads(out.stdout)
+    assert set(r) >= {"auc", "pr_auc", "auc_at", "log_loss", "ece", "n_journeys",
+                      "positive_rate", "baselines"}
+    assert set(r["auc_at"]) == {"1", "3", "5"}
+    assert r["auc"] > 0.85 and r["auc"] > r["baselines"]["majority"]["auc"]
+    assert r["log_loss"] < r["baselines"]["majority"]["log_loss"]
+
+
+def test_wrong_purchase_name_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "shop.csv"
+    Shop(users=20, days=3).write(path)
+    out = CliRunner().invoke(app, ["intent", "evaluate", str(path), "--user-col", "user_id",
+                                   "--time-col", "timestamp", "--event-col", "event",
+                                   "--purchase-event", "Bought"])
+    assert out.exit_code == 1 and "no 'Bought' events" in out.output
+
+
+def test_calibration_error() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0])) == 0.0
+    assert expected_calibration_error(y, np.full(4, 0.5)) == 0.0
+    assert abs(expected_calibration_error(y, np.full(4, 0.9)) - 0.4) < 1e-9
