@@ -19,8 +19,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .._errors import ValidationError
 from ..events import Event, Vocabulary, parse_timestamp
-from ..sources import ColumnMap
-from ..sources._readers import header, read_rows
+from ..sources import ColumnMap, header, read_rows
 from ._features import FeatureSpace
 from ._journeys import Journey, build_journeys
 from ._metrics import score
