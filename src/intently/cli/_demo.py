@@ -69,6 +69,7 @@ def demo(
         if server is not None:
             server.should_exit = True
         worker.stop()
+    console.print()
     emit_json({"events": final.events, "profiles": final.profiles, "orders": final.orders,
                "store": s.db})
 
