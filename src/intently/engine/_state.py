@@ -75,9 +75,10 @@ class HotState:
         """Write what changed; returns how many records were written."""
         changed: dict[str, bytes | None] = {pid: None for pid in self.dropped}
         profiles = self.profiles
-        for pid in self.dirty:
+        for pid in sorted(self.dirty):  # in key order: B-tree writes touch each page once
             changed[pid] = encode_profile(profiles[pid])
-        self.store.checkpoint(seq, changed, self.dirty_identities, merges)
+        identities = dict(sorted(self.dirty_identities.items()))
+        self.store.checkpoint(seq, changed, identities, merges)
         self.dirty.clear()
         self.dropped.clear()
         self.dirty_identities = {}
