@@ -27,9 +27,10 @@ class Settings:
     """A TOML or JSON file of signal rules (see `intently.events.signals`)."""
     cache_profiles: int = 200_000
     """Golden records kept hot in memory."""
-    checkpoint_events: int = 100_000
-    """Write state after this many events (recovery replays at most this many)."""
+    checkpoint_events: int = 500_000
+    """Write state after this many events (about 10 s of traffic at full speed)."""
     checkpoint_seconds: float = 10.0
+    """...or after this long. Recovery replays at most what came since."""
     batch_size: int = 2_000
     """Events per group commit."""
     max_event_bytes: int = 32 * 1024
