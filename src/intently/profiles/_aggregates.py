@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..events import Event
 from ..events.signals import PURCHASED, REPEATED_SPEC_VIEW, RETURNED_AFTER_GAP, VIEWED_SPECS
-from ._profile import Profile, Times
+from ._profile import (
+    FIRST_SEEN,
+    JOURNEY_START,
+    LAST_SEEN,
+    SESSION_START,
+    Profile,
+    Times,
+)
 from ._touch import category_of, channel_of, consents_of, first_touch, revenue_of
 
 
@@ -39,7 +46,8 @@ class Aggregator:
     def update(self, p: Profile, ev: Event, raw: tuple[str, ...]) -> tuple[str, ...]:
         s = self.settings
         ts = ev.ts
-        last = p.last_seen
+        f = p.figures
+        last = f[LAST_SEEN]
         gap = ts - last if p.events else -1.0
         signals = raw
         # -- journey and session boundaries (late events never open one)
@@ -52,21 +60,21 @@ class Aggregator:
             signals = (*signals, REPEATED_SPEC_VIEW)
         if p.events == 0 or gap > s.session_gap_s:
             p.sessions += 1
-            p.session_start = ts
+            f[SESSION_START] = ts
             p.session_events = 0
         p.session_events += 1
         channel = channel_of(ev)
         if new_journey:
-            p.journey_start = ts
+            f[JOURNEY_START] = ts
             p.entry = first_touch(ev, channel)
             p.chain = []
             p.chain_ts = Times()
         # -- counts and recency
         p.events += 1
         if ts > last:
-            p.last_seen = ts
-        if p.first_seen == 0.0 or ts < p.first_seen:
-            p.first_seen = ts
+            f[LAST_SEEN] = ts
+        if f[FIRST_SEEN] == 0.0 or ts < f[FIRST_SEEN]:
+            f[FIRST_SEEN] = ts
         counts = p.counts
         name = ev.action
         key = _EVENT_KEYS.get(name) or _new_key(_EVENT_KEYS, "e:", name)

@@ -28,6 +28,32 @@ class HourCounts(array):
         return super().__new__(cls, "H", values if values is not None else bytes(48))
 
 
+SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
+           "journey_start", "intent", "intent_acc", "key_delta", "key_ts")
+(FIRST_SEEN, LAST_SEEN, SESSION_START, REVENUE, FIRST_ORDER, LAST_ORDER, JOURNEY_START, INTENT,
+ INTENT_ACC, KEY_DELTA, KEY_TS) = range(len(SCALARS))
+
+
+class Scalars(array):
+    """A record's float figures packed in one array (8 bytes each instead of a 32-byte float
+    object and its slot); `Profile` names them with properties."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[float] | None = None) -> Scalars:
+        return super().__new__(cls, "d", values if values is not None else bytes(8 * len(SCALARS)))
+
+
+def _scalar(index: int, doc: str) -> Any:
+    def get(self: Profile) -> float:
+        return self.figures[index]
+
+    def set_(self: Profile, value: float) -> None:
+        self.figures[index] = value
+
+    return property(get, set_, doc=doc)
+
+
 class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     """A journey's entry point: where the customer came from."""
 
@@ -53,26 +79,33 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     user_id: str | None = None
     identities: list[str] = []  # namespaced keys: "u:42", "a:3f9c...", "e:ann@example.com"
     traits: dict[str, Any] = {}
-    first_seen: float = 0.0
-    last_seen: float = 0.0
+    figures: Scalars = msgspec.field(default_factory=Scalars)  # named below: first_seen, ...
     events: int = 0
     counts: dict[str, int] = {}  # "e:<event>", "s:<signal>", "c:<channel>": one dict, not three
     sessions: int = 0
-    session_start: float = 0.0
     session_events: int = 0
     orders: int = 0
-    revenue: float = 0.0
-    first_order: float = 0.0
-    last_order: float = 0.0
     categories: dict[str, int] = {}
     hours: HourCounts = msgspec.field(default_factory=HourCounts)  # by local hour of day
     tz: str | None = None
     consents: dict[str, bool] = {}
-    journey_start: float = 0.0
     entry: Touch = msgspec.field(default_factory=Touch)  # first touch of the current journey
     chain: list[str] = []  # signals of the current journey, oldest first (capped)
     chain_ts: Times = msgspec.field(default_factory=Times)
     merged_from: tuple[str, ...] = ()
+    key_action: str | None = None  # the signal that raised the intent most in this journey
+
+    first_seen = _scalar(FIRST_SEEN, "First event time (epoch seconds).")
+    last_seen = _scalar(LAST_SEEN, "Latest event time.")
+    session_start = _scalar(SESSION_START, "When the current session began.")
+    revenue = _scalar(REVENUE, "Total order value.")
+    first_order = _scalar(FIRST_ORDER, "First order time (0: none).")
+    last_order = _scalar(LAST_ORDER, "Latest order time (0: none).")
+    journey_start = _scalar(JOURNEY_START, "When the current journey began.")
+    intent = _scalar(INTENT, "Purchase probability of the current journey, after the last event.")
+    intent_acc = _scalar(INTENT_ACC, "The journey's running sum of per-signal model weights.")
+    key_delta = _scalar(KEY_DELTA, "How much the key action raised the probability.")
+    key_ts = _scalar(KEY_TS, "When the key action happened.")
 
     def _counts(self, prefix: str) -> dict[str, int]:
         return {k[2:]: n for k, n in self.counts.items() if k.startswith(prefix)}
@@ -98,6 +131,8 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = msgspec.to_builtins(msgspec.structs.asdict(self), enc_hook=_enc)
+        del data["figures"]
+        data.update(zip(SCALARS, self.figures, strict=True))
         data["hours"] = {str(h): n for h, n in enumerate(self.hours) if n}
         data["chain_ts"] = list(self.chain_ts)
         data["entry"] = self.entry.to_dict()
@@ -113,9 +148,11 @@ def _enc(obj: Any) -> Any:
 
 
 def _dec(kind: type, obj: Any) -> Any:
-    if kind in (Times, HourCounts) and isinstance(obj, bytes):
+    if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
         packed = kind(())
         packed.frombytes(obj)
+        if kind is Scalars and len(packed) < len(SCALARS):  # written before a figure was added
+            packed.extend([0.0] * (len(SCALARS) - len(packed)))
         return packed
     raise NotImplementedError(kind.__name__)
 
