@@ -75,3 +75,12 @@ def test_checkpoint_writes_state_atomically(store: Store) -> None:
     assert store.load_profile("p2") is None and store.load_profile("p1") == b"uno"
     assert store.resolve("a:x") == "p1"
     assert store.profile_ids() == ["p1"] and store.count_profiles() == 1
+
+
+def test_models_are_versioned_and_the_newest_is_in_use(store: Store) -> None:
+    assert store.load_model("intent") is None and store.model_versions("intent") == []
+    store.save_model("intent", "v1", b"one")
+    store.save_model("other", "x", b"x")
+    store.save_model("intent", "v2", b"two")
+    assert store.load_model("intent") == b"two"
+    assert store.model_versions("intent") == ["v1", "v2"]

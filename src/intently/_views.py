@@ -51,6 +51,10 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "started": _time(p.journey_start),
             "entry_point": p.entry.to_dict(),
             "chain": chain,
+            "intent": round(p.intent, 4),
+            "key_action": {"signal": p.key_action, "at": _time(p.key_ts),
+                           "raised_intent_by": round(p.key_delta, 4)} if p.key_action else None,
+            "intent_model": engine.intent.model.version if engine.intent else None,
         },
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
                    for m in engine.merges(p)],

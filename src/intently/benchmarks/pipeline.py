@@ -64,6 +64,24 @@ def latency(events: list[bytes], db: Path, settings: Settings) -> tuple[float, f
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
 
 
+def intent_score_us(events: list[bytes], repeats: int = 3) -> float:
+    """Scoring cost per event: the in-memory pipeline with the intent model on, minus off."""
+    from ..store import MemoryStore
+
+    decoded = [msgspec.json.decode(raw) for raw in events]
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(repeats):
+        for scoring in (True, False):
+            engine = Engine(MemoryStore(), intent_model=None if scoring else False)
+            batch = [msgspec.convert(d, Event) for d in decoded]
+            apply = engine._apply
+            started = time.perf_counter()
+            for ev in batch:
+                apply(ev)
+            best[scoring] = min(best[scoring], time.perf_counter() - started)
+    return max(0.0, (best[True] - best[False]) / len(events) * 1e6)
+
+
 def bytes_per_profile(engine: Engine, sample: int = 5000) -> float:
     """Memory of cached records, by tracemalloc: decode `sample` records afresh and measure."""
     blobs = [encode_profile(p) for p in list(engine.hot_profiles())[:sample]]
@@ -94,6 +112,7 @@ def run(events: list[bytes], repeats: int = 1) -> dict[str, Any]:
                 per_profile = bytes_per_profile(engine)
             engine.close()
         p50, p99 = latency(events[:2000], Path(tmp) / "latency.db", settings)
+    score_us = intent_score_us(events[:50_000])
     return {
         "events": len(events),
         "profiles": profiles,
@@ -103,4 +122,5 @@ def run(events: list[bytes], repeats: int = 1) -> dict[str, Any]:
         "latency_p50_ms": round(p50, 3),
         "latency_p99_ms": round(p99, 3),
         "bytes_per_profile": round(per_profile),
+        "intent_score_us": round(score_us, 3),
     }

@@ -2,16 +2,98 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from .._errors import IntentlyError
-from ..sources import ColumnMap
-from ._common import JSON, emit_json, guard
+from ..sources import ColumnMap, header, read_rows, row_to_event
+from ..sources._mapping import looks_like_segment
+from ._common import CONFIG, DB, JSON, emit_json, err, guard, settings
 
-app = typer.Typer(help="Purchase intent: evaluate (train and score) the model.",
+app = typer.Typer(help="Purchase intent: train the online model, evaluate it.",
                   no_args_is_help=True)
+
+
+@app.command("train")
+def train(
+    events_file: Path = typer.Argument(None, exists=True, dir_okay=False,
+                                       help="Learn from this file [default: the store's log]"),
+    user_col: str = typer.Option(None, help="Column with the customer id (files)"),
+    time_col: str = typer.Option(None, help="Column with the event time (files)"),
+    event_col: str = typer.Option(None, help="Column with the event name (files)"),
+    anonymous_col: str = typer.Option(None, help="Column with an anonymous id (files)"),
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Learn the purchase-intent model from history, validate it on the latest 30% of journeys
+    (by time), and save it as a new version in the store: the engine scores with it at once
+    (a running `intently serve` picks it up when restarted)."""
+    from ..engine import Engine
+    from ..intent import journeys_from_events, save_model
+    from ..intent import train as fit_model
+
+    s = settings(config, db=db)
+    try:
+        if events_file is not None:
+            cmap = ColumnMap(user=user_col, time=time_col, event=event_col,
+                             anonymous=anonymous_col)
+            resolved = cmap.resolve(header(events_file))
+
+            def rows() -> Iterator[dict]:  # type: ignore[type-arg]
+                for n, row in read_rows(events_file):
+                    if isinstance(row, dict):
+                        yield row if looks_like_segment(row) else row_to_event(row, resolved, n)
+
+            source = str(events_file)
+            journeys = journeys_from_events(_valid(rows()), s)
+        else:
+            reader = Engine(settings=s, readonly=True, intent_model=False)
+            source = reader.store.url
+            journeys = journeys_from_events(_logged(reader), s)
+            reader.store.close()
+        model = fit_model(journeys, source=source)
+        engine = Engine(settings=s, intent_model=False)
+        save_model(engine.store, model)
+        engine.close()
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    summary = {"version": model.version, "source": source, "store": s.db, **model.metrics}
+    if as_json:
+        emit_json(summary)
+    else:
+        err.print(f"saved intent model {model.version} to {s.db}: validation AUC "
+                  f"{model.metrics.get('auc')} on {model.metrics.get('n_validation_journeys')} "
+                  "journeys")
+
+
+def _logged(engine: Any) -> Iterator[bytes]:
+    """Every event in the store's log, as stored (raw JSON), in order."""
+    import msgspec
+
+    encode = msgspec.json.encode
+    decode = msgspec.json.decode
+    for rows in engine.store.read_log(after=0):
+        for _seq, ts, _received, payload in rows:
+            event = decode(payload)
+            event["ts"] = ts
+            yield encode(event)
+
+
+def _valid(rows: Iterator[dict]) -> Iterator[dict]:  # type: ignore[type-arg]
+    """Rows that make valid events (training skips the rest; `ingest` reports them)."""
+    from ..engine import as_event
+
+    for row in rows:
+        try:
+            as_event(row)
+        except IntentlyError:
+            continue
+        yield row
 
 
 @app.command("evaluate")

@@ -35,10 +35,16 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
     rows = [{
         "id": p.id, "user": p.user_id or "anonymous", "last": p.last_seen,
         "chain": p.chain[-5:], "orders": p.orders, "revenue": p.revenue,
+        "intent": p.intent, "key": p.key_action,
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
     } for p in active[:top]]
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), len(active),
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows)
+
+
+def _bar(p: float) -> str:
+    color = "green" if p >= 0.6 else "yellow" if p >= 0.3 else "red"
+    return f"[{color}]{p:4.0%} {'█' * round(p * 8):<8}[/]"
 
 
 class LiveView:
@@ -57,11 +63,12 @@ class LiveView:
                      f"[bold]{snap.profiles:,}[/] golden records",
                      f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue")
         table = Table(expand=True, title="most recently active customers")
-        for col in ("customer", "last event", "entry", "last signals", "sessions", "orders",
-                    "revenue"):
+        for col in ("customer", "last event", "entry", "last signals", "intent", "key action",
+                    "orders", "revenue"):
             table.add_column(col, overflow="fold")
         for row in snap.top:
+            chain = " → ".join(f"[bold]{s}[/]" if s == row["key"] else s for s in row["chain"])
             table.add_row(f"{row['id']}\n[dim]{row['user']}[/]", isoformat(row["last"])[5:16],
-                          row["entry"], " → ".join(row["chain"]), str(row["sessions"]),
+                          row["entry"], chain, _bar(row["intent"]), row["key"] or "",
                           str(row["orders"]), f"{row['revenue']:,.2f}")
         return Group(Panel(head, title=self.title), table, footer)

@@ -24,6 +24,7 @@ import msgspec
 from .._errors import NotFound, PayloadTooLarge
 from ..config import Settings
 from ..events import Event, Vocabulary, as_validation_error
+from ..intent import IntentModel, IntentScorer, load_model, load_prior
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
@@ -36,11 +37,15 @@ _convert = msgspec.convert
 
 @dataclass(slots=True)
 class Processed:
-    """What one event did: the record it landed on and its signals (derived ones included)."""
+    """What one event did: the record it landed on, its signals (derived ones included), and
+    the record's journey and purchase probability right after it (the record itself may have
+    moved on by the time a listener looks)."""
 
     event: Event
     profile: Profile
     signals: tuple[str, ...]
+    journey_start: float
+    intent: float
 
 
 @dataclass
@@ -105,7 +110,10 @@ class Engine:
         clock: Clock | None = None,
         vocabulary: Vocabulary | None = None,
         readonly: bool = False,
+        intent_model: IntentModel | bool | None = None,
     ) -> None:
+        """`intent_model`: the model to score with; None loads the latest trained one from the
+        store, or the shipped prior; False turns scoring off."""
         self.settings = settings = settings or Settings()
         if store is None:
             store = settings.db
@@ -127,6 +135,11 @@ class Engine:
         self.aggregator = Aggregator(record)
         self.state = HotState(self.store, capacity=settings.cache_profiles)
         self.resolver = Resolver(self.state, chain_limit=record.chain_limit)
+        self.intent: IntentScorer | None = None
+        if intent_model is not False:
+            model = intent_model if isinstance(intent_model, IntentModel) else (
+                load_model(self.store) or load_prior())
+            self.intent = IntentScorer(model)
         self.listeners: list[Listener] = []
         self.events_processed = 0
         self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
@@ -203,7 +216,8 @@ class Engine:
                 profile, signals = apply(ev)
                 rows.append((first + i, profile.id, ev.ts, now, payloads[i]))
                 if wanted:
-                    done.append(Processed(ev, profile, signals))
+                    done.append(Processed(ev, profile, signals, profile.journey_start,
+                                          profile.intent))
             store.append(rows)
             store.commit()
         except BaseException:
@@ -229,6 +243,8 @@ class Engine:
         """The pure part of the pipeline: state in, state out, no I/O of its own."""
         profile = self.resolver.resolve(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
+        if self.intent is not None:
+            self.intent.score(profile, signals, ev.ts)
         self.state.dirty.add(profile.id)
         return profile, signals
 

@@ -21,6 +21,14 @@ class Journey:
     times: list[float] = field(default_factory=list)
     converted: bool = False
     purchase_at: float | None = None
+    ends: list[int] = field(default_factory=list)  # len(signals) after each event
+
+    def add(self, ts: float, signals: tuple[str, ...] | list[str]) -> None:
+        """One event's signals (an event may carry several: a return and a spec view)."""
+        for sig in signals:
+            self.signals.append(sig)
+            self.times.append(ts)
+        self.ends.append(len(self.signals))
 
 
 def build_journeys(
@@ -55,8 +63,7 @@ def build_journeys(
                 current.converted = True
                 current.purchase_at = ts
             else:
-                current.signals.append(signal)
-                current.times.append(ts)
+                current.add(ts, (signal,))
             last_ts, last_session = ts, session
     journeys = [j for j in journeys if j.signals]  # a purchase with nothing before it
     journeys.sort(key=lambda j: (j.start, j.customer))

@@ -45,6 +45,10 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     into.chain_ts = Times(ts for ts, _ in pairs)
     into.journey_start = start
     into.entry = live.entry
+    # The live journey's score and key action come with it (steps of the other record that
+    # joined the chain are not re-scored: the next event continues from the live running sum).
+    into.intent, into.intent_acc = live.intent, live.intent_acc
+    into.key_delta, into.key_ts, into.key_action = live.key_delta, live.key_ts, live.key_action
     if other.session_start > into.session_start:
         into.session_start = other.session_start
         into.session_events = other.session_events

@@ -180,4 +180,6 @@ def decode_profile(blob: bytes) -> Profile:
         p.chain = [intern(s) for s in p.chain]
     if p.tz:
         p.tz = intern(p.tz)
+    if p.key_action:
+        p.key_action = intern(p.key_action)
     return p

@@ -81,6 +81,16 @@ class Store(Protocol):
 
     def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
 
+    # -- models
+    def save_model(self, name: str, version: str, body: bytes) -> None:
+        """Keep a new version of a model; the newest is the one in use."""
+
+    def load_model(self, name: str) -> bytes | None:
+        """The newest version of a model."""
+
+    def model_versions(self, name: str) -> list[str]:
+        """Every version kept, oldest first."""
+
     def count_profiles(self) -> int: ...
 
     def close(self) -> None: ...

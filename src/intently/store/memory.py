@@ -21,6 +21,7 @@ class MemoryStore:
         self._identities: dict[str, str] = {}
         self._merges: list[Merge] = []
         self._checkpoint = 0
+        self._models: list[tuple[str, str, bytes]] = []
         self._pending: tuple[dict[str, int], list[LogRow]] | None = None
 
     def begin(self) -> None:
@@ -105,6 +106,16 @@ class MemoryStore:
 
     def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
         return sorted(self._profiles)[offset : offset + limit]
+
+    def save_model(self, name: str, version: str, body: bytes) -> None:
+        self._models.append((name, version, body))
+
+    def load_model(self, name: str) -> bytes | None:
+        found = [body for n, _, body in self._models if n == name]
+        return found[-1] if found else None
+
+    def model_versions(self, name: str) -> list[str]:
+        return [v for n, v, _ in self._models if n == name]
 
     def count_profiles(self) -> int:
         return len(self._profiles)

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS merges (
     ts REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS merges_into ON merges (into_id);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
@@ -247,6 +254,23 @@ class SQLiteStore:
         with self._lock:
             rows = self._db.execute("SELECT id FROM profiles ORDER BY id LIMIT ? OFFSET ?",
                                     (limit, offset)).fetchall()
+        return [r[0] for r in rows]
+
+    def save_model(self, name: str, version: str, body: bytes) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO models (name, version, body) VALUES (?, ?, ?)",
+                             (name, version, body))
+
+    def load_model(self, name: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM models WHERE name = ? ORDER BY id DESC "
+                                   "LIMIT 1", (name,)).fetchone()
+        return row[0] if row else None
+
+    def model_versions(self, name: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT version FROM models WHERE name = ? ORDER BY id",
+                                    (name,)).fetchall()
         return [r[0] for r in rows]
 
     def count_profiles(self) -> int:

@@ -1,0 +1,145 @@
+"""The online intent model: a logistic model over journey features that updates one event at a
+time, so scoring costs a few dictionary look-ups per event.
+
+The features after an event of a journey are: log1p of how often each signal occurred (among
+the last `event_cap` signals, the window the record keeps), the last signal, the most recent
+transition (the signal before it -> the last one), and log1p of the journey's length (capped),
+duration and latest gap, in minutes. The logit is a weighted sum of them. The per-signal part
+accumulates in `acc` as signals arrive: the k-th sighting adds the weight times
+log1p(k) - log1p(k - 1), so the sum is the weight times log1p(count). `features()` gives the
+same numbers by name, for training; a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._journeys import Journey
+
+SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap")
+_STEP = [0.0] + [math.log1p(k) - math.log1p(k - 1) for k in range(1, 257)]  # by sighting k
+
+
+@dataclass
+class IntentModel:
+    version: str
+    bias: float
+    count: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+    recent: dict[str, dict[str, float]] = field(default_factory=dict)  # a -> b -> weight
+    scalar: dict[str, float] = field(default_factory=dict)
+    event_cap: int = 24
+    source: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    # -- online
+    def step(self, acc: float, signal: str, before: int) -> float:
+        """The running sum after one more signal, sighted `before` times in the window."""
+        w = self.count.get(signal)
+        return acc + w * _STEP[before + 1] if w is not None else acc
+
+    def logit(self, acc: float, last: str, before_last: str | None, n: int, minutes: float,
+              gap: float) -> float:
+        value = self.bias + acc + self.last.get(last, 0.0)
+        if before_last is not None:
+            row = self.recent.get(before_last)
+            if row is not None:
+                value += row.get(last, 0.0)
+        s = self.scalar
+        value += s.get("log_events", 0.0) * math.log1p(min(n, self.event_cap))
+        value += s.get("log_minutes", 0.0) * math.log1p(max(minutes, 0.0))
+        value += s.get("log_gap", 0.0) * math.log1p(max(gap, 0.0))
+        return value
+
+    @property
+    def base_rate(self) -> float:
+        return sigmoid(self.bias)
+
+    # -- offline, a whole journey
+    def probabilities(self, journey: Journey) -> list[float]:
+        """The probability after each event of a journey, computed the online way."""
+        acc, out, seen = 0.0, [], 0
+        sig, times = journey.signals, journey.times
+        cap = self.event_cap
+        for end in journey.ends:
+            for i in range(seen, end):
+                acc = self.step(acc, sig[i], sig[max(0, end - cap) : i].count(sig[i]))
+            minutes = (times[end - 1] - journey.start) / 60.0
+            gap = (times[end - 1] - times[seen - 1]) / 60.0 if seen else 0.0
+            before_last = sig[end - 2] if end > 1 else None
+            out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap)))
+            seen = end
+        return out
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, blob: bytes | str) -> IntentModel:
+        return cls(**json.loads(blob))
+
+
+def features(journey: Journey, end: int, prev_end: int, event_cap: int = 24
+             ) -> dict[str, float]:
+    """The features after the event whose signals end at index `end` (the event before it
+    ended at `prev_end`), by name: what `IntentModel` weighs, for training."""
+    signals, times = journey.signals, journey.times
+    out: dict[str, float] = {}
+    start = 0
+    for stop in journey.ends:
+        if stop > end:
+            break
+        for i in range(start, stop):  # each sighting counted in the window the record keeps
+            sig = signals[i]
+            before = signals[max(0, stop - event_cap) : i].count(sig)
+            key = "count:" + sig
+            out[key] = out.get(key, 0.0) + _STEP[before + 1]
+        start = stop
+    out["last:" + signals[end - 1]] = 1.0
+    if end > 1:
+        out[f"recent:{signals[end - 2]}>{signals[end - 1]}"] = 1.0
+    out["log_events"] = math.log1p(min(end, event_cap))
+    out["log_minutes"] = math.log1p(max((times[end - 1] - journey.start) / 60.0, 0.0))
+    gap = (times[end - 1] - times[prev_end - 1]) / 60.0 if prev_end else 0.0
+    out["log_gap"] = math.log1p(max(gap, 0.0))
+    return out
+
+
+def from_weights(version: str, bias: float, weights: dict[str, float], **extra: Any
+                 ) -> IntentModel:
+    """Build the model from named feature weights (as `features()` names them)."""
+    model = IntentModel(version=version, bias=bias, **extra)
+    for name, w in weights.items():
+        if w == 0.0:
+            continue
+        kind, _, rest = name.partition(":")
+        if kind == "count":
+            model.count[rest] = w
+        elif kind == "last":
+            model.last[rest] = w
+        elif kind == "recent":
+            a, _, b = rest.partition(">")
+            model.recent.setdefault(a, {})[b] = w
+        elif name in SCALAR_FEATURES:
+            model.scalar[name] = w
+    return model
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def load_model(store: Any, name: str = "intent") -> IntentModel | None:
+    """The latest model saved in the store under `name`, if any."""
+    blob = store.load_model(name)
+    return IntentModel.from_json(blob) if blob is not None else None
+
+
+def save_model(store: Any, model: IntentModel, name: str = "intent") -> None:
+    store.save_model(name, model.version, model.to_json())

@@ -1,0 +1,14 @@
+"""The prior: the intent model fitted on the bundled shop simulator and shipped as `prior.json`,
+so scores make sense before `intently intent train` has seen any of the user's own history.
+`_build_prior.py` makes it (deterministic; a test checks the shipped file matches)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from ._model import IntentModel
+
+
+def load_prior() -> IntentModel:
+    return IntentModel.from_json(resources.files(__package__).joinpath("prior.json").read_bytes())
+

@@ -1,0 +1,50 @@
+"""Scoring on the hot path: after each event, the journey's purchase probability, and the key
+action (the event that raised it most in this journey)."""
+
+from __future__ import annotations
+
+from ..events.signals import PURCHASED
+from ..profiles import Profile
+from ..profiles._profile import INTENT, INTENT_ACC, JOURNEY_START, KEY_DELTA, KEY_TS
+from ._model import IntentModel, sigmoid
+
+
+class IntentScorer:
+    """Holds the model in use; `engine.intent.model = new_model` switches it at once."""
+
+    def __init__(self, model: IntentModel) -> None:
+        self.model = model
+
+    def score(self, p: Profile, signals: tuple[str, ...], ts: float) -> None:
+        """Update `p` for an event whose `signals` were just appended to its journey chain."""
+        if not signals:
+            return
+        f = p.figures
+        if PURCHASED in signals:  # the journey converted; its key action stays what it was
+            f[INTENT] = 1.0
+            return
+        model = self.model
+        chain = p.chain
+        n = len(chain)
+        k = len(signals)
+        if n <= k:  # the journey starts with this event
+            acc, before, gap = 0.0, model.base_rate, 0.0
+            f[KEY_DELTA] = 0.0
+            f[KEY_TS] = 0.0
+            p.key_action = None
+        else:
+            acc, before = f[INTENT_ACC], f[INTENT]
+            gap = (ts - p.chain_ts[n - k - 1]) / 60.0
+        step = model.step
+        for idx in range(n - k, n):
+            sig = chain[idx]
+            acc = step(acc, sig, chain[:idx].count(sig) if idx else 0)
+        f[INTENT_ACC] = acc
+        last = chain[-1]
+        now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
+                                  (ts - f[JOURNEY_START]) / 60.0, gap))
+        f[INTENT] = now
+        if now - before > f[KEY_DELTA]:
+            f[KEY_DELTA] = now - before
+            f[KEY_TS] = ts
+            p.key_action = last

@@ -1,0 +1,163 @@
+"""The intent score on every event: the online scorer agrees with the offline model, the key
+action is the event that raised the probability most, and trained models are used at once."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import T0, track
+from intently import Engine, ManualClock
+from intently.cli import app
+from intently.intent import (
+    IntentModel,
+    features,
+    journeys_from_events,
+    load_prior,
+    save_model,
+    train,
+)
+from intently.intent._build_prior import build_prior
+from intently.store import MemoryStore
+from intently.testing import Shop
+
+TOY = IntentModel(version="toy", bias=-2.0, count={"viewed_product": 0.2, "added_to_cart": 2.0,
+                                                   "viewed_specs": 0.5},
+                  last={"added_to_cart": 0.5}, recent={"viewed_specs": {"added_to_cart": 0.3}},
+                  scalar={"log_events": 0.1, "log_minutes": -0.05, "log_gap": -0.1})
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return round(value, 6)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
+
+
+def toy_engine(model: IntentModel = TOY) -> Engine:
+    return Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model)
+
+
+def test_online_scores_equal_the_offline_model_event_by_event() -> None:
+    shop = Shop(users=80, days=10, seed=21)
+    events = list(shop.events())
+    journeys = journeys_from_events(events)
+    model = train(journeys, source="test")
+    engine = Engine(MemoryStore(), intent_model=model)
+    seen: dict[tuple[str, float], list[float]] = {}
+
+    def listen(batch: list) -> None:
+        for item in batch:
+            if item.signals and "purchased" not in item.signals:
+                key = (item.profile.id, item.journey_start)
+                seen.setdefault(key, []).append(item.intent)
+
+    engine.listeners.append(listen)
+    engine.process_many(events)
+    compared = 0
+    for j in journeys:
+        online = seen[(j.customer, j.start)]
+        offline = model.probabilities(j)
+        assert online == pytest.approx(offline, abs=1e-9)
+        compared += len(offline)
+    assert compared > 300
+
+
+def test_features_and_weights_give_the_same_logit() -> None:
+    journeys = journeys_from_events(Shop(users=40, days=5, seed=4).events())
+    model = train(journeys * 2, source="test")  # enough journeys to train on
+    weights = {f"count:{k}": v for k, v in model.count.items()}
+    weights.update({f"last:{k}": v for k, v in model.last.items()})
+    weights.update({f"recent:{a}>{b}": w for a, row in model.recent.items()
+                    for b, w in row.items()})
+    weights.update(model.scalar)
+    for j in journeys[:30]:
+        prev = 0
+        for end, p in zip(j.ends, model.probabilities(j), strict=True):
+            x = features(j, end, prev)
+            z = model.bias + sum(weights.get(name, 0.0) * v for name, v in x.items())
+            assert 1 / (1 + math.exp(-z)) == pytest.approx(p, abs=1e-9)
+            prev = end
+
+
+def test_key_action_is_the_event_that_raised_intent_most() -> None:
+    engine = toy_engine()
+    at = T0
+    steps = []
+    for name in ("Product Viewed", "Product Specs Viewed", "Product Added", "Product Viewed"):
+        at += 120
+        done = engine.process(track(name, user="u", at=at))
+        assert done is not None
+        steps.append(done.profile.intent)
+    p = engine.profile("u")
+    rises = [b - a for a, b in zip([TOY.base_rate, *steps], steps, strict=False)]
+    assert max(rises) == rises[2] > 0
+    assert p.key_action == "added_to_cart" and p.key_ts == T0 + 360
+    assert p.key_delta == pytest.approx(rises[2])
+    # a purchase converts the journey; the key action stays; the next journey starts afresh
+    engine.process(track("Order Completed", user="u", at=at + 60, revenue=10))
+    assert engine.profile("u").intent == 1.0 and engine.profile("u").key_action == "added_to_cart"
+    engine.process(track("Product Viewed", user="u", at=at + 120))
+    p = engine.profile("u")
+    assert p.chain == ["viewed_product"] and p.key_action == "viewed_product"
+    assert p.intent == pytest.approx(TOY.base_rate + p.key_delta)
+
+
+def test_events_without_signals_leave_the_score_alone() -> None:
+    engine = toy_engine()
+    engine.process(track("Product Added", user="u", at=T0))
+    before = engine.profile("u").intent
+    engine.process({"type": "identify", "userId": "u", "timestamp": T0 + 5,
+                    "traits": {"email": "u@x.com"}})
+    assert engine.profile("u").intent == before
+
+
+def test_the_prior_scores_before_any_training_and_matches_its_recipe() -> None:
+    prior = load_prior()
+    engine = Engine(MemoryStore(), clock=ManualClock(T0))
+    assert engine.intent is not None and engine.intent.model.version == prior.version
+    for i, name in enumerate(("Product Viewed", "Product Added", "Cart Viewed")):
+        engine.process(track(name, user="buyer", at=T0 + i * 60))
+    for i in range(3):
+        engine.process(track("Products Searched", user="browser", at=T0 + i * 60))
+    buyer, browser = engine.profile("buyer"), engine.profile("browser")
+    assert buyer.intent > 2 * browser.intent and browser.intent < 0.2
+    assert buyer.key_action == "added_to_cart"
+    rebuilt = json.loads(build_prior().to_json())
+    shipped = json.loads(prior.to_json())
+    assert _rounded(rebuilt) == _rounded(shipped)  # else: python -m intently.intent._build_prior
+
+
+def test_a_trained_model_in_the_store_is_used_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    engine = Engine(db, clock=ManualClock(T0))
+    save_model(engine.store, TOY)
+    engine.close()
+    again = Engine(db, clock=ManualClock(T0))
+    assert again.intent is not None and again.intent.model.version == "toy"
+    again.close()
+
+
+def test_cli_trains_from_the_store_and_from_a_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    csv = tmp_path / "shop.csv"
+    Shop(users=400, days=20, seed=8).write(csv)
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(csv), "--db", db, "--json",
+                               "--anonymous-col", "anonymous_id"]).exit_code == 0
+    out = runner.invoke(app, ["intent", "train", "--db", db, "--json"])
+    assert out.exit_code == 0, out.output
+    stored = json.loads(out.stdout)
+    assert stored["auc"] > 0.8 and stored["n_journeys"] > 100
+    out = runner.invoke(app, ["intent", "train", str(csv), "--anonymous-col", "anonymous_id",
+                              "--db", db, "--json"])
+    assert out.exit_code == 0, out.output
+    shown = runner.invoke(app, ["profile", "c000003", "--db", db, "--json"])
+    journey = json.loads(shown.stdout)["journey"]
+    assert 0.0 <= journey["intent"] <= 1.0
+    assert journey["intent_model"] == json.loads(out.stdout)["version"]
