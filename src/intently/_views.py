@@ -55,11 +55,20 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "key_action": {"signal": p.key_action, "at": _time(p.key_ts),
                            "raised_intent_by": round(p.key_delta, 4)} if p.key_action else None,
             "intent_model": engine.intent.model.version if engine.intent else None,
+            "cluster": _cluster(engine, p.cluster),
         },
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
                    for m in engine.merges(p)],
         "timeline": [_event_view(ev) for ev in events],
     }
+
+
+def _cluster(engine: Engine, name: str | None) -> dict[str, Any] | None:
+    if name is None or engine.clusters is None:
+        return None
+    found = next((c for c in engine.clusters.clusters if c.name == name), None)
+    return {"name": name, "description": found.description if found else None,
+            "conversion_rate": found.conversion_rate if found else None}
 
 
 def _event_view(ev: Any) -> dict[str, Any]:

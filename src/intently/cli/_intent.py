@@ -25,15 +25,16 @@ def train(
     time_col: str = typer.Option(None, help="Column with the event time (files)"),
     event_col: str = typer.Option(None, help="Column with the event name (files)"),
     anonymous_col: str = typer.Option(None, help="Column with an anonymous id (files)"),
+    clusters: int = typer.Option(7, help="How many behavioral clusters to learn"),
     as_json: bool = JSON,
     db: str = DB,
     config: str = CONFIG,
 ) -> None:
-    """Learn the purchase-intent model from history, validate it on the latest 30% of journeys
-    (by time), and save it as a new version in the store: the engine scores with it at once
-    (a running `intently serve` picks it up when restarted)."""
+    """Learn the purchase-intent model and the behavioral clusters from history, validate the
+    model on the latest 30% of journeys (by time), and save both as a new version in the store:
+    the engine uses them at once (a running `intently serve` picks them up when restarted)."""
     from ..engine import Engine
-    from ..intent import journeys_from_events, save_model
+    from ..intent import journeys_from_events, save_model, train_clusters
     from ..intent import train as fit_model
 
     s = settings(config, db=db)
@@ -56,19 +57,50 @@ def train(
             journeys = journeys_from_events(_logged(reader), s)
             reader.store.close()
         model = fit_model(journeys, source=source)
+        groups = train_clusters(journeys, k=clusters, version=model.version, source=source)
         engine = Engine(settings=s, intent_model=False)
         save_model(engine.store, model)
+        save_model(engine.store, groups, "clusters")
         engine.close()
     except IntentlyError as exc:
         guard(exc)
         return
-    summary = {"version": model.version, "source": source, "store": s.db, **model.metrics}
+    summary = {"version": model.version, "source": source, "store": s.db, **model.metrics,
+               "clusters": [{"name": c.name, "size": c.size,
+                             "conversion_rate": c.conversion_rate} for c in groups.clusters],
+               "cluster_metrics": groups.metrics}
     if as_json:
         emit_json(summary)
     else:
         err.print(f"saved intent model {model.version} to {s.db}: validation AUC "
                   f"{model.metrics.get('auc')} on {model.metrics.get('n_validation_journeys')} "
                   "journeys")
+
+
+@app.command("clusters")
+def clusters_cmd(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """The behavioral clusters in use: name, description, signals, size, conversion rate."""
+    from ..intent import load_clusters, load_prior_clusters
+    from ..store import open_store
+
+    s = settings(config, db=db)
+    store = open_store(s.db, readonly=True) if Path(s.db).exists() else None
+    model = (load_clusters(store) if store else None) or load_prior_clusters()
+    data = {"version": model.version, "source": model.source, "metrics": model.metrics,
+            "clusters": [vars(c) for c in model.clusters]}
+    if as_json:
+        emit_json(data)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("cluster", "journeys", "share", "convert", "signals",
+                  title=f"behavioral clusters ({model.source})")
+    for c in model.clusters:
+        table.add_row(c.name, str(c.size), f"{c.share:.0%}", f"{c.conversion_rate:.0%}",
+                      ", ".join(f"{k} {v:.0%}" for k, v in sorted(
+                          c.signals.items(), key=lambda kv: -kv[1])[:5]))
+    Console().print(table)
 
 
 def _logged(engine: Any) -> Iterator[bytes]:

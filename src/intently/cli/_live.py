@@ -35,7 +35,7 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
     rows = [{
         "id": p.id, "user": p.user_id or "anonymous", "last": p.last_seen,
         "chain": p.chain[-5:], "orders": p.orders, "revenue": p.revenue,
-        "intent": p.intent, "key": p.key_action,
+        "intent": p.intent, "key": p.key_action, "cluster": p.cluster or "",
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
     } for p in active[:top]]
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), len(active),
@@ -64,11 +64,11 @@ class LiveView:
                      f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue")
         table = Table(expand=True, title="most recently active customers")
         for col in ("customer", "last event", "entry", "last signals", "intent", "key action",
-                    "orders", "revenue"):
+                    "cluster", "orders"):
             table.add_column(col, overflow="fold")
         for row in snap.top:
             chain = " → ".join(f"[bold]{s}[/]" if s == row["key"] else s for s in row["chain"])
             table.add_row(f"{row['id']}\n[dim]{row['user']}[/]", isoformat(row["last"])[5:16],
                           row["entry"], chain, _bar(row["intent"]), row["key"] or "",
-                          str(row["orders"]), f"{row['revenue']:,.2f}")
+                          row["cluster"], str(row["orders"]))
         return Group(Panel(head, title=self.title), table, footer)

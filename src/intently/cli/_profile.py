@@ -51,7 +51,13 @@ def _render(view: dict) -> None:  # type: ignore[type-arg]
     console.print(f"categories: {agg['categories']}   channels: {agg['channels']}")
     journey = view["journey"]
     console.print(f"journey since {journey['started']}  entry: {journey['entry_point']}")
-    console.print("chain: " + " → ".join(step["signal"] for step in journey["chain"]))
+    key = (journey["key_action"] or {}).get("signal")
+    console.print("chain: " + " → ".join(
+        f"[bold green]{step['signal']}[/]" if step["signal"] == key else step["signal"]
+        for step in journey["chain"]))
+    cluster = journey["cluster"] or {}
+    console.print(f"intent {journey['intent']:.0%}  key action: {key or '-'}  "
+                  f"cluster: {cluster.get('name', '-')}  (model {journey['intent_model']})")
     table = Table("time", "type", "event", "properties", title="timeline (newest first)")
     for ev in view["timeline"]:
         props = ", ".join(f"{k}={v}" for k, v in list(ev.get("properties", {}).items())[:4])

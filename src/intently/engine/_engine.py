@@ -24,7 +24,15 @@ import msgspec
 from .._errors import NotFound, PayloadTooLarge
 from ..config import Settings
 from ..events import Event, Vocabulary, as_validation_error
-from ..intent import IntentModel, IntentScorer, load_model, load_prior
+from ..intent import (
+    ClusterModel,
+    IntentModel,
+    IntentScorer,
+    load_clusters,
+    load_model,
+    load_prior,
+    load_prior_clusters,
+)
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
@@ -46,6 +54,7 @@ class Processed:
     signals: tuple[str, ...]
     journey_start: float
     intent: float
+    cluster: str | None
 
 
 @dataclass
@@ -136,10 +145,12 @@ class Engine:
         self.state = HotState(self.store, capacity=settings.cache_profiles)
         self.resolver = Resolver(self.state, chain_limit=record.chain_limit)
         self.intent: IntentScorer | None = None
+        self.clusters: ClusterModel | None = None
         if intent_model is not False:
             model = intent_model if isinstance(intent_model, IntentModel) else (
                 load_model(self.store) or load_prior())
             self.intent = IntentScorer(model)
+            self.clusters = load_clusters(self.store) or load_prior_clusters()
         self.listeners: list[Listener] = []
         self.events_processed = 0
         self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
@@ -217,7 +228,7 @@ class Engine:
                 rows.append((first + i, profile.id, ev.ts, now, payloads[i]))
                 if wanted:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
-                                          profile.intent))
+                                          profile.intent, profile.cluster))
             store.append(rows)
             store.commit()
         except BaseException:
@@ -245,6 +256,10 @@ class Engine:
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
         if self.intent is not None:
             self.intent.score(profile, signals, ev.ts)
+        if self.clusters is not None and signals:
+            cluster = self.clusters.assign(frozenset(profile.chain))
+            if cluster is not profile.cluster:
+                profile.cluster = cluster
         self.state.dirty.add(profile.id)
         return profile, signals
 

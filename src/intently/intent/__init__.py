@@ -2,13 +2,16 @@
 
 from typing import Any
 
+from ._clusters import Cluster, ClusterModel, train_clusters
 from ._features import FeatureSpace
 from ._journeys import Journey, build_journeys
-from ._model import IntentModel, features, load_model, save_model
-from ._prior import load_prior
+from ._model import IntentModel, features, load_clusters, load_model, save_model
+from ._prior import load_prior, load_prior_clusters
 from ._scorer import IntentScorer
 
 __all__ = [
+    "Cluster",
+    "ClusterModel",
     "FeatureSpace",
     "IntentModel",
     "IntentScorer",
@@ -18,10 +21,13 @@ __all__ = [
     "evaluate_file",
     "features",
     "journeys_from_events",
+    "load_clusters",
     "load_model",
     "load_prior",
+    "load_prior_clusters",
     "save_model",
     "train",
+    "train_clusters",
 ]
 
 

@@ -1,29 +1,45 @@
-"""Regenerate `prior.json`: `python -m intently.intent._build_prior`."""
+"""Regenerate `prior.json` and `clusters.json`: `python -m intently.intent._build_prior`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ._clusters import ClusterModel, train_clusters
+from ._journeys import Journey
 from ._model import IntentModel
 
 PRIOR_USERS, PRIOR_DAYS, PRIOR_SEED = 3000, 30, 2026
 
 
-def build_prior() -> IntentModel:
-    from ..testing import Shop
-    from ._train import journeys_from_events, train
+SOURCE = f"simulator prior ({PRIOR_USERS} customers, {PRIOR_DAYS} days, seed {PRIOR_SEED})"
 
-    shop = Shop(users=PRIOR_USERS, days=PRIOR_DAYS, seed=PRIOR_SEED)
-    model = train(journeys_from_events(shop.events()),
-                  source=f"simulator prior ({PRIOR_USERS} customers, {PRIOR_DAYS} days, "
-                         f"seed {PRIOR_SEED})")
+
+def prior_journeys() -> list[Journey]:
+    from ..testing import Shop
+    from ._train import journeys_from_events
+
+    return journeys_from_events(Shop(users=PRIOR_USERS, days=PRIOR_DAYS, seed=PRIOR_SEED).events())
+
+
+def build_prior(journeys: list[Journey] | None = None) -> IntentModel:
+    from ._train import train
+
+    model = train(journeys if journeys is not None else prior_journeys(), source=SOURCE)
     model.version = f"prior-{PRIOR_SEED}"
     model.metrics.pop("train_seconds", None)
     return model
 
 
+def build_prior_clusters(journeys: list[Journey] | None = None) -> ClusterModel:
+    return train_clusters(journeys if journeys is not None else prior_journeys(),
+                          version=f"prior-{PRIOR_SEED}", source=SOURCE)
+
+
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("prior.json")
-    out.write_bytes(build_prior().to_json())
-    print(f"wrote {out}")
+    journeys = prior_journeys()
+    for name, model in (("prior.json", build_prior(journeys)),
+                        ("clusters.json", build_prior_clusters(journeys))):
+        out = Path(__file__).with_name(name)
+        out.write_bytes(model.to_json())
+        print(f"wrote {out}")

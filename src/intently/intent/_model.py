@@ -141,5 +141,13 @@ def load_model(store: Any, name: str = "intent") -> IntentModel | None:
     return IntentModel.from_json(blob) if blob is not None else None
 
 
-def save_model(store: Any, model: IntentModel, name: str = "intent") -> None:
+def save_model(store: Any, model: Any, name: str = "intent") -> None:
+    """Keep a new version of a model (IntentModel, or ClusterModel under "clusters")."""
     store.save_model(name, model.version, model.to_json())
+
+
+def load_clusters(store: Any) -> Any:
+    from ._clusters import ClusterModel
+
+    blob = store.load_model("clusters")
+    return ClusterModel.from_json(blob) if blob is not None else None

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from importlib import resources
 
+from ._clusters import ClusterModel
 from ._model import IntentModel
 
 
 def load_prior() -> IntentModel:
     return IntentModel.from_json(resources.files(__package__).joinpath("prior.json").read_bytes())
+
+
+def load_prior_clusters() -> ClusterModel:
+    data = resources.files(__package__).joinpath("clusters.json").read_bytes()
+    return ClusterModel.from_json(data)
 

@@ -94,6 +94,7 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     chain_ts: Times = msgspec.field(default_factory=Times)
     merged_from: tuple[str, ...] = ()
     key_action: str | None = None  # the signal that raised the intent most in this journey
+    cluster: str | None = None  # the behavioral cluster the current journey follows
 
     first_seen = _scalar(FIRST_SEEN, "First event time (epoch seconds).")
     last_seen = _scalar(LAST_SEEN, "Latest event time.")
@@ -182,4 +183,6 @@ def decode_profile(blob: bytes) -> Profile:
         p.tz = intern(p.tz)
     if p.key_action:
         p.key_action = intern(p.key_action)
+    if p.cluster:
+        p.cluster = intern(p.cluster)
     return p

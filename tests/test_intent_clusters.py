@@ -1,0 +1,70 @@
+"""Behavioral clusters: learned from chains of signals, named, reassigned after every event."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+from sklearn.metrics import adjusted_rand_score
+from typer.testing import CliRunner
+
+from conftest import T0, track
+from intently import Engine, ManualClock
+from intently.cli import app
+from intently.intent import journeys_from_events, load_prior_clusters, train_clusters
+from intently.intent._build_prior import build_prior_clusters
+from intently.store import MemoryStore
+from intently.testing import Shop
+
+
+def test_clusters_recover_the_simulators_archetypes() -> None:
+    shop = Shop(users=1500, days=30, seed=31)  # not the prior's seed
+    truth = shop.truth()
+    journeys = journeys_from_events(shop.events())
+    model = train_clusters(journeys, k=7, version="t", source="test")
+    by_customer: dict[str, list[str]] = defaultdict(list)
+    for j in journeys:
+        by_customer[j.customer].append(model.assign(frozenset(j.signals[-24:])))
+    pairs = [(truth[c]["archetype"], Counter(names).most_common(1)[0][0])
+             for c, names in by_customer.items()]
+    ari = adjusted_rand_score(*zip(*pairs, strict=True))
+    assert ari >= 0.7, ari
+
+
+def test_each_cluster_has_a_readable_name_size_and_conversion_rate() -> None:
+    model = load_prior_clusters()
+    names = [c.name for c in model.clusters]
+    assert len(set(names)) == len(names) == model.metrics["k"]
+    assert sum(c.size for c in model.clusters) == model.metrics["n_journeys"]
+    research = next(c for c in model.clusters if "watch the video" in c.name)
+    assert "share" in research.name and research.conversion_rate > 0.5
+    assert "watch the video" in research.description and "convert" in research.description
+    browsing = next(c for c in model.clusters if c.name.startswith("search"))
+    assert browsing.conversion_rate < 0.1
+
+
+def test_the_cluster_is_reassigned_as_the_chain_grows() -> None:
+    engine = Engine(MemoryStore(), clock=ManualClock(T0))
+    changes: list[str | None] = []
+    engine.listeners.append(lambda done: changes.extend(d.cluster for d in done))
+    for i, name in enumerate(("Products Searched", "Product List Viewed", "Product Viewed",
+                              "Video Playback Started", "Product Specs Viewed",
+                              "Product Shared")):
+        engine.process(track(name, user="r", at=T0 + i * 60))
+    assert changes[2] is not None and changes[2].startswith("search")  # search, browse, view
+    assert "watch the video" in (engine.profile("r").cluster or "")
+    assert len(set(changes)) >= 2  # a change of cluster is visible to listeners
+
+
+def test_the_shipped_clusters_match_their_recipe() -> None:
+    rebuilt = json.loads(build_prior_clusters().to_json())
+    shipped = json.loads(load_prior_clusters().to_json())
+    assert rebuilt["signals"] == shipped["signals"]
+    assert [c["name"] for c in rebuilt["clusters"]] == [c["name"] for c in shipped["clusters"]]
+
+
+def test_cli_lists_clusters() -> None:
+    out = CliRunner().invoke(app, ["intent", "clusters", "--json", "--db", "/nonexistent.db"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert len(data["clusters"]) == data["metrics"]["k"]
