@@ -35,6 +35,13 @@ class IntentModel:
     source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        s = self.scalar
+        self._w_events = s.get("log_events", 0.0)
+        self._w_minutes = s.get("log_minutes", 0.0)
+        self._w_gap = s.get("log_gap", 0.0)
+        self._log_n = [self._w_events * math.log1p(min(n, self.event_cap)) for n in range(257)]
+
     # -- online
     def step(self, acc: float, signal: str, before: int) -> float:
         """The running sum after one more signal, sighted `before` times in the window."""
@@ -48,10 +55,11 @@ class IntentModel:
             row = self.recent.get(before_last)
             if row is not None:
                 value += row.get(last, 0.0)
-        s = self.scalar
-        value += s.get("log_events", 0.0) * math.log1p(min(n, self.event_cap))
-        value += s.get("log_minutes", 0.0) * math.log1p(max(minutes, 0.0))
-        value += s.get("log_gap", 0.0) * math.log1p(max(gap, 0.0))
+        value += self._log_n[n] if n < 257 else self._log_n[256]
+        if minutes > 0.0:
+            value += self._w_minutes * math.log1p(minutes)
+        if gap > 0.0:
+            value += self._w_gap * math.log1p(gap)
         return value
 
     @property
@@ -111,21 +119,25 @@ def features(journey: Journey, end: int, prev_end: int, event_cap: int = 24
 def from_weights(version: str, bias: float, weights: dict[str, float], **extra: Any
                  ) -> IntentModel:
     """Build the model from named feature weights (as `features()` names them)."""
-    model = IntentModel(version=version, bias=bias, **extra)
+    count: dict[str, float] = {}
+    last: dict[str, float] = {}
+    recent: dict[str, dict[str, float]] = {}
+    scalar: dict[str, float] = {}
     for name, w in weights.items():
         if w == 0.0:
             continue
         kind, _, rest = name.partition(":")
         if kind == "count":
-            model.count[rest] = w
+            count[rest] = w
         elif kind == "last":
-            model.last[rest] = w
+            last[rest] = w
         elif kind == "recent":
             a, _, b = rest.partition(">")
-            model.recent.setdefault(a, {})[b] = w
+            recent.setdefault(a, {})[b] = w
         elif name in SCALAR_FEATURES:
-            model.scalar[name] = w
-    return model
+            scalar[name] = w
+    return IntentModel(version=version, bias=bias, count=count, last=last, recent=recent,
+                       scalar=scalar, **extra)
 
 
 def sigmoid(x: float) -> float:
