@@ -50,7 +50,6 @@ CREATE TABLE IF NOT EXISTS identities (
     key TEXT PRIMARY KEY,
     profile_id TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS identities_profile ON identities (profile_id);
 CREATE TABLE IF NOT EXISTS merges (
     id INTEGER PRIMARY KEY,
     into_id TEXT NOT NULL,
