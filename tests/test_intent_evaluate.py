@@ -17,10 +17,10 @@ BUY = {"purchased"}
 
 
 def test_journeys_split_on_gaps_sessions_and_purchases() -> None:
-    rows = [("c", 0.0, "viewed_product", None), ("c", 60.0, "added_to_cart", None),
-            ("c", 120.0, "purchased", None), ("c", 180.0, "viewed_product", None),
-            ("c", 180.0 + 3601, "viewed_product", None),
-            ("d", 10.0, "viewed_product", "s1"), ("d", 20.0, "viewed_product", "s2")]
+    rows = [("c", 0.0, "viewed_product", None, 5.0), ("c", 60.0, "added_to_cart", None, 5.0),
+            ("c", 120.0, "purchased", None, 5.0), ("c", 180.0, "viewed_product", None, 0.0),
+            ("c", 180.0 + 3601, "viewed_product", None, 0.0),
+            ("d", 10.0, "viewed_product", "s1", 0.0), ("d", 20.0, "viewed_product", "s2", 0.0)]
     journeys = build_journeys(rows, purchase=BUY, gap_s=3600)
     shape = [(j.customer, j.signals, j.converted) for j in journeys]
     assert shape == [
@@ -31,11 +31,12 @@ def test_journeys_split_on_gaps_sessions_and_purchases() -> None:
         ("c", ["viewed_product"], False),
     ]
     assert journeys[0].purchase_at == 120.0
+    assert journeys[0].prices == [5.0, 5.0] and journeys[0].carts == [0.0, 5.0]
 
 
 def test_the_purchase_and_what_follows_never_reach_the_features() -> None:
     shop = Shop(users=300, days=10, seed=6)
-    rows = [(e.get("userId") or e["anonymousId"], i * 1.0, e.get("event", ""), None)
+    rows = [(e.get("userId") or e["anonymousId"], i * 1.0, e.get("event", ""), None, 0.0)
             for i, e in enumerate(shop.events()) if e["type"] == "track"]
     journeys = build_journeys(rows, purchase={"Order Completed"}, gap_s=86400)
     space = FeatureSpace.from_counts({"Order Completed": 10**6, "Product Added": 5})
@@ -55,9 +56,9 @@ def test_labels_that_do_not_depend_on_behaviour_cannot_be_predicted() -> None:
         t = c * 100.0
         for k in range(rng.randint(1, 6)):
             rows.append((f"c{c}", t + k, rng.choice(["viewed_product", "added_to_cart",
-                                                     "viewed_specs"]), None))
+                                                     "viewed_specs"]), None, 0.0))
         if rng.random() < 0.3:  # a purchase drawn by coin, after the journey
-            rows.append((f"c{c}", t + 50, "purchased", None))
+            rows.append((f"c{c}", t + 50, "purchased", None, 0.0))
     result = evaluate(build_journeys(rows, purchase=BUY))
     assert 0.4 < result["auc"] < 0.6  # a leak of the label would show as skill here
 

@@ -33,7 +33,7 @@ from ..intent import (
     load_prior,
     load_prior_clusters,
 )
-from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
+from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
 from ._state import HotState
@@ -270,7 +270,7 @@ class Engine:
         profile = self.resolver.resolve(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
         if self.intent is not None:
-            self.intent.score(profile, signals, ev.ts)
+            self.intent.score(profile, signals, ev.ts, item_price(ev.properties))
         if self.clusters is not None and signals:
             cluster = self.clusters.assign(frozenset(profile.chain))
             if cluster is not profile.cluster:

@@ -30,13 +30,15 @@ MAX_STEPS = 50  # prediction points per journey (long journeys would dominate ot
 
 
 def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_event: str
-                 ) -> tuple[list[tuple[str, float, str, str | None]], set[str], int]:
-    """(customer, time, signal, session) per readable row, the purchase signals, rows skipped."""
+                 ) -> tuple[list[tuple[str, float, str, str | None, float]], set[str], int]:
+    """(customer, time, signal, session, item price) per readable row, the purchase signals,
+    and how many rows were skipped. The price is the `price` column (or `--map price=...`)."""
     cols = cmap.resolve(header(path))
     if not cols.user or not cols.time or not cols.event:
         raise ValidationError("name the columns: --user-col, --time-col and --event-col",
                               str(path))
-    rows: list[tuple[str, float, str, str | None]] = []
+    rows: list[tuple[str, float, str, str | None, float]] = []
+    price_col = cols.properties.get("price") or ("price" if "price" in header(path) else None)
     skipped = 0
     purchase = {"__purchase__"}
     signal_of: dict[str, str] = {}
@@ -65,8 +67,16 @@ def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_e
                 signal = found[0] if found else name
             signal_of[name] = signal
         session = row.get(cols.session) if cols.session else None
-        rows.append((str(user), ts, signal, str(session) if session else None))
+        price = _number(row.get(price_col)) if price_col else 0.0
+        rows.append((str(user), ts, signal, str(session) if session else None, price))
     return rows, purchase, skipped
+
+
+def _number(value: Any) -> float:
+    try:
+        return max(0.0, float(value)) if value not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def examples(journeys: list[Journey], space: FeatureSpace

@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..profiles import cart_after
+
 
 @dataclass
 class Journey:
@@ -22,33 +24,40 @@ class Journey:
     converted: bool = False
     purchase_at: float | None = None
     ends: list[int] = field(default_factory=list)  # len(signals) after each event
+    prices: list[float] = field(default_factory=list)  # the item price of each event
+    carts: list[float] = field(default_factory=list)  # cart value after each event
 
-    def add(self, ts: float, signals: tuple[str, ...] | list[str]) -> None:
-        """One event's signals (an event may carry several: a return and a spec view)."""
+    def add(self, ts: float, signals: tuple[str, ...] | list[str], price: float = 0.0,
+            cart: float | None = None) -> None:
+        """One event's signals (an event may carry several: a return and a spec view), its
+        item price, and the journey's cart value after it (unchanged when None)."""
         for sig in signals:
             self.signals.append(sig)
             self.times.append(ts)
         self.ends.append(len(self.signals))
+        self.prices.append(price)
+        self.carts.append(cart if cart is not None else (self.carts[-1] if self.carts else 0.0))
 
 
 def build_journeys(
-    events: Iterable[tuple[str, float, str, str | None]],
+    events: Iterable[tuple[str, float, str, str | None, float]],
     *,
     purchase: set[str],
     gap_s: float = 1800.0,
 ) -> list[Journey]:
-    """`events`: (customer, time, signal, session id or None). `purchase`: the signals that
-    count as buying. Journeys come back ordered by start time."""
-    by_customer: dict[str, list[tuple[float, str, str | None]]] = defaultdict(list)
-    for customer, ts, signal, session in events:
-        by_customer[customer].append((ts, signal, session))
+    """`events`: (customer, time, signal, session id or None, item price). `purchase`: the
+    signals that count as buying. Journeys come back ordered by start time; the cart value
+    follows the record's rule (`profiles.cart_after`)."""
+    by_customer: dict[str, list[tuple[float, str, str | None, float]]] = defaultdict(list)
+    for customer, ts, signal, session, price in events:
+        by_customer[customer].append((ts, signal, session, price))
     journeys: list[Journey] = []
     for customer, rows in by_customer.items():
         rows.sort(key=lambda r: r[0])
         current: Journey | None = None
         last_ts = 0.0
         last_session: str | None = None
-        for ts, signal, session in rows:
+        for ts, signal, session, price in rows:
             boundary = (
                 current is None
                 or current.converted
@@ -63,7 +72,8 @@ def build_journeys(
                 current.converted = True
                 current.purchase_at = ts
             else:
-                current.add(ts, (signal,))
+                cart = current.carts[-1] if current.carts else 0.0
+                current.add(ts, (signal,), price, cart_after(cart, (signal,), price))
             last_ts, last_session = ts, session
     journeys = [j for j in journeys if j.signals]  # a purchase with nothing before it
     journeys.sort(key=lambda j: (j.start, j.customer))

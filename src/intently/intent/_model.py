@@ -4,10 +4,11 @@ time, so scoring costs a few dictionary look-ups per event.
 The features after an event of a journey are: log1p of how often each signal occurred (among
 the last `event_cap` signals, the window the record keeps), the last signal, the most recent
 transition (the signal before it -> the last one), and log1p of the journey's length (capped),
-duration and latest gap, in minutes. The logit is a weighted sum of them. The per-signal part
-accumulates in `acc` as signals arrive: the k-th sighting adds the weight times
-log1p(k) - log1p(k - 1), so the sum is the weight times log1p(count). `features()` gives the
-same numbers by name, for training; a test checks the two agree.
+duration and latest gap (minutes), of the event's item price and of the journey's cart value.
+The logit is a weighted sum of them. The per-signal part accumulates in `acc` as signals
+arrive: the k-th sighting adds the weight times log1p(k) - log1p(k - 1), so the sum is the
+weight times log1p(count). `features()` gives the same numbers by name, for training; a test
+checks the two agree.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from ._journeys import Journey
 
-SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap")
+SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap", "log_price", "log_cart")
 _STEP = [0.0] + [math.log1p(k) - math.log1p(k - 1) for k in range(1, 257)]  # by sighting k
 
 
@@ -40,6 +41,8 @@ class IntentModel:
         self._w_events = s.get("log_events", 0.0)
         self._w_minutes = s.get("log_minutes", 0.0)
         self._w_gap = s.get("log_gap", 0.0)
+        self._w_price = s.get("log_price", 0.0)
+        self._w_cart = s.get("log_cart", 0.0)
         self._log_n = [self._w_events * math.log1p(min(n, self.event_cap)) for n in range(257)]
 
     # -- online
@@ -49,7 +52,7 @@ class IntentModel:
         return acc + w * _STEP[before + 1] if w is not None else acc
 
     def logit(self, acc: float, last: str, before_last: str | None, n: int, minutes: float,
-              gap: float) -> float:
+              gap: float, price: float = 0.0, cart: float = 0.0) -> float:
         value = self.bias + acc + self.last.get(last, 0.0)
         if before_last is not None:
             row = self.recent.get(before_last)
@@ -60,6 +63,10 @@ class IntentModel:
             value += self._w_minutes * math.log1p(minutes)
         if gap > 0.0:
             value += self._w_gap * math.log1p(gap)
+        if price > 0.0:
+            value += self._w_price * math.log1p(price)
+        if cart > 0.0:
+            value += self._w_cart * math.log1p(cart)
         return value
 
     @property
@@ -72,13 +79,14 @@ class IntentModel:
         acc, out, seen = 0.0, [], 0
         sig, times = journey.signals, journey.times
         cap = self.event_cap
-        for end in journey.ends:
+        for e, end in enumerate(journey.ends):
             for i in range(seen, end):
                 acc = self.step(acc, sig[i], sig[max(0, end - cap) : i].count(sig[i]))
             minutes = (times[end - 1] - journey.start) / 60.0
             gap = (times[end - 1] - times[seen - 1]) / 60.0 if seen else 0.0
             before_last = sig[end - 2] if end > 1 else None
-            out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap)))
+            out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap,
+                                          journey.prices[e], journey.carts[e])))
             seen = end
         return out
 
@@ -90,11 +98,12 @@ class IntentModel:
         return cls(**json.loads(blob))
 
 
-def features(journey: Journey, end: int, prev_end: int, event_cap: int = 24
-             ) -> dict[str, float]:
-    """The features after the event whose signals end at index `end` (the event before it
-    ended at `prev_end`), by name: what `IntentModel` weighs, for training."""
+def features(journey: Journey, e: int, event_cap: int = 24) -> dict[str, float]:
+    """The features after event `e` of a journey, by name: what `IntentModel` weighs, for
+    training."""
     signals, times = journey.signals, journey.times
+    end = journey.ends[e]
+    prev_end = journey.ends[e - 1] if e else 0
     out: dict[str, float] = {}
     start = 0
     for stop in journey.ends:
@@ -113,6 +122,8 @@ def features(journey: Journey, end: int, prev_end: int, event_cap: int = 24
     out["log_minutes"] = math.log1p(max((times[end - 1] - journey.start) / 60.0, 0.0))
     gap = (times[end - 1] - times[prev_end - 1]) / 60.0 if prev_end else 0.0
     out["log_gap"] = math.log1p(max(gap, 0.0))
+    out["log_price"] = math.log1p(max(journey.prices[e], 0.0))
+    out["log_cart"] = math.log1p(max(journey.carts[e], 0.0))
     return out
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from ..events.signals import PURCHASED
 from ..profiles import Profile
-from ..profiles._profile import INTENT, INTENT_ACC, JOURNEY_START, KEY_DELTA, KEY_TS
+from ..profiles._profile import (
+    CART_VALUE,
+    INTENT,
+    INTENT_ACC,
+    JOURNEY_START,
+    KEY_DELTA,
+    KEY_TS,
+)
 from ._model import IntentModel, sigmoid
 
 
@@ -15,7 +22,7 @@ class IntentScorer:
     def __init__(self, model: IntentModel) -> None:
         self.model = model
 
-    def score(self, p: Profile, signals: tuple[str, ...], ts: float) -> None:
+    def score(self, p: Profile, signals: tuple[str, ...], ts: float, price: float = 0.0) -> None:
         """Update `p` for an event whose `signals` were just appended to its journey chain."""
         if not signals:
             return
@@ -42,7 +49,7 @@ class IntentScorer:
         f[INTENT_ACC] = acc
         last = chain[-1]
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
-                                  (ts - f[JOURNEY_START]) / 60.0, gap))
+                                  (ts - f[JOURNEY_START]) / 60.0, gap, price, f[CART_VALUE]))
         f[INTENT] = now
         if now - before > f[KEY_DELTA]:
             f[KEY_DELTA] = now - before

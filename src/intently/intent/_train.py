@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .._errors import ValidationError
 from ..events.signals import PURCHASED
+from ..profiles import cart_after, item_price, line_value
 from ._journeys import Journey
 from ._metrics import score
 from ._model import IntentModel, features, from_weights
@@ -49,7 +50,10 @@ def journeys_from_events(events: Iterable[Any], settings: Any = None) -> list[Jo
                 journey.purchase_at = item.event.ts
                 del open_journeys[key]
             elif signals and not journey.converted:
-                journey.add(item.event.ts, signals)
+                props = item.event.properties
+                cart = journey.carts[-1] if journey.carts else 0.0
+                journey.add(item.event.ts, signals, item_price(props),
+                            cart_after(cart, signals, line_value(props)))
 
     engine.listeners.append(listen)
     engine.process_many(events)
@@ -64,12 +68,10 @@ def examples(journeys: list[Journey], cap: int) -> tuple[list[dict[str, float]],
     labels: list[int] = []
     steps: list[int] = []
     for j in journeys:
-        prev = 0
-        for k, end in enumerate(j.ends[:MAX_STEPS], start=1):
-            rows.append(features(j, end, prev, cap))
+        for e in range(min(len(j.ends), MAX_STEPS)):
+            rows.append(features(j, e, cap))
             labels.append(int(j.converted))
-            steps.append(k)
-            prev = end
+            steps.append(e + 1)
     return rows, np.asarray(labels, dtype=np.int8), np.asarray(steps)
 
 

@@ -4,6 +4,7 @@ from ._aggregates import Aggregator, RecordSettings
 from ._merge import merge_into
 from ._profile import Profile, decode_profile, encode_profile
 from ._resolve import Merge, ProfileState, Resolver, identity_keys
+from ._touch import cart_after, item_price, line_value
 
 __all__ = [
     "Aggregator",
@@ -12,8 +13,11 @@ __all__ = [
     "ProfileState",
     "RecordSettings",
     "Resolver",
+    "cart_after",
     "decode_profile",
     "encode_profile",
     "identity_keys",
+    "item_price",
+    "line_value",
     "merge_into",
 ]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..events import Event
 from ..events.signals import PURCHASED, REPEATED_SPEC_VIEW, RETURNED_AFTER_GAP, VIEWED_SPECS
 from ._profile import (
+    CART_VALUE,
     FIRST_SEEN,
     JOURNEY_START,
     LAST_SEEN,
@@ -17,7 +18,15 @@ from ._profile import (
     Profile,
     Times,
 )
-from ._touch import category_of, channel_of, consents_of, first_touch, revenue_of
+from ._touch import (
+    cart_after,
+    category_of,
+    channel_of,
+    consents_of,
+    first_touch,
+    line_value,
+    revenue_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,7 @@ class Aggregator:
             p.entry = first_touch(ev, channel)
             p.chain = []
             p.chain_ts = Times()
+            f[CART_VALUE] = 0.0
         # -- counts and recency
         p.events += 1
         if ts > last:
@@ -99,6 +109,8 @@ class Aggregator:
             cat = category_of(props)
             if cat is not None:
                 self._count_category(p.categories, cat)
+            if "added_to_cart" in raw or "removed_from_cart" in raw:
+                f[CART_VALUE] = cart_after(f[CART_VALUE], raw, line_value(props))
         tz = ev.context.get("timezone") if ev.context else None
         if tz and tz != p.tz and isinstance(tz, str):
             p.tz = intern(tz)

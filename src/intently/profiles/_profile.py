@@ -29,9 +29,9 @@ class HourCounts(array):
 
 
 SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
-           "journey_start", "intent", "intent_acc", "key_delta", "key_ts")
+           "journey_start", "intent", "intent_acc", "key_delta", "key_ts", "cart_value")
 (FIRST_SEEN, LAST_SEEN, SESSION_START, REVENUE, FIRST_ORDER, LAST_ORDER, JOURNEY_START, INTENT,
- INTENT_ACC, KEY_DELTA, KEY_TS) = range(len(SCALARS))
+ INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE) = range(len(SCALARS))
 
 
 class Scalars(array):
@@ -107,6 +107,7 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     intent_acc = _scalar(INTENT_ACC, "The journey's running sum of per-signal model weights.")
     key_delta = _scalar(KEY_DELTA, "How much the key action raised the probability.")
     key_ts = _scalar(KEY_TS, "When the key action happened.")
+    cart_value = _scalar(CART_VALUE, "Value added to the cart in this journey, less removals.")
 
     def _counts(self, prefix: str) -> dict[str, int]:
         return {k[2:]: n for k, n in self.counts.items() if k.startswith(prefix)}

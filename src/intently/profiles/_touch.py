@@ -51,6 +51,26 @@ def _line_value(item: dict[str, Any]) -> float:
     return float(price) * (qty if isinstance(qty, int | float) and not isinstance(qty, bool) else 1)
 
 
+def item_price(props: dict[str, Any]) -> float:
+    """The price of the item an event is about (0 when it names none)."""
+    price = props.get("price")
+    return float(price) if isinstance(price, int | float) and not isinstance(price, bool) else 0.0
+
+
+def cart_after(cart: float, signals: tuple[str, ...], value: float) -> float:
+    """A journey's cart value after an event: what was added, less what was removed."""
+    if "added_to_cart" in signals:
+        return cart + value
+    if "removed_from_cart" in signals:
+        return max(0.0, cart - value)
+    return cart
+
+
+def line_value(item: dict[str, Any]) -> float:
+    """Price times quantity of one line (an event about an item, or an order line)."""
+    return _line_value(item)
+
+
 def first_touch(event: Event, channel: str) -> Touch:
     """The entry point of a journey: channel, source, campaign, referrer and landing page."""
     ctx = event.context
