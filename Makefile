@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench evaluate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,4 +23,20 @@ bench: $(STAMP)
 	$(BIN)/intently bench --json
 
 clean:
-	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm
+	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm .eval-shop.csv
+
+# Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
+# REES46 from ../shared/data when present, and `ecom.csv.gz` read from the installed
+# `retentioneering` package (installed without its heavy dependencies: only its data is used).
+evaluate: $(STAMP)
+	$(BIN)/intently simulate --users 3000 --days 30 --out .eval-shop.csv --json
+	$(BIN)/intently intent evaluate .eval-shop.csv --user-col user_id --anonymous-col anonymous_id \
+		--time-col timestamp --event-col event --purchase-event "Order Completed" --gap-minutes 1440 --json
+	@if [ -f ../shared/data/rees46_2019oct_head.csv ]; then \
+		$(BIN)/intently intent evaluate ../shared/data/rees46_2019oct_head.csv --user-col user_id \
+			--time-col event_time --event-col event_type --session-col user_session \
+			--purchase-event purchase --json; fi
+	$(BIN)/pip install --quiet --no-deps "retentioneering>=3"
+	$(BIN)/intently intent evaluate "$$($(BIN)/python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("retentioneering").origin).parent / "datasets" / "ecom.csv.gz")')" \
+		--user-col user_id --time-col timestamp --event-col event --session-col session_id \
+		--purchase-event purchase --json
