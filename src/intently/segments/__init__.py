@@ -1,0 +1,26 @@
+"""Segments and tags: the rule language (one AST, a text and a JSON form) and its evaluation."""
+
+from ._ast import And, Compare, Did, Node, Not, Or
+from ._errors import RuleError
+from ._evaluate import FIELDS, Context, evaluate, field_value, known_field
+from ._json import from_json, to_json
+from ._text import parse, to_text
+
+__all__ = [
+    "FIELDS",
+    "And",
+    "Compare",
+    "Context",
+    "Did",
+    "Node",
+    "Not",
+    "Or",
+    "RuleError",
+    "evaluate",
+    "field_value",
+    "from_json",
+    "known_field",
+    "parse",
+    "to_json",
+    "to_text",
+]
