@@ -45,7 +45,7 @@ class IntentScorer:
         step = model.step
         for idx in range(n - k, n):
             sig = chain[idx]
-            acc = step(acc, sig, chain[:idx].count(sig) if idx else 0)
+            acc = step(acc, sig, chain.count(sig) - chain[idx:].count(sig))  # sightings before
         f[INTENT_ACC] = acc
         last = chain[-1]
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
