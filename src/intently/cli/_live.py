@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,15 +31,15 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
     """Read on the engine thread (via `EngineWorker.call`)."""
     profiles = list(engine.hot_profiles())
     now = max((p.last_seen for p in profiles), default=0.0)
-    active = [p for p in profiles if now - p.last_seen <= active_window_s]
-    active.sort(key=lambda p: p.last_seen, reverse=True)
+    active = sum(1 for p in profiles if now - p.last_seen <= active_window_s)
+    recent = heapq.nlargest(top, profiles, key=lambda p: p.last_seen)
     rows = [{
         "id": p.id, "user": p.user_id or "anonymous", "last": p.last_seen,
         "chain": p.chain[-5:], "orders": p.orders, "revenue": p.revenue,
         "intent": p.intent, "key": p.key_action, "cluster": p.cluster or "",
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
-    } for p in active[:top]]
-    return Snapshot(engine.events_processed, engine.last_seq, len(profiles), len(active),
+    } for p in recent]
+    return Snapshot(engine.events_processed, engine.last_seq, len(profiles), active,
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows)
 
 
@@ -59,7 +60,7 @@ class LiveView:
         rate = (snap.events - n0) / (now - t0) if now > t0 else 0.0
         head = Table.grid(padding=(0, 3))
         head.add_row(f"[bold]{rate:,.0f}[/] events/s", f"[bold]{snap.events:,}[/] events",
-                     f"[bold]{snap.active:,}[/] active customers",
+                     f"[bold]{snap.active:,}[/] active (30 min)",
                      f"[bold]{snap.profiles:,}[/] golden records",
                      f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue")
         table = Table(expand=True, title="most recently active customers")
