@@ -113,3 +113,23 @@ def test_oversized_payloads_get_413(client: TestClient) -> None:
 def test_unknown_profile_is_404(client: TestClient) -> None:
     r = client.get("/v1/profiles/ghost", headers=ADMIN)
     assert r.status_code == 404 and "ghost" in r.json()["message"]
+
+
+def test_clusters_and_rule_validation(client: TestClient) -> None:
+    r = client.get("/v1/intent/clusters", headers=ADMIN)
+    assert r.status_code == 200 and len(r.json()["clusters"]) == r.json()["metrics"]["k"]
+    r = client.post("/v1/rules/validate", headers=ADMIN,
+                    json={"text": "orders >= 2 and did viewed_video in 7d and traits.vip = true"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["text"] == "orders >= 2 and did viewed_video in 7d and traits.vip = true"
+    assert body["rule"]["and"][0] == {"field": "orders", "op": ">=", "value": 2}
+    assert body["unknown_fields"] == []
+    r = client.post("/v1/rules/validate", headers=ADMIN, json={"text": "orders >= "})
+    assert r.status_code == 400 and r.json()["position"] == 10
+    assert "a value" in r.json()["expected"]
+    r = client.post("/v1/rules/validate", headers=ADMIN,
+                    json={"rule": {"and": [{"field": "x", "op": "~", "value": 1}]}})
+    assert r.status_code == 400 and r.json()["path"] == "$.rule.and[0].op"
+    r = client.post("/v1/rules/validate", headers=ADMIN, json={"text": "ordrs > 1"})
+    assert r.json()["unknown_fields"] == ["ordrs"]

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
-from . import _profiles, _segment
+from . import _intent, _profiles, _segment
 from ._deps import Services
 
 
@@ -20,6 +20,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.state.services = Services(settings=settings, worker=worker)
     app.include_router(_segment.router)
     app.include_router(_profiles.router)
+    app.include_router(_intent.router)
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> JSONResponse:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import hmac
 
+from fastapi import Request
+
 from .._errors import AuthError
+from ._deps import services
 
 WRITE_HELP = ("set a write key: INTENTLY_WRITE_KEYS=<key> (or write_keys in intently.toml, "
               "or --write-key), then send it as the HTTP basic auth user name")
@@ -37,3 +40,9 @@ def check(key: str | None, allowed: tuple[str, ...], help_text: str) -> None:
         raise AuthError(f"missing key: {help_text}")
     if not any(hmac.compare_digest(key.encode(), k.encode()) for k in allowed):
         raise AuthError("unknown key")
+
+
+def require_admin(request: Request) -> None:
+    """Reads need an admin key (a write key is often public: it ships in web pages)."""
+    check(presented_key(request.headers.get("authorization")),
+          services(request).settings.admin_keys, ADMIN_HELP)

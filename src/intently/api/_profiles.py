@@ -9,21 +9,16 @@ from fastapi import APIRouter, Query, Request
 
 from .._views import profile_view
 from ..engine import Engine
-from ._auth import ADMIN_HELP, check, presented_key
+from ._auth import require_admin
 from ._deps import services
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 
 
-def _admin(request: Request) -> None:
-    check(presented_key(request.headers.get("authorization")),
-          services(request).settings.admin_keys, ADMIN_HELP)
-
-
 @router.get("/profiles/{identifier}", summary="A customer's golden record and timeline")
 async def get_profile(request: Request, identifier: str,
                       timeline: int = Query(50, ge=0, le=1000)) -> dict[str, Any]:
-    _admin(request)
+    require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         return profile_view(engine, engine.profile(identifier), timeline)
@@ -33,7 +28,7 @@ async def get_profile(request: Request, identifier: str,
 
 @router.get("/stats", summary="Engine counters")
 async def stats(request: Request) -> dict[str, Any]:
-    _admin(request)
+    require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         return {"events_processed": engine.events_processed,

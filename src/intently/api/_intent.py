@@ -1,0 +1,64 @@
+"""Intent and rules over HTTP: the clusters in use, and validating a segment rule."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+
+from .._errors import ValidationError
+from ..engine import Engine
+from ..segments import from_json, known_field, parse, to_json, to_text
+from ..segments._ast import And, Compare, Did, Node, Not, Or
+from ._auth import require_admin
+from ._deps import services
+
+router = APIRouter(prefix="/v1", tags=["intent", "rules"])
+
+
+@router.get("/intent/clusters", summary="The behavioral clusters in use")
+async def clusters(request: Request) -> dict[str, Any]:
+    require_admin(request)
+
+    def read(engine: Engine) -> dict[str, Any]:
+        model = engine.clusters
+        if model is None:
+            return {"version": None, "clusters": []}
+        return {"version": model.version, "source": model.source, "metrics": model.metrics,
+                "clusters": [vars(c) for c in model.clusters]}
+
+    return await asyncio.wrap_future(services(request).worker.call(read))
+
+
+@router.post("/rules/validate", summary="Check a rule in either form; get both forms back")
+async def validate_rule(request: Request) -> dict[str, Any]:
+    """Body: `{"text": "orders >= 2 and did viewed_video in 7d"}` or `{"rule": {...JSON...}}`.
+    Errors are 400 with the position (text) or path (JSON) and what was expected."""
+    require_admin(request)
+    try:
+        body = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+    if not isinstance(body, dict) or ("text" in body) == ("rule" in body):
+        raise ValidationError('send {"text": "..."} or {"rule": {...}}', "$")
+    if "text" in body:
+        if not isinstance(body["text"], str):
+            raise ValidationError("text must be a string", "$.text")
+        node = parse(body["text"])
+    else:
+        node = from_json(body["rule"], "$.rule")
+    return {"text": to_text(node), "rule": to_json(node),
+            "unknown_fields": sorted({f for f in _fields(node) if not known_field(f)})}
+
+
+def _fields(node: Node) -> list[str]:
+    if isinstance(node, Compare):
+        return [node.field]
+    if isinstance(node, Did):
+        return []  # `with` conditions name event properties, not record fields
+    if isinstance(node, Not):
+        return _fields(node.item)
+    assert isinstance(node, And | Or)
+    return [f for item in node.items for f in _fields(item)]
