@@ -14,10 +14,11 @@ def test_anonymous_history_merges_into_the_known_customer(engine: Engine) -> Non
     p = engine.profile("u1")
     assert p.events == 4
     assert p.categories == {"shoes": 1, "bags": 1}
-    assert set(p.identities) == {"u:u1", "a:device-1", "e:ann@example.com"}
+    assert set(p.identities) == {"u:u1", "a:device-1", "e:ann@example.com", "m:device-1"}
     assert p.merged_from == ("device-1",)
     assert engine.profile("device-1") is p  # any identifier finds the record
     assert engine.profile("ann@example.com") is p
+    assert engine.find("device-1") is p  # the old record id finds the merged record
     assert p.chain == ["viewed_product", "added_to_cart"]  # the live journey is the device's
     merges = engine.merges(p)
     assert [(m.into_id, m.from_id, m.reason) for m in merges] == [("u1", "device-1",

@@ -34,8 +34,10 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
+from ..segments import Change
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
+from ._segments import ChangeListener, SegmentRuntime, load_book
 from ._state import HotState
 
 _encode = msgspec.json.Encoder().encode
@@ -166,7 +168,10 @@ class Engine:
                 load_model(self.store) or load_prior())
             self.intent = IntentScorer(model)
             self.clusters = load_clusters(self.store) or load_prior_clusters()
+        self.segments = SegmentRuntime(load_book(self.store, settings.builtin_segments),
+                                       self.store.load_timers())
         self.listeners: list[Listener] = []
+        self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
         self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
         self._since_checkpoint = 0
@@ -231,6 +236,7 @@ class Engine:
         result = IngestResult(first_seq=first)
         done: list[Processed] = result.processed
         wanted = keep or bool(self.listeners)
+        pending_before = len(self.segments.pending)
         store.begin()
         try:
             dupes = store.claim(mids, first)
@@ -260,6 +266,11 @@ class Engine:
         if self.listeners and done:
             for listener in self.listeners:
                 listener(done)
+        if self.change_listeners and self.segments.pending:
+            fresh = self.segments.pending[pending_before:]
+            if fresh:
+                for change_listener in self.change_listeners:
+                    change_listener(fresh)
         if not keep:
             result.processed = []
         self.maybe_checkpoint()
@@ -267,6 +278,9 @@ class Engine:
 
     def _apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
         """The pure part of the pipeline: state in, state out, no I/O of its own."""
+        segments = self.segments
+        if segments.heap and segments.heap[0][0] <= ev.ts:
+            self._fire(ev.ts)
         profile = self.resolver.resolve(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
         if self.intent is not None:
@@ -275,8 +289,27 @@ class Engine:
             cluster = self.clusters.assign(frozenset(profile.chain))
             if cluster is not profile.cluster:
                 profile.cluster = cluster
+        if segments.book.compiled:
+            segments.on_event(profile, ev, signals)
         self.state.dirty.add(profile.id)
         return profile, signals
+
+    def _fire(self, until: float) -> list[Change]:
+        state = self.state
+
+        def get(pid: str) -> Profile | None:
+            return None if pid in state.dropped else state.peek_or_load(pid)
+
+        return self.segments.fire(until, get, lambda p: state.dirty.add(p.id))
+
+    def tick(self, now: float | None = None) -> list[Change]:
+        """Fire segment timers due by `now` (the clock's time by default): customers leave
+        "cart abandoners" when the day passes, with no event of theirs. Returns the changes."""
+        changes = self._fire(self.clock.now() if now is None else now)
+        if changes:
+            for listener in self.change_listeners:
+                listener(changes)
+        return changes
 
     # -- reads
     @property
@@ -285,10 +318,12 @@ class Engine:
         return self._seq
 
     def find(self, identifier: str) -> Profile | None:
-        """A record by record id, userId, anonymousId, email or phone."""
+        """A record by record id, userId, anonymousId, email, phone, or the id of a record
+        that was merged into it."""
         state = self.state
         candidates = [identifier, state.lookup("u:" + identifier), state.lookup("a:" + identifier),
-                      state.lookup("e:" + identifier.lower()), state.lookup("p:" + identifier)]
+                      state.lookup("e:" + identifier.lower()), state.lookup("p:" + identifier),
+                      state.lookup("m:" + identifier)]
         for pid in candidates:
             profile = state.peek(pid) if pid is not None else None
             if profile is not None:
@@ -327,7 +362,8 @@ class Engine:
         """Write changed records, identities and merges; recovery replays from here."""
         if self.readonly:
             return
-        self.state.checkpoint(self._seq, self.resolver.merges)
+        changes, timers = self.segments.flush()
+        self.state.checkpoint(self._seq, self.resolver.merges, changes, timers)
         self.resolver.merges = []
         self.state.evict()
         self._since_checkpoint = 0
@@ -350,6 +386,7 @@ class Engine:
     def _reload(self) -> None:
         self.state.clear()
         self.resolver.merges = []
+        self.segments.clear(self.store.load_timers())
         self._recover()
 
     def close(self) -> None:

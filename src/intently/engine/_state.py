@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..profiles import Profile, decode_profile, encode_profile
 from ..profiles._resolve import Merge
-from ..store import Store
+from ..store import SegmentChange, Store
 
 
 class HotState:
@@ -71,14 +71,25 @@ class HotState:
         self.dropped.add(profile_id)
 
     # -- checkpoints
-    def checkpoint(self, seq: int, merges: list[Merge]) -> int:
+    def peek_or_load(self, profile_id: str) -> Profile | None:
+        """A record, loaded into the cache if it is not there (None if the store has none)."""
+        profile = self.profiles.get(profile_id)
+        if profile is None:
+            blob = self.store.load_profile(profile_id)
+            if blob is None:
+                return None
+            profile = self.profiles[profile_id] = decode_profile(blob)
+        return profile
+
+    def checkpoint(self, seq: int, merges: list[Merge], changes: list[SegmentChange] | None = None,
+                   timers: dict[str, float | None] | None = None) -> int:
         """Write what changed; returns how many records were written."""
         changed: dict[str, bytes | None] = {pid: None for pid in self.dropped}
         profiles = self.profiles
         for pid in sorted(self.dirty):  # in key order: B-tree writes touch each page once
             changed[pid] = encode_profile(profiles[pid])
         identities = dict(sorted(self.dirty_identities.items()))
-        self.store.checkpoint(seq, changed, identities, merges)
+        self.store.checkpoint(seq, changed, identities, merges, changes or (), timers)
         self.dirty.clear()
         self.dropped.clear()
         self.dirty_identities = {}

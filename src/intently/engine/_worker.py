@@ -66,6 +66,7 @@ class EngineWorker:
                 if not self._items:
                     if self._stopping:
                         break
+                    engine.tick()
                     engine.maybe_checkpoint()
                     continue
                 items = []

@@ -12,7 +12,8 @@ def _add(into: dict, other: dict) -> None:  # type: ignore[type-arg]
 
 def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     """Fold `other` into `into`: sums add, extremes take the extreme, `into` wins conflicts."""
-    into.identities.extend(k for k in other.identities if k not in into.identities)
+    into.identities.extend(k for k in (*other.identities, "m:" + other.id)
+                           if k not in into.identities)
     into.traits = {**other.traits, **into.traits}
     into.consents = {**other.consents, **into.consents}
     into.tz = into.tz or other.tz
@@ -52,4 +53,3 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     if other.session_start > into.session_start:
         into.session_start = other.session_start
         into.session_events = other.session_events
-    into.merged_from = (*into.merged_from, other.id, *other.merged_from)

@@ -54,6 +54,13 @@ def _scalar(index: int, doc: str) -> Any:
     return property(get, set_, doc=doc)
 
 
+class SegmentState(msgspec.Struct, array_like=True, gc=False):
+    """What live segments keep on a record (absent for records no segment has touched)."""
+
+    members: tuple[str, ...] = ()  # the segments the customer is in now
+    windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
+
+
 class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     """A journey's entry point: where the customer came from."""
 
@@ -77,7 +84,9 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
 
     id: str
     user_id: str | None = None
-    identities: list[str] = []  # namespaced keys: "u:42", "a:3f9c...", "e:ann@example.com"
+    # namespaced keys: "u:42", "a:3f9c...", "e:ann@example.com", "p:+4712345678", and "m:<id>"
+    # for each record merged into this one
+    identities: list[str] = []
     traits: dict[str, Any] = {}
     figures: Scalars = msgspec.field(default_factory=Scalars)  # named below: first_seen, ...
     events: int = 0
@@ -92,9 +101,9 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     entry: Touch = msgspec.field(default_factory=Touch)  # first touch of the current journey
     chain: list[str] = []  # signals of the current journey, oldest first (capped)
     chain_ts: Times = msgspec.field(default_factory=Times)
-    merged_from: tuple[str, ...] = ()
     key_action: str | None = None  # the signal that raised the intent most in this journey
     cluster: str | None = None  # the behavioral cluster the current journey follows
+    seg: SegmentState | None = None  # segment memberships and windowed-condition times
 
     first_seen = _scalar(FIRST_SEEN, "First event time (epoch seconds).")
     last_seen = _scalar(LAST_SEEN, "Latest event time.")
@@ -108,6 +117,26 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     key_delta = _scalar(KEY_DELTA, "How much the key action raised the probability.")
     key_ts = _scalar(KEY_TS, "When the key action happened.")
     cart_value = _scalar(CART_VALUE, "Value added to the cart in this journey, less removals.")
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return self.seg.members if self.seg is not None else ()
+
+    @segments.setter
+    def segments(self, members: tuple[str, ...]) -> None:
+        if self.seg is None:
+            self.seg = SegmentState()
+        self.seg.members = members
+
+    @property
+    def windows(self) -> dict[str, Times] | None:
+        return self.seg.windows if self.seg is not None else None
+
+    @windows.setter
+    def windows(self, windows: dict[str, Times] | None) -> None:
+        if self.seg is None:
+            self.seg = SegmentState()
+        self.seg.windows = windows
 
     def _counts(self, prefix: str) -> dict[str, int]:
         return {k[2:]: n for k, n in self.counts.items() if k.startswith(prefix)}
@@ -128,6 +157,11 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
         return self.counts.get("s:" + signal, 0)
 
     @property
+    def merged_from(self) -> tuple[str, ...]:
+        """Ids of the records merged into this one."""
+        return tuple(key[2:] for key in self.identities if key.startswith("m:"))
+
+    @property
     def anonymous_ids(self) -> list[str]:
         return [key[2:] for key in self.identities if key.startswith("a:")]
 
@@ -137,6 +171,10 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
         data.update(zip(SCALARS, self.figures, strict=True))
         data["hours"] = {str(h): n for h, n in enumerate(self.hours) if n}
         data["chain_ts"] = list(self.chain_ts)
+        del data["seg"]
+        data["segments"] = list(self.segments)
+        data["merged_from"] = list(self.merged_from)
+        data["windows"] = {k: list(v) for k, v in (self.windows or {}).items()}
         data["entry"] = self.entry.to_dict()
         data.update(event_counts=self.event_counts, signal_counts=self.signal_counts,
                     channels=self.channels)
@@ -186,4 +224,8 @@ def decode_profile(blob: bytes) -> Profile:
         p.key_action = intern(p.key_action)
     if p.cluster:
         p.cluster = intern(p.cluster)
+    if p.seg is not None:
+        p.seg.members = tuple(intern(s) for s in p.seg.members)
+        if p.seg.windows:
+            p.seg.windows = {intern(k): v for k, v in p.seg.windows.items()}
     return p

@@ -137,7 +137,7 @@ class Resolver:
 
     def _merge(self, into: Profile, other: Profile, reason: str, ts: float) -> None:
         merge_into(into, other, self.chain_limit)
-        for key in other.identities:
+        for key in (*other.identities, "m:" + other.id):  # an old record id still finds it
             self.state.assign(key, into.id)
         self.state.drop(other.id)
         self.merges.append(Merge(into.id, other.id, reason, ts))

@@ -1,6 +1,8 @@
 """Segments and tags: the rule language (one AST, a text and a JSON form) and its evaluation."""
 
 from ._ast import And, Compare, Did, Node, Not, Or
+from ._book import Change, Segment, SegmentBook
+from ._builtin import builtin_segments
 from ._errors import RuleError
 from ._evaluate import FIELDS, Context, evaluate, field_value, known_field
 from ._json import from_json, to_json
@@ -9,6 +11,7 @@ from ._text import parse, to_text
 __all__ = [
     "FIELDS",
     "And",
+    "Change",
     "Compare",
     "Context",
     "Did",
@@ -16,6 +19,9 @@ __all__ = [
     "Not",
     "Or",
     "RuleError",
+    "Segment",
+    "SegmentBook",
+    "builtin_segments",
     "evaluate",
     "field_value",
     "from_json",

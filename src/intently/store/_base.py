@@ -18,6 +18,9 @@ LogRow = tuple[int, str, float, float, bytes]
 The payload may be the event exactly as the client sent it: event time and receive time are
 authoritative in their own columns."""
 
+SegmentChange = tuple[str, str, bool, float]
+"""(profile id, segment, entered (else left), when)"""
+
 StoredEvent = tuple[int, float, float, bytes]
 """(seq, event time, received at, JSON payload), as the log gives events back"""
 
@@ -62,11 +65,32 @@ class Store(Protocol):
         profiles: dict[str, bytes | None],
         identities: dict[str, str],
         merges: Sequence[Merge],
+        changes: Sequence[SegmentChange] = (),
+        timers: dict[str, float | None] | None = None,
     ) -> None:
-        """Atomically write changed records (None deletes), identities and merges, and note
-        that state now reflects every event up to `seq`."""
+        """Atomically write changed records (None deletes), identities, merges, segment
+        entries and exits (which also keep the member lists) and the records' next timer
+        (None: none), and note that state now reflects every event up to `seq`."""
 
     def checkpoint_seq(self) -> int: ...
+
+    # -- segments
+    def save_segment(self, name: str, body: bytes | None) -> None:
+        """Keep a segment definition (None deletes it)."""
+
+    def load_segments(self) -> dict[str, bytes]: ...
+
+    def segment_members(self, segment: str, limit: int = 1000, offset: int = 0
+                        ) -> list[tuple[str, float]]:
+        """(profile id, member since) as of the last checkpoint, by profile id."""
+
+    def segment_sizes(self) -> dict[str, int]: ...
+
+    def segment_changes(self, segment: str, since: float = 0.0) -> list[tuple[str, bool, float]]:
+        """(profile id, entered, when), oldest first: sizes over time come from these."""
+
+    def load_timers(self) -> dict[str, float]:
+        """Each record's next segment timer."""
 
     def load_profile(self, profile_id: str) -> bytes | None: ...
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..profiles import Merge
-from ._base import LogRow, StoredEvent
+from ._base import LogRow, SegmentChange, StoredEvent
 
 
 class MemoryStore:
@@ -22,6 +22,10 @@ class MemoryStore:
         self._merges: list[Merge] = []
         self._checkpoint = 0
         self._models: list[tuple[str, str, bytes]] = []
+        self._segments: dict[str, bytes] = {}
+        self._members: dict[str, dict[str, float]] = {}
+        self._changes: list[SegmentChange] = []
+        self._timers: dict[str, float] = {}
         self._pending: tuple[dict[str, int], list[LogRow]] | None = None
 
     def begin(self) -> None:
@@ -78,16 +82,56 @@ class MemoryStore:
         return len(self._events)
 
     def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
-                   identities: dict[str, str], merges: Sequence[Merge]) -> None:
+                   identities: dict[str, str], merges: Sequence[Merge],
+                   changes: Sequence[SegmentChange] = (),
+                   timers: dict[str, float | None] | None = None) -> None:
         with self._lock:
+            for pid, segment, entered, ts in changes:
+                self._changes.append((pid, segment, entered, ts))
+                members = self._members.setdefault(segment, {})
+                if entered:
+                    members[pid] = ts
+                else:
+                    members.pop(pid, None)
+            for pid, due in (timers or {}).items():
+                if due is None:
+                    self._timers.pop(pid, None)
+                else:
+                    self._timers[pid] = due
             for pid, body in profiles.items():
                 if body is None:
                     self._profiles.pop(pid, None)
+                    self._timers.pop(pid, None)
+                    for members in self._members.values():
+                        members.pop(pid, None)
                 else:
                     self._profiles[pid] = body
             self._identities.update(identities)
             self._merges.extend(merges)
             self._checkpoint = seq
+
+    def save_segment(self, name: str, body: bytes | None) -> None:
+        if body is None:
+            self._segments.pop(name, None)
+        else:
+            self._segments[name] = body
+
+    def load_segments(self) -> dict[str, bytes]:
+        return dict(self._segments)
+
+    def segment_members(self, segment: str, limit: int = 1000, offset: int = 0
+                        ) -> list[tuple[str, float]]:
+        return sorted(self._members.get(segment, {}).items())[offset : offset + limit]
+
+    def segment_sizes(self) -> dict[str, int]:
+        return {s: len(m) for s, m in self._members.items() if m}
+
+    def segment_changes(self, segment: str, since: float = 0.0) -> list[tuple[str, bool, float]]:
+        return [(p, e, t) for p, s, e, t in sorted(self._changes, key=lambda c: c[3])
+                if s == segment and t >= since]
+
+    def load_timers(self) -> dict[str, float]:
+        return dict(self._timers)
 
     def checkpoint_seq(self) -> int:
         return self._checkpoint

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._errors import StoreError
 from ..profiles import Merge
-from ._base import LogRow, StoredEvent
+from ._base import LogRow, SegmentChange, StoredEvent
 
 SCHEMA_VERSION = 1
 
@@ -65,6 +65,22 @@ CREATE TABLE IF NOT EXISTS models (
     body BLOB NOT NULL,
     created_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
 );
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segment_members (
+    segment TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    since REAL NOT NULL,
+    PRIMARY KEY (segment, profile_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segment_changes (
+    id INTEGER PRIMARY KEY,
+    segment TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    entered INTEGER NOT NULL,
+    ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segment_changes_by_segment ON segment_changes (segment, ts);
+CREATE TABLE IF NOT EXISTS timers (profile_id TEXT PRIMARY KEY, due REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
@@ -188,7 +204,9 @@ class SQLiteStore:
 
     # -- checkpointed state
     def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
-                   identities: dict[str, str], merges: Sequence[Merge]) -> None:
+                   identities: dict[str, str], merges: Sequence[Merge],
+                   changes: Sequence[SegmentChange] = (),
+                   timers: dict[str, float | None] | None = None) -> None:
         db = self._db
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
@@ -205,6 +223,21 @@ class SQLiteStore:
                     "INSERT INTO merges (into_id, from_id, reason, ts) VALUES (?, ?, ?, ?)",
                     ((m.into_id, m.from_id, m.reason, m.ts) for m in merges),
                 )
+                db.executemany(
+                    "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
+                    "VALUES (?, ?, ?, ?)", ((c[1], c[0], int(c[2]), c[3]) for c in changes))
+                db.executemany(
+                    "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
+                    "VALUES (?, ?, ?)", ((c[1], c[0], c[3]) for c in changes if c[2]))
+                db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?",
+                               ((c[1], c[0]) for c in changes if not c[2]))
+                dropped = [(pid,) for pid, body in profiles.items() if body is None]
+                db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
+                timers = timers or {}
+                db.executemany("INSERT OR REPLACE INTO timers (profile_id, due) VALUES (?, ?)",
+                               ((p, d) for p, d in timers.items() if d is not None))
+                db.executemany("DELETE FROM timers WHERE profile_id = ?",
+                               [(p,) for p, d in timers.items() if d is None] + dropped)
                 db.execute(
                     "INSERT OR IGNORE INTO customer_events (customer_id, seq) "
                     "SELECT customer_id, seq FROM events WHERE seq > ? AND seq <= ? "
@@ -215,6 +248,42 @@ class SQLiteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    # -- segments
+    def save_segment(self, name: str, body: bytes | None) -> None:
+        with self._lock:
+            if body is None:
+                self._db.execute("DELETE FROM segments WHERE name = ?", (name,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO segments (name, body) VALUES (?, ?)",
+                                 (name, body))
+
+    def load_segments(self) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._db.execute("SELECT name, body FROM segments").fetchall())
+
+    def segment_members(self, segment: str, limit: int = 1000, offset: int = 0
+                        ) -> list[tuple[str, float]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT profile_id, since FROM segment_members WHERE segment = ? "
+                "ORDER BY profile_id LIMIT ? OFFSET ?", (segment, limit, offset)).fetchall()
+
+    def segment_sizes(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._db.execute(
+                "SELECT segment, count(*) FROM segment_members GROUP BY segment").fetchall())
+
+    def segment_changes(self, segment: str, since: float = 0.0) -> list[tuple[str, bool, float]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT profile_id, entered, ts FROM segment_changes WHERE segment = ? AND ts >= ?"
+                " ORDER BY ts, id", (segment, since)).fetchall()
+        return [(r[0], bool(r[1]), r[2]) for r in rows]
+
+    def load_timers(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._db.execute("SELECT profile_id, due FROM timers").fetchall())
 
     def checkpoint_seq(self) -> int:
         with self._lock:

@@ -1,0 +1,96 @@
+"""Segments inside the engine: evaluation on each event, timers for answers that change with
+time alone, and the entries and exits waiting for the next checkpoint.
+
+Timers run on event time: before an event is applied, every timer due at or before its time
+fires, so replaying history gives the same entries and exits as the live run; when no events
+come, the engine worker ticks with the clock."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+
+from ..events import Event
+from ..profiles import Profile
+from ..segments import Change, Segment, SegmentBook, builtin_segments
+from ..store import SegmentChange, Store
+
+ChangeListener = Callable[[list[Change]], None]
+
+
+def load_book(store: Store, builtin: bool = False) -> SegmentBook:
+    """The segments saved in the store, over the built-in ones when `builtin`."""
+    segments = {s.name: s for s in builtin_segments()} if builtin else {}
+    for name, body in store.load_segments().items():
+        import json
+
+        segments[name] = Segment.from_json(json.loads(body))
+    return SegmentBook(segments)
+
+
+class SegmentRuntime:
+    def __init__(self, book: SegmentBook, timers: dict[str, float]) -> None:
+        self.book = book
+        self.pending: list[Change] = []
+        self.due: dict[str, float] = dict(timers)
+        self.heap: list[tuple[float, str]] = [(d, p) for p, d in timers.items()]
+        heapq.heapify(self.heap)
+        self.timer_updates: dict[str, float | None] = {}
+
+    def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...]) -> list[Change]:
+        book = self.book
+        changes = book.on_event(p, ev, signals, ev.ts)
+        if changes:
+            self.pending.extend(changes)
+        if book.clocked:
+            self._schedule(p, ev.ts)
+        return changes
+
+    def fire(self, until: float, get: Callable[[str], Profile | None],
+             touched: Callable[[Profile], None]) -> list[Change]:
+        """Fire every timer due at or before `until`, each at its own due time."""
+        fired: list[Change] = []
+        heap, due = self.heap, self.due
+        while heap and heap[0][0] <= until:
+            when, pid = heapq.heappop(heap)
+            if due.get(pid) != when:
+                continue  # superseded by a later schedule
+            del due[pid]
+            self.timer_updates[pid] = None
+            p = get(pid)
+            if p is None:
+                continue
+            changes = self.book.on_time(p, when)
+            if changes:
+                fired.extend(changes)
+                touched(p)
+            self._schedule(p, when)
+        self.pending.extend(fired)
+        return fired
+
+    def _schedule(self, p: Profile, now: float) -> None:
+        nxt = self.book.next_change(p, now)
+        pid = p.id
+        if nxt is None:
+            if pid in self.due:
+                del self.due[pid]
+                self.timer_updates[pid] = None
+            return
+        if self.due.get(pid) != nxt:
+            self.due[pid] = nxt
+            self.timer_updates[pid] = nxt
+            heapq.heappush(self.heap, (nxt, pid))
+
+    def next_due(self) -> float | None:
+        while self.heap and self.due.get(self.heap[0][1]) != self.heap[0][0]:
+            heapq.heappop(self.heap)
+        return self.heap[0][0] if self.heap else None
+
+    def flush(self) -> tuple[list[SegmentChange], dict[str, float | None]]:
+        changes = [(c.profile_id, c.segment, c.entered, c.ts) for c in self.pending]
+        timers, self.timer_updates = self.timer_updates, {}
+        self.pending = []
+        return changes, timers
+
+    def clear(self, timers: dict[str, float]) -> None:
+        self.__init__(self.book, timers)  # type: ignore[misc]

@@ -1,0 +1,125 @@
+"""Live segments: which customers are in which segment, kept current on every event and when
+time alone changes a rule's answer (a window that expires, a `days_since_...` threshold).
+
+Entering and leaving are `Change`s with the time they happened; the engine logs them, so they
+can trigger scenarios and draw segment sizes over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from sys import intern
+
+from ..events import Event
+from ..profiles import Profile
+from ._ast import Node
+from ._compile import ANY_EVENT, TRAITS, Compiled, compile_rule
+from ._counters import Counters
+from ._json import from_json, to_json
+from ._text import parse, to_text
+
+
+@dataclass
+class Segment:
+    name: str
+    rule: Node
+    description: str = ""
+    builtin: bool = False
+
+    @classmethod
+    def from_text(cls, name: str, text: str, description: str = "", builtin: bool = False
+                  ) -> Segment:
+        return cls(name, parse(text), description, builtin)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "text": to_text(self.rule), "rule": to_json(self.rule),
+                "description": self.description, "builtin": self.builtin}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Segment:
+        rule = from_json(data["rule"]) if "rule" in data else parse(str(data["text"]))
+        return cls(str(data["name"]), rule, str(data.get("description", "")),
+                   bool(data.get("builtin", False)))
+
+
+@dataclass(frozen=True)
+class Change:
+    profile_id: str
+    segment: str
+    entered: bool
+    ts: float
+
+
+@dataclass
+class SegmentBook:
+    """Compiled segments and the indexes that decide which to re-evaluate for an event."""
+
+    segments: dict[str, Segment] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rebuild()
+
+    def put(self, segment: Segment) -> None:
+        self.segments[intern(segment.name)] = segment
+        self._rebuild()
+
+    def remove(self, name: str) -> bool:
+        found = self.segments.pop(name, None) is not None
+        self._rebuild()
+        return found
+
+    def _rebuild(self) -> None:
+        self.compiled: dict[str, Compiled] = {
+            name: compile_rule(seg.rule) for name, seg in self.segments.items()}
+        self.by_trigger: dict[str, list[str]] = {}
+        for name, comp in self.compiled.items():
+            for trigger in comp.triggers:
+                self.by_trigger.setdefault(trigger, []).append(name)
+        self.every_event = tuple(self.by_trigger.get(ANY_EVENT, ()))
+        self.clocked = tuple(n for n, c in self.compiled.items() if c.clock)
+        self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
+
+    # -- evaluation
+    def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], now: float
+                 ) -> list[Change]:
+        """Re-evaluate the segments this event can affect; return who entered or left."""
+        if not self.compiled:
+            return []
+        self.counters.update(p, ev, signals)
+        names = set(self.every_event)
+        by_trigger = self.by_trigger
+        for key in (ev.action, *signals):
+            names.update(by_trigger.get(key, ()))
+        if ev.traits or ev.type == "identify" or "consent" in ev.context:
+            names.update(by_trigger.get(TRAITS, ()))
+        return self._apply(p, names, now)
+
+    def on_time(self, p: Profile, now: float) -> list[Change]:
+        """Re-evaluate the segments whose answer time alone can change."""
+        return self._apply(p, self.clocked, now)
+
+    def evaluate(self, p: Profile, now: float) -> list[Change]:
+        """Re-evaluate every segment (after a rule changed, say)."""
+        return self._apply(p, self.compiled, now)
+
+    def next_change(self, p: Profile, now: float) -> float | None:
+        """When time alone could next change one of this record's memberships."""
+        windows = p.windows or {}
+        times = [t for name in self.clocked
+                 if (t := self.compiled[name].next_change(p, now, windows)) is not None]
+        return min(times) if times else None
+
+    def _apply(self, p: Profile, names: object, now: float) -> list[Change]:
+        windows = p.windows or {}
+        current = set(p.segments)
+        changes = []
+        for name in names:  # type: ignore[attr-defined]
+            inside = self.compiled[name].check(p, now, windows)
+            if inside != (name in current):
+                changes.append(Change(p.id, name, inside, now))
+                if inside:
+                    current.add(name)
+                else:
+                    current.discard(name)
+        if changes:
+            p.segments = tuple(sorted(current))
+        return changes
