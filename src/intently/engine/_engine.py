@@ -34,7 +34,7 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
-from ..segments import Change
+from ..segments import Change, Segment
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
 from ._segments import ChangeListener, SegmentRuntime, load_book
@@ -301,6 +301,59 @@ class Engine:
             return None if pid in state.dropped else state.peek_or_load(pid)
 
         return self.segments.fire(until, get, lambda p: state.dirty.add(p.id))
+
+    def put_segment(self, segment: Segment) -> list[Change]:
+        """Add or replace a segment, save it, and evaluate every record against it now."""
+        import json
+
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        self.store.save_segment(segment.name, json.dumps(segment.to_json()).encode())
+        book = self.segments.book
+        book.put(segment)
+        return self._backfill(lambda p, now: book.evaluate_one(p, segment.name, now))
+
+    def remove_segment(self, name: str) -> list[Change]:
+        """Delete a segment: its members leave it now."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        self.store.save_segment(name, None)
+        book = self.segments.book
+        found = book.remove(name)
+        if not found:
+            raise NotFound(f"no segment {name!r}")
+        return self._backfill(lambda p, now: book.leave(p, name, now))
+
+    def _backfill(self, apply: Callable[[Profile, float], list[Change]]) -> list[Change]:
+        now = self.clock.now()
+        state = self.state
+        seen: set[str] = set()
+        changes: list[Change] = []
+        offset = 0
+        while True:
+            ids = self.store.profile_ids(limit=1000, offset=offset)
+            if not ids:
+                break
+            offset += len(ids)
+            for pid in ids:
+                if pid in state.dropped or pid in seen:
+                    continue
+                seen.add(pid)
+                profile = state.peek_or_load(pid)
+                if profile is not None:
+                    changes.extend(self._settle(profile, apply(profile, now), now))
+        for pid in [p for p in state.profiles if p not in seen]:
+            profile = state.profiles[pid]
+            changes.extend(self._settle(profile, apply(profile, now), now))
+        self.checkpoint()
+        return changes
+
+    def _settle(self, profile: Profile, changes: list[Change], now: float) -> list[Change]:
+        if changes:
+            self.segments.pending.extend(changes)
+            self.state.dirty.add(profile.id)
+        self.segments.reschedule(profile, now)
+        return changes
 
     def tick(self, now: float | None = None) -> list[Change]:
         """Fire segment timers due by `now` (the clock's time by default): customers leave

@@ -68,6 +68,9 @@ class SegmentRuntime:
         self.pending.extend(fired)
         return fired
 
+    def reschedule(self, p: Profile, now: float) -> None:
+        self._schedule(p, now)
+
     def _schedule(self, p: Profile, now: float) -> None:
         nxt = self.book.next_change(p, now)
         pid = p.id

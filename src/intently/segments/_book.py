@@ -75,6 +75,7 @@ class SegmentBook:
             for trigger in comp.triggers:
                 self.by_trigger.setdefault(trigger, []).append(name)
         self.every_event = tuple(self.by_trigger.get(ANY_EVENT, ()))
+        self.rank = {name: i for i, name in enumerate(self.compiled)}
         self.clocked = tuple(n for n, c in self.compiled.items() if c.clock)
         self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
 
@@ -91,7 +92,8 @@ class SegmentBook:
             names.update(by_trigger.get(key, ()))
         if ev.traits or ev.type == "identify" or "consent" in ev.context:
             names.update(by_trigger.get(TRAITS, ()))
-        return self._apply(p, names, now)
+        rank = self.rank  # a fixed order, so entries and exits replay identically
+        return self._apply(p, sorted(names, key=rank.__getitem__), now)
 
     def on_time(self, p: Profile, now: float) -> list[Change]:
         """Re-evaluate the segments whose answer time alone can change."""
@@ -100,6 +102,16 @@ class SegmentBook:
     def evaluate(self, p: Profile, now: float) -> list[Change]:
         """Re-evaluate every segment (after a rule changed, say)."""
         return self._apply(p, self.compiled, now)
+
+    def evaluate_one(self, p: Profile, name: str, now: float) -> list[Change]:
+        return self._apply(p, (name,), now)
+
+    def leave(self, p: Profile, name: str, now: float) -> list[Change]:
+        """`p` leaves a segment that no longer exists."""
+        if name not in p.segments:
+            return []
+        p.segments = tuple(s for s in p.segments if s != name)
+        return [Change(p.id, name, False, now)]
 
     def next_change(self, p: Profile, now: float) -> float | None:
         """When time alone could next change one of this record's memberships."""

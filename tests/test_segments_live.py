@@ -1,0 +1,130 @@
+"""Live segments: entries and exits on events, window expiry by timers on event time, member
+lists that survive a restart, and the built-in segments on simulated traffic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import T0, sqlite_engine, track
+from intently import Engine, ManualClock, Settings
+from intently.segments import Change, Segment
+from intently.store import MemoryStore
+from intently.testing import Shop
+
+HOUR = 3600.0
+ABANDONED = Segment.from_text("abandoned", "did added_to_cart in 24h and no purchased in 24h")
+BIG = Segment.from_text("big spenders", "revenue >= 100")
+
+
+def engine_with(*segments: Segment, clock: ManualClock | None = None) -> Engine:
+    engine = Engine(MemoryStore(), clock=clock or ManualClock(T0))
+    for segment in segments:
+        engine.put_segment(segment)
+    return engine
+
+
+def test_entering_and_leaving_on_events() -> None:
+    engine = engine_with(BIG, ABANDONED)
+    seen: list[Change] = []
+    engine.change_listeners.append(seen.extend)
+    engine.process(track("Product Added", user="u", at=T0, price=30))
+    assert engine.profile("u").segments == ("abandoned",)
+    engine.process(track("Order Completed", user="u", at=T0 + 600, revenue=120))
+    assert engine.profile("u").segments == ("big spenders",)
+    assert [(c.segment, c.entered, c.ts) for c in seen] == [  # segments in definition order
+        ("abandoned", True, T0), ("big spenders", True, T0 + 600),
+        ("abandoned", False, T0 + 600)]
+
+
+def test_a_window_expiring_makes_the_customer_leave_without_an_event() -> None:
+    clock = ManualClock(T0)
+    engine = engine_with(ABANDONED, clock=clock)
+    engine.process(track("Product Added", user="u", at=T0))
+    assert engine.profile("u").segments == ("abandoned",)
+    clock.advance(23 * HOUR)
+    assert engine.tick() == []
+    clock.advance(2 * HOUR)  # no sleeps: the clock is skipped
+    changes = engine.tick()
+    assert [(c.profile_id, c.segment, c.entered, c.ts) for c in changes] == [
+        ("u", "abandoned", False, T0 + 24 * HOUR)]
+    assert engine.profile("u").segments == ()
+
+
+def test_timers_fire_on_event_time_during_replay() -> None:
+    # a later event of someone else carries time past the window: the exit is dated at the
+    # window's end, exactly as a live run would have it
+    engine = engine_with(ABANDONED)
+    seen: list[Change] = []
+    engine.change_listeners.append(seen.extend)
+    engine.process_many([track("Product Added", user="a", at=T0),
+                         track("Product Viewed", user="b", at=T0 + 30 * HOUR)])
+    assert [(c.profile_id, c.entered, c.ts) for c in seen] == [
+        ("a", True, T0), ("a", False, T0 + 24 * HOUR)]
+
+
+def test_counting_conditions_with_properties() -> None:
+    shoes = Segment.from_text(
+        "shoe browsers", 'did viewed_product with category = "shoes" at least 3 times in 7d '
+        "and no purchased in 30d")
+    engine = engine_with(shoes)
+    for i in range(2):
+        engine.process(track("Product Viewed", user="u", at=T0 + i * HOUR, category="shoes"))
+    engine.process(track("Product Viewed", user="u", at=T0 + 3 * HOUR, category="bags"))
+    assert engine.profile("u").segments == ()
+    engine.process(track("Product Viewed", user="u", at=T0 + 4 * HOUR, category="shoes"))
+    assert engine.profile("u").segments == ("shoe browsers",)
+    windows = engine.profile("u").windows or {}  # only conditions that matched keep times
+    assert list(windows) == ['did viewed_product with category = "shoes" in 7d']
+    assert len(next(iter(windows.values()))) == 3
+
+
+def test_a_new_segment_is_evaluated_for_everyone_and_removal_empties_it() -> None:
+    engine = engine_with()
+    engine.process(track("Order Completed", user="rich", at=T0, revenue=500))
+    engine.process(track("Order Completed", user="poor", at=T0, revenue=5))
+    changes = engine.put_segment(BIG)
+    assert [(c.profile_id, c.entered) for c in changes] == [("rich", True)]
+    assert [m for m, _ in engine.store.segment_members("big spenders")] == ["rich"]
+    left = engine.remove_segment("big spenders")
+    assert [(c.profile_id, c.entered) for c in left] == [("rich", False)]
+    assert engine.profile("rich").segments == ()
+
+
+def test_members_changes_and_timers_survive_a_restart(db_path: Path) -> None:
+    clock = ManualClock(T0)
+    engine = sqlite_engine(db_path, clock)
+    engine.put_segment(ABANDONED)
+    engine.process(track("Product Added", user="u", at=T0))
+    engine.close()
+    again = sqlite_engine(db_path, clock)
+    assert again.store.segment_members("abandoned")[0][0] == "u"
+    clock.advance(25 * HOUR)
+    assert [c.entered for c in again.tick()] == [False]
+    again.checkpoint()
+    assert again.store.segment_members("abandoned") == []
+    log = again.store.segment_changes("abandoned")
+    assert [(p, e, t) for p, e, t in log] == [("u", True, T0), ("u", False, T0 + 24 * HOUR)]
+    again.close()
+
+
+def test_builtin_segments_on_simulated_traffic() -> None:
+    shop = Shop(users=400, days=30, seed=13)
+    engine = Engine(MemoryStore(), settings=Settings(builtin_segments=True),
+                    clock=ManualClock(shop.start + 31 * 86400))
+    engine.process_many(shop.events())
+    engine.tick()
+    engine.checkpoint()
+    sizes = engine.store.segment_sizes()
+    for name in ("high value", "category browsers who do not buy", "recent first-time buyers",
+                 "promotion responders"):
+        assert sizes.get(name, 0) > 0, (name, sizes)
+    assert sizes.get("churn risk", 0) == 0
+    truth = shop.truth()
+    browsers = [p for p, _ in engine.store.segment_members("category browsers who do not buy")]
+    archetypes = {truth[p]["archetype"] for p in browsers if p in truth}
+    assert "window_shopper" in archetypes and "loyal_regular" not in archetypes
+    engine.tick(shop.start + 100 * 86400)  # two months of silence later
+    engine.checkpoint()
+    sizes = engine.store.segment_sizes()
+    assert sizes.get("churn risk", 0) > 0 and sizes.get("recent first-time buyers", 0) == 0
+    assert sizes.get("category browsers who do not buy", 0) == 0  # their week is long over
