@@ -42,8 +42,12 @@ class SegmentRuntime:
         changes = book.on_event(p, ev, signals, ev.ts)
         if changes:
             self.pending.extend(changes)
-        if book.clocked:
-            self._schedule(p, ev.ts)
+        if book.clocked:  # only the rules this event could change have new wake-ups
+            nxt = book.next_change_of(p, ev.ts, book.last_evaluated)
+            if nxt is not None:
+                current = self.due.get(p.id)
+                if current is None or nxt < current:
+                    self._set(p.id, nxt)
         return changes
 
     def fire(self, until: float, get: Callable[[str], Profile | None],
@@ -80,9 +84,12 @@ class SegmentRuntime:
                 self.timer_updates[pid] = None
             return
         if self.due.get(pid) != nxt:
-            self.due[pid] = nxt
-            self.timer_updates[pid] = nxt
-            heapq.heappush(self.heap, (nxt, pid))
+            self._set(pid, nxt)
+
+    def _set(self, pid: str, due: float) -> None:
+        self.due[pid] = due
+        self.timer_updates[pid] = due
+        heapq.heappush(self.heap, (due, pid))
 
     def next_due(self) -> float | None:
         while self.heap and self.due.get(self.heap[0][1]) != self.heap[0][0]:

@@ -76,6 +76,7 @@ class SegmentBook:
                 self.by_trigger.setdefault(trigger, []).append(name)
         self.every_event = tuple(self.by_trigger.get(ANY_EVENT, ()))
         self.rank = {name: i for i, name in enumerate(self.compiled)}
+        self.last_evaluated: list[str] = []
         self.clocked = tuple(n for n, c in self.compiled.items() if c.clock)
         self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
 
@@ -93,7 +94,8 @@ class SegmentBook:
         if ev.traits or ev.type == "identify" or "consent" in ev.context:
             names.update(by_trigger.get(TRAITS, ()))
         rank = self.rank  # a fixed order, so entries and exits replay identically
-        return self._apply(p, sorted(names, key=rank.__getitem__), now)
+        self.last_evaluated = sorted(names, key=rank.__getitem__)
+        return self._apply(p, self.last_evaluated, now)
 
     def on_time(self, p: Profile, now: float) -> list[Change]:
         """Re-evaluate the segments whose answer time alone can change."""
@@ -115,10 +117,20 @@ class SegmentBook:
 
     def next_change(self, p: Profile, now: float) -> float | None:
         """When time alone could next change one of this record's memberships."""
+        return self.next_change_of(p, now, self.clocked)
+
+    def next_change_of(self, p: Profile, now: float, names: object) -> float | None:
         windows = p.windows or {}
-        times = [t for name in self.clocked
-                 if (t := self.compiled[name].next_change(p, now, windows)) is not None]
-        return min(times) if times else None
+        members = p.segments
+        compiled = self.compiled
+        best = None
+        for name in names:  # type: ignore[attr-defined]
+            comp = compiled[name]
+            if comp.clock:
+                t = comp.next_change(p, now, windows, name in members)
+                if t is not None and (best is None or t < best):
+                    best = t
+        return best
 
     def _apply(self, p: Profile, names: object, now: float) -> list[Change]:
         windows = p.windows or {}

@@ -36,11 +36,15 @@ class Compiled:
     triggers: set[str] = field(default_factory=set)  # signals, ANY_EVENT or TRAITS
     clock: bool = False
     counters: set[Did] = field(default_factory=set)
-    wakeups: list[Wakeups] = field(default_factory=list)
+    # (when, direction): time can only make the answer go False ("exit"), only True
+    # ("enter"), or either ("both"); a member needs no wake-up that could only let it in
+    wakeups: list[tuple[Wakeups, str]] = field(default_factory=list)
 
-    def next_change(self, p: Profile, now: float, w: Windows) -> float | None:
+    def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
         """The earliest future moment at which time alone could change the answer."""
-        times = [t for wake in self.wakeups for t in wake(p, now, w) if t > now]
+        useless = "enter" if member else "exit"
+        times = [t for wake, way in self.wakeups if way != useless
+                 for t in wake(p, now, w) if t > now]
         return min(times) if times else None
 
 
@@ -53,26 +57,34 @@ def counter_key(node: Did) -> str:
 
 def compile_rule(node: Node) -> Compiled:
     out = Compiled(check=lambda p, now, w: False)
-    out.check = _compile(node, out)
+    out.check = _compile(node, out, False)
     return out
 
 
-def _compile(node: Node, out: Compiled) -> Check:
+def _way(falls: bool | None, negated: bool) -> str:
+    """Which way time moves the whole rule, for an atom that time can only make False
+    (`falls`), only True (not `falls`), or either (None), under `negated` Nots."""
+    if falls is None:
+        return "both"
+    return "exit" if falls != negated else "enter"
+
+
+def _compile(node: Node, out: Compiled, negated: bool) -> Check:
     if isinstance(node, Compare):
-        return _compare(node, out)
+        return _compare(node, out, negated)
     if isinstance(node, Did):
-        return _did(node, out)
+        return _did(node, out, negated)
     if isinstance(node, Not):
-        inner = _compile(node.item, out)
+        inner = _compile(node.item, out, not negated)
         return lambda p, now, w: not inner(p, now, w)
-    parts = [_compile(i, out) for i in node.items]
+    parts = [_compile(i, out, negated) for i in node.items]
     if isinstance(node, And):
         return lambda p, now, w: all(part(p, now, w) for part in parts)
     assert isinstance(node, Or)
     return lambda p, now, w: any(part(p, now, w) for part in parts)
 
 
-def _compare(node: Compare, out: Compiled) -> Check:
+def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
     field_name, op, wanted = node.field, node.op, node.value
     getter = FIELDS.get(field_name)
     head, _, rest = field_name.partition(".")
@@ -87,8 +99,9 @@ def _compare(node: Compare, out: Compiled) -> Check:
             anchor = {"days_since_last_order": "last_order", "days_since_last_seen": "last_seen",
                       "days_since_first_seen": "first_seen"}[field_name]
             offset = float(wanted) * 86400.0
-            out.wakeups.append(lambda p, now, w: [getattr(p, anchor) + offset + 1e-3]
-                               if getattr(p, anchor) else [])
+            falls = {"<": True, "<=": True, ">": False, ">=": False}.get(op)  # days only grow
+            out.wakeups.append((lambda p, now, w: [getattr(p, anchor) + offset + 1e-3]
+                                if getattr(p, anchor) else [], _way(falls, negated)))
     else:
         out.triggers.add(ANY_EVENT)
     if getter is not None:
@@ -99,7 +112,7 @@ def _compare(node: Compare, out: Compiled) -> Check:
     return lambda p, now, w: compare(MISSING, op, wanted)
 
 
-def _did(node: Did, out: Compiled) -> Check:
+def _did(node: Did, out: Compiled, negated: bool) -> Check:
     op, n = node.op, node.count
     if node.within_s is None and not node.where:  # the record's own counters answer
         out.triggers.add(node.name)
@@ -116,7 +129,10 @@ def _did(node: Did, out: Compiled) -> Check:
     within = node.within_s
     if within is not None:
         out.clock = True
-        out.wakeups.append(lambda p, now, w: [t + within for t in (w.get(key) or ())])
+        # as times leave the window the count only drops: ">=" can only fall, "<=" only rise
+        falls = True if op == ">=" else False if op == "<=" or n == 0 else None
+        out.wakeups.append((lambda p, now, w: [t + within for t in (w.get(key) or ())],
+                            _way(falls, negated)))
 
     def windowed(p: Profile, now: float, w: Windows) -> bool:
         times = w.get(key)
