@@ -133,3 +133,25 @@ def test_clusters_and_rule_validation(client: TestClient) -> None:
     assert r.status_code == 400 and r.json()["path"] == "$.rule.and[0].op"
     r = client.post("/v1/rules/validate", headers=ADMIN, json={"text": "ordrs > 1"})
     assert r.json()["unknown_fields"] == ["ordrs"]
+
+
+def test_segments_over_http(client: TestClient) -> None:
+    client.post("/v1/batch", auth=WRITE, json={"batch": [
+        track("Order Completed", user="rich", mid="o1", revenue=900),
+        track("Order Completed", user="poor", mid="o2", revenue=9)]})
+    r = client.put("/v1/segments/whales", headers=ADMIN, json={"text": "revenue >= 500"})
+    assert r.status_code == 200 and r.json()["entered"] == 1
+    r = client.put("/v1/segments/broken", headers=ADMIN, json={"text": "revenue >="})
+    assert r.status_code == 400 and r.json()["position"] == 10
+    r = client.get("/v1/segments", headers=ADMIN)
+    assert {s["name"]: s["size"] for s in r.json()} == {"whales": 1}
+    r = client.get("/v1/segments/whales/members", headers=ADMIN)
+    assert [m["profile_id"] for m in r.json()["members"]] == ["rich"]
+    r = client.get("/v1/segments/whales/members?format=csv", headers=ADMIN)
+    assert r.text.splitlines()[0] == "profile_id,since" and r.text.splitlines()[1].startswith(
+        "rich,")
+    r = client.get("/v1/segments/whales/history", headers=ADMIN)
+    assert r.json()["days"][-1]["size"] == 1
+    assert client.get("/v1/segments/nope/members", headers=ADMIN).status_code == 404
+    r = client.delete("/v1/segments/whales", headers=ADMIN)
+    assert r.json() == {"name": "whales", "left": 1}

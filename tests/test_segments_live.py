@@ -128,3 +128,30 @@ def test_builtin_segments_on_simulated_traffic() -> None:
     sizes = engine.store.segment_sizes()
     assert sizes.get("churn risk", 0) > 0 and sizes.get("recent first-time buyers", 0) == 0
     assert sizes.get("category browsers who do not buy", 0) == 0  # their week is long over
+
+
+def test_cli_defines_lists_and_exports(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from intently.cli import app
+
+    db = str(tmp_path / "c.db")
+    engine = sqlite_engine(Path(db))
+    engine.process(track("Order Completed", user="rich", at=T0, revenue=900))
+    engine.close()
+    runner = CliRunner()
+    out = runner.invoke(app, ["segments", "add", "whales", "revenue >= 500", "--db", db,
+                              "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["entered"] == 1
+    bad = runner.invoke(app, ["segments", "add", "x", "revenue >=", "--db", db])
+    assert bad.exit_code == 2 and "position 10" in bad.output
+    listed = json.loads(runner.invoke(app, ["segments", "list", "--db", db, "--json"]).stdout)
+    assert listed == [{"name": "whales", "text": "revenue >= 500",
+                       "rule": {"field": "revenue", "op": ">=", "value": 500},
+                       "description": "", "builtin": False, "size": 1}]
+    csv_out = runner.invoke(app, ["segments", "members", "whales", "--format", "csv", "--db",
+                                  db]).stdout
+    assert csv_out.splitlines()[1].startswith("rich,")

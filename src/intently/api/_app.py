@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
-from . import _intent, _profiles, _segment
+from . import _intent, _profiles, _segment, _segments
 from ._deps import Services
 
 
@@ -21,6 +21,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_segment.router)
     app.include_router(_profiles.router)
     app.include_router(_intent.router)
+    app.include_router(_segments.router)
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> JSONResponse:

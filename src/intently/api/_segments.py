@@ -1,0 +1,109 @@
+"""Segments over HTTP: list, define (text or JSON rule), members (JSON or CSV), delete."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Query, Request, Response
+
+from .._errors import NotFound, ValidationError
+from ..engine import Engine
+from ..segments import Segment, from_json, parse
+from ._auth import require_admin
+from ._deps import services
+
+router = APIRouter(prefix="/v1", tags=["segments"])
+
+
+async def _on_engine(request: Request, fn: Any) -> Any:
+    return await asyncio.wrap_future(services(request).worker.call(fn))
+
+
+@router.get("/segments", summary="Segments with their rules and sizes")
+async def list_segments(request: Request) -> list[dict[str, Any]]:
+    require_admin(request)
+
+    def read(engine: Engine) -> list[dict[str, Any]]:
+        engine.checkpoint()  # sizes as of now
+        sizes = engine.store.segment_sizes()
+        return [{**seg.to_json(), "size": sizes.get(name, 0)}
+                for name, seg in engine.segments.book.segments.items()]
+
+    return await _on_engine(request, read)  # type: ignore[no-any-return]
+
+
+@router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}')
+async def put_segment(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+    try:
+        body = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+    if not isinstance(body, dict) or ("text" in body) == ("rule" in body):
+        raise ValidationError('send {"text": "..."} or {"rule": {...}}', "$")
+    rule = parse(str(body["text"])) if "text" in body else from_json(body["rule"], "$.rule")
+    segment = Segment(name, rule, str(body.get("description", "")))
+
+    def write(engine: Engine) -> dict[str, Any]:
+        changes = engine.put_segment(segment)
+        return {**segment.to_json(), "entered": sum(c.entered for c in changes)}
+
+    return await _on_engine(request, write)  # type: ignore[no-any-return]
+
+
+@router.delete("/segments/{name}", summary="Delete a segment; its members leave it")
+async def delete_segment(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+
+    def write(engine: Engine) -> dict[str, Any]:
+        return {"name": name, "left": len(engine.remove_segment(name))}
+
+    return await _on_engine(request, write)  # type: ignore[no-any-return]
+
+
+@router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")
+async def members(request: Request, name: str, format: str = Query("json"),
+                  limit: int = Query(1000, ge=1, le=1_000_000), offset: int = Query(0, ge=0)
+                  ) -> Response:
+    require_admin(request)
+
+    def read(engine: Engine) -> list[tuple[str, float]]:
+        if name not in engine.segments.book.segments:
+            raise NotFound(f"no segment {name!r}")
+        engine.checkpoint()
+        return engine.store.segment_members(name, limit=limit, offset=offset)
+
+    rows = await _on_engine(request, read)
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["profile_id", "since"])
+        writer.writerows(rows)
+        return Response(out.getvalue(), media_type="text/csv")
+    data = {"segment": name, "members": [{"profile_id": p, "since": s} for p, s in rows]}
+    return Response(msgspec.json.encode(data), media_type="application/json")
+
+
+@router.get("/segments/{name}/history", summary="Entries and exits over time, per day")
+async def history(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+
+    def read(engine: Engine) -> dict[str, Any]:
+        if name not in engine.segments.book.segments:
+            raise NotFound(f"no segment {name!r}")
+        engine.checkpoint()
+        days: dict[int, list[int]] = {}
+        for _, entered, ts in engine.store.segment_changes(name):
+            day = days.setdefault(int(ts // 86400), [0, 0])
+            day[0 if entered else 1] += 1
+        size, out = 0, []
+        for day, (ins, outs) in sorted(days.items()):
+            size += ins - outs
+            out.append({"day": day * 86400, "entered": ins, "left": outs, "size": size})
+        return {"segment": name, "days": out}
+
+    return await _on_engine(request, read)  # type: ignore[no-any-return]

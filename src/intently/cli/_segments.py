@@ -1,0 +1,126 @@
+"""`intently segments ...`: define segments in the rule language, list, count and export them."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import typer
+
+from .._errors import IntentlyError
+from ..engine import Engine
+from ..segments import Segment, builtin_segments, to_text
+from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
+
+app = typer.Typer(help="Live segments: rules over the golden record and behavior.",
+                  no_args_is_help=True)
+
+
+def _engine(db: str | None, config: str | None, readonly: bool = False) -> Engine:
+    s = settings(config, db=db)
+    if readonly and "://" not in s.db and not Path(s.db).exists():
+        fail(f"no store at {s.db}; ingest something first or pass --db")
+    try:
+        return Engine(settings=s, readonly=readonly)
+    except IntentlyError as exc:
+        guard(exc)
+        raise
+
+
+@app.command("list")
+def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Segments with their rule and current size."""
+    engine = _engine(db, config, readonly=True)
+    sizes = engine.store.segment_sizes()
+    rows = [{**seg.to_json(), "size": sizes.get(name, 0)}
+            for name, seg in engine.segments.book.segments.items()]
+    engine.store.close()
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("segment", "members", "rule", title="segments")
+    for row in rows:
+        table.add_row(str(row["name"]), str(row["size"]), str(row["text"]))
+    Console().print(table)
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Segment name"),
+    rule: str = typer.Argument(..., help='Rule, e.g. "orders >= 2 and no purchased in 30d"'),
+    description: str = typer.Option("", help="What the segment is for"),
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Add or replace a segment; every customer is evaluated against it at once."""
+    try:
+        segment = Segment.from_text(name, rule, description)
+    except IntentlyError as exc:
+        fail(f"{exc}\n  {rule}\n  {' ' * (getattr(exc, 'position', 0) or 0)}^")
+        return
+    engine = _engine(db, config)
+    try:
+        changes = engine.put_segment(segment)
+    finally:
+        engine.close()
+    entered = sum(c.entered for c in changes)
+    if as_json:
+        emit_json({"name": name, "text": to_text(segment.rule), "entered": entered})
+    else:
+        err.print(f"segment {name!r}: {to_text(segment.rule)}  ({entered} members now)")
+
+
+@app.command("builtins")
+def builtins(db: str = DB, config: str = CONFIG) -> None:
+    """Save the built-in segments (high intent now, cart abandoners, churn risk, ...) to the
+    store, where they run like any other and can be edited."""
+    engine = _engine(db, config)
+    try:
+        for segment in builtin_segments():
+            engine.put_segment(segment)
+    finally:
+        engine.close()
+    err.print(f"added {len(builtin_segments())} built-in segments")
+
+
+@app.command("remove")
+def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
+    """Delete a segment; its members leave it."""
+    engine = _engine(db, config)
+    try:
+        engine.remove_segment(name)
+    except IntentlyError as exc:
+        guard(exc)
+    finally:
+        engine.close()
+
+
+@app.command("members")
+def members(
+    name: str,
+    format_: str = typer.Option("table", "--format", help="table, csv or json"),
+    limit: int = typer.Option(100_000, help="At most this many"),
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """The customers in a segment (as of the last checkpoint), with when they entered."""
+    engine = _engine(db, config, readonly=True)
+    if name not in engine.segments.book.segments:
+        fail(f"no segment {name!r}")
+    rows = engine.store.segment_members(name, limit=limit)
+    engine.store.close()
+    if format_ == "json":
+        emit_json([{"profile_id": p, "since": since} for p, since in rows])
+    elif format_ == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["profile_id", "since"])
+        writer.writerows(rows)
+    else:
+        for pid, _ in rows:
+            sys.stdout.write(pid + "\n")
+        err.print(f"{len(rows)} members")
