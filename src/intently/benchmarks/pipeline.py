@@ -64,6 +64,31 @@ def latency(events: list[bytes], db: Path, settings: Settings) -> tuple[float, f
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
 
 
+def _apply_us(events: list[bytes], make: Any, repeats: int) -> float:
+    """Best per-event time of the in-memory pipeline (no storage) built by `make()`."""
+    decoded = [msgspec.json.decode(raw) for raw in events]
+    best = float("inf")
+    for _ in range(repeats):
+        engine = make()
+        batch = [msgspec.convert(d, Event) for d in decoded]
+        apply = engine._apply
+        started = time.perf_counter()
+        for ev in batch:
+            apply(ev)
+        best = min(best, time.perf_counter() - started)
+    return best / len(events) * 1e6
+
+
+def segments_builtin_us(events: list[bytes], repeats: int = 2) -> float:
+    """Per-event cost of running the nine built-in segments (entries, exits and timers)."""
+    from ..store import MemoryStore
+
+    on = _apply_us(events, lambda: Engine(MemoryStore(), settings=Settings(
+        builtin_segments=True)), repeats)
+    off = _apply_us(events, lambda: Engine(MemoryStore()), repeats)
+    return max(0.0, on - off)
+
+
 def intent_score_us(events: list[bytes], repeats: int = 3) -> float:
     """Scoring cost per event: the in-memory pipeline with the intent model on, minus off."""
     from ..store import MemoryStore
@@ -113,6 +138,7 @@ def run(events: list[bytes], repeats: int = 1) -> dict[str, Any]:
             engine.close()
         p50, p99 = latency(events[:2000], Path(tmp) / "latency.db", settings)
     score_us = intent_score_us(events[:50_000])
+    segments_us = segments_builtin_us(events[:30_000])
     return {
         "events": len(events),
         "profiles": profiles,
@@ -123,4 +149,5 @@ def run(events: list[bytes], repeats: int = 1) -> dict[str, Any]:
         "latency_p99_ms": round(p99, 3),
         "bytes_per_profile": round(per_profile),
         "intent_score_us": round(score_us, 3),
+        "segments_builtin_us": round(segments_us, 3),
     }

@@ -39,13 +39,34 @@ class Compiled:
     # (when, direction): time can only make the answer go False ("exit"), only True
     # ("enter"), or either ("both"); a member needs no wake-up that could only let it in
     wakeups: list[tuple[Wakeups, str]] = field(default_factory=list)
+    # the rule's conjuncts (the rule itself when it is no `and`), each with the way time can
+    # move it ("static": not at all) and its wake-ups
+    parts: list[tuple[Check, str, list[tuple[Wakeups, str]]]] = field(default_factory=list)
 
     def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
-        """The earliest future moment at which time alone could change the answer."""
-        useless = "enter" if member else "exit"
-        times = [t for wake, way in self.wakeups if way != useless
-                 for t in wake(p, now, w) if t > now]
-        return min(times) if times else None
+        """The earliest future moment at which time alone could change the answer.
+
+        A member can only leave: through a conjunct that time can make false. A non-member
+        can only enter if every conjunct that time cannot make true already holds; then
+        through the conjuncts that time can make true."""
+        if member:
+            wanted = ("exit", "both")
+        else:
+            for check, way, _ in self.parts:
+                if way in ("static", "exit") and not check(p, now, w):
+                    return None  # time alone cannot let this record in
+            wanted = ("enter", "both")
+        best = None
+        for _, way, wakeups in self.parts:
+            if way == "static":
+                continue
+            for wake, atom_way in wakeups:
+                if atom_way not in wanted and way != "both":
+                    continue
+                for t in wake(p, now, w):
+                    if t > now and (best is None or t < best):
+                        best = t
+        return best
 
 
 def counter_key(node: Did) -> str:
@@ -57,7 +78,16 @@ def counter_key(node: Did) -> str:
 
 def compile_rule(node: Node) -> Compiled:
     out = Compiled(check=lambda p, now, w: False)
-    out.check = _compile(node, out, False)
+    for item in node.items if isinstance(node, And) else (node,):
+        before = len(out.wakeups)
+        check = _compile(item, out, False)
+        wakeups = out.wakeups[before:]
+        ways = {way for _, way in wakeups}
+        way = "static" if not ways else ways.pop() if len(ways) == 1 else "both"
+        out.parts.append((check, way, wakeups))
+    checks = [check for check, _, _ in out.parts]
+    out.check = checks[0] if len(checks) == 1 else (
+        lambda p, now, w: all(c(p, now, w) for c in checks))
     return out
 
 
