@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from . import _bench, _demo, _ingest, _intent, _profile, _segments, _serve, _simulate
+from . import (
+    _bench,
+    _demo,
+    _ingest,
+    _intent,
+    _profile,
+    _rules,
+    _segments,
+    _serve,
+    _simulate,
+)
 
 app = typer.Typer(
     name="intently",
@@ -21,3 +31,4 @@ app.command("simulate")(_simulate.simulate)
 app.command("bench")(_bench.bench)
 app.add_typer(_intent.app, name="intent")
 app.add_typer(_segments.app, name="segments")
+app.add_typer(_rules.app, name="rules")

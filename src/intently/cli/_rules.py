@@ -1,0 +1,75 @@
+"""`intently rules mine`: association rules from the store's purchases or a basket file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._common import CONFIG, DB, JSON, emit_json, fail, settings
+
+app = typer.Typer(help="Basket rules: which items are bought together.", no_args_is_help=True)
+
+
+@app.command("mine")
+def mine(
+    baskets_file: Path = typer.Argument(None, exists=True, dir_okay=False,
+                                        help="CSV or Parquet with one row per basket item "
+                                             "[default: the purchases in the store]"),
+    basket_col: str = typer.Option("basket", help="Column with the basket (order) id"),
+    item_col: str = typer.Option("item", help="Column with the item"),
+    min_support: float = typer.Option(0.01, help="Share of baskets an itemset must be in"),
+    min_confidence: float = typer.Option(0.5, help="P(consequent | antecedents) at least"),
+    max_len: int = typer.Option(3, help="Largest itemset (antecedents + consequent)"),
+    limit: int = typer.Option(100, help="Show at most this many rules (by lift)"),
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Mine association rules (frequent itemsets counted with DuckDB)."""
+    import duckdb
+
+    from ..analytics import baskets_from_events, mine_rules
+
+    try:
+        if baskets_file is not None:
+            rules = mine_rules(baskets_file, min_support=min_support,
+                               min_confidence=min_confidence, max_len=max_len,
+                               basket_col=basket_col, item_col=item_col)
+        else:
+            from ..engine import Engine
+
+            s = settings(config, db=db)
+            if "://" not in s.db and not Path(s.db).exists():
+                fail(f"no store at {s.db}; ingest something first or pass a file")
+            engine = Engine(settings=s, readonly=True, intent_model=False)
+            events = (ev for rows in engine.store.read_log(after=0)
+                      for ev in _events(rows))
+            rules = mine_rules(baskets_from_events(events), min_support=min_support,
+                               min_confidence=min_confidence, max_len=max_len)
+            engine.store.close()
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    except duckdb.Error as exc:  # an unreadable file
+        fail(f"cannot read baskets: {exc}")
+        return
+    shown = [r.to_json() for r in rules[:limit]]
+    if as_json:
+        emit_json(shown)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("if a customer buys", "they also buy", "support", "confidence", "lift",
+                  title=f"{len(rules)} rules (showing {len(shown)})")
+    for r in shown:
+        table.add_row(" + ".join(r["antecedents"]), ", ".join(r["consequents"]),
+                      f"{r['support']:.4f}", f"{r['confidence']:.2f}", f"{r['lift']:.1f}")
+    Console().print(table)
+
+
+def _events(rows: list) -> list:  # type: ignore[type-arg]
+    from ..engine._engine import _stored
+
+    return [_stored(row) for row in rows]
