@@ -57,10 +57,19 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "intent_model": engine.intent.model.version if engine.intent else None,
             "cluster": _cluster(engine, p.cluster),
         },
+        "rfm": _rfm(engine, p),
+        "segments": list(p.segments),
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
                    for m in engine.merges(p)],
         "timeline": [_event_view(ev) for ev in events],
     }
+
+
+def _rfm(engine: Engine, p: Profile) -> dict[str, Any] | None:
+    if engine.rfm is None:
+        return None
+    score = engine.rfm.score(p, engine.clock.now())
+    return score.to_json() if score else None
 
 
 def _cluster(engine: Engine, name: str | None) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from . import (
     _ingest,
     _intent,
     _profile,
+    _rfm,
     _rules,
     _segments,
     _serve,
@@ -32,3 +33,4 @@ app.command("bench")(_bench.bench)
 app.add_typer(_intent.app, name="intent")
 app.add_typer(_segments.app, name="segments")
 app.add_typer(_rules.app, name="rules")
+app.add_typer(_rfm.app, name="rfm")

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from .._errors import NotFound, PayloadTooLarge
+from ..analytics.rfm import RFMModel
 from ..config import Settings
 from ..events import Event, Vocabulary, as_validation_error
 from ..intent import (
@@ -168,6 +169,8 @@ class Engine:
                 load_model(self.store) or load_prior())
             self.intent = IntentScorer(model)
             self.clusters = load_clusters(self.store) or load_prior_clusters()
+        blob = self.store.load_model("rfm")
+        self.rfm: RFMModel | None = RFMModel.from_json(blob) if blob is not None else None
         self.segments = SegmentRuntime(load_book(self.store, settings.builtin_segments),
                                        self.store.load_timers())
         self.listeners: list[Listener] = []

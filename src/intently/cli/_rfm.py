@@ -1,0 +1,66 @@
+"""`intently rfm`: fit the RFM cut points on the store's customers and show the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .._errors import IntentlyError
+from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
+
+app = typer.Typer(help="RFM: recency, frequency and monetary scores and named segments.",
+                  no_args_is_help=True)
+
+
+@app.command("update")
+def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Fit the RFM quintile cut points on every customer who bought, as of now, and save them:
+    profiles show their RFM score and segment from then on."""
+    from datetime import UTC, datetime
+
+    from ..analytics import fit_rfm
+    from ..engine import Engine
+    from ..intent import save_model
+
+    s = settings(config, db=db)
+    if "://" not in s.db and not Path(s.db).exists():
+        fail(f"no store at {s.db}; ingest something first or pass --db")
+    try:
+        engine = Engine(settings=s, intent_model=False)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    try:
+        engine.checkpoint()
+        now = engine.clock.now()
+        model = fit_rfm(_profiles(engine), now, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        save_model(engine.store, model, "rfm")
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    finally:
+        engine.close()
+    data = {"version": model.version, "customers": model.customers,
+            "cuts": {"recency_days": model.recency_days, "frequency": model.frequency,
+                     "monetary": model.monetary}, **model.metrics}
+    if as_json:
+        emit_json(data)
+        return
+    err.print(f"RFM fitted on {model.customers} customers; cut points: recency (days) "
+              f"{model.recency_days}, orders {model.frequency}, revenue {model.monetary}")
+    for name, n in model.metrics["segments"].items():
+        err.print(f"  {name:<18} {n}")
+
+
+def _profiles(engine):  # type: ignore[no-untyped-def]
+    offset = 0
+    while True:
+        ids = engine.store.profile_ids(limit=1000, offset=offset)
+        if not ids:
+            return
+        offset += len(ids)
+        for pid in ids:
+            profile = engine.state.peek(pid)
+            if profile is not None:
+                yield profile
