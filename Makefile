@@ -23,11 +23,12 @@ bench: $(STAMP)
 	$(BIN)/intently bench --json
 
 clean:
-	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm .eval-shop.csv
+	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
 
 # Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
-# REES46 from ../shared/data when present, and `ecom.csv.gz` read from the installed
-# `retentioneering` package (installed without its heavy dependencies: only its data is used).
+# REES46 from ../shared/data when present, `ecom.csv.gz` read from the installed
+# `retentioneering` package, and CLV on CDNOW from the `lifetimes` package (both installed
+# without their dependencies: only their data is used).
 evaluate: $(STAMP)
 	$(BIN)/intently simulate --users 3000 --days 30 --out .eval-shop.csv --json
 	$(BIN)/intently intent evaluate .eval-shop.csv --user-col user_id --anonymous-col anonymous_id \
@@ -40,3 +41,7 @@ evaluate: $(STAMP)
 	$(BIN)/intently intent evaluate "$$($(BIN)/python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("retentioneering").origin).parent / "datasets" / "ecom.csv.gz")')" \
 		--user-col user_id --time-col timestamp --event-col event --session-col session_id \
 		--purchase-event purchase --json
+	$(BIN)/pip install --quiet --no-deps "lifetimes>=0.11"
+	$(BIN)/python -c "import importlib.util, pathlib; src = pathlib.Path(importlib.util.find_spec('lifetimes').origin).parent / 'datasets' / 'CDNOW_sample.txt'; rows = [line.split() for line in src.read_text().splitlines() if line.strip()]; pathlib.Path('.eval-cdnow.csv').write_text('customer,date,cds,amount\n' + ''.join(f'{r[0]},{r[2]},{r[3]},{r[4]}\n' for r in rows))"
+	$(BIN)/intently clv evaluate .eval-cdnow.csv --customer-col customer --time-col date \
+		--amount-col amount --calibration-end 1997-10-01 --holdout-end 1998-07-01 --json

@@ -6,6 +6,7 @@ import typer
 
 from . import (
     _bench,
+    _clv,
     _demo,
     _ingest,
     _intent,
@@ -34,3 +35,4 @@ app.add_typer(_intent.app, name="intent")
 app.add_typer(_segments.app, name="segments")
 app.add_typer(_rules.app, name="rules")
 app.add_typer(_rfm.app, name="rfm")
+app.add_typer(_clv.app, name="clv")
