@@ -28,7 +28,8 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
     require_admin(request)
 
     def read(engine: Engine) -> list[dict[str, Any]]:
-        engine.checkpoint()  # sizes as of now
+        if engine.segments.pending:  # member lists are written at checkpoints
+            engine.checkpoint()
         sizes = engine.store.segment_sizes()
         return [{**seg.to_json(), "size": sizes.get(name, 0)}
                 for name, seg in engine.segments.book.segments.items()]
@@ -74,7 +75,8 @@ async def members(request: Request, name: str, format: str = Query("json"),
     def read(engine: Engine) -> list[tuple[str, float]]:
         if name not in engine.segments.book.segments:
             raise NotFound(f"no segment {name!r}")
-        engine.checkpoint()
+        if engine.segments.pending:
+            engine.checkpoint()
         return engine.store.segment_members(name, limit=limit, offset=offset)
 
     rows = await _on_engine(request, read)
@@ -95,7 +97,8 @@ async def history(request: Request, name: str) -> dict[str, Any]:
     def read(engine: Engine) -> dict[str, Any]:
         if name not in engine.segments.book.segments:
             raise NotFound(f"no segment {name!r}")
-        engine.checkpoint()
+        if engine.segments.pending:
+            engine.checkpoint()
         days: dict[int, list[int]] = {}
         for _, entered, ts in engine.store.segment_changes(name):
             day = days.setdefault(int(ts // 86400), [0, 0])

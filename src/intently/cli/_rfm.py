@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from .._errors import IntentlyError
+from ..engine import Engine
+from ..profiles import Profile
 from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
 
 app = typer.Typer(help="RFM: recency, frequency and monetary scores and named segments.",
@@ -20,7 +23,6 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     from datetime import UTC, datetime
 
     from ..analytics import fit_rfm
-    from ..engine import Engine
     from ..intent import save_model
 
     s = settings(config, db=db)
@@ -53,7 +55,8 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
         err.print(f"  {name:<18} {n}")
 
 
-def _profiles(engine):  # type: ignore[no-untyped-def]
+def _profiles(engine: Engine) -> Iterator[Profile]:
+    """Every stored record (the cache's newer copy when it has one)."""
     offset = 0
     while True:
         ids = engine.store.profile_ids(limit=1000, offset=offset)

@@ -11,6 +11,7 @@ checkpoints; opening an engine loads the last checkpoint and replays the log aft
 from __future__ import annotations
 
 import gc
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -307,8 +308,6 @@ class Engine:
 
     def put_segment(self, segment: Segment) -> list[Change]:
         """Add or replace a segment, save it, and evaluate every record against it now."""
-        import json
-
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
         self.store.save_segment(segment.name, json.dumps(segment.to_json()).encode())
@@ -442,7 +441,7 @@ class Engine:
     def _reload(self) -> None:
         self.state.clear()
         self.resolver.merges = []
-        self.segments.clear(self.store.load_timers())
+        self.segments.reset(self.store.load_timers())
         self._recover()
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ come, the engine worker ticks with the clock."""
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Callable
 
 from ..events import Event
@@ -22,8 +23,6 @@ def load_book(store: Store, builtin: bool = False) -> SegmentBook:
     """The segments saved in the store, over the built-in ones when `builtin`."""
     segments = {s.name: s for s in builtin_segments()} if builtin else {}
     for name, body in store.load_segments().items():
-        import json
-
         segments[name] = Segment.from_json(json.loads(body))
     return SegmentBook(segments)
 
@@ -31,6 +30,10 @@ def load_book(store: Store, builtin: bool = False) -> SegmentBook:
 class SegmentRuntime:
     def __init__(self, book: SegmentBook, timers: dict[str, float]) -> None:
         self.book = book
+        self.reset(timers)
+
+    def reset(self, timers: dict[str, float]) -> None:
+        """Forget pending changes and timers; start from `timers` (the last checkpoint's)."""
         self.pending: list[Change] = []
         self.due: dict[str, float] = dict(timers)
         self.heap: list[tuple[float, str]] = [(d, p) for p, d in timers.items()]
@@ -101,6 +104,3 @@ class SegmentRuntime:
         timers, self.timer_updates = self.timer_updates, {}
         self.pending = []
         return changes, timers
-
-    def clear(self, timers: dict[str, float]) -> None:
-        self.__init__(self.book, timers)  # type: ignore[misc]

@@ -6,6 +6,7 @@ can trigger scenarios and draw segment sizes over time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from sys import intern
 
@@ -119,12 +120,12 @@ class SegmentBook:
         """When time alone could next change one of this record's memberships."""
         return self.next_change_of(p, now, self.clocked)
 
-    def next_change_of(self, p: Profile, now: float, names: object) -> float | None:
+    def next_change_of(self, p: Profile, now: float, names: Iterable[str]) -> float | None:
         windows = p.windows or {}
         members = p.segments
         compiled = self.compiled
         best = None
-        for name in names:  # type: ignore[attr-defined]
+        for name in names:
             comp = compiled[name]
             if comp.clock:
                 t = comp.next_change(p, now, windows, name in members)
@@ -132,11 +133,11 @@ class SegmentBook:
                     best = t
         return best
 
-    def _apply(self, p: Profile, names: object, now: float) -> list[Change]:
+    def _apply(self, p: Profile, names: Iterable[str], now: float) -> list[Change]:
         windows = p.windows or {}
         current = set(p.segments)
         changes = []
-        for name in names:  # type: ignore[attr-defined]
+        for name in names:
             inside = self.compiled[name].check(p, now, windows)
             if inside != (name in current):
                 changes.append(Change(p.id, name, inside, now))
