@@ -8,7 +8,7 @@ import msgspec
 
 from .engine import Engine
 from .events import isoformat
-from .profiles import Profile
+from .profiles import Profile, tags
 
 
 def _time(ts: float) -> str | None:
@@ -57,6 +57,7 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "intent_model": engine.intent.model.version if engine.intent else None,
             "cluster": _cluster(engine, p.cluster),
         },
+        "tags": tags(p, engine.clock.now()),
         "rfm": _rfm(engine, p),
         "segments": list(p.segments),
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}

@@ -2,6 +2,7 @@
 
 from ._aggregates import Aggregator, RecordSettings
 from ._merge import merge_into
+from ._portrait import lifecycle, tag, tags
 from ._profile import Profile, decode_profile, encode_profile
 from ._resolve import Merge, ProfileState, Resolver, identity_keys
 from ._touch import cart_after, item_price, line_value
@@ -18,6 +19,9 @@ __all__ = [
     "encode_profile",
     "identity_keys",
     "item_price",
+    "lifecycle",
     "line_value",
     "merge_into",
+    "tag",
+    "tags",
 ]

@@ -43,6 +43,8 @@ class RecordSettings:
     """Signals kept in the current journey's chain (the most recent)."""
     top_categories: int = 12
     """Category affinities kept per customer (space-saving heavy hitters)."""
+    lapse_s: float = 120 * 86400.0
+    """A customer whose next order comes later than this was won back."""
 
 
 class Aggregator:
@@ -119,12 +121,7 @@ class Aggregator:
         if hours[hour] < 65535:
             hours[hour] += 1
         if PURCHASED in raw:
-            p.orders += 1
-            p.revenue += revenue_of(props)
-            if p.first_order == 0.0 or ts < p.first_order:
-                p.first_order = ts
-            if ts > p.last_order:
-                p.last_order = ts
+            self._purchase(p, props, ts)
         # -- traits, time zone, consents (identify and friends)
         if ev.traits:
             p.traits.update(ev.traits)
@@ -135,6 +132,22 @@ class Aggregator:
             if granted:
                 p.consents.update(granted)
         return signals
+
+    def _purchase(self, p: Profile, props: dict, ts: float) -> None:  # type: ignore[type-arg]
+        previous = p.last_order
+        p.orders += 1
+        p.revenue += revenue_of(props)
+        if p.first_order == 0.0 or ts < p.first_order:
+            p.first_order = ts
+        counts = p.counts
+        if discounted(props):
+            counts[DISCOUNTED] = counts.get(DISCOUNTED, 0) + 1
+        if ts > previous:
+            p.last_order = ts
+            if previous and ts - previous > self.settings.lapse_s:
+                counts[WON_BACK] = 1  # this order ended a lapse
+            else:
+                counts.pop(WON_BACK, None)
 
     def _count_category(self, cats: dict[str, int], cat: str) -> None:
         if cat in cats:
@@ -174,6 +187,23 @@ def _new_key(keys: dict[str, str], prefix: str, name: str) -> str:
         keys.clear()
     key = keys[name] = intern(prefix + name)
     return key
+
+
+DISCOUNTED = "o:discounted"  # orders with a discount, in `Profile.counts`
+WON_BACK = "o:won_back"  # present when the latest order ended a lapse
+
+
+def discounted(props: dict) -> bool:  # type: ignore[type-arg]
+    """An order bought on discount: a discount, a coupon, or discounted lines."""
+    value = props.get("discount")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return True
+    if props.get("coupon"):
+        return True
+    products = props.get("products")
+    return isinstance(products, list) and any(
+        isinstance(line, dict) and (line.get("discount") or line.get("coupon"))
+        for line in products)
 
 
 _CONSENT_EVENTS = frozenset({"Consent Updated", "Subscribed", "Unsubscribed"})

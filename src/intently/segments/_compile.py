@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..profiles import Profile
+from ..profiles._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS
 from ._ast import And, Compare, Did, Node, Not, Or
-from ._evaluate import FIELDS, MISSING, PREFIXED, compare
+from ._evaluate import FIELDS, MISSING, PREFIXED, compare, field_value
 
 Check = Callable[[Profile, float, "Windows"], bool]
 Windows = dict[str, Any]  # per record: each counter's recent match times, by counter key
@@ -133,9 +134,16 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
             out.wakeups.append((lambda p, now, w: [getattr(p, anchor) + offset + 1e-3]
                                 if getattr(p, anchor) else [], _way(falls, negated)))
     else:
-        out.triggers.add(ANY_EVENT)
+        out.triggers.add(ANY_EVENT)  # tags.* included: they read the whole record
     if getter is not None:
         return lambda p, now, w: compare(getter(p, now), op, wanted)
+    if head == "tags" and rest:
+        if rest == "lifecycle":  # moves with time: at 30, 60 and 120 days
+            out.clock = True
+            out.wakeups.append((lambda p, now, w: [
+                p.first_order + NEW_DAYS * DAY + 1, p.last_order + ACTIVE_DAYS * DAY + 1,
+                p.last_order + AT_RISK_DAYS * DAY + 1] if p.orders else [], "both"))
+        return lambda p, now, w: compare(field_value(p, field_name, now), op, wanted)
     prefixed = PREFIXED.get(head)
     if prefixed is not None and rest:
         return lambda p, now, w: compare(prefixed(p, rest), op, wanted)

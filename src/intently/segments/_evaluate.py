@@ -1,10 +1,12 @@
 """Evaluating a rule for one customer.
 
 Fields read the golden record: `orders`, `revenue`, `events`, `sessions`, `intent`, `cluster`,
-`key_action`, `average_order`, `days_since_last_order`, `days_since_last_seen`,
+`key_action`, `cart_value`, `average_order`, `days_since_last_order`, `days_since_last_seen`,
 `days_since_first_seen`, `traits.<name>`, `consents.<channel>`, `categories.<name>` and
-`signals.<name>` (counts), `tz`, `user_id`. A missing field makes a comparison false (and `!=`
-true). Event conditions count matching events through the context.
+`signals.<name>` (counts), `tags.<name>` (the portrait: `lifecycle`, `price_sensitivity`,
+`category_affinity`, `preferred_channel`, `best_send_hour`, `discount_share`), `tz`,
+`user_id`. A missing field makes a comparison false (and `!=` true). Event conditions count
+matching events through the context.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..profiles import Profile
+from ..profiles import Profile, tag
 from ._ast import And, Compare, Did, Node, Not
 
 MISSING = object()
@@ -88,6 +90,9 @@ PREFIXED: dict[str, Callable[[Profile, str], Any]] = {
 
 
 def field_value(profile: Profile, field: str, now: float) -> Any:
+    if field.startswith("tags."):
+        value = tag(profile, field[5:], now)
+        return MISSING if value is None else value
     getter = FIELDS.get(field)
     if getter is not None:
         return getter(profile, now)
@@ -98,6 +103,11 @@ def field_value(profile: Profile, field: str, now: float) -> Any:
     return MISSING
 
 
+TAGS = frozenset({"category_affinity", "price_sensitivity", "discount_share",
+                  "preferred_channel", "best_send_hour", "lifecycle"})
+
+
 def known_field(field: str) -> bool:
     head, _, rest = field.partition(".")
-    return field in FIELDS or (head in PREFIXED and bool(rest))
+    return field in FIELDS or (head in PREFIXED and bool(rest)) or (
+        head == "tags" and rest in TAGS)
