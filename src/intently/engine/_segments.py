@@ -36,6 +36,9 @@ class SegmentRuntime:
         """Forget pending changes and timers; start from `timers` (the last checkpoint's)."""
         self.pending: list[Change] = []
         self.due: dict[str, float] = dict(timers)
+        # per record, when each of its clocked segments could next change (unknown after a
+        # restart: the first firing then re-checks every clocked segment)
+        self.segment_due: dict[str, dict[str, float]] = {}
         self.heap: list[tuple[float, str]] = [(d, p) for p, d in timers.items()]
         heapq.heapify(self.heap)
         self.timer_updates: dict[str, float | None] = {}
@@ -46,11 +49,7 @@ class SegmentRuntime:
         if changes:
             self.pending.extend(changes)
         if book.clocked:  # only the rules this event could change have new wake-ups
-            nxt = book.next_change_of(p, ev.ts, book.last_evaluated)
-            if nxt is not None:
-                current = self.due.get(p.id)
-                if current is None or nxt < current:
-                    self._set(p.id, nxt)
+            self._update(p, ev.ts, [n for n in book.last_evaluated if book.compiled[n].clock])
         return changes
 
     def fire(self, until: float, get: Callable[[str], Profile | None],
@@ -66,26 +65,52 @@ class SegmentRuntime:
             self.timer_updates[pid] = None
             p = get(pid)
             if p is None:
+                self.segment_due.pop(pid, None)
                 continue
-            changes = self.book.on_time(p, when)
+            known = self.segment_due.get(pid)
+            names = (list(self.book.clocked) if known is None
+                     else [n for n, t in known.items() if t <= when])
+            changes = self.book.evaluate_some(p, names, when)
             if changes:
                 fired.extend(changes)
                 touched(p)
-            self._schedule(p, when)
+            self._update(p, when, names)
         self.pending.extend(fired)
         return fired
 
     def reschedule(self, p: Profile, now: float) -> None:
-        self._schedule(p, now)
+        self._update(p, now, list(self.book.clocked))
 
-    def _schedule(self, p: Profile, now: float) -> None:
-        nxt = self.book.next_change(p, now)
+    def _update(self, p: Profile, now: float, names: list[str]) -> None:
+        """Recompute the wake-ups of these segments, then the record's timer (the earliest)."""
         pid = p.id
-        if nxt is None:
+        book = self.book
+        mine = self.segment_due.get(pid)
+        if mine is None:
+            if not names:
+                return
+            mine = {}
+        windows = p.windows or {}
+        members = p.segments
+        compiled = book.compiled
+        for name in names:
+            comp = compiled.get(name)
+            if comp is None:  # a segment that was removed
+                mine.pop(name, None)
+                continue
+            t = comp.next_change(p, now, windows, name in members)
+            if t is None:
+                mine.pop(name, None)
+            else:
+                mine[name] = t
+        if not mine:
+            self.segment_due.pop(pid, None)
             if pid in self.due:
                 del self.due[pid]
                 self.timer_updates[pid] = None
             return
+        self.segment_due[pid] = mine
+        nxt = min(mine.values())
         if self.due.get(pid) != nxt:
             self._set(pid, nxt)
 

@@ -109,6 +109,11 @@ class SegmentBook:
     def evaluate_one(self, p: Profile, name: str, now: float) -> list[Change]:
         return self._apply(p, (name,), now)
 
+    def evaluate_some(self, p: Profile, names: Iterable[str], now: float) -> list[Change]:
+        rank = self.rank
+        return self._apply(p, sorted((n for n in names if n in rank), key=rank.__getitem__),
+                           now)
+
     def leave(self, p: Profile, name: str, now: float) -> list[Change]:
         """`p` leaves a segment that no longer exists."""
         if name not in p.segments:
