@@ -35,18 +35,19 @@ def demo(
     """Run the live demo on the embedded store."""
     s = settings(config, db=db)
     s = replace(s, write_keys=s.write_keys or (DEMO_WRITE_KEY,),
-                admin_keys=s.admin_keys or (DEMO_ADMIN_KEY,))
+                admin_keys=s.admin_keys or (DEMO_ADMIN_KEY,),
+                builtin_segments=True)  # at demo rates their cost does not matter
+    shop = Shop(users=users, days=days, seed=seed, start=time.time() - days * 86400)
+    clock = ShopClock(shop.start, days * 86400 / max(minutes * 60.0, 1.0))
     try:
-        engine = Engine(settings=s)
+        engine = Engine(settings=s, clock=clock)  # segment timers follow the shop's time
     except IntentlyError as exc:
         guard(exc)
         return
     worker = EngineWorker(engine).start()
     server = _start_api(worker, port) if port else None
-    shop = Shop(users=users, days=days, seed=seed, start=time.time() - days * 86400)
-    speed = days * 86400 / max(minutes * 60.0, 1.0)
     stop = threading.Event()
-    feeder = threading.Thread(target=_feed, args=(shop, worker, speed, stop), daemon=True)
+    feeder = threading.Thread(target=_feed, args=(shop, worker, clock, stop), daemon=True)
     feeder.start()
     view = LiveView(f"Intently demo · {users} simulated customers · {days:g} days in "
                     f"{minutes:g} min · store {s.db}")
@@ -74,16 +75,28 @@ def demo(
                "store": s.db})
 
 
-def _feed(shop: Shop, worker: EngineWorker, speed: float, stop: threading.Event) -> None:
-    """Play the shop's events at `speed` times real time, in small group commits."""
-    started = time.monotonic()
+class ShopClock:
+    """The simulated shop's time: `speed` times faster than the wall clock, from `start`."""
+
+    def __init__(self, start: float, speed: float) -> None:
+        self.start, self.speed = start, speed
+        self.started = time.monotonic()
+
+    def now(self) -> float:
+        return self.start + (time.monotonic() - self.started) * self.speed
+
+    def wall_time_of(self, ts: float) -> float:
+        return self.started + (ts - self.start) / self.speed
+
+
+def _feed(shop: Shop, worker: EngineWorker, clock: ShopClock, stop: threading.Event) -> None:
+    """Play the shop's events as the shop's clock reaches them, in small group commits."""
     batch = []
     for raw in shop.events():
         if stop.is_set():
             return
         event = as_event(raw)
-        due = started + (event.ts - shop.start) / speed
-        wait = due - time.monotonic()
+        wait = clock.wall_time_of(event.ts) - time.monotonic()
         if wait > 0.05:
             if batch:
                 worker.submit(batch).result()

@@ -25,6 +25,7 @@ class Snapshot:
     orders: int
     revenue: float
     top: list[dict[str, Any]] = field(default_factory=list)
+    segments: dict[str, int] = field(default_factory=dict)
 
 
 def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> Snapshot:
@@ -39,8 +40,14 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
         "intent": p.intent, "key": p.key_action, "cluster": p.cluster or "",
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
     } for p in recent]
+    sizes: dict[str, int] = {name: 0 for name in engine.segments.book.segments}
+    for p in profiles:
+        for name in p.segments:
+            if name in sizes:
+                sizes[name] += 1
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), active,
-                    sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows)
+                    sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows,
+                    sizes)
 
 
 def _bar(p: float) -> str:
@@ -72,4 +79,8 @@ class LiveView:
             table.add_row(f"{row['id']}\n[dim]{row['user']}[/]", isoformat(row["last"])[5:16],
                           row["entry"], chain, _bar(row["intent"]), row["key"] or "",
                           row["cluster"], str(row["orders"]))
-        return Group(Panel(head, title=self.title), table, footer)
+        parts: list[Any] = [Panel(head, title=self.title)]
+        if snap.segments:
+            parts.append("segments: " + "   ".join(
+                f"{name} [bold]{n}[/]" for name, n in snap.segments.items()))
+        return Group(*parts, table, footer)
