@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Request
 
-from .._errors import ValidationError
 from ..engine import Engine
-from ..segments import from_json, known_field, parse, to_json, to_text
+from ..segments import known_field, to_json, to_text
 from ..segments._ast import And, Compare, Did, Node, Not, Or
 from ._auth import require_admin
 from ._deps import services
+from ._rules import read_rule
 
 router = APIRouter(prefix="/v1", tags=["intent", "rules"])
 
@@ -37,18 +36,7 @@ async def validate_rule(request: Request) -> dict[str, Any]:
     """Body: `{"text": "orders >= 2 and did viewed_video in 7d"}` or `{"rule": {...JSON...}}`.
     Errors are 400 with the position (text) or path (JSON) and what was expected."""
     require_admin(request)
-    try:
-        body = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise ValidationError(f"malformed JSON: {exc}", "$") from None
-    if not isinstance(body, dict) or ("text" in body) == ("rule" in body):
-        raise ValidationError('send {"text": "..."} or {"rule": {...}}', "$")
-    if "text" in body:
-        if not isinstance(body["text"], str):
-            raise ValidationError("text must be a string", "$.text")
-        node = parse(body["text"])
-    else:
-        node = from_json(body["rule"], "$.rule")
+    node, _ = await read_rule(request)
     return {"text": to_text(node), "rule": to_json(node),
             "unknown_fields": sorted({f for f in _fields(node) if not known_field(f)})}
 

@@ -10,11 +10,12 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
-from .._errors import NotFound, ValidationError
+from .._errors import NotFound
 from ..engine import Engine
-from ..segments import Segment, from_json, parse
+from ..segments import Segment
 from ._auth import require_admin
 from ._deps import services
+from ._rules import read_rule
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -40,13 +41,7 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
 @router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}')
 async def put_segment(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
-    try:
-        body = msgspec.json.decode(await request.body())
-    except msgspec.DecodeError as exc:
-        raise ValidationError(f"malformed JSON: {exc}", "$") from None
-    if not isinstance(body, dict) or ("text" in body) == ("rule" in body):
-        raise ValidationError('send {"text": "..."} or {"rule": {...}}', "$")
-    rule = parse(str(body["text"])) if "text" in body else from_json(body["rule"], "$.rule")
+    rule, body = await read_rule(request)
     segment = Segment(name, rule, str(body.get("description", "")))
 
     def write(engine: Engine) -> dict[str, Any]:

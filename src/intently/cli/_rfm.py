@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from .._errors import IntentlyError
 from ..engine import Engine
-from ..profiles import Profile
 from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
 
 app = typer.Typer(help="RFM: recency, frequency and monetary scores and named segments.",
@@ -36,7 +34,7 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     try:
         engine.checkpoint()
         now = engine.clock.now()
-        model = fit_rfm(_profiles(engine), now, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        model = fit_rfm(engine.all_profiles(), now, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
         save_model(engine.store, model, "rfm")
     except ValueError as exc:
         fail(str(exc))
@@ -53,17 +51,3 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
               f"{model.recency_days}, orders {model.frequency}, revenue {model.monetary}")
     for name, n in model.metrics["segments"].items():
         err.print(f"  {name:<18} {n}")
-
-
-def _profiles(engine: Engine) -> Iterator[Profile]:
-    """Every stored record (the cache's newer copy when it has one)."""
-    offset = 0
-    while True:
-        ids = engine.store.profile_ids(limit=1000, offset=offset)
-        if not ids:
-            return
-        offset += len(ids)
-        for pid in ids:
-            profile = engine.state.peek(pid)
-            if profile is not None:
-                yield profile

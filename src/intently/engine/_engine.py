@@ -326,35 +326,34 @@ class Engine:
             raise NotFound(f"no segment {name!r}")
         return self._backfill(lambda p, now: book.leave(p, name, now))
 
-    def _backfill(self, apply: Callable[[Profile, float], list[Change]]) -> list[Change]:
-        now = self.clock.now()
+    def all_profiles(self) -> Iterator[Profile]:
+        """Every record: the cached ones, then the stored ones not in the cache (read from the
+        store without filling the cache)."""
         state = self.state
-        seen: set[str] = set()
-        changes: list[Change] = []
+        yield from list(state.profiles.values())
         offset = 0
         while True:
             ids = self.store.profile_ids(limit=1000, offset=offset)
             if not ids:
-                break
+                return
             offset += len(ids)
             for pid in ids:
-                if pid in state.dropped or pid in seen:
-                    continue
-                seen.add(pid)
-                profile = state.peek_or_load(pid)
-                if profile is not None:
-                    changes.extend(self._settle(profile, apply(profile, now), now))
-        for pid in [p for p in state.profiles if p not in seen]:
-            profile = state.profiles[pid]
-            changes.extend(self._settle(profile, apply(profile, now), now))
-        self.checkpoint()
-        return changes
+                if pid not in state.profiles and pid not in state.dropped:
+                    profile = state.peek(pid)
+                    if profile is not None:
+                        yield profile
 
-    def _settle(self, profile: Profile, changes: list[Change], now: float) -> list[Change]:
-        if changes:
-            self.segments.pending.extend(changes)
-            self.state.dirty.add(profile.id)
-        self.segments.reschedule(profile, now)
+    def _backfill(self, apply: Callable[[Profile, float], list[Change]]) -> list[Change]:
+        now = self.clock.now()
+        changes: list[Change] = []
+        for profile in self.all_profiles():
+            found = apply(profile, now)
+            if found:
+                changes.extend(found)
+                self.segments.pending.extend(found)
+                self.state.adopt(profile)  # changed: keep it until the checkpoint writes it
+            self.segments.reschedule(profile, now)
+        self.checkpoint()
         return changes
 
     def tick(self, now: float | None = None) -> list[Change]:

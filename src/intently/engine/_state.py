@@ -71,6 +71,11 @@ class HotState:
         self.dropped.add(profile_id)
 
     # -- checkpoints
+    def adopt(self, profile: Profile) -> None:
+        """Put a record read with `peek` into the cache, changed."""
+        self.profiles.setdefault(profile.id, profile)
+        self.dirty.add(profile.id)
+
     def peek_or_load(self, profile_id: str) -> Profile | None:
         """A record, loaded into the cache if it is not there (None if the store has none)."""
         profile = self.profiles.get(profile_id)
