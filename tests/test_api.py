@@ -155,3 +155,12 @@ def test_segments_over_http(client: TestClient) -> None:
     assert client.get("/v1/segments/nope/members", headers=ADMIN).status_code == 404
     r = client.delete("/v1/segments/whales", headers=ADMIN)
     assert r.json() == {"name": "whales", "left": 1}
+
+
+def test_customer_groups_over_http(client: TestClient) -> None:
+    client.post("/v1/batch", auth=WRITE, json={"batch": [
+        track("Order Completed", user=f"u{i}", mid=f"g{i}", revenue=10 * (i + 1))
+        for i in range(6)]})
+    r = client.get("/v1/customers/groups?k=2", headers=ADMIN)
+    assert r.status_code == 200 and sum(g["size"] for g in r.json()) == 6
+    assert client.get("/v1/customers/groups?k=20", headers=ADMIN).status_code == 400

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
-from .._errors import NotFound
+from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..segments import Segment
 from ._auth import require_admin
@@ -103,5 +103,22 @@ async def history(request: Request, name: str) -> dict[str, Any]:
             size += ins - outs
             out.append({"day": day * 86400, "entered": ins, "left": outs, "size": size})
         return {"segment": name, "days": out}
+
+    return await _on_engine(request, read)  # type: ignore[no-any-return]
+
+
+@router.get("/customers/groups", summary="Customers clustered on value, visits and channels")
+async def customer_groups(request: Request, k: int = Query(6, ge=2, le=20)
+                          ) -> list[dict[str, Any]]:
+    require_admin(request)
+
+    def read(engine: Engine) -> list[dict[str, Any]]:
+        from ..analytics import cluster_customers
+        from ..analytics.customers import to_json as groups_json
+
+        try:
+            return groups_json(cluster_customers(engine.all_profiles(), engine.clock.now(), k))
+        except ValueError as exc:
+            raise ValidationError(str(exc), "$.k") from None
 
     return await _on_engine(request, read)  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from pathlib import Path
 
@@ -124,3 +125,38 @@ def members(
         for pid, _ in rows:
             sys.stdout.write(pid + "\n")
         err.print(f"{len(rows)} members")
+
+
+@app.command("groups")
+def groups(
+    k: int = typer.Option(6, help="How many groups"),
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Cluster customers on value (RFM), visits, discount and channel use; each group gets a
+    readable profile."""
+    from ..analytics import cluster_customers
+    from ..analytics.customers import to_json as groups_json
+
+    engine = _engine(db, config, readonly=True)
+    try:
+        found = cluster_customers(engine.all_profiles(), engine.clock.now(), k=k)
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    finally:
+        engine.store.close()
+    if as_json:
+        emit_json(groups_json(found))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("group", "customers", "orders", "revenue", "categories", "lifecycle",
+                  title="customer groups")
+    for g in found:
+        table.add_row(g.name, f"{g.size} ({g.share:.0%})", f"{g.means['orders']:.1f}",
+                      f"{math.expm1(g.means['revenue']):.0f}", ", ".join(g.top_categories),
+                      ", ".join(f"{n} {c}" for n, c in list(g.lifecycle.items())[:3]))
+    Console().print(table)
