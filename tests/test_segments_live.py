@@ -155,3 +155,17 @@ def test_cli_defines_lists_and_exports(tmp_path: Path) -> None:
     csv_out = runner.invoke(app, ["segments", "members", "whales", "--format", "csv", "--db",
                                   db]).stdout
     assert csv_out.splitlines()[1].startswith("rich,")
+
+
+def test_a_segment_added_later_counts_the_recent_past_from_the_log(db_path: Path) -> None:
+    clock = ManualClock(T0 + 2 * HOUR)
+    engine = sqlite_engine(db_path, clock)
+    engine.process(track("Product Added", user="early", at=T0))
+    engine.process(track("Product Added", user="old", at=T0 - 3 * 86400))
+    engine.checkpoint()
+    changes = engine.put_segment(ABANDONED)  # added after the fact
+    assert [(c.profile_id, c.entered) for c in changes] == [("early", True)]
+    assert engine.profile("early").windows  # the condition's times came from the log
+    clock.advance(23 * HOUR)
+    assert [(c.profile_id, c.entered) for c in engine.tick()] == [("early", False)]
+    engine.close()

@@ -84,3 +84,9 @@ def test_models_are_versioned_and_the_newest_is_in_use(store: Store) -> None:
     store.save_model("intent", "v2", b"two")
     assert store.load_model("intent") == b"two"
     assert store.model_versions("intent") == ["v1", "v2"]
+
+
+def test_events_since_an_event_time(store: Store) -> None:
+    write(store, 1, ["a", "b", "c"], customer="x")  # event times 100, 101, 102
+    found = [row for batch in store.events_since(101.0, batch=1) for row in batch]
+    assert found == [("x", b'{"m":"b"}'), ("x", b'{"m":"c"}')]

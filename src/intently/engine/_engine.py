@@ -36,7 +36,9 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
-from ..segments import Change, Segment
+from ..segments import Change, Did, Segment
+from ..segments._compile import counter_key
+from ..segments._counters import Counters
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
 from ._segments import ChangeListener, SegmentRuntime, load_book
@@ -312,8 +314,29 @@ class Engine:
             raise RuntimeError("this engine was opened read-only")
         self.store.save_segment(segment.name, json.dumps(segment.to_json()).encode())
         book = self.segments.book
+        counting = {counter_key(d) for c in book.compiled.values() for d in c.counters}
         book.put(segment)
+        fresh = {d for d in book.compiled[segment.name].counters if counter_key(d) not in counting}
+        if fresh:
+            self._count_history(fresh)
         return self._backfill(lambda p, now: book.evaluate_one(p, segment.name, now))
+
+    def _count_history(self, conditions: set[Did]) -> None:
+        """Fill new windowed conditions from the log, so a segment added today already knows
+        who added to the cart yesterday. (Derived signals, such as a return after a gap, are
+        only counted from now on: the log keeps raw events.)"""
+        windows = [d.within_s for d in conditions]
+        since = 0.0 if None in windows else self.clock.now() - max(w or 0 for w in windows)
+        counters = Counters(conditions)
+        vocabulary = self.vocabulary
+        for rows in self.store.events_since(since):
+            for record_id, payload in rows:
+                profile = self.find(record_id)
+                if profile is None:
+                    continue
+                ev = _decode_event(payload)
+                if counters.update(profile, ev, vocabulary.signals_for(ev)):
+                    self.state.adopt(profile)
 
     def remove_segment(self, name: str) -> list[Change]:
         """Delete a segment: its members leave it now."""

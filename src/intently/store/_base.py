@@ -53,6 +53,10 @@ class Store(Protocol):
     def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
         """Every event after `after`, in order, in batches."""
 
+    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
+        """(record id at the time, payload) of every event from `ts` on (event time), in log
+        order, in batches. A scan: for occasional jobs such as a new segment's backfill."""
+
     def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         """The newest `limit` events of these record ids, newest first."""
 

@@ -73,6 +73,11 @@ class MemoryStore:
             yield [(r[0], r[2], r[3], r[4]) for r in rows]
             start += len(rows)
 
+    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
+        rows = [(r[1], r[4]) for r in self._events if r[2] >= ts]
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
+
     def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         wanted = set(customer_ids)
         found = [(r[0], r[2], r[3], r[4]) for r in reversed(self._events) if r[1] in wanted]

@@ -185,6 +185,18 @@ class SQLiteStore:
             yield rows
             cursor = rows[-1][0]
 
+    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
+        cursor = 0
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, customer_id, payload FROM events WHERE seq > ? AND ts >= ? "
+                    "ORDER BY seq LIMIT ?", (cursor, ts, batch)).fetchall()
+            if not rows:
+                return
+            yield [(r[1], r[2]) for r in rows]
+            cursor = rows[-1][0]
+
     def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
         marks = ",".join("?" * len(customer_ids))
         with self._lock:
