@@ -8,6 +8,7 @@ re-evaluates only those rules), `clock` whether time alone can (a window that ex
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,10 +87,28 @@ def compile_rule(node: Node) -> Compiled:
         ways = {way for _, way in wakeups}
         way = "static" if not ways else ways.pop() if len(ways) == 1 else "both"
         out.parts.append((check, way, wakeups))
-    checks = [check for check, _, _ in out.parts]
-    out.check = checks[0] if len(checks) == 1 else (
-        lambda p, now, w: all(c(p, now, w) for c in checks))
+    out.check = _all([check for check, _, _ in out.parts])
     return out
+
+
+def _all(checks: list[Check]) -> Check:
+    """`and` of checks, unrolled for the usual two or three (a generator costs more)."""
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        a, b = checks
+        return lambda p, now, w: a(p, now, w) and b(p, now, w)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda p, now, w: a(p, now, w) and b(p, now, w) and c(p, now, w)
+    return lambda p, now, w: all(check(p, now, w) for check in checks)
+
+
+def _any(checks: list[Check]) -> Check:
+    if len(checks) == 2:
+        a, b = checks
+        return lambda p, now, w: a(p, now, w) or b(p, now, w)
+    return lambda p, now, w: any(check(p, now, w) for check in checks)
 
 
 def _way(falls: bool | None, negated: bool) -> str:
@@ -110,9 +129,9 @@ def _compile(node: Node, out: Compiled, negated: bool) -> Check:
         return lambda p, now, w: not inner(p, now, w)
     parts = [_compile(i, out, negated) for i in node.items]
     if isinstance(node, And):
-        return lambda p, now, w: all(part(p, now, w) for part in parts)
+        return _all(parts)
     assert isinstance(node, Or)
-    return lambda p, now, w: any(part(p, now, w) for part in parts)
+    return _any(parts)
 
 
 def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
@@ -136,6 +155,9 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
     else:
         out.triggers.add(ANY_EVENT)  # tags.* included: they read the whole record
     if getter is not None:
+        numeric = _numeric(op, wanted)
+        if numeric is not None:
+            return lambda p, now, w: numeric(getter(p, now))
         return lambda p, now, w: compare(getter(p, now), op, wanted)
     if head == "tags" and rest:
         if rest == "lifecycle":  # moves with time: at 30, 60 and 120 days
@@ -148,6 +170,22 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
     if prefixed is not None and rest:
         return lambda p, now, w: compare(prefixed(p, rest), op, wanted)
     return lambda p, now, w: compare(MISSING, op, wanted)
+
+
+_ORDER = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def _numeric(op: str, wanted: Any) -> Callable[[Any], bool] | None:
+    """A faster `compare` for a number against a number (what most record fields are)."""
+    cmp = _ORDER.get(op)
+    if cmp is None or wanted.__class__ not in (int, float):
+        return None
+
+    def check(value: Any) -> bool:
+        cls = value.__class__
+        return (cls is int or cls is float) and cmp(value, wanted)
+
+    return check
 
 
 def _did(node: Did, out: Compiled, negated: bool) -> Check:
