@@ -1,7 +1,7 @@
 """Journeys from a flat event history, for training and evaluation.
 
 A journey is one customer's run of events, split by inactivity (or a given session id); a
-purchase ends it. The prediction points of a journey are the moments after each of its events
+purchase ends it (with session ids, the rest of that session is left out). The prediction points of a journey are the moments after each of its events
 before the purchase; the label is whether the journey ends in a purchase. The purchase itself
 and everything after it never reach the features of the predictions it labels.
 """
@@ -58,6 +58,9 @@ def build_journeys(
         last_ts = 0.0
         last_session: str | None = None
         for ts, signal, session, price in rows:
+            if (session is not None and current is not None and current.converted
+                    and session == last_session):
+                continue  # a session is one journey: it ended with its purchase
             boundary = (
                 current is None
                 or current.converted
