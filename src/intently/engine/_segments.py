@@ -119,11 +119,6 @@ class SegmentRuntime:
         self.timer_updates[pid] = due
         heapq.heappush(self.heap, (due, pid))
 
-    def next_due(self) -> float | None:
-        while self.heap and self.due.get(self.heap[0][1]) != self.heap[0][0]:
-            heapq.heappop(self.heap)
-        return self.heap[0][0] if self.heap else None
-
     def flush(self) -> tuple[list[SegmentChange], dict[str, float | None]]:
         changes = [(c.profile_id, c.segment, c.entered, c.ts) for c in self.pending]
         timers, self.timer_updates = self.timer_updates, {}

@@ -98,14 +98,6 @@ class SegmentBook:
         self.last_evaluated = sorted(names, key=rank.__getitem__)
         return self._apply(p, self.last_evaluated, now)
 
-    def on_time(self, p: Profile, now: float) -> list[Change]:
-        """Re-evaluate the segments whose answer time alone can change."""
-        return self._apply(p, self.clocked, now)
-
-    def evaluate(self, p: Profile, now: float) -> list[Change]:
-        """Re-evaluate every segment (after a rule changed, say)."""
-        return self._apply(p, self.compiled, now)
-
     def evaluate_one(self, p: Profile, name: str, now: float) -> list[Change]:
         return self._apply(p, (name,), now)
 
@@ -120,23 +112,6 @@ class SegmentBook:
             return []
         p.segments = tuple(s for s in p.segments if s != name)
         return [Change(p.id, name, False, now)]
-
-    def next_change(self, p: Profile, now: float) -> float | None:
-        """When time alone could next change one of this record's memberships."""
-        return self.next_change_of(p, now, self.clocked)
-
-    def next_change_of(self, p: Profile, now: float, names: Iterable[str]) -> float | None:
-        windows = p.windows or {}
-        members = p.segments
-        compiled = self.compiled
-        best = None
-        for name in names:
-            comp = compiled[name]
-            if comp.clock:
-                t = comp.next_change(p, now, windows, name in members)
-                if t is not None and (best is None or t < best):
-                    best = t
-        return best
 
     def _apply(self, p: Profile, names: Iterable[str], now: float) -> list[Change]:
         windows = p.windows or {}
