@@ -1,9 +1,10 @@
 """Journeys from a flat event history, for training and evaluation.
 
 A journey is one customer's run of events, split by inactivity (or a given session id); a
-purchase ends it (with session ids, the rest of that session is left out). The prediction points of a journey are the moments after each of its events
-before the purchase; the label is whether the journey ends in a purchase. The purchase itself
-and everything after it never reach the features of the predictions it labels.
+purchase ends it (with session ids, the rest of that session is left out). The prediction
+points of a journey are the moments after each of its events before the purchase; the label is
+whether the journey ends in a purchase. The purchase itself and everything after it never reach
+the features of the predictions it labels.
 """
 
 from __future__ import annotations
