@@ -60,3 +60,24 @@ def test_cli_fits_and_profiles_show_the_score(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["customers"] == 30
     shown = json.loads(runner.invoke(app, ["profile", "u0", "--db", str(db), "--json"]).stdout)
     assert shown["rfm"]["segment"] and len(shown["rfm"]["score"]) == 3
+
+
+def test_rules_read_rfm_and_time_moves_customers_out(tmp_path: Path) -> None:
+    from intently import ManualClock
+    from intently.intent import save_model
+    from intently.segments import Segment
+
+    db = tmp_path / "s.db"
+    clock = ManualClock(T0)
+    engine = sqlite_engine(db, clock)
+    people = [buyer(f"c{i}", days_ago=i, orders=1 + i // 20, revenue=10.0 * (i + 1))
+              for i in range(100)]
+    save_model(engine.store, fit_rfm(people, T0, "v1"), "rfm")
+    engine.close()
+    engine = sqlite_engine(db, clock)  # an engine started with an RFM model in the store
+    engine.put_segment(Segment.from_text("recent", "rfm.r = 5"))
+    engine.process(track("Order Completed", user="u", at=T0, revenue=50))
+    assert engine.profile("u").segments == ("recent",)
+    clock.advance(100 * DAY)
+    assert [(c.segment, c.entered) for c in engine.tick()] == [("recent", False)]
+    engine.close()

@@ -174,8 +174,8 @@ class Engine:
             self.clusters = load_clusters(self.store) or load_prior_clusters()
         blob = self.store.load_model("rfm")
         self.rfm: RFMModel | None = RFMModel.from_json(blob) if blob is not None else None
-        self.segments = SegmentRuntime(load_book(self.store, settings.builtin_segments),
-                                       self.store.load_timers())
+        self.segments = SegmentRuntime(
+            load_book(self.store, settings.builtin_segments, self.rfm), self.store.load_timers())
         self.listeners: list[Listener] = []
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0

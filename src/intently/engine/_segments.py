@@ -11,20 +11,38 @@ import heapq
 import json
 from collections.abc import Callable
 
+from ..analytics.rfm import RFMModel
 from ..events import Event
 from ..profiles import Profile
 from ..segments import Change, Segment, SegmentBook, builtin_segments
+from ..segments._compile import Field
 from ..store import SegmentChange, Store
 
 ChangeListener = Callable[[list[Change]], None]
 
 
-def load_book(store: Store, builtin: bool = False) -> SegmentBook:
-    """The segments saved in the store, over the built-in ones when `builtin`."""
+def load_book(store: Store, builtin: bool = False, rfm: RFMModel | None = None) -> SegmentBook:
+    """The segments saved in the store, over the built-in ones when `builtin`; with an RFM
+    model, rules can read `rfm.r`, `rfm.f`, `rfm.m`, `rfm.score` and `rfm.segment`."""
     segments = {s.name: s for s in builtin_segments()} if builtin else {}
     for name, body in store.load_segments().items():
         segments[name] = Segment.from_json(json.loads(body))
-    return SegmentBook(segments)
+    return SegmentBook(segments, rfm_fields(rfm) if rfm is not None else {})
+
+
+def rfm_fields(model: RFMModel) -> dict[str, Field]:
+    def reader(part: str) -> Callable[[Profile, float], object]:
+        def read(p: Profile, now: float) -> object:
+            score = model.score(p, now)
+            return None if score is None else score.to_json()[part]
+        return read
+
+    def wakeups(p: Profile, now: float, w: object) -> list[float]:
+        # the recency score moves when the days since the last order cross a cut point
+        return [p.last_order + d * 86400.0 + 1 for d in model.recency_days] if p.orders else []
+
+    return {f"rfm.{part}": Field(reader(part), frozenset({"purchased"}), wakeups)
+            for part in ("r", "f", "m", "score", "segment")}
 
 
 class SegmentRuntime:

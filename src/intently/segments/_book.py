@@ -13,7 +13,7 @@ from sys import intern
 from ..events import Event
 from ..profiles import Profile
 from ._ast import Node
-from ._compile import ANY_EVENT, TRAITS, Compiled, compile_rule
+from ._compile import ANY_EVENT, TRAITS, Compiled, Field, compile_rule
 from ._counters import Counters
 from ._json import from_json, to_json
 from ._text import parse, to_text
@@ -55,6 +55,7 @@ class SegmentBook:
     """Compiled segments and the indexes that decide which to re-evaluate for an event."""
 
     segments: dict[str, Segment] = field(default_factory=dict)
+    fields: dict[str, Field] = field(default_factory=dict)  # added by the engine (rfm.*)
 
     def __post_init__(self) -> None:
         self._rebuild()
@@ -70,7 +71,7 @@ class SegmentBook:
 
     def _rebuild(self) -> None:
         self.compiled: dict[str, Compiled] = {
-            name: compile_rule(seg.rule) for name, seg in self.segments.items()}
+            name: compile_rule(seg.rule, self.fields) for name, seg in self.segments.items()}
         self.by_trigger: dict[str, list[str]] = {}
         for name, comp in self.compiled.items():
             for trigger in comp.triggers:

@@ -32,6 +32,16 @@ TIME_FIELDS = frozenset({"days_since_last_order", "days_since_last_seen",
 Wakeups = Callable[[Profile, float, "Windows"], list[float]]
 
 
+@dataclass(frozen=True)
+class Field:
+    """A field the engine adds to the rule language (`rfm.segment`, say): how to read it, which
+    events can change it, and when time alone could."""
+
+    getter: Callable[[Profile, float], Any]
+    triggers: frozenset[str] = frozenset({ANY_EVENT})
+    wakeups: Wakeups | None = None
+
+
 @dataclass
 class Compiled:
     check: Check
@@ -44,6 +54,7 @@ class Compiled:
     # the rule's conjuncts (the rule itself when it is no `and`), each with the way time can
     # move it ("static": not at all) and its wake-ups
     parts: list[tuple[Check, str, list[tuple[Wakeups, str]]]] = field(default_factory=list)
+    extra: dict[str, Field] = field(default_factory=dict)
 
     def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
         """The earliest future moment at which time alone could change the answer.
@@ -78,8 +89,8 @@ def counter_key(node: Did) -> str:
     return to_text(Did(node.name, ">=", 1, node.where, node.within_s))
 
 
-def compile_rule(node: Node) -> Compiled:
-    out = Compiled(check=lambda p, now, w: False)
+def compile_rule(node: Node, extra: dict[str, Field] | None = None) -> Compiled:
+    out = Compiled(check=lambda p, now, w: False, extra=extra or {})
     for item in node.items if isinstance(node, And) else (node,):
         before = len(out.wakeups)
         check = _compile(item, out, False)
@@ -136,6 +147,14 @@ def _compile(node: Node, out: Compiled, negated: bool) -> Check:
 
 def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
     field_name, op, wanted = node.field, node.op, node.value
+    added = out.extra.get(field_name)
+    if added is not None:
+        out.triggers.update(added.triggers)
+        if added.wakeups is not None:
+            out.clock = True
+            out.wakeups.append((added.wakeups, "both"))
+        read = added.getter
+        return lambda p, now, w: compare(read(p, now), op, wanted)
     getter = FIELDS.get(field_name)
     head, _, rest = field_name.partition(".")
     if field_name in PURCHASE_FIELDS:

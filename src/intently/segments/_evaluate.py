@@ -103,6 +103,7 @@ def field_value(profile: Profile, field: str, now: float) -> Any:
     return MISSING
 
 
+RFM = frozenset({"r", "f", "m", "score", "segment"})  # when `intently rfm update` has run
 TAGS = frozenset({"category_affinity", "price_sensitivity", "discount_share",
                   "preferred_channel", "best_send_hour", "lifecycle"})
 
@@ -110,4 +111,4 @@ TAGS = frozenset({"category_affinity", "price_sensitivity", "discount_share",
 def known_field(field: str) -> bool:
     head, _, rest = field.partition(".")
     return field in FIELDS or (head in PREFIXED and bool(rest)) or (
-        head == "tags" and rest in TAGS)
+        head == "tags" and rest in TAGS) or (head == "rfm" and rest in RFM)
