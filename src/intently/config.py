@@ -40,6 +40,31 @@ class Settings:
     """Largest accepted event (Segment's limit)."""
     max_batch_bytes: int = 500 * 1024
     """Largest accepted request body (Segment's limit)."""
+    base_url: str = "http://127.0.0.1:8000"
+    """Where this server is reached from outside: tracking and unsubscribe links use it."""
+    message_cap_per_day: int = 3
+    """Scenario messages per customer in any 24 hours, over all scenarios (higher priority
+    scenarios get the room first)."""
+    max_message_age_hours: float = 24.0
+    """A message not delivered this long after its due time expires instead (a replay of last
+    year's log does not email last year's cart reminders)."""
+    smtp_host: str | None = None
+    """Email goes out through this SMTP server; with none, email is written to the log only."""
+    smtp_port: int = 25
+    smtp_from: str = "Intently <noreply@localhost>"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    sms_url: str | None = None
+    """The SMS provider's HTTP endpoint (JSON POST: to, body); with none, SMS goes to the log."""
+    sms_token: str | None = None
+    push_url: str | None = None
+    """The push provider's HTTP endpoint (JSON POST: token, title, body)."""
+    push_token: str | None = None
+    lead_url: str | None = None
+    """Sales leads are POSTed here (signed like webhooks); with none, they go to the log."""
+    webhook_secret: str | None = None
+    """HMAC key for webhook signatures (default: the store's own secret)."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides: Any) -> Settings:
@@ -66,6 +91,8 @@ def _coerce(kind: Any, value: Any) -> Any:
         return tuple(v.strip() for v in value.split(",") if v.strip())
     if kind.startswith("tuple"):
         return tuple(value)
+    if kind == "bool" and isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
     if kind == "int" and isinstance(value, str):
         return int(value)
     if kind == "float" and isinstance(value, str):

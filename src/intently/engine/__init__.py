@@ -1,11 +1,13 @@
 """The runner: the per-event pipeline, group commit, checkpoints, the clock."""
 
 from ._clock import Clock, ManualClock, SystemClock
+from ._dispatch import Dispatcher, channels_from_settings
 from ._engine import Engine, IngestResult, Processed, as_event, tune_gc
 from ._worker import EngineWorker
 
 __all__ = [
     "Clock",
+    "Dispatcher",
     "Engine",
     "EngineWorker",
     "IngestResult",
@@ -13,5 +15,6 @@ __all__ = [
     "Processed",
     "SystemClock",
     "as_event",
+    "channels_from_settings",
     "tune_gc",
 ]

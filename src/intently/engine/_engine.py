@@ -36,11 +36,15 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
+from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
 from ..segments._counters import Counters
 from ..store import Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
+from ._scenarios import PREFIX as SCENARIO_TIMER
+from ._scenarios import ScenarioRuntime
+from ._scenarios import load_book as load_scenarios
 from ._segments import ChangeListener, SegmentRuntime, load_book
 from ._state import HotState
 
@@ -120,6 +124,10 @@ def _stored(row: StoredEvent) -> Event:
     return ev
 
 
+def _segment_timers(timers: dict[str, float]) -> dict[str, float]:
+    return {k: d for k, d in timers.items() if not k.startswith(SCENARIO_TIMER)}
+
+
 def tune_gc() -> None:
     """Collect young objects less often. The pipeline allocates a few dicts per event and makes
     no reference cycles on its hot path, so CPython's default (a collection every 700
@@ -174,11 +182,16 @@ class Engine:
             self.clusters = load_clusters(self.store) or load_prior_clusters()
         blob = self.store.load_model("rfm")
         self.rfm: RFMModel | None = RFMModel.from_json(blob) if blob is not None else None
+        timers = self.store.load_timers()
         self.segments = SegmentRuntime(
-            load_book(self.store, settings.builtin_segments, self.rfm), self.store.load_timers())
+            load_book(self.store, settings.builtin_segments, self.rfm), _segment_timers(timers))
+        self.scenarios = ScenarioRuntime(
+            load_scenarios(self.store, settings.base_url, settings.message_cap_per_day,
+                           readonly), timers)
         self.listeners: list[Listener] = []
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
+        self.messages_queued = 0
         self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
@@ -257,6 +270,9 @@ class Engine:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
                                           profile.intent, profile.cluster))
             store.append(rows)
+            effects = self.scenarios.book.effects
+            if effects:
+                self._put_effects(effects.take())
             store.commit()
         except BaseException:
             store.rollback()
@@ -285,28 +301,54 @@ class Engine:
     def _apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
         """The pure part of the pipeline: state in, state out, no I/O of its own."""
         segments = self.segments
-        if segments.heap and segments.heap[0][0] <= ev.ts:
+        scenarios = self.scenarios
+        if (segments.heap and segments.heap[0][0] <= ev.ts) or (
+                scenarios.heap and scenarios.heap[0][0] <= ev.ts):
             self._fire(ev.ts)
         profile = self.resolver.resolve(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
+        intent_before, cluster_before = profile.intent, profile.cluster
         if self.intent is not None:
             self.intent.score(profile, signals, ev.ts, item_price(ev.properties))
         if self.clusters is not None and signals:
             cluster = self.clusters.assign(frozenset(profile.chain))
             if cluster is not profile.cluster:
                 profile.cluster = cluster
-        if segments.book.compiled:
-            segments.on_event(profile, ev, signals)
+        changes = segments.on_event(profile, ev, signals) if segments.book.compiled else []
+        if scenarios.active or profile.sc is not None:
+            scenarios.on_event(profile, ev, signals, changes, intent_before, cluster_before)
         self.state.dirty.add(profile.id)
         return profile, signals
 
     def _fire(self, until: float) -> list[Change]:
+        """Fire segment and scenario timers due by `until`, in time order between the two."""
         state = self.state
 
         def get(pid: str) -> Profile | None:
             return None if pid in state.dropped else state.peek_or_load(pid)
 
-        return self.segments.fire(until, get, lambda p: state.dirty.add(p.id))
+        def touched(p: Profile) -> None:
+            state.dirty.add(p.id)
+
+        changes: list[Change] = []
+        segments, scenarios = self.segments, self.scenarios
+        while True:
+            seg = segments.heap[0][0] if segments.heap else None
+            sc = scenarios.heap[0][0] if scenarios.heap else None
+            nxt = min((t for t in (seg, sc) if t is not None and t <= until), default=None)
+            if nxt is None:
+                return changes
+            if seg is not None and seg <= nxt:
+                fired = segments.fire(nxt, get, touched)
+                changes.extend(fired)
+                if fired and scenarios.active:  # segment entries and exits start scenarios
+                    for c in fired:
+                        p = get(c.profile_id)
+                        if p is not None:
+                            scenarios.book.on_segment_change(p, c)
+                            scenarios.schedule(p)
+            if sc is not None and sc <= nxt:
+                scenarios.fire(nxt, get, touched)
 
     def put_segment(self, segment: Segment) -> list[Change]:
         """Add or replace a segment, save it, and evaluate every record against it now."""
@@ -379,10 +421,52 @@ class Engine:
         self.checkpoint()
         return changes
 
+    def _put_effects(self, effects: Effects) -> None:
+        """Inside a transaction: the messages and journal rows the scenarios produced."""
+        encode = _encode
+        self.store.put_effects(
+            [(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
+             for m in effects.messages],
+            [(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
+             for r in effects.journal])
+        self.messages_queued += len(effects.messages)
+
+    def _flush_effects(self) -> None:
+        """Commit effects made outside a batch (timers fired by the clock, a replay)."""
+        effects = self.scenarios.book.effects
+        if not effects or self.readonly:
+            effects.take()
+            return
+        self.store.begin()
+        try:
+            self._put_effects(effects.take())
+            self.store.commit()
+        except BaseException:
+            self.store.rollback()
+            raise
+
+    def put_scenario(self, scenario: Scenario) -> None:
+        """Add or replace a scenario; it acts on events from now on."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        self.scenarios.book.renderer_check(scenario)
+        self.store.save_scenario(scenario.name, json.dumps(scenario.to_json()).encode())
+        self.scenarios.book.put(scenario)
+
+    def remove_scenario(self, name: str) -> None:
+        """Delete a scenario: its journeys stop at their next step."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        if not self.scenarios.book.remove(name):
+            raise NotFound(f"no scenario {name!r}")
+        self.store.save_scenario(name, None)
+
     def tick(self, now: float | None = None) -> list[Change]:
-        """Fire segment timers due by `now` (the clock's time by default): customers leave
-        "cart abandoners" when the day passes, with no event of theirs. Returns the changes."""
+        """Fire segment and scenario timers due by `now` (the clock's time by default):
+        customers leave "cart abandoners" when the day passes, with no event of theirs, and a
+        reminder goes out three hours after an abandoned cart. Returns the segment changes."""
         changes = self._fire(self.clock.now() if now is None else now)
+        self._flush_effects()
         if changes:
             for listener in self.change_listeners:
                 listener(changes)
@@ -440,6 +524,7 @@ class Engine:
         if self.readonly:
             return
         changes, timers = self.segments.flush()
+        timers.update(self.scenarios.flush_timers())
         self.state.checkpoint(self._seq, self.resolver.merges, changes, timers)
         self.resolver.merges = []
         self.state.evict()
@@ -456,6 +541,7 @@ class Engine:
                 apply(_stored(row))
             replayed += len(rows)
         self._seq = self.store.last_seq()
+        self._flush_effects()  # the same ids as before the crash: the store keeps each once
         if replayed and not self.readonly:
             self.checkpoint()
         return replayed
@@ -463,7 +549,9 @@ class Engine:
     def _reload(self) -> None:
         self.state.clear()
         self.resolver.merges = []
-        self.segments.reset(self.store.load_timers())
+        timers = self.store.load_timers()
+        self.segments.reset(_segment_timers(timers))
+        self.scenarios.reset(timers)
         self._recover()
 
     def close(self) -> None:

@@ -114,6 +114,8 @@ class Aggregator:
             if "added_to_cart" in raw or "removed_from_cart" in raw:
                 f[CART_VALUE] = cart_after(f[CART_VALUE], raw, line_value(props))
         tz = ev.context.get("timezone") if ev.context else None
+        if tz is None and ev.traits:  # a declared trait, as identify calls often carry it
+            tz = ev.traits.get("timezone")
         if tz and tz != p.tz and isinstance(tz, str):
             p.tz = intern(tz)
         hours = p.hours

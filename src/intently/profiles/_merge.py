@@ -16,6 +16,14 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
                            if k not in into.identities)
     into.traits = {**other.traits, **into.traits}
     into.consents = {**other.consents, **into.consents}
+    if other.sc is not None:  # scenario journeys: `into` keeps its own, adopts the others
+        if into.sc is None:
+            into.sc = other.sc
+        else:
+            for name, journey in other.sc.journeys.items():
+                into.sc.journeys.setdefault(name, journey)
+            for name, due in other.sc.pending.items():
+                into.sc.pending.setdefault(name, due)
     into.tz = into.tz or other.tz
     into.user_id = into.user_id or other.user_id
     if other.events:

@@ -61,6 +61,33 @@ class SegmentState(msgspec.Struct, array_like=True, gc=False):
     windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
 
 
+class Journey(msgspec.Struct, array_like=True, gc=False):
+    """One customer's run through one scenario."""
+
+    step: int  # the step to run next (len(steps): done, still watching the goal)
+    arm: str  # "holdout", "main", or a variant's name
+    entered: float
+    n: int  # which entry this is (1, 2, ...): part of every message id
+    wake: float = 0.0  # when to resume (0: not waiting on time)
+    waiting: str | None = None  # the event a wait_for step waits for
+    goal_until: float = 0.0  # conversions count until then
+    done: bool = False  # steps finished; only the goal is watched
+    converted: bool = False
+    k: int = 0  # effects emitted so far (message ids stay unique through loops)
+    deferred: bool = False  # the current send step already waited for quiet hours to end
+
+
+class ScenarioState(msgspec.Struct, array_like=True, gc=False):
+    """What scenarios keep on a record (absent for records no scenario has touched)."""
+
+    journeys: dict[str, Journey] = {}
+    sent: Times = msgspec.field(default_factory=Times)  # message times, last 7 days
+    sent_by: dict[str, Times] = {}  # the same per scenario
+    entries: dict[str, int] = {}  # entries per scenario
+    exited: dict[str, float] = {}  # last exit per scenario
+    pending: dict[str, float] = {}  # scenario -> when an inactivity or date trigger fires
+
+
 class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     """A journey's entry point: where the customer came from."""
 
@@ -104,6 +131,7 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     key_action: str | None = None  # the signal that raised the intent most in this journey
     cluster: str | None = None  # the behavioral cluster the current journey follows
     seg: SegmentState | None = None  # segment memberships and windowed-condition times
+    sc: ScenarioState | None = None  # scenario journeys, send history, pending triggers
 
     first_seen = _scalar(FIRST_SEEN, "First event time (epoch seconds).")
     last_seen = _scalar(LAST_SEEN, "Latest event time.")
@@ -172,6 +200,9 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
         data["hours"] = {str(h): n for h, n in enumerate(self.hours) if n}
         data["chain_ts"] = list(self.chain_ts)
         del data["seg"]
+        del data["sc"]
+        data["scenarios"] = {name: msgspec.to_builtins(j) for name, j in
+                             (self.sc.journeys.items() if self.sc is not None else ())}
         data["segments"] = list(self.segments)
         data["merged_from"] = list(self.merged_from)
         data["windows"] = {k: list(v) for k, v in (self.windows or {}).items()}

@@ -21,6 +21,17 @@ authoritative in their own columns."""
 SegmentChange = tuple[str, str, bool, float]
 """(profile id, segment, entered (else left), when)"""
 
+OutboxRow = tuple[str, str, str, str, str, float, bytes]
+"""(message id, scenario, profile id, arm, channel, due, the message as JSON)"""
+
+OutboxItem = tuple[str, str, str, str, str, float, str, int, str, float, bytes]
+"""(id, scenario, profile id, arm, channel, due, status, attempts, last error, updated, JSON);
+status is pending, sending, delivered, failed (gave up), expired (too late to send) or logged
+(no channel configured: written to the log instead)"""
+
+JournalEntry = tuple[str, str, str, str, str, float, float, str]
+"""(id, scenario, profile id, arm, kind, when, value, ref): see `intently.scenarios.JournalRow`"""
+
 StoredEvent = tuple[int, float, float, bytes]
 """(seq, event time, received at, JSON payload), as the log gives events back"""
 
@@ -61,6 +72,41 @@ class Store(Protocol):
         """The newest `limit` events of these record ids, newest first."""
 
     def count_events(self) -> int: ...
+
+    # -- the transactional outbox (scenario effects commit with the events that caused them)
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+        """Add messages (status pending) and journal rows, ignoring ids already kept (a replay
+        produces the same ids). Inside `begin`/`commit`."""
+
+    def outbox_due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        """Pending messages whose next attempt is due, oldest first; also messages left in
+        `sending` by a crash."""
+
+    def outbox_mark(self, message_id: str, status: str, attempts: int, next_at: float,
+                    error: str, now: float) -> None:
+        """Record an attempt's outcome (its own small transaction)."""
+
+    def outbox(self, limit: int = 100, scenario: str | None = None,
+               profile_id: str | None = None) -> list[OutboxItem]:
+        """Messages, newest first."""
+
+    def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
+        """(arm, status) -> messages."""
+
+    def journal_counts(self, scenario: str) -> list[tuple[str, str, int, float, int]]:
+        """(arm, kind, rows, sum of values, distinct customers)."""
+
+    def journal(self, profile_id: str | None = None, scenario: str | None = None,
+                limit: int = 100) -> list[JournalEntry]:
+        """Journal rows, newest first."""
+
+    def save_scenario(self, name: str, body: bytes | None) -> None: ...
+
+    def load_scenarios(self) -> dict[str, bytes]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
 
     # -- checkpointed state
     def checkpoint(

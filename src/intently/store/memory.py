@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..profiles import Merge
-from ._base import LogRow, SegmentChange, StoredEvent
+from ._base import JournalEntry, LogRow, OutboxItem, OutboxRow, SegmentChange, StoredEvent
 
 
 class MemoryStore:
@@ -27,6 +27,11 @@ class MemoryStore:
         self._changes: list[SegmentChange] = []
         self._timers: dict[str, float] = {}
         self._pending: tuple[dict[str, int], list[LogRow]] | None = None
+        self._pending_effects: list[tuple[Sequence[OutboxRow], Sequence[JournalEntry]]] = []
+        self._outbox: dict[str, list] = {}  # id -> OutboxItem fields, as a mutable list
+        self._journal: dict[str, JournalEntry] = {}
+        self._scenarios: dict[str, bytes] = {}
+        self._meta: dict[str, str] = {}
 
     def begin(self) -> None:
         self._lock.acquire()
@@ -55,13 +60,94 @@ class MemoryStore:
             for row in sorted(rows):
                 self._events.append(row)
                 self._seqs.append(row[0])
+            for messages, journal in self._pending_effects:
+                for m in messages:
+                    if m[0] not in self._outbox:
+                        self._outbox[m[0]] = [*m[:6], "pending", 0, "", 0.0, m[6], m[5],
+                                              len(self._outbox)]
+                for j in journal:
+                    self._journal.setdefault(j[0], tuple(j))  # type: ignore[arg-type]
         finally:
             self._pending = None
+            self._pending_effects = []
             self._lock.release()
 
     def rollback(self) -> None:
         self._pending = None
+        self._pending_effects = []
         self._lock.release()
+
+    # -- the outbox
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+        assert self._pending is not None, "put_effects outside a transaction"
+        self._pending_effects.append((list(messages), list(journal)))
+
+    def outbox_due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        with self._lock:
+            due = sorted((m for m in self._outbox.values()
+                          if m[6] in ("pending", "sending") and m[11] <= now),
+                         key=lambda m: (m[11], m[12]))
+            return [tuple(m[:11]) for m in due[:limit]]  # type: ignore[misc]
+
+    def outbox_mark(self, message_id: str, status: str, attempts: int, next_at: float,
+                    error: str, now: float) -> None:
+        with self._lock:
+            m = self._outbox.get(message_id)
+            if m is not None:
+                m[6:10] = [status, attempts, error, now]
+                m[11] = next_at
+
+    def outbox(self, limit: int = 100, scenario: str | None = None,
+               profile_id: str | None = None) -> list[OutboxItem]:
+        with self._lock:
+            found = [m for m in self._outbox.values()
+                     if (scenario is None or m[1] == scenario)
+                     and (profile_id is None or m[2] == profile_id)]
+            found.sort(key=lambda m: (m[5], m[12]), reverse=True)
+            return [tuple(m[:11]) for m in found[:limit]]  # type: ignore[misc]
+
+    def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
+        counts: dict[tuple[str, str], int] = {}
+        with self._lock:
+            for m in self._outbox.values():
+                if m[1] == scenario:
+                    counts[(m[3], m[6])] = counts.get((m[3], m[6]), 0) + 1
+        return counts
+
+    def journal_counts(self, scenario: str) -> list[tuple[str, str, int, float, int]]:
+        groups: dict[tuple[str, str], list] = {}
+        with self._lock:
+            for j in self._journal.values():
+                if j[1] == scenario:
+                    g = groups.setdefault((j[3], j[4]), [0, 0.0, set()])
+                    g[0] += 1
+                    g[1] += j[6]
+                    g[2].add(j[2])
+        return [(arm, kind, g[0], g[1], len(g[2])) for (arm, kind), g in groups.items()]
+
+    def journal(self, profile_id: str | None = None, scenario: str | None = None,
+                limit: int = 100) -> list[JournalEntry]:
+        with self._lock:
+            found = [j for j in self._journal.values()
+                     if (profile_id is None or j[2] == profile_id)
+                     and (scenario is None or j[1] == scenario)]
+        found.sort(key=lambda j: (-j[5], j[0]))
+        return found[:limit]
+
+    def save_scenario(self, name: str, body: bytes | None) -> None:
+        if body is None:
+            self._scenarios.pop(name, None)
+        else:
+            self._scenarios[name] = body
+
+    def load_scenarios(self) -> dict[str, bytes]:
+        return dict(self._scenarios)
+
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._meta[key] = value
 
     def last_seq(self) -> int:
         return self._seqs[-1] if self._seqs else 0

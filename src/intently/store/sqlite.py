@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .._errors import StoreError
 from ..profiles import Merge
-from ._base import LogRow, SegmentChange, StoredEvent
+from ._base import JournalEntry, LogRow, OutboxItem, OutboxRow, SegmentChange, StoredEvent
 
 SCHEMA_VERSION = 1
 
@@ -81,6 +81,37 @@ CREATE TABLE IF NOT EXISTS segment_changes (
 );
 CREATE INDEX IF NOT EXISTS segment_changes_by_segment ON segment_changes (segment, ts);
 CREATE TABLE IF NOT EXISTS timers (profile_id TEXT PRIMARY KEY, due REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY,
+    scenario TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    due REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    updated REAL NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    created INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_todo ON outbox (status, next_at);
+CREATE INDEX IF NOT EXISTS outbox_by_profile ON outbox (profile_id);
+CREATE INDEX IF NOT EXISTS outbox_by_scenario ON outbox (scenario);
+CREATE TABLE IF NOT EXISTS journal (
+    id TEXT PRIMARY KEY,
+    scenario TEXT NOT NULL,
+    profile_id TEXT NOT NULL,
+    arm TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts REAL NOT NULL,
+    value REAL NOT NULL,
+    ref TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS journal_by_scenario ON journal (scenario, arm, kind);
+CREATE INDEX IF NOT EXISTS journal_by_profile ON journal (profile_id, ts);
+CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
@@ -213,6 +244,82 @@ class SQLiteStore:
     def count_events(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    # -- the outbox
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+        db = self._db
+        db.executemany(
+            "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
+            "body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT count(*) FROM outbox))",
+            ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
+        db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
+                       "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
+
+    _ITEM = ("id, scenario, profile_id, arm, channel, due, status, attempts, error, updated, "
+             "body")
+
+    def outbox_due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {self._ITEM} FROM outbox WHERE status IN ('pending', 'sending') "
+                "AND next_at <= ? ORDER BY next_at, created LIMIT ?", (now, limit)).fetchall()
+
+    def outbox_mark(self, message_id: str, status: str, attempts: int, next_at: float,
+                    error: str, now: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE outbox SET status = ?, attempts = ?, next_at = ?, error = ?, updated = ? "
+                "WHERE id = ?", (status, attempts, next_at, error, now, message_id))
+
+    def outbox(self, limit: int = 100, scenario: str | None = None,
+               profile_id: str | None = None) -> list[OutboxItem]:
+        where, args = _filters(scenario=scenario, profile_id=profile_id)
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {self._ITEM} FROM outbox {where} ORDER BY due DESC, created DESC "
+                "LIMIT ?", (*args, limit)).fetchall()
+
+    def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
+        with self._lock:
+            rows = self._db.execute("SELECT arm, status, count(*) FROM outbox WHERE scenario = ?"
+                                    " GROUP BY arm, status", (scenario,)).fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def journal_counts(self, scenario: str) -> list[tuple[str, str, int, float, int]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT arm, kind, count(*), sum(value), count(DISTINCT profile_id) FROM journal "
+                "WHERE scenario = ? GROUP BY arm, kind", (scenario,)).fetchall()
+
+    def journal(self, profile_id: str | None = None, scenario: str | None = None,
+                limit: int = 100) -> list[JournalEntry]:
+        where, args = _filters(scenario=scenario, profile_id=profile_id)
+        with self._lock:
+            return self._db.execute(
+                "SELECT id, scenario, profile_id, arm, kind, ts, value, ref FROM journal "
+                f"{where} ORDER BY ts DESC, id LIMIT ?", (*args, limit)).fetchall()
+
+    def save_scenario(self, name: str, body: bytes | None) -> None:
+        with self._lock:
+            if body is None:
+                self._db.execute("DELETE FROM scenarios WHERE name = ?", (name,))
+            else:
+                self._db.execute("INSERT OR REPLACE INTO scenarios (name, body) VALUES (?, ?)",
+                                 (name, body))
+
+    def load_scenarios(self) -> dict[str, bytes]:
+        with self._lock:
+            return dict(self._db.execute("SELECT name, body FROM scenarios").fetchall())
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (key, value))
 
     # -- checkpointed state
     def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
@@ -363,6 +470,12 @@ class SQLiteStore:
         if self._lockfile is not None:
             self._lockfile.close()
             self._lockfile = None
+
+
+def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
+    used = {k: v for k, v in columns.items() if v is not None}
+    where = " AND ".join(f"{k} = ?" for k in used)
+    return (f"WHERE {where}" if where else ""), tuple(used.values())
 
 
 def _writer_lock(path: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,135 @@
+"""The outbox dispatcher: delivers what the pipeline committed, with retries.
+
+Messages enter the outbox in the same transaction as the events that caused them, so a crash
+loses none; their ids are derived from (scenario, customer, entry, step), so a replay after a
+crash adds none twice. The dispatcher marks a message `sending` before handing it to the
+channel and `delivered` after: a crash in between leaves it `sending`, and it is offered again
+with the same id as idempotency key (webhook and provider APIs drop the repeat; SMTP carries it
+as Message-ID). Failures retry with exponential backoff; a message too old to matter expires.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from ..channels import (
+    Channel,
+    DeliveryError,
+    HTTPChannel,
+    LeadChannel,
+    LogChannel,
+    PushChannel,
+    SMSChannel,
+    SMTPChannel,
+)
+from ..config import Settings
+from ..scenarios import Message
+from ..store import Store
+
+_decode = msgspec.json.Decoder(Message).decode
+
+
+def channels_from_settings(settings: Settings, secret: bytes) -> dict[str, Channel]:
+    """The configured channels; email, SMS, push and leads without a provider are absent
+    (their messages are logged, status `logged`)."""
+    key = settings.webhook_secret.encode() if settings.webhook_secret else secret
+    found: dict[str, Channel] = {"webhook": HTTPChannel(secret=key), "log": LogChannel()}
+    if settings.smtp_host:
+        found["email"] = SMTPChannel(settings.smtp_host, settings.smtp_port,
+                                     sender=settings.smtp_from, user=settings.smtp_user,
+                                     password=settings.smtp_password,
+                                     starttls=settings.smtp_starttls)
+    if settings.sms_url:
+        found["sms"] = SMSChannel(settings.sms_url, token=settings.sms_token, secret=key)
+    if settings.push_url:
+        found["push"] = PushChannel(settings.push_url, token=settings.push_token, secret=key)
+    if settings.lead_url:
+        found["lead"] = LeadChannel(settings.lead_url, secret=key)
+    return found
+
+
+class Dispatcher:
+    def __init__(self, store: Store, channels: dict[str, Channel], *,
+                 clock: Callable[[], float] = time.time, max_age_s: float = 86400.0,
+                 max_attempts: int = 8, backoff_s: float = 2.0, max_backoff_s: float = 3600.0,
+                 fallback: Channel | None = None) -> None:
+        self.store = store
+        self.channels = channels
+        self.clock = clock
+        self.max_age_s = max_age_s
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.fallback = fallback or LogChannel("dry-run")
+        self.counts = {"delivered": 0, "logged": 0, "retried": 0, "failed": 0, "expired": 0}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, limit: int = 200) -> int:
+        """Attempt every due message (up to `limit`); returns how many were attempted."""
+        now = self.clock()
+        rows = self.store.outbox_due(now, limit)
+        for row in rows:
+            self._deliver(row[0], row[4], row[5], row[7], row[10])
+        return len(rows)
+
+    def _deliver(self, mid: str, channel_name: str, due: float, attempts: int, body: bytes
+                 ) -> None:
+        store, now = self.store, self.clock()
+        if now - due > self.max_age_s:
+            store.outbox_mark(mid, "expired", attempts, 0.0,
+                              f"not sent within {self.max_age_s / 3600:g} h of its due time", now)
+            self.counts["expired"] += 1
+            return
+        channel = self.channels.get(channel_name)
+        status = "delivered"
+        if channel is None:
+            channel, status = self.fallback, "logged"
+        attempts += 1
+        store.outbox_mark(mid, "sending", attempts, now, "", now)
+        try:
+            channel.send(_decode(body))
+        except DeliveryError as exc:
+            if exc.retryable and attempts < self.max_attempts:
+                wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempts - 1))
+                store.outbox_mark(mid, "pending", attempts, now + wait, str(exc), now)
+                self.counts["retried"] += 1
+            else:
+                store.outbox_mark(mid, "failed", attempts, 0.0, str(exc), now)
+                self.counts["failed"] += 1
+            return
+        store.outbox_mark(mid, status, attempts, 0.0, "", now)
+        self.counts[status] += 1
+
+    # -- as a thread
+    def start(self, interval_s: float = 0.2) -> Dispatcher:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:  # noqa: BLE001 - a store hiccup must not kill delivery
+                    busy = 0
+                if not busy:
+                    self._wake.wait(interval_s)
+                    self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="intently-dispatch", daemon=True)
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        """New messages were committed: look now rather than at the next interval."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        for channel in self.channels.values():
+            channel.close()

@@ -1,0 +1,25 @@
+"""Scenarios: triggers, audience, steps, goal and policies as data, run per customer by the
+engine on event time; their effects (messages, journal rows) go to the transactional outbox."""
+
+from ._book import ScenarioBook, local_time
+from ._content import Renderer, Tracker
+from ._definition import Policies, Scenario, ScenarioError, Step, Trigger
+from ._effects import Effects, JournalRow, Message
+from ._library import load_file, ready_made
+
+__all__ = [
+    "Effects",
+    "JournalRow",
+    "Message",
+    "Policies",
+    "Renderer",
+    "Scenario",
+    "ScenarioBook",
+    "ScenarioError",
+    "Step",
+    "Tracker",
+    "Trigger",
+    "load_file",
+    "local_time",
+    "ready_made",
+]

@@ -1,0 +1,134 @@
+"""Message content: Jinja2 templates over the customer's record, plus tracking.
+
+Templates run in Jinja2's sandbox (a template is data a marketer writes, not code). HTML
+bodies get their links wrapped for click tracking and an open pixel; every message carries a
+signed unsubscribe link. Tokens are HMAC-signed, so a link cannot be forged to unsubscribe
+someone else or to redirect to a URL the message did not contain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .._errors import ValidationError
+from ..profiles import Profile, tags
+
+_HREF = re.compile(r'href="(https?://[^"]+)"')
+
+
+def _shipped_templates() -> dict[str, str]:
+    folder = resources.files("intently.scenarios") / "templates"
+    return {f.name.rsplit(".", 1)[0]: f.read_text() for f in folder.iterdir()
+            if f.name.endswith((".html", ".txt"))}
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """Signs and reads the tokens of tracking, click and unsubscribe links."""
+
+    base_url: str
+    secret: bytes
+
+    def token(self, data: dict[str, Any]) -> str:
+        body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
+        sig = hmac.new(self.secret, body, hashlib.sha256).digest()[:12]
+        return f"{body.decode().rstrip('=')}.{base64.urlsafe_b64encode(sig).decode()}"
+
+    def read(self, token: str) -> dict[str, Any]:
+        """The token's data; ValidationError when it was not signed by us."""
+        body, _, sig = token.partition(".")
+        padded = body + "=" * (-len(body) % 4)
+        want = base64.urlsafe_b64encode(
+            hmac.new(self.secret, padded.encode(), hashlib.sha256).digest()[:12]).decode()
+        if not sig or not hmac.compare_digest(want, sig):
+            raise ValidationError("this link is not valid (bad signature)", "$.token")
+        data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
+        return data
+
+    def links(self, message_id: str, profile_id: str, channel: str) -> dict[str, str]:
+        ref = {"m": message_id, "p": profile_id, "c": channel}
+        return {"unsubscribe_url": f"{self.base_url}/u/{self.token(ref)}",
+                "open_url": f"{self.base_url}/t/o/{self.token(ref)}.gif"}
+
+    def wrap(self, html: str, message_id: str, profile_id: str, channel: str) -> str:
+        """Route the HTML's links through click tracking and add the open pixel."""
+        def click(m: re.Match[str]) -> str:
+            if m.group(1).startswith(self.base_url + "/"):
+                return m.group(0)  # our own links (unsubscribe) are not tracked
+            token = self.token({"m": message_id, "p": profile_id, "c": channel,
+                                "u": m.group(1)})
+            return f'href="{self.base_url}/t/c/{token}"'
+
+        wrapped = _HREF.sub(click, html)
+        pixel = (f'<img src="{self.links(message_id, profile_id, channel)["open_url"]}" '
+                 'width="1" height="1" alt="">')
+        return wrapped.replace("</body>", pixel + "</body>") if "</body>" in wrapped else (
+            wrapped + pixel)
+
+
+class Renderer:
+    """Renders a send step's subject and body for one customer."""
+
+    def __init__(self, tracker: Tracker, templates: dict[str, str] | None = None) -> None:
+        self.tracker = tracker
+        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+        self.sources = {**_shipped_templates(), **(templates or {})}
+        self._compiled: dict[str, Any] = {}
+
+    def check(self, source: str, path: str) -> None:
+        """Raise a ValidationError when a template does not compile."""
+        try:
+            self.env.from_string(source)
+        except TemplateError as exc:
+            raise ValidationError(f"template error: {exc}", path) from None
+
+    def _template(self, source: str) -> Any:
+        t = self._compiled.get(source)
+        if t is None:
+            t = self._compiled[source] = self.env.from_string(source)
+        return t
+
+    def context(self, p: Profile, now: float, extra: dict[str, Any]) -> dict[str, Any]:
+        traits = p.traits
+        first = traits.get("first_name") or str(traits.get("name") or "").split(" ")[0]
+        return {"customer": {"id": p.id, "user_id": p.user_id, "first_name": first or "there",
+                             "traits": traits, "orders": p.orders, "revenue": p.revenue,
+                             "cart_value": p.cart_value, "intent": p.intent,
+                             "cluster": p.cluster, "key_action": p.key_action,
+                             "segments": list(p.segments), "tags": tags(p, now)},
+                **extra}
+
+    def render(self, args: dict[str, Any], p: Profile, now: float, message_id: str,
+               extra: dict[str, Any]) -> tuple[str, str]:
+        """(subject, body). A template that fails at render time (a missing field) raises
+        ValidationError: the journey records the failure instead of sending garbage."""
+        channel = args["channel"]
+        links = self.tracker.links(message_id, p.id, channel)
+        ctx = self.context(p, now, {**extra, **links})
+        source = args.get("body")
+        if source is None:
+            name = args["template"]
+            source = self.sources.get(name)
+            if source is None:
+                raise ValidationError(f"no template {name!r}", "$.send.template")
+        try:
+            subject = self._template(args.get("subject", "")).render(ctx)
+            body = self._template(source).render(ctx)
+        except TemplateError as exc:
+            raise ValidationError(f"template error: {exc}", "$.send") from None
+        if channel == "email" and "<" in body:
+            body = self.tracker.wrap(body, message_id, p.id, channel)
+        elif channel in ("sms", "push"):
+            body = f"{body} Stop: {links['unsubscribe_url']}" if channel == "sms" else body
+        return subject, body
+

@@ -1,0 +1,52 @@
+"""What scenarios produce: messages for the outbox and journal rows for the report. Both are
+plain data with ids derived from (scenario, customer, entry, step), so a replay of the log
+produces the same rows and the store keeps each once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+
+class Message(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: str
+    scenario: str
+    profile_id: str
+    arm: str
+    channel: str  # email, sms, push, webhook, lead, log
+    to: str  # address, phone, push token, URL, team
+    due: float  # when it may go out (event time of the step)
+    subject: str = ""
+    body: str = ""
+    data: dict[str, Any] = {}
+
+
+class JournalRow(msgspec.Struct, frozen=True, array_like=True):
+    """One thing that happened in a scenario: entered, sent, suppressed, converted, exited,
+    opened, clicked, failed. `value` is revenue for a conversion; `ref` a message id or a
+    reason."""
+
+    id: str
+    scenario: str
+    profile_id: str
+    arm: str
+    kind: str
+    ts: float
+    value: float = 0.0
+    ref: str = ""
+
+
+@dataclass
+class Effects:
+    messages: list[Message] = field(default_factory=list)
+    journal: list[JournalRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.journal)
+
+    def take(self) -> Effects:
+        out = Effects(self.messages, self.journal)
+        self.messages, self.journal = [], []
+        return out
