@@ -75,7 +75,8 @@ def test_no_consent_or_no_address_suppresses_with_a_reason() -> None:
     engine.process(track("Product Viewed", user="ann", at=T0 + 1))
     engine.process(track("Product Viewed", user="bob", at=T0 + 2))  # never identified
     assert sent(engine) == []
-    assert journal(engine, "suppressed") == [("ann", "no email consent"), ("bob", "no email consent")]
+    assert journal(engine, "suppressed") == [("ann", "no email consent"),
+                                             ("bob", "no email consent")]
     relaxed = engine_with(scenario(policies={"consent": False, "quiet_hours": None}))
     relaxed.process(track("Product Viewed", user="bob", at=T0))
     assert journal(relaxed, "suppressed") == [("bob", "no email address")]

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
-from . import _intent, _profiles, _segment, _segments
+from . import _decide, _intent, _profiles, _scenarios, _segment, _segments
 from ._deps import Services
 
 
@@ -22,6 +22,9 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_profiles.router)
     app.include_router(_intent.router)
     app.include_router(_segments.router)
+    app.include_router(_scenarios.router)
+    app.include_router(_scenarios.public)
+    app.include_router(_decide.router)
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> JSONResponse:

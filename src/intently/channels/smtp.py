@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import threading
 from email.message import EmailMessage
@@ -73,17 +74,13 @@ class SMTPChannel:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._conn.close()
-            except (smtplib.SMTPException, OSError):
-                pass
             self._conn = None
 
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                try:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
                     self._conn.quit()
-                except (smtplib.SMTPException, OSError):
-                    pass
                 self._conn = None

@@ -13,6 +13,7 @@ from . import (
     _profile,
     _rfm,
     _rules,
+    _scenarios,
     _segments,
     _serve,
     _simulate,
@@ -36,3 +37,4 @@ app.add_typer(_segments.app, name="segments")
 app.add_typer(_rules.app, name="rules")
 app.add_typer(_rfm.app, name="rfm")
 app.add_typer(_clv.app, name="clv")
+app.add_typer(_scenarios.app, name="scenarios")

@@ -14,7 +14,9 @@ from rich.live import Live
 
 from .._errors import IntentlyError
 from ..api import create_app
+from ..api._server import start_dispatcher
 from ..engine import Engine, EngineWorker, as_event
+from ..scenarios import ready_made
 from ..testing import Shop
 from ._common import CONFIG, DB, emit_json, err, guard, settings
 from ._live import LiveView, snapshot
@@ -44,7 +46,11 @@ def demo(
     except IntentlyError as exc:
         guard(exc)
         return
+    if not engine.scenarios.book.scenarios:  # the ready-made ones, editable afterwards
+        for scenario in ready_made().values():
+            engine.put_scenario(scenario)
     worker = EngineWorker(engine).start()
+    dispatcher = start_dispatcher(engine, replace(s, max_message_age_hours=24 * 365))
     server = _start_api(worker, port) if port else None
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(shop, worker, clock, stop), daemon=True)
@@ -70,9 +76,10 @@ def demo(
         if server is not None:
             server.should_exit = True
         worker.stop()
+        dispatcher.stop()
     console.print()
     emit_json({"events": final.events, "profiles": final.profiles, "orders": final.orders,
-               "store": s.db})
+               "messages": final.messages, "store": s.db})
 
 
 class ShopClock:

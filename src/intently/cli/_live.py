@@ -8,6 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -26,6 +27,8 @@ class Snapshot:
     revenue: float
     top: list[dict[str, Any]] = field(default_factory=list)
     segments: dict[str, int] = field(default_factory=dict)
+    messages: int = 0
+    outbox: list[dict[str, Any]] = field(default_factory=list)
 
 
 def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> Snapshot:
@@ -45,9 +48,12 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
         for name in p.segments:
             if name in sizes:
                 sizes[name] += 1
+    outbox = [{"due": r[5], "scenario": r[1], "arm": r[3], "channel": r[4], "status": r[6],
+               "customer": r[2], "subject": msgspec.json.decode(r[10]).get("subject", "")}
+              for r in engine.store.outbox(6)] if engine.scenarios.active else []
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), active,
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows,
-                    sizes)
+                    sizes, engine.messages_queued, outbox)
 
 
 def _bar(p: float) -> str:
@@ -69,7 +75,8 @@ class LiveView:
         head.add_row(f"[bold]{rate:,.0f}[/] events/s", f"[bold]{snap.events:,}[/] events",
                      f"[bold]{snap.active:,}[/] active (30 min)",
                      f"[bold]{snap.profiles:,}[/] golden records",
-                     f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue")
+                     f"[bold]{snap.orders:,}[/] orders", f"[bold]{snap.revenue:,.0f}[/] revenue",
+                     f"[bold]{snap.messages:,}[/] messages")
         table = Table(expand=True, title="most recently active customers")
         for col in ("customer", "last event", "entry", "last signals", "intent", "key action",
                     "cluster", "orders"):
@@ -83,4 +90,13 @@ class LiveView:
         if snap.segments:
             parts.append("segments: " + "   ".join(
                 f"{name} [bold]{n}[/]" for name, n in snap.segments.items()))
-        return Group(*parts, table, footer)
+        parts.append(table)
+        if snap.outbox:
+            sent = Table(expand=True, title="latest scenario messages (outbox)")
+            for col in ("due", "scenario", "arm", "channel", "customer", "subject", "status"):
+                sent.add_column(col, overflow="fold")
+            for m in snap.outbox:
+                sent.add_row(isoformat(m["due"])[5:16], m["scenario"], m["arm"], m["channel"],
+                             m["customer"], m["subject"], m["status"])
+            parts.append(sent)
+        return Group(*parts, footer)

@@ -22,6 +22,8 @@ def mine(
     min_confidence: float = typer.Option(0.5, help="P(consequent | antecedents) at least"),
     max_len: int = typer.Option(3, help="Largest itemset (antecedents + consequent)"),
     limit: int = typer.Option(100, help="Show at most this many rules (by lift)"),
+    save: bool = typer.Option(False, "--save", help="Keep the rules in the store: real-time "
+                              "decisions (POST /v1/decide) then offer their consequents"),
     as_json: bool = JSON,
     db: str = DB,
     config: str = CONFIG,
@@ -55,6 +57,14 @@ def mine(
         fail(f"cannot read baskets: {exc}")
         return
     shown = [r.to_json() for r in rules[:limit]]
+    if save:
+        from ..decisions import save_offer_rules
+        from ..store import open_store
+
+        s = settings(config, db=db)
+        store = open_store(s.db, durability=s.durability)
+        save_offer_rules(store, [r.to_json() for r in rules], kind="basket_rules")
+        store.close()
     if as_json:
         emit_json(shown)
         return

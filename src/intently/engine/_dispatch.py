@@ -112,7 +112,7 @@ class Dispatcher:
             while not self._stop.is_set():
                 try:
                     busy = self.run_once()
-                except Exception:  # noqa: BLE001 - a store hiccup must not kill delivery
+                except Exception:
                     busy = 0
                 if not busy:
                     self._wake.wait(interval_s)

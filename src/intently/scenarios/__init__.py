@@ -5,7 +5,8 @@ from ._book import ScenarioBook, local_time
 from ._content import Renderer, Tracker
 from ._definition import Policies, Scenario, ScenarioError, Step, Trigger
 from ._effects import Effects, JournalRow, Message
-from ._library import load_file, ready_made
+from ._library import load_file, parse_document, ready_made, to_yaml
+from ._report import newcombe, report, wilson
 
 __all__ = [
     "Effects",
@@ -21,5 +22,10 @@ __all__ = [
     "Trigger",
     "load_file",
     "local_time",
+    "newcombe",
+    "parse_document",
     "ready_made",
+    "report",
+    "to_yaml",
+    "wilson",
 ]

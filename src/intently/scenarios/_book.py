@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,11 +37,11 @@ TRACKED = {"Email Opened": "opened", "Email Link Clicked": "clicked",
 def _zone(tz: str | None) -> tzinfo:
     """The customer's time zone; UTC when unknown or not a real zone."""
     if not tz:
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def local_time(ts: float, tz: str | None) -> datetime:

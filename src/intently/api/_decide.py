@@ -1,0 +1,100 @@
+"""POST /v1/decide: offers for a receipt or basket, in milliseconds; offer rules by PUT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+
+from .._errors import ValidationError
+from ..decisions import OfferRule, save_offer_rules
+from ._auth import ADMIN_HELP, check, presented_key, require_admin
+from ._deps import services
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+
+class Line(msgspec.Struct, forbid_unknown_fields=False):
+    name: str | None = None
+    product_id: str | None = None
+    sku: str | None = None
+    category: str | None = None
+    price: float | None = None
+    quantity: float | None = None
+
+
+class Receipt(msgspec.Struct, forbid_unknown_fields=False):
+    items: list[Line | str]
+    userId: str | None = None
+    anonymousId: str | None = None
+    customer: str | None = None
+    timestamp: float | None = None
+
+
+_decode = msgspec.json.Decoder(Receipt).decode
+
+
+def _require_key(request: Request) -> None:
+    """A point of sale calls this: a write key or an admin key will do."""
+    s = services(request).settings
+    check(presented_key(request.headers.get("authorization")), s.write_keys + s.admin_keys,
+          ADMIN_HELP)
+
+
+@router.post("/decide", summary="Offers for a receipt: {items: [...], userId}")
+async def decide(request: Request) -> dict[str, Any]:
+    _require_key(request)
+    try:
+        receipt = _decode(await request.body())
+    except msgspec.ValidationError as exc:
+        raise ValidationError(str(exc).split(" - at ")[0], _path(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+    if not receipt.items:
+        raise ValidationError("a receipt needs at least one item", "$.items")
+    items: list[str] = []
+    for line in receipt.items:
+        if isinstance(line, str):
+            items.append(line)
+        else:
+            items.extend(v for v in (line.name, line.product_id, line.sku, line.category) if v)
+    svc = services(request)
+    engine = svc.worker.engine
+    who = receipt.customer or receipt.userId or receipt.anonymousId
+    profile = engine.find(who) if who else None
+    now = receipt.timestamp or engine.clock.now()
+    result = svc.decider(engine).decide(items, profile, now, customer=who)
+    result["customer"] = profile.id if profile is not None else who
+    return result
+
+
+@router.get("/offers", summary="Offer rules (written and mined)")
+async def list_offers(request: Request) -> list[dict[str, Any]]:
+    require_admin(request)
+    engine = services(request).worker.engine
+    return [r.to_json() for r in services(request).decider(engine).rules]
+
+
+@router.put("/offers", summary="Replace the written offer rules: a JSON list")
+async def put_offers(request: Request) -> dict[str, Any]:
+    require_admin(request)
+    try:
+        rules = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+    if not isinstance(rules, list):
+        raise ValidationError("send a list of offer rules", "$")
+    for i, r in enumerate(rules):
+        OfferRule.from_dict(r, f"$[{i}]")
+    svc = services(request)
+    engine = svc.worker.engine
+    save_offer_rules(engine.store, rules)
+    svc.reload_decider(engine)
+    return {"rules": len(rules)}
+
+
+def _path(message: str) -> str:
+    _, _, at = message.partition(" - at `")
+    return at.rstrip("`") or "$"
+

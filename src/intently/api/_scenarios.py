@@ -1,0 +1,168 @@
+"""Scenarios over HTTP: define (YAML or JSON), list, report, outbox; plus the public tracking
+links that bring opens, clicks and unsubscribes back as events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import html
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from .._errors import NotFound, ValidationError
+from ..engine import Engine
+from ..scenarios import Scenario, parse_document, report
+from ._auth import require_admin
+from ._deps import services
+
+router = APIRouter(prefix="/v1", tags=["scenarios"])
+public = APIRouter(tags=["tracking"])
+
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+async def _on_engine(request: Request, fn: Any) -> Any:
+    return await asyncio.wrap_future(services(request).worker.call(fn))
+
+
+def _summary(s: Scenario) -> dict[str, Any]:
+    return {"name": s.name, "description": s.description, "enabled": s.enabled,
+            "trigger": s.trigger.kind, "priority": s.policies.priority, "holdout": s.holdout,
+            "variants": s.variants, "definition": s.to_json()}
+
+
+@router.get("/scenarios", summary="Scenarios and their definitions")
+async def list_scenarios(request: Request) -> list[dict[str, Any]]:
+    require_admin(request)
+    return await _on_engine(request, lambda e: [  # type: ignore[no-any-return]
+        _summary(s) for s in sorted(e.scenarios.book.scenarios.values(), key=lambda s: s.name)])
+
+
+@router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)")
+async def put_scenario(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+    data = parse_document((await request.body()).decode("utf-8", "replace"), "the body")
+    if isinstance(data, dict):
+        data.setdefault("name", name)
+        if data["name"] != name:
+            raise ValidationError(f"the body names {data['name']!r}, the URL {name!r}",
+                                  "$.name")
+    scenario = Scenario.from_dict(data)
+
+    def write(engine: Engine) -> dict[str, Any]:
+        engine.put_scenario(scenario)
+        return _summary(scenario)
+
+    return await _on_engine(request, write)  # type: ignore[no-any-return]
+
+
+@router.delete("/scenarios/{name}", summary="Delete a scenario")
+async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+
+    def write(engine: Engine) -> dict[str, Any]:
+        engine.remove_scenario(name)
+        return {"name": name, "deleted": True}
+
+    return await _on_engine(request, write)  # type: ignore[no-any-return]
+
+
+@router.get("/scenarios/{name}/report", summary="Per arm results and uplift over the holdout")
+async def scenario_report(request: Request, name: str) -> dict[str, Any]:
+    require_admin(request)
+
+    def read(engine: Engine) -> dict[str, Any]:
+        if name not in engine.scenarios.book.scenarios and not engine.store.journal_counts(
+                name):
+            raise NotFound(f"no scenario {name!r}")
+        return report(engine.store, name)
+
+    return await _on_engine(request, read)  # type: ignore[no-any-return]
+
+
+@router.get("/outbox", summary="Messages, newest first, with delivery status")
+async def outbox(request: Request, limit: int = Query(50, ge=1, le=1000),
+                 scenario: str | None = None, customer: str | None = None
+                 ) -> list[dict[str, Any]]:
+    require_admin(request)
+    store = services(request).worker.engine.store
+    rows = await asyncio.to_thread(store.outbox, limit, scenario, customer)
+    out = []
+    for r in rows:
+        msg = msgspec.json.decode(r[10])
+        out.append({"id": r[0], "scenario": r[1], "customer": r[2], "arm": r[3],
+                    "channel": r[4], "due": r[5], "status": r[6], "attempts": r[7],
+                    "error": r[8], "to": msg.get("to"), "subject": msg.get("subject", ""),
+                    "body": msg.get("body", "")})
+    return out
+
+
+# -- public links in messages (signed tokens; no key)
+async def _track(request: Request, token: str, event: str, extra: dict[str, Any]) -> dict[
+        str, Any]:
+    engine = services(request).worker.engine
+    data = engine.scenarios.book.renderer.tracker.read(token)
+    mid = str(data.get("m", ""))
+    scenario, profile_id = mid.split("/", 1)[0], str(data.get("p", ""))
+    arm = next((r[3] for r in engine.store.outbox(1, scenario, profile_id) if r[0] == mid), "")
+    ev = {"type": "track", "event": event, "userId": profile_id,
+          "messageId": f"{event}:{mid}:{extra.get('url', '')}",
+          "properties": {"message_id": mid, "scenario": scenario, "arm": arm,
+                         "channel": data.get("c"), **extra}}
+    worker = services(request).worker
+    from ..engine import as_event
+
+    await asyncio.wrap_future(worker.submit([as_event(ev)]))
+    return data
+
+
+@public.get("/t/o/{token}.gif", summary="Open pixel", include_in_schema=False)
+async def opened(request: Request, token: str) -> Response:
+    with contextlib.suppress(ValidationError):  # a forged pixel records nothing
+        await _track(request, token, "Email Opened", {})
+    return Response(_PIXEL, media_type="image/gif", headers={"cache-control": "no-store"})
+
+
+@public.get("/t/c/{token}", summary="Click redirect", include_in_schema=False)
+async def clicked(request: Request, token: str) -> Response:
+    engine = services(request).worker.engine
+    data = engine.scenarios.book.renderer.tracker.read(token)  # 400 when forged
+    url = str(data.get("u", ""))
+    if not url.startswith(("http://", "https://")):
+        raise ValidationError("this link has no target", "$.token")
+    await _track(request, token, "Email Link Clicked", {"url": url})
+    return RedirectResponse(url, status_code=302)
+
+
+_PAGE = ("<!doctype html><meta name=viewport content='width=device-width'><title>{t}</title>"
+         "<body style='font-family:system-ui;max-width:32rem;margin:4rem auto'>{b}</body>")
+
+
+@public.get("/u/{token}", summary="Unsubscribe page", include_in_schema=False)
+async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    data = services(request).worker.engine.scenarios.book.renderer.tracker.read(token)
+    channel = html.escape(str(data.get("c", "email")))
+    form = (f"<h1>Unsubscribe</h1><p>Stop receiving {channel} messages from us?</p>"
+            f"<form method=post><button type=submit>Unsubscribe</button></form>")
+    return HTMLResponse(_PAGE.format(t="Unsubscribe", b=form))
+
+
+@public.post("/u/{token}", summary="Unsubscribe (also RFC 8058 one-click)",
+             include_in_schema=False)
+async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    engine = services(request).worker.engine
+    data = engine.scenarios.book.renderer.tracker.read(token)
+    channel = str(data.get("c", "email"))
+    ev = {"type": "track", "event": "Unsubscribed", "userId": str(data.get("p", "")),
+          "messageId": f"unsubscribe:{data.get('m')}",
+          "properties": {"channel": channel, "message_id": data.get("m")}}
+    from ..engine import as_event
+
+    await asyncio.wrap_future(services(request).worker.submit([as_event(ev)]))
+    return HTMLResponse(_PAGE.format(t="Unsubscribed", b=(
+        f"<h1>Done</h1><p>You will not get {html.escape(channel)} messages from us any more."
+        "</p>")))

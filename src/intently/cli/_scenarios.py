@@ -1,0 +1,215 @@
+"""`intently scenarios ...`: define scenarios (YAML or JSON), list them, read the outbox, run
+the dispatcher, and report each scenario against its holdout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+import typer
+
+from .._errors import IntentlyError
+from ..engine import Dispatcher, Engine, channels_from_settings
+from ..scenarios import load_file, ready_made, report, to_yaml
+from ._common import CONFIG, DB, JSON, emit_json, fail, guard, settings
+
+app = typer.Typer(help="Scenarios: triggers, steps, channels, holdouts and their results.",
+                  no_args_is_help=True)
+
+
+def _engine(db: str | None, config: str | None, readonly: bool = False) -> Engine:
+    s = settings(config, db=db)
+    if readonly and "://" not in s.db and not Path(s.db).exists():
+        fail(f"no store at {s.db}; ingest something first or pass --db")
+    try:
+        return Engine(settings=s, readonly=readonly, intent_model=None if not readonly else False)
+    except IntentlyError as exc:
+        guard(exc)
+        raise
+
+
+@app.command("add")
+def add(
+    path: Path = typer.Argument(None, help="Scenario file (.yaml, .yml or .json)"),
+    ready: str = typer.Option(None, "--ready-made", help="Add a shipped scenario by name "
+                              "('all' for every one); see `intently scenarios ready-made`"),
+    as_json: bool = JSON, db: str = DB, config: str = CONFIG,
+) -> None:
+    """Add or replace a scenario. It acts on events from now on."""
+    try:
+        if ready:
+            shipped = ready_made()
+            if ready != "all" and ready not in shipped:
+                fail(f"no ready-made scenario {ready!r}; shipped: {', '.join(shipped)}")
+            chosen = list(shipped.values()) if ready == "all" else [shipped[ready]]
+        elif path is not None:
+            if not path.exists():
+                fail(f"no file {path}")
+            chosen = [load_file(path)]
+        else:
+            fail("give a scenario file or --ready-made NAME")
+            return
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    engine = _engine(db, config)
+    try:
+        for s in chosen:
+            engine.put_scenario(s)
+    except IntentlyError as exc:
+        engine.close()
+        guard(exc)
+    engine.close()
+    names = [s.name for s in chosen]
+    if as_json:
+        emit_json({"added": names})
+    else:
+        typer.echo(f"added {', '.join(names)}")
+
+
+@app.command("list")
+def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Scenarios with their trigger and what they did so far."""
+    engine = _engine(db, config, readonly=True)
+    rows = []
+    for name, s in sorted(engine.scenarios.book.scenarios.items()):
+        counts = {kind: n for _, kind, n, _, _ in engine.store.journal_counts(name)
+                  if kind in ("entered", "sent", "converted")}
+        totals = {k: sum(n for _, kind, n, _, _ in engine.store.journal_counts(name)
+                         if kind == k) for k in ("entered", "sent", "converted")}
+        del counts
+        rows.append({"name": name, "enabled": s.enabled, "trigger": s.trigger.kind,
+                     "priority": s.policies.priority, "holdout": s.holdout,
+                     "description": s.description, **totals})
+    engine.store.close()
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("scenario", "trigger", "priority", "entered", "sent", "converted",
+                  title="scenarios")
+    for r in rows:
+        table.add_row(r["name"], r["trigger"], str(r["priority"]), str(r["entered"]),
+                      str(r["sent"]), str(r["converted"]))
+    Console().print(table)
+
+
+@app.command("ready-made")
+def ready_made_cmd(as_json: bool = JSON) -> None:
+    """The scenarios shipped with Intently (add them with `add --ready-made NAME`)."""
+    shipped = ready_made()
+    if as_json:
+        emit_json([s.to_json() for s in shipped.values()])
+        return
+    for s in shipped.values():
+        typer.echo(f"{s.name:20} {s.description}")
+
+
+@app.command("show")
+def show(name: str, db: str = DB, config: str = CONFIG) -> None:
+    """A scenario as YAML (ready-made ones too): copy, edit, `add`."""
+    engine = _engine(db, config, readonly=True) if Path(
+        settings(config, db=db).db).exists() else None
+    found = engine.scenarios.book.scenarios.get(name) if engine else None
+    if engine:
+        engine.store.close()
+    found = found or ready_made().get(name)
+    if found is None:
+        fail(f"no scenario {name!r}")
+        return
+    typer.echo(to_yaml(found), nl=False)
+
+
+@app.command("remove")
+def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
+    engine = _engine(db, config)
+    try:
+        engine.remove_scenario(name)
+    except IntentlyError as exc:
+        engine.close()
+        guard(exc)
+    engine.close()
+    typer.echo(f"removed {name}")
+
+
+@app.command("report")
+def report_cmd(name: str, as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Per arm: entries, sends, deliveries, opens, clicks, conversions and revenue, with the
+    uplift over the holdout and its 95% interval; a winner only when it is significant."""
+    engine = _engine(db, config, readonly=True)
+    if name not in engine.scenarios.book.scenarios and not engine.store.journal_counts(name):
+        engine.store.close()
+        fail(f"no scenario {name!r}")
+    data = report(engine.store, name)
+    engine.store.close()
+    if as_json:
+        emit_json(data)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("arm", "entered", "sent", "delivered", "opened", "clicked", "converted",
+                  "rate", "revenue", "uplift (95% CI)", title=f"scenario {name}")
+    for arm, r in data["arms"].items():
+        up = r.get("uplift")
+        table.add_row(arm, str(r["entered"]), str(r["sent"]), str(r["delivered"]),
+                      str(r["opened"]), str(r["clicked"]), str(r["conversions"]),
+                      f"{r['conversion_rate']:.1%}", f"{r['revenue']:.2f}",
+                      f"{up['difference']:+.1%} [{up['ci95'][0]:+.1%}, {up['ci95'][1]:+.1%}]"
+                      if up else "")
+    Console().print(table)
+    Console().print(f"winner: {data['winner'] or 'none'} ({data['reason']})")
+
+
+@app.command("outbox")
+def outbox(limit: int = typer.Option(20, help="Newest messages to show"),
+           scenario: str = typer.Option(None, help="Only this scenario's"),
+           as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """The newest messages and their delivery status."""
+    engine = _engine(db, config, readonly=True)
+    rows = engine.store.outbox(limit, scenario=scenario)
+    engine.store.close()
+    out = []
+    for r in rows:
+        msg = msgspec.json.decode(r[10])
+        out.append({"id": r[0], "scenario": r[1], "customer": r[2], "arm": r[3],
+                    "channel": r[4], "to": msg.get("to"), "subject": msg.get("subject", ""),
+                    "due": r[5], "status": r[6], "attempts": r[7], "error": r[8]})
+    if as_json:
+        emit_json(out)
+        return
+    for m in out:
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(m["due"]))
+        typer.echo(f"{when}  {m['status']:9} {m['channel']:7} {m['to']:28} {m['subject']}")
+
+
+@app.command("dispatch")
+def dispatch(once: bool = typer.Option(False, help="Deliver what is due, then exit"),
+             as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Deliver due messages through the configured channels (`intently serve` runs this
+    too). Email, SMS and push without a configured provider are logged, not sent."""
+    s = settings(config, db=db)
+    engine = _engine(db, config)
+    secret = (engine.store.get_meta("secret") or "").encode()
+    dispatcher = Dispatcher(engine.store, channels_from_settings(s, secret),
+                            max_age_s=s.max_message_age_hours * 3600.0)
+    try:
+        if once:
+            while dispatcher.run_once():
+                pass
+        else:
+            dispatcher.start()
+            while True:
+                time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        dispatcher.stop()
+        engine.close()
+    if as_json:
+        emit_json(dispatcher.counts)
+    else:
+        typer.echo(" ".join(f"{k}={v}" for k, v in dispatcher.counts.items()))

@@ -1,0 +1,145 @@
+"""Real-time offer decisions for a receipt or a basket.
+
+Two sources of offers, ranked together:
+- business rules a marketer writes ("champagne and candy: 20% off flowers at the partner
+  florist"), with an optional audience in the rule language and a priority;
+- association rules mined from baskets (`intently rules mine --save`), offered by lift.
+
+A decision is a few set lookups: every rule is indexed by each of its antecedent items, so a
+basket only touches the rules that share an item with it. The customer's record adds the
+audience check, the `offers` consent (an explicit opt-out blocks every offer) and a cap on
+offers per customer per day.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._errors import ValidationError
+from ..profiles import Profile
+from ..segments import Node, parse
+from ..segments._compile import compile_rule
+
+
+@dataclass(frozen=True)
+class OfferRule:
+    name: str
+    when: frozenset[str]  # every one of these items or categories in the basket
+    offer: str  # the item or category offered
+    text: str = ""
+    discount: float = 0.0
+    partner: str | None = None
+    priority: int = 0
+    audience: Node | None = None
+    source: str = "rule"  # "rule" (written) or "mined"
+    lift: float = 0.0
+    confidence: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str = "$") -> OfferRule:
+        if not isinstance(data, dict):
+            raise ValidationError("an offer rule is a mapping", path)
+        when = data.get("when")
+        if not isinstance(when, list) or not when or not all(isinstance(w, str) for w in when):
+            raise ValidationError("`when` is a non-empty list of items or categories",
+                                  f"{path}.when")
+        offer = data.get("offer")
+        if not isinstance(offer, str) or not offer:
+            raise ValidationError("`offer` names the item or category offered", f"{path}.offer")
+        discount = data.get("discount", 0)
+        if not isinstance(discount, int | float) or not 0 <= discount <= 100:
+            raise ValidationError("`discount` is a percentage from 0 to 100", f"{path}.discount")
+        audience = None
+        if data.get("audience"):
+            try:
+                audience = parse(str(data["audience"]))
+            except ValidationError as exc:
+                raise ValidationError(exc.message, f"{path}.audience") from None
+        return cls(name=str(data.get("name") or f"{'+'.join(when)}->{offer}"),
+                   when=frozenset(w.lower() for w in when), offer=offer.lower(),
+                   text=str(data.get("text", "")), discount=float(discount),
+                   partner=data.get("partner"), priority=int(data.get("priority", 0)),
+                   audience=audience)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "when": sorted(self.when), "offer": self.offer,
+                "text": self.text, "discount": self.discount, "partner": self.partner,
+                "priority": self.priority, "source": self.source,
+                **({"lift": round(self.lift, 3), "confidence": round(self.confidence, 3)}
+                   if self.source == "mined" else {})}
+
+
+def mined_offers(rules: list[dict[str, Any]], min_lift: float = 1.2) -> list[OfferRule]:
+    """Offer rules from `intently rules mine --json` rows (one per consequent)."""
+    out = []
+    for r in rules:
+        if float(r.get("lift", 0)) < min_lift:
+            continue
+        for item in r.get("consequents", []):
+            when = frozenset(str(a).lower() for a in r.get("antecedents", []))
+            out.append(OfferRule(name=f"{'+'.join(sorted(when))}->{item}", when=when,
+                                 offer=str(item).lower(), text=f"Customers who buy "
+                                 f"{' and '.join(sorted(when))} also buy {item}",
+                                 source="mined", lift=float(r["lift"]),
+                                 confidence=float(r.get("confidence", 0))))
+    return out
+
+
+@dataclass
+class Decider:
+    rules: list[OfferRule]
+    max_offers: int = 3
+    cap_per_day: int = 10  # offers per customer in any 24 h (kept in memory)
+    _index: dict[str, list[OfferRule]] = field(default_factory=dict, init=False)
+    _audiences: dict[str, Any] = field(default_factory=dict, init=False)
+    _given: dict[str, deque[float]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for rule in sorted(self.rules, key=_rank):
+            for item in rule.when:
+                self._index.setdefault(item, []).append(rule)
+            if rule.audience is not None:
+                self._audiences[rule.name] = compile_rule(rule.audience).check
+
+    def decide(self, items: list[str], profile: Profile | None = None, now: float = 0.0,
+               customer: str | None = None) -> dict[str, Any]:
+        """Offers for a basket of items (names, ids or categories, any case)."""
+        basket = {i.lower() for i in items}
+        if profile is not None and profile.consents.get("offers") is False:
+            return {"offers": [], "reason": "the customer opted out of offers"}
+        key = profile.id if profile is not None else customer
+        given = self._given.get(key) if key else None
+        room = self.max_offers
+        if given is not None:
+            while given and given[0] <= now - 86400.0:
+                given.popleft()
+            room = min(room, self.cap_per_day - len(given))
+            if room <= 0:
+                return {"offers": [], "reason": "daily offer cap reached"}
+        found: list[OfferRule] = []
+        seen: set[str] = set()
+        index = self._index
+        for item in basket:
+            for rule in index.get(item, ()):
+                if rule.offer in basket or rule.offer in seen or not rule.when <= basket:
+                    continue
+                check = self._audiences.get(rule.name)
+                if check is not None and (profile is None or not check(
+                        profile, now, profile.windows or {})):
+                    continue
+                found.append(rule)
+                seen.add(rule.offer)
+        found.sort(key=_rank)
+        chosen = found[:room]
+        if chosen and key:
+            times = self._given.setdefault(key, deque())
+            times.extend([now] * len(chosen))
+        return {"offers": [r.to_json() for r in chosen], "reason": "" if chosen else
+                "no rule matches this basket"}
+
+
+def _rank(rule: OfferRule) -> tuple[int, int, float, str]:
+    # written rules first by priority, then mined rules by lift
+    return (0 if rule.source == "rule" else 1, -rule.priority, -rule.lift, rule.name)
