@@ -1,0 +1,128 @@
+"""One contract for every channel, each against a real local server: a message arrives
+whole with its id; a provider's temporary failure is retryable, a permanent one is not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from _receivers import http_receiver, smtp_server
+from intently.channels import (
+    Channel,
+    DeliveryError,
+    HTTPChannel,
+    LeadChannel,
+    LogChannel,
+    PushChannel,
+    SMSChannel,
+    SMTPChannel,
+    verify,
+)
+from intently.scenarios import Message
+from intently.testing import free_port
+
+SECRET = b"s3cret"
+
+
+def message(channel: str, to: str) -> Message:
+    return Message(id="welcome/c1/1/0/1", scenario="welcome", profile_id="c1", arm="main",
+                   channel=channel, to=to, due=1_790_000_000.0, subject="Hello Ann",
+                   body="<html><body><p>Hi Ann</p></body></html>",
+                   data={"unsubscribe_url": "http://127.0.0.1:8000/u/tok", "note": "call her"})
+
+
+@dataclass
+class Case:
+    channel: Channel
+    msg: Message
+    received: Any  # () -> list of what arrived, each as (id, text)
+    fail: Any  # (permanent: bool) -> None: make the next delivery fail
+
+
+@pytest.fixture(params=["email", "webhook", "lead", "sms", "push", "log"])
+def case(request: pytest.FixtureRequest) -> Iterator[Case]:
+    kind = request.param
+    if kind == "email":
+        with smtp_server() as (controller, box):
+            ch = SMTPChannel("127.0.0.1", controller.port, sender="shop@example.com")
+            msg = message("email", "ann@example.com")
+
+            def fail(permanent: bool) -> None:
+                if permanent:
+                    box.refuse.add("ann@example.com")
+                else:
+                    box.refuse.clear()
+                    box.busy = True
+
+            yield Case(ch, msg, lambda: [(m["X-Intently-Message"], m.as_string())
+                                         for m in box.messages], fail)
+            ch.close()
+        return
+    if kind == "log":
+        ch = LogChannel()
+        yield Case(ch, message("log", "c1"),
+                   lambda: [(m.id, m.body) for m in ch.sent], None)
+        return
+    with http_receiver() as rx:
+        cls = {"webhook": HTTPChannel, "lead": LeadChannel, "sms": SMSChannel,
+               "push": PushChannel}[kind]
+        url = f"{rx.url}/{kind}"
+        ch = cls(None if kind == "webhook" else url, secret=SECRET, token="tok")
+        msg = message(kind, url if kind == "webhook" else {"lead": "branch", "sms": "+4712345678",
+                                                            "push": "device-1"}[kind])
+
+        def fail_http(permanent: bool) -> None:
+            rx.statuses.append(400 if permanent else 503)
+
+        yield Case(ch, msg, lambda: [(r["headers"]["idempotency-key"], r["body"].decode())
+                                     for r in rx.requests], fail_http)
+        ch.close()
+
+
+def test_a_message_arrives_whole_with_its_id(case: Case) -> None:
+    case.channel.send(case.msg)
+    [(mid, text)] = case.received()
+    assert mid == case.msg.id
+    assert "Hi Ann" in text or "call her" in text or case.msg.channel == "webhook"
+
+
+def test_temporary_failures_are_retryable_and_permanent_ones_are_not(case: Case) -> None:
+    if case.fail is None:
+        pytest.skip("the log channel cannot fail")
+    case.fail(True)
+    with pytest.raises(DeliveryError) as info:
+        case.channel.send(case.msg)
+    assert not info.value.retryable
+    case.fail(False)
+    with pytest.raises(DeliveryError) as info:
+        case.channel.send(case.msg)
+    assert info.value.retryable
+
+
+def test_http_channels_sign_their_body() -> None:
+    with http_receiver() as rx:
+        HTTPChannel(secret=SECRET).send(message("webhook", rx.url + "/hook"))
+        [req] = rx.requests
+        assert verify(SECRET, req["body"], req["headers"]["x-intently-signature"])
+        assert not verify(b"other", req["body"], req["headers"]["x-intently-signature"])
+
+
+def test_email_carries_html_and_one_click_unsubscribe() -> None:
+    with smtp_server() as (controller, box):
+        SMTPChannel("127.0.0.1", controller.port).send(message("email", "ann@example.com"))
+        [mail] = box.messages
+        assert mail["Subject"] == "Hello Ann"
+        assert mail["List-Unsubscribe"] == "<http://127.0.0.1:8000/u/tok>"
+        assert any(part.get_content_type() == "text/html" for part in mail.walk())
+
+
+def test_an_unreachable_server_is_retryable() -> None:
+    with pytest.raises(DeliveryError) as info:
+        SMTPChannel("127.0.0.1", free_port(), timeout=2).send(message("email", "a@b.c"))
+    assert info.value.retryable
+    with pytest.raises(DeliveryError) as info:
+        HTTPChannel(timeout=2).send(message("webhook", f"http://127.0.0.1:{free_port()}/x"))
+    assert info.value.retryable
