@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
 from ..decisions import OfferRule, save_offer_rules
@@ -33,6 +33,7 @@ class Receipt(msgspec.Struct, forbid_unknown_fields=False):
 
 
 _decode = msgspec.json.Decoder(Receipt).decode
+_encode = msgspec.json.Encoder().encode
 
 
 def _require_key(request: Request) -> None:
@@ -43,7 +44,7 @@ def _require_key(request: Request) -> None:
 
 
 @router.post("/decide", summary="Offers for a receipt: {items: [...], userId}")
-async def decide(request: Request) -> dict[str, Any]:
+async def decide(request: Request) -> Response:
     _require_key(request)
     try:
         receipt = _decode(await request.body())
@@ -66,7 +67,8 @@ async def decide(request: Request) -> dict[str, Any]:
     now = receipt.timestamp or engine.clock.now()
     result = svc.decider(engine).decide(items, profile, now, customer=who)
     result["customer"] = profile.id if profile is not None else who
-    return result
+    # encoded here: FastAPI's generic encoder would cost more than the decision itself
+    return Response(_encode(result), media_type="application/json")
 
 
 @router.get("/offers", summary="Offer rules (written and mined)")

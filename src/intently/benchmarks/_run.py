@@ -6,7 +6,7 @@ import platform
 import sys
 from typing import Any
 
-from . import http, pipeline, rules
+from . import http, pipeline, rules, scenarios
 from ._data import shop_events
 
 
@@ -21,4 +21,5 @@ def run_all(quick: bool = False) -> dict[str, Any]:
     figures.update(pipeline.run(events, repeats=1 if quick else 2))
     figures.update(http.run(events[: 30_000 if quick else 200_000]))
     figures.update(rules.run(million=not quick))
+    figures.update(scenarios.run(quick))
     return figures

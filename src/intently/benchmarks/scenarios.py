@@ -1,0 +1,124 @@
+"""Scenarios and decisions: event-to-outbox latency in the embedded engine (fsync on),
+in-process offer decisions per second, and POST /v1/decide over HTTP against `intently serve`
+in its own process."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..decisions import Decider, OfferRule, save_offer_rules
+from ..engine import Engine, as_event
+from ..scenarios import Scenario, ready_made
+from ..store import open_store
+from ..testing import Shop, free_port, start_server
+
+KEY = "bench-key"
+ITEMS = [f"item{i:03d}" for i in range(170)]  # a Groceries-sized catalog
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def _offer_rules(n: int = 500, seed: int = 3) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rules = [{"when": ["champagne", "candy"], "offer": "flowers", "discount": 20,
+              "partner": "Bloom & Co", "priority": 10}]
+    for i in range(n):
+        when = rng.sample(ITEMS, rng.choice((1, 2, 2, 3)))
+        rules.append({"name": f"r{i}", "when": when, "offer": rng.choice(ITEMS),
+                      "discount": rng.choice((5, 10, 15)), "priority": rng.randint(0, 5)})
+    return rules
+
+
+def _baskets(n: int, seed: int = 5) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [rng.sample(ITEMS, rng.randint(3, 15)) for _ in range(n)]
+
+
+def event_to_outbox(events: int = 3000) -> dict[str, Any]:
+    every = Scenario.from_dict({
+        "name": "every_cart", "trigger": {"event": "added_to_cart"}, "holdout": 0.1,
+        "policies": {"quiet_hours": None, "consent": False},
+        "steps": [{"send": {"channel": "email", "subject": "Your cart",
+                            "template": "cart_reminder"}}]})
+    shop = Shop(users=max(200, events // 8), days=3, seed=21)
+    stream = [as_event(e) for e in shop.events()][:events]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(Path(tmp) / "e2o.db")
+        for s in (*ready_made().values(), every):
+            engine.put_scenario(s)
+        latencies = []
+        for ev in stream:
+            before = engine.messages_queued
+            started = time.perf_counter()
+            engine.process(ev)  # returns after the group commit (fsync) with the outbox rows
+            took = time.perf_counter() - started
+            if engine.messages_queued > before:
+                latencies.append(took * 1000.0)
+        engine.close()
+    return {"event_to_outbox_p50_ms": round(_pct(latencies, 0.5), 3),
+            "event_to_outbox_p99_ms": round(_pct(latencies, 0.99), 3),
+            "event_to_outbox_messages": len(latencies)}
+
+
+def decisions_in_process(n: int = 50_000) -> dict[str, Any]:
+    decider = Decider([OfferRule.from_dict(r) for r in _offer_rules()])
+    baskets = _baskets(n)
+    started = time.perf_counter()
+    offered = 0
+    for i, basket in enumerate(baskets):
+        offered += len(decider.decide(basket, None, 1.0e9 + i, customer=f"c{i % 5000}")["offers"])
+    elapsed = time.perf_counter() - started
+    return {"decisions_per_s": round(n / elapsed), "decision_offer_rate": round(offered / n, 3)}
+
+
+def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
+    baskets = _baskets(requests, seed=9)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "decide.db"
+        store = open_store(db)
+        save_offer_rules(store, _offer_rules())
+        store.close()
+        proc = start_server(db, port, KEY)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/decide"
+            latencies: list[float] = []
+
+            def run(part: list[list[str]]) -> None:
+                with httpx.Client(auth=(KEY, ""), timeout=30) as client:
+                    for i, basket in enumerate(part):
+                        started = time.perf_counter()
+                        r = client.post(url, json={"userId": f"c{i % 500}", "items": basket})
+                        r.raise_for_status()
+                        latencies.append((time.perf_counter() - started) * 1000.0)
+
+            parts = [baskets[i::clients] for i in range(clients)]
+            run(baskets[:200])  # warm up
+            latencies.clear()
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(run, parts))
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {"decide_http_receipts_per_s": round(requests / elapsed),
+            "decide_http_p50_ms": round(_pct(latencies, 0.5), 2),
+            "decide_http_p99_ms": round(_pct(latencies, 0.99), 2), "decide_http_clients": clients}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    figures = event_to_outbox(1500 if quick else 5000)
+    figures.update(decisions_in_process(20_000 if quick else 100_000))
+    figures.update(decide_http(3000 if quick else 10_000))
+    return figures
