@@ -299,3 +299,36 @@ def test_ready_made_scenarios_run_on_simulated_traffic() -> None:
     engine.tick(engine.clock.now() + 90 * DAY)
     by_scenario = {r[1] for r in engine.store.outbox(10_000)}
     assert {"welcome_series", "abandoned_cart", "repeat_purchase"} <= by_scenario
+
+
+def test_messages_recommend_from_the_offer_rules() -> None:
+    engine = engine_with(scenario(trigger={"event": "purchased"}, steps=[{"send": {
+        "channel": "email", "subject": "More",
+        "body": "{% for p in recommendations %}[{{ p }}]{% endfor %}"}}]))
+    engine.set_offer_rules([{"when": ["champagne", "candy"], "offer": "flowers"}])
+    engine.process(identify("ann"))
+    engine.process(track("Order Completed", user="ann", at=T0, revenue=40, products=[
+        {"name": "champagne", "price": 30, "category": "drinks"},
+        {"name": "candy", "price": 10, "category": "sweets"}]))
+    import msgspec
+
+    [row] = engine.store.outbox(10)
+    assert msgspec.json.decode(row[10])["body"].startswith("[flowers]")
+
+
+def test_goto_loops_stop_and_best_hour_send_time() -> None:
+    looping = scenario(name="loop", steps=[{"id": "a", "goto": "b"}, {"id": "b", "goto": "a"}])
+    engine = engine_with(looping)
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    assert journal(engine, "failed") == [("ann", "too many steps at once (a goto loop?)")]
+
+    best = scenario(name="best", policies={"send_time": "best_hour", "quiet_hours": None})
+    engine = engine_with(best)
+    engine.process(identify("bob", at=T0 - 5 * DAY))
+    for day in range(1, 4):  # bob is active at 18:00 UTC
+        engine.process(track("Page Viewed", user="bob", at=1_789_754_400.0 - day * DAY))
+    engine.process(track("Product Viewed", user="bob", at=T0))  # 14:13 UTC
+    assert sent(engine) == []
+    engine.tick(T0 + DAY)
+    [row] = engine.store.outbox(10)
+    assert row[5] == 1_790_013_600.0  # 2026-09-21T18:00:00Z

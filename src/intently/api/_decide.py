@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
 from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
-from ..decisions import OfferRule, save_offer_rules
+from ..decisions import OfferRule
 from ._auth import ADMIN_HELP, check, presented_key, require_admin
 from ._deps import services
 
@@ -65,7 +66,7 @@ async def decide(request: Request) -> Response:
     who = receipt.customer or receipt.userId or receipt.anonymousId
     profile = engine.find(who) if who else None
     now = receipt.timestamp or engine.clock.now()
-    result = svc.decider(engine).decide(items, profile, now, customer=who)
+    result = engine.decider.decide(items, profile, now, customer=who)
     result["customer"] = profile.id if profile is not None else who
     # encoded here: FastAPI's generic encoder would cost more than the decision itself
     return Response(_encode(result), media_type="application/json")
@@ -74,8 +75,7 @@ async def decide(request: Request) -> Response:
 @router.get("/offers", summary="Offer rules (written and mined)")
 async def list_offers(request: Request) -> list[dict[str, Any]]:
     require_admin(request)
-    engine = services(request).worker.engine
-    return [r.to_json() for r in services(request).decider(engine).rules]
+    return [r.to_json() for r in services(request).worker.engine.decider.rules]
 
 
 @router.put("/offers", summary="Replace the written offer rules: a JSON list")
@@ -89,10 +89,8 @@ async def put_offers(request: Request) -> dict[str, Any]:
         raise ValidationError("send a list of offer rules", "$")
     for i, r in enumerate(rules):
         OfferRule.from_dict(r, f"$[{i}]")
-    svc = services(request)
-    engine = svc.worker.engine
-    save_offer_rules(engine.store, rules)
-    svc.reload_decider(engine)
+    await asyncio.wrap_future(services(request).worker.call(
+        lambda engine: engine.set_offer_rules(rules)))
     return {"rules": len(rules)}
 
 

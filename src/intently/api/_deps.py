@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import Request
 
@@ -15,18 +14,6 @@ from ..engine import EngineWorker
 class Services:
     settings: Settings
     worker: EngineWorker
-    _decider: Any = field(default=None, repr=False)
-
-    def decider(self, engine: Any) -> Any:
-        """The offer decider, loaded from the store on first use."""
-        if self._decider is None:
-            self.reload_decider(engine)
-        return self._decider
-
-    def reload_decider(self, engine: Any) -> None:
-        from ..decisions import load_decider
-
-        self._decider = load_decider(engine.store)
 
 
 def services(request: Request) -> Services:

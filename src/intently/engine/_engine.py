@@ -25,6 +25,7 @@ import msgspec
 from .._errors import NotFound, PayloadTooLarge
 from ..analytics.rfm import RFMModel
 from ..config import Settings
+from ..decisions import load_decider, save_offer_rules
 from ..events import Event, Vocabulary, as_validation_error
 from ..intent import (
     ClusterModel,
@@ -185,9 +186,10 @@ class Engine:
         timers = self.store.load_timers()
         self.segments = SegmentRuntime(
             load_book(self.store, settings.builtin_segments, self.rfm), _segment_timers(timers))
+        self.decider = load_decider(self.store)
         self.scenarios = ScenarioRuntime(
             load_scenarios(self.store, settings.base_url, settings.message_cap_per_day,
-                           readonly), timers)
+                           readonly, self.recommend), timers)
         self.listeners: list[Listener] = []
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
@@ -444,6 +446,20 @@ class Engine:
         except BaseException:
             self.store.rollback()
             raise
+
+    def recommend(self, items: list[str], profile: Profile, limit: int = 3) -> list[str]:
+        """Products to suggest after `items`: the offer rules' picks (written ones first, then
+        mined basket rules by lift); with no items, the customer's favourite category."""
+        picks = [o["offer"] for o in self.decider.decide(items)["offers"]] if items else []
+        if len(picks) < limit and profile.categories:
+            top = max(profile.categories, key=profile.categories.__getitem__)
+            picks.append(f"new in {top}")
+        return picks[:limit]
+
+    def set_offer_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the written offer rules (validated) and use them at once."""
+        save_offer_rules(self.store, rules)
+        self.decider = load_decider(self.store)
 
     def put_scenario(self, scenario: Scenario) -> None:
         """Add or replace a scenario; it acts on events from now on."""

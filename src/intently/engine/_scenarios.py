@@ -22,7 +22,9 @@ PREFIX = "sc:"
 
 
 def load_book(store: Store, base_url: str, message_cap_per_day: int,
-              readonly: bool = False) -> ScenarioBook:
+              readonly: bool = False,
+              recommend: Callable[[list[str], Profile], list[str]] | None = None
+              ) -> ScenarioBook:
     secret = store.get_meta("secret")
     if secret is None:
         secret = secrets.token_hex(32)
@@ -30,8 +32,7 @@ def load_book(store: Store, base_url: str, message_cap_per_day: int,
             store.set_meta("secret", secret)
     scenarios = [Scenario.from_dict(json.loads(body)) for body in store.load_scenarios().values()]
     return ScenarioBook(scenarios, Renderer(Tracker(base_url.rstrip("/"), secret.encode())),
-                        message_cap_per_day=message_cap_per_day,
-                        extra={"recommendations": lambda customer: []})
+                        message_cap_per_day=message_cap_per_day, recommend=recommend)
 
 
 class ScenarioRuntime:

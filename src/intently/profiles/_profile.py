@@ -75,6 +75,7 @@ class Journey(msgspec.Struct, array_like=True, gc=False):
     converted: bool = False
     k: int = 0  # effects emitted so far (message ids stay unique through loops)
     deferred: bool = False  # the current send step already waited for quiet hours to end
+    items: list[str] = []  # the products of the event that started it (for recommendations)
 
 
 class ScenarioState(msgspec.Struct, array_like=True, gc=False):

@@ -9,7 +9,7 @@ does I/O.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -95,10 +95,14 @@ class ScenarioBook:
     """The scenarios in force and how to run them."""
 
     def __init__(self, scenarios: Iterable[Scenario], renderer: Renderer, *,
-                 message_cap_per_day: int = 3, extra: dict[str, Any] | None = None) -> None:
+                 message_cap_per_day: int = 3,
+                 recommend: Callable[[list[str], Profile], list[str]] | None = None) -> None:
         self.renderer = renderer
         self.message_cap_per_day = message_cap_per_day
-        self.extra = extra or {}
+        # products to suggest, given a journey's items and the record (the engine plugs in the
+        # offer rules: written and mined)
+        self.recommend = recommend or (lambda items, p: [])
+        self._items: list[str] = []
         self.effects = Effects()
         self.scenarios: dict[str, Scenario] = {}
         self.put_all(scenarios)
@@ -194,11 +198,13 @@ class ScenarioBook:
                     if due is not None:
                         self._state(p).pending[s.name] = due
         if starts:
+            self._items = _items_of(ev.properties)
             seen: set[str] = set()
             for s in sorted(starts, key=lambda s: (-s.policies.priority, s.name)):
                 if s.name not in seen:
                     seen.add(s.name)
                     self.enter(p, s, ts)
+            self._items = []
 
     def on_segment_change(self, p: Profile, change: Change) -> None:
         """A segment entry or exit that time alone caused (no event of the customer's)."""
@@ -332,7 +338,8 @@ class ScenarioBook:
                 v -= weight
         else:
             arm = "main"
-        j = Journey(step=0, arm=arm, entered=ts, n=n, goal_until=ts + s.goal_s)
+        j = Journey(step=0, arm=arm, entered=ts, n=n, goal_until=ts + s.goal_s,
+                    items=self._items)
         sc.journeys[s.name] = j
         self._journal(p, s.name, j, "entered", ts)
         if arm == "holdout":
@@ -459,7 +466,9 @@ class ScenarioBook:
         mid = f"{s.name}/{p.id}/{j.n}/{j.step}/{j.k}"
         if step.action == "send":
             try:
-                subject, body = self.renderer.render(step.args, p, ts, mid, self.extra)
+                extra = {"items": j.items, "recommendations": self.recommend(j.items, p),
+                         "offer": step.args.get("offer")}
+                subject, body = self.renderer.render(step.args, p, ts, mid, extra)
             except ValidationError as exc:
                 self._journal(p, s.name, j, "failed", ts, ref=exc.message)
                 return
@@ -504,6 +513,20 @@ def _remember(sc: ScenarioState, name: str, ts: float) -> None:
         while times and times[0] < ts - WEEK:
             times.pop(0)
         times.append(ts)
+
+
+def _items_of(props: dict[str, Any] | None) -> list[str]:
+    """Product names (else ids) of an event: Segment's `products` list or a single product."""
+    if not props:
+        return []
+    lines = props.get("products")
+    found = []
+    for line in lines if isinstance(lines, list) else [props]:
+        if isinstance(line, dict):
+            name = line.get("name") or line.get("product_id") or line.get("sku")
+            if name:
+                found.append(str(name))
+    return found[:20]
 
 
 def _summary(p: Profile) -> dict[str, Any]:
