@@ -20,6 +20,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
+		echo "wrk is not installed: the decide bench uses httpx (slower client)"
 	$(BIN)/intently bench --json
 
 clean:
