@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench evaluate clean
+# Debian's chromium for the dashboard's browser tests (Playwright drives it by executable_path)
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint bench evaluate clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,14 +19,22 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/intently demo
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
+test: $(STAMP) $(CHROMIUM)
+	$(BIN)/ruff check src tests docs
 	$(BIN)/pytest
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "wrk is not installed: the decide bench uses httpx (slower client)"
 	$(BIN)/intently bench --json
+
+# The README's screenshots of the dashboard (Debian's chromium through Playwright)
+screenshots: $(STAMP) $(CHROMIUM)
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv

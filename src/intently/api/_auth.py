@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import hmac
+import time
 
 from fastapi import Request
 
-from .._errors import AuthError
+from .._errors import AuthError, ValidationError
 from ._deps import services
 
 WRITE_HELP = ("set a write key: INTENTLY_WRITE_KEYS=<key> (or write_keys in intently.toml, "
@@ -42,7 +43,32 @@ def check(key: str | None, allowed: tuple[str, ...], help_text: str) -> None:
         raise AuthError("unknown key")
 
 
+SESSION_COOKIE = "intently_session"
+SESSION_S = 12 * 3600.0
+
+
+def session_token(request: Request) -> str:
+    """A signed dashboard session (after a login with an admin key), valid for 12 hours."""
+    tracker = services(request).worker.engine.scenarios.book.renderer.tracker
+    return tracker.token({"s": "dashboard", "exp": round(time.time() + SESSION_S)})
+
+
+def has_session(request: Request) -> bool:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return False
+    tracker = services(request).worker.engine.scenarios.book.renderer.tracker
+    try:
+        data = tracker.read(token)
+    except ValidationError:
+        return False
+    return data.get("s") == "dashboard" and float(data.get("exp", 0)) > time.time()
+
+
 def require_admin(request: Request) -> None:
-    """Reads need an admin key (a write key is often public: it ships in web pages)."""
-    check(presented_key(request.headers.get("authorization")),
-          services(request).settings.admin_keys, ADMIN_HELP)
+    """Reads need an admin key (a write key is often public: it ships in web pages), or the
+    dashboard's session cookie, which a login with an admin key gives."""
+    header = request.headers.get("authorization")
+    if header is None and has_session(request):
+        return
+    check(presented_key(header), services(request).settings.admin_keys, ADMIN_HELP)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from ..config import Settings
 from ..engine import EngineWorker
+from ._live import LiveHub
 
 
 @dataclass
 class Services:
     settings: Settings
     worker: EngineWorker
+    hub: LiveHub = field(default_factory=LiveHub)
 
 
 def services(request: Request) -> Services:

@@ -1,0 +1,91 @@
+"""Routes of the dashboard: the login, the page and its assets."""
+
+from __future__ import annotations
+
+import hmac
+import html
+from importlib import resources
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from ..api._auth import SESSION_COOKIE, SESSION_S, has_session, session_token
+from ..api._deps import services
+
+router = APIRouter(include_in_schema=False)
+_STATIC = resources.files("intently.web") / "static"
+_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
+          ".html": "text/html"}
+
+_LOGIN = """<!doctype html><html lang=en><head><meta charset=utf-8>
+<meta name=viewport content="width=device-width,initial-scale=1"><title>Intently · sign in</title>
+<style>
+body{{margin:0;min-height:100vh;display:grid;place-items:center;background:#f4f5f8;
+font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2130}}
+form{{background:#fff;padding:2rem 2.2rem;border-radius:14px;box-shadow:0 8px 30px #0001;
+width:min(22rem,86vw)}}
+h1{{margin:0 0 .3rem;font-size:1.35rem}} p{{color:#667;margin:.2rem 0 1.2rem}}
+input{{width:100%;box-sizing:border-box;padding:.65rem .8rem;border:1px solid #ccd;
+border-radius:8px;font:inherit}}
+button{{margin-top:1rem;width:100%;padding:.7rem;border:0;border-radius:8px;background:#4f46e5;
+color:#fff;font:inherit;font-weight:600;cursor:pointer}}
+.err{{color:#b42318;margin-top:.8rem}} .logo{{color:#4f46e5;font-weight:800}}
+</style></head><body><form method=post action=/login>
+<h1><span class=logo>●</span> Intently</h1><p>Sign in with an admin key.</p>
+<label for=key>Admin key</label>
+<input id=key name=key type=password autocomplete=current-password autofocus required>
+<button type=submit>Sign in</button>{error}</form></body></html>"""
+
+
+def _authorized(request: Request) -> bool:
+    return has_session(request)
+
+
+@router.get("/login")
+async def login_page() -> HTMLResponse:
+    return HTMLResponse(_LOGIN.format(error=""))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    # a plain urlencoded form: parsed here rather than adding python-multipart for one field
+    form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0]
+    keys = services(request).settings.admin_keys
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        reason = ("no admin key is configured: set INTENTLY_ADMIN_KEYS" if not keys
+                  else "that key is not an admin key")
+        return HTMLResponse(_LOGIN.format(error=f"<p class=err>{html.escape(reason)}</p>"),
+                            status_code=401)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, session_token(request), max_age=int(SESSION_S),
+                        httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def index(request: Request) -> Response:
+    if not _authorized(request):
+        return RedirectResponse("/login", status_code=303)
+    return HTMLResponse((_STATIC / "index.html").read_text(),
+                        headers={"cache-control": "no-store"})
+
+
+@router.get("/static/{name}")
+async def static(request: Request, name: str) -> Response:
+    if not _authorized(request):
+        return Response("sign in first", status_code=401)
+    path = _STATIC / name
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    if "/" in name or suffix not in _TYPES or not path.is_file():
+        return Response("not found", status_code=404)
+    return Response(path.read_bytes(), media_type=_TYPES[suffix],
+                    headers={"cache-control": "no-cache"})

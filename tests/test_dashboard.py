@@ -1,0 +1,141 @@
+"""The dashboard in a real browser: Playwright drives Debian's headless chromium against a real
+`intently serve` process. Login, the live feed updating as events arrive, a profile with its
+chain and key action, and a segment created after an invalid rule showed its error."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from intently import Engine, ManualClock
+from intently.scenarios import ready_made
+from intently.testing import Shop, free_port, start_server
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+KEY = "dash-key"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason="Debian's chromium is not installed (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("dash") / "dash.db"
+    shop = Shop(users=120, days=5, seed=12)
+    events = list(shop.events())
+    engine = Engine(db, clock=ManualClock(shop.start + 5 * 86400))
+    for s in ready_made().values():
+        engine.put_scenario(s)
+    engine.process_many(events)
+    engine.close()
+    port = free_port()
+    proc = start_server(db, port, KEY, base_url=f"http://127.0.0.1:{port}")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    p = context.new_page()
+    p.set_default_timeout(15_000)
+    p.goto(server + "/")
+    p.fill("#key", KEY)
+    p.click("button[type=submit]")
+    p.wait_for_selector("#stats .stat")
+    yield p
+    context.close()
+
+
+def test_nothing_is_served_anonymously(browser: Any, server: str) -> None:
+    assert httpx.get(server + "/", follow_redirects=False).headers["location"] == "/login"
+    assert httpx.get(server + "/static/app.js").status_code == 401
+    assert httpx.get(server + "/v1/dashboard/overview").status_code == 401
+    p = browser.new_page()
+    p.goto(server + "/")
+    p.fill("#key", "wrong")
+    p.click("button[type=submit]")
+    assert "not an admin key" in p.inner_text("form")
+    p.close()
+
+
+def test_live_feed_updates_when_events_arrive(page: Any, server: str) -> None:
+    page.goto(server + "/#/live")
+    page.wait_for_selector("#feed tr.click")
+    page.wait_for_selector("#status.on")
+    with httpx.Client(auth=(KEY, ""), timeout=10) as http:
+        r = http.post(server + "/v1/batch", json={"batch": [
+            {"type": "identify", "userId": "live-ann", "traits": {"name": "Ann Live",
+                                                                 "email": "ann@live.test"}},
+            {"type": "track", "userId": "live-ann", "event": "Product Viewed",
+             "properties": {"product_id": "p1", "price": 120, "category": "shoes"}},
+            {"type": "track", "userId": "live-ann", "event": "Product Added",
+             "properties": {"product_id": "p1", "price": 120, "category": "shoes"}}]})
+        assert r.status_code == 200
+    row = page.locator("#feed tr", has_text="Ann Live")
+    row.wait_for()  # arrives over server-sent events: no reload
+    assert "added_to_cart" in row.inner_text()
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+def test_profile_shows_the_chain_and_the_key_action(page: Any, server: str) -> None:
+    with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as http:
+        feed = http.get(server + "/v1/dashboard/feed?limit=200").json()["customers"]
+    who = next(c for c in feed if c["key_action"] and len(c["chain"]) >= 3)
+    page.goto(server + "/#/live")
+    page.click(f"#feed tr[data-id='{who['id']}'] td:nth-child(2)")
+    page.wait_for_selector("#p-chain .chip")
+    assert page.url.endswith(f"#/customer/{who['id']}")
+    assert page.inner_text("#p-key") == who["key_action"]
+    assert page.locator("#p-chain .chip.key").count() == 1
+    assert who["key_action"] in page.inner_text("#p-chain .chip.key")
+    assert page.locator("svg circle").count() >= 2  # the probability over time
+
+
+def test_a_segment_is_created_and_an_invalid_rule_shows_its_error(page: Any, server: str
+                                                                   ) -> None:
+    page.goto(server + "/#/segments")
+    page.wait_for_selector("#seg-form")
+    page.fill("#seg-name", "big carts")
+    page.fill("#seg-rule", "cart_value >= ")
+    error = page.locator("#seg-check .error")
+    error.wait_for()
+    assert "position 14" in error.inner_text()
+    page.click("#seg-form button[type=submit]")
+    assert "position 14" in page.inner_text("#seg-check")
+    page.fill("#seg-rule", "cart_value >= 100")
+    page.locator("#seg-check .ok").wait_for()
+    page.click("#seg-form button[type=submit]")
+    page.locator("#seg-saved", has_text="Saved").wait_for()
+    page.locator("#seg-list tr", has_text="big carts").wait_for()
+
+
+def test_every_page_renders(page: Any, server: str) -> None:
+    for hash_, marker in (("#/", "#keys"), ("#/clusters", ".cluster"),
+                          ("#/scenarios", "tr[data-name]"),
+                          ("#/scenarios/welcome_series", "text=Funnel")):
+        page.goto(server + "/" + hash_)
+        page.wait_for_selector(marker)
+        assert "error" not in (page.locator("main > .card.error").all_inner_texts() or [""])[0]
+
+
+def test_chromium_is_debians() -> None:
+    out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout
+    assert "Chromium" in out
