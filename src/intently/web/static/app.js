@@ -120,7 +120,7 @@ async function live() {
         <label>Cluster <select id="f-cluster"><option value="">all</option>${clusters.clusters.map((c) => `<option>${esc(c.name)}</option>`).join("")}</select></label>
         <label>Probability ≥ <input id="f-min" type="range" min="0" max="0.9" step="0.1" value="${esc(params.get("min") || 0)}"><b id="f-min-v"></b></label>
       </div></div>
-    <div class="card"><table><thead><tr><th>Customer</th><th>Chain of actions</th><th class="hide-sm">Entry point</th>
+    <div class="card"><table class="stack"><thead><tr><th>Customer</th><th>Chain of actions</th><th class="hide-sm">Entry point</th>
       <th class="hide-sm">Cluster</th><th>Purchase probability</th><th class="hide-sm">Last seen</th></tr></thead>
       <tbody id="feed"><tr><td colspan="6" class="empty">Waiting for events…</td></tr></tbody></table></div>`;
   const rows = new Map();
@@ -290,7 +290,7 @@ async function segment(name) {
       <div class="card"><h2>Size over time</h2>${lineChart(history.days.map((d) => ({ t: d.day, v: d.size, label: `+${d.entered} −${d.left}` })))}</div>
       <div class="card"><h2>Composition</h2><h3 class="muted" style="font-size:.85rem">clusters</h3>${bars(comp.clusters)}
         <h3 class="muted" style="font-size:.85rem">lifecycle</h3>${bars(comp.lifecycle)}</div>
-      <div class="card"><h2>Recently active members</h2><table><tbody>${comp.sample.map((r) => `<tr class="click"><td><a href="#/customer/${enc(r.id)}">${esc(r.email || r.id)}</a></td><td>${chain(r)}</td><td>${probBar(r.intent)}</td></tr>`).join("") || '<tr><td class="empty">No members in memory.</td></tr>'}</tbody></table></div>
+      <div class="card wide"><h2>Recently active members</h2><table class="stack"><tbody>${comp.sample.map((r) => `<tr class="click"><td><a href="#/customer/${enc(r.id)}">${esc(r.email || r.id)}</a></td><td>${chain(r)}</td><td>${probBar(r.intent)}</td></tr>`).join("") || '<tr><td class="empty">No members in memory.</td></tr>'}</tbody></table></div>
       ${ruleForm(s)}</div>`;
   wireRuleForm(() => setTimeout(() => segment(name), 600));
 }
