@@ -38,7 +38,8 @@ def demo(
     s = settings(config, db=db)
     s = replace(s, write_keys=s.write_keys or (DEMO_WRITE_KEY,),
                 admin_keys=s.admin_keys or (DEMO_ADMIN_KEY,),
-                builtin_segments=True)  # at demo rates their cost does not matter
+                builtin_segments=True,  # at demo rates their cost does not matter
+                base_url=f"http://127.0.0.1:{port}")
     shop = Shop(users=users, days=days, seed=seed, start=time.time() - days * 86400)
     clock = ShopClock(shop.start, days * 86400 / max(minutes * 60.0, 1.0))
     try:
@@ -57,8 +58,9 @@ def demo(
     feeder.start()
     view = LiveView(f"Intently demo · {users} simulated customers · {days:g} days in "
                     f"{minutes:g} min · store {s.db}")
-    footer = (f"API: http://127.0.0.1:{port}/v1/batch  write key: {s.write_keys[0]}  "
-              f"admin key: {s.admin_keys[0]}   Ctrl-C to stop" if port else "Ctrl-C to stop")
+    footer = (f"Dashboard: http://127.0.0.1:{port}/ (sign in with {s.admin_keys[0]})   "
+              f"API: http://127.0.0.1:{port}/v1/batch  write key: {s.write_keys[0]}   "
+              "Ctrl-C to stop" if port else "Ctrl-C to stop")
     deadline = time.monotonic() + minutes * 60.0
     console = Console()
     try:
