@@ -126,7 +126,7 @@ def test_wait_for_takes_then_or_timeout() -> None:
 def test_branch_on_the_record_and_update_step() -> None:
     steps = [{"branch": {"if": "cart_value >= 100", "then": "big"}},
              {"send": {"channel": "email", "subject": "Small", "body": "x"}}, "exit",
-             {"id": "big", "update": {"traits": {"vip_offer": True}}},
+             {"id": "big", "update": {"traits": {"vip_offer": True}, "tags": ["big cart"]}},
              {"send": {"channel": "email", "subject": "Big", "body": "x"}}]
     engine = engine_with(scenario(trigger={"event": "added_to_cart"}, steps=steps))
     for user, price in (("ann", 150), ("bob", 20)):
@@ -134,6 +134,7 @@ def test_branch_on_the_record_and_update_step() -> None:
         engine.process(track("Product Added", user=user, at=T0, price=price))
     assert sorted(sent(engine)) == [("ann", "email", "Big"), ("bob", "email", "Small")]
     assert engine.profile("ann").traits["vip_offer"] is True
+    assert engine.profile("ann").traits["tags"] == ["big cart"]
 
 
 def test_segment_enter_and_exit_triggers_including_a_timer_exit() -> None:

@@ -74,11 +74,9 @@ def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     engine = _engine(db, config, readonly=True)
     rows = []
     for name, s in sorted(engine.scenarios.book.scenarios.items()):
-        counts = {kind: n for _, kind, n, _, _ in engine.store.journal_counts(name)
-                  if kind in ("entered", "sent", "converted")}
-        totals = {k: sum(n for _, kind, n, _, _ in engine.store.journal_counts(name)
-                         if kind == k) for k in ("entered", "sent", "converted")}
-        del counts
+        counts = engine.store.journal_counts(name)
+        totals = {k: sum(n for _, kind, n, _, _ in counts if kind == k)
+                  for k in ("entered", "sent", "converted")}
         rows.append({"name": name, "enabled": s.enabled, "trigger": s.trigger.kind,
                      "priority": s.policies.priority, "holdout": s.holdout,
                      "description": s.description, **totals})

@@ -54,13 +54,6 @@ def _scalar(index: int, doc: str) -> Any:
     return property(get, set_, doc=doc)
 
 
-class SegmentState(msgspec.Struct, array_like=True, gc=False):
-    """What live segments keep on a record (absent for records no segment has touched)."""
-
-    members: tuple[str, ...] = ()  # the segments the customer is in now
-    windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
-
-
 class Journey(msgspec.Struct, array_like=True, gc=False):
     """One customer's run through one scenario."""
 
@@ -87,6 +80,15 @@ class ScenarioState(msgspec.Struct, array_like=True, gc=False):
     entries: dict[str, int] = {}  # entries per scenario
     exited: dict[str, float] = {}  # last exit per scenario
     pending: dict[str, float] = {}  # scenario -> when an inactivity or date trigger fires
+
+
+class SegmentState(msgspec.Struct, array_like=True, gc=False):
+    """What live segments and scenarios keep on a record (absent for records neither has
+    touched). One slot on the record for both keeps a record's fixed size down."""
+
+    members: tuple[str, ...] = ()  # the segments the customer is in now
+    windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
+    sc: ScenarioState | None = None  # scenario journeys, send history, pending triggers
 
 
 class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
@@ -131,8 +133,7 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
     chain_ts: Times = msgspec.field(default_factory=Times)
     key_action: str | None = None  # the signal that raised the intent most in this journey
     cluster: str | None = None  # the behavioral cluster the current journey follows
-    seg: SegmentState | None = None  # segment memberships and windowed-condition times
-    sc: ScenarioState | None = None  # scenario journeys, send history, pending triggers
+    seg: SegmentState | None = None  # segments, windowed-condition times, scenario journeys
 
     first_seen = _scalar(FIRST_SEEN, "First event time (epoch seconds).")
     last_seen = _scalar(LAST_SEEN, "Latest event time.")
@@ -156,6 +157,17 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
         if self.seg is None:
             self.seg = SegmentState()
         self.seg.members = members
+
+    @property
+    def sc(self) -> ScenarioState | None:
+        """Scenario journeys, send history and pending triggers (None: no scenario yet)."""
+        return self.seg.sc if self.seg is not None else None
+
+    @sc.setter
+    def sc(self, state: ScenarioState | None) -> None:
+        if self.seg is None:
+            self.seg = SegmentState()
+        self.seg.sc = state
 
     @property
     def windows(self) -> dict[str, Times] | None:
@@ -201,7 +213,6 @@ class Profile(msgspec.Struct, array_like=True, gc=False):
         data["hours"] = {str(h): n for h, n in enumerate(self.hours) if n}
         data["chain_ts"] = list(self.chain_ts)
         del data["seg"]
-        del data["sc"]
         data["scenarios"] = {name: msgspec.to_builtins(j) for name, j in
                              (self.sc.journeys.items() if self.sc is not None else ())}
         data["segments"] = list(self.segments)

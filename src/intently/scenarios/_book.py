@@ -399,8 +399,13 @@ class ScenarioBook:
             else:
                 if action == "send" and not self._send(p, s, j, step, ts):
                     return  # deferred to the end of quiet hours or the best hour
-                if action == "update":
-                    p.traits = {**p.traits, **step.args["traits"]}
+                if action == "update":  # traits, and tags a marketer keeps in `traits.tags`
+                    traits = {**p.traits, **step.args["traits"]}
+                    if step.args["tags"]:
+                        old = traits.get("tags")
+                        have = list(old) if isinstance(old, list) else []
+                        traits["tags"] = have + [t for t in step.args["tags"] if t not in have]
+                    p.traits = traits
                 elif action in ("webhook", "lead"):
                     self._emit(p, s, j, step, ts, action, step.args.get("url") or
                                step.args.get("team", "sales"), "", "",

@@ -262,8 +262,13 @@ def _step(data: Any, path: str, labels: set[str], arms: set[str]) -> Step:
         args = dict(spec, channel=channel)
     elif action == "update":
         spec = _mapping(value, here)
-        _check_keys(spec, {"traits"}, here)
-        args = {"traits": _mapping(spec.get("traits"), f"{here}.traits")}
+        _check_keys(spec, {"traits", "tags"}, here)
+        if not spec:
+            raise _fail("an update sets `traits` or adds `tags`", here)
+        tags = spec.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+            raise _fail("`tags` is a list of names", f"{here}.tags")
+        args = {"traits": _mapping(spec.get("traits", {}), f"{here}.traits"), "tags": tags}
     elif action == "webhook":
         spec = _mapping(value, here)
         _check_keys(spec, {"url", "body"}, here)
