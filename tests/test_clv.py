@@ -54,6 +54,25 @@ def test_evaluation_on_data_the_model_fits() -> None:
     assert result["corr"] > 0.5 and result["churn_auc"] > 0.7
     assert abs(result["total_error_pct"]) < abs(result["baselines"]["past_rate"]["total_error_pct"])
     assert set(result["baselines"]) == {"past_rate", "recency_only"}
+    supervised = result["supervised_churn"]
+    assert supervised["label_window_weeks"] == 19.5
+    assert supervised["logistic_churn_auc"] > 0.65
+    assert supervised["gradient_boosting_churn_auc"] > 0.6
+
+
+def test_supervised_churn_never_trains_on_the_holdout() -> None:
+    """Its labels come from inside the calibration period: changing the holdout changes the
+    score it is judged by, never the model (same predictions, so the same ranking of a fixed
+    label set)."""
+    from intently.analytics.clv_evaluate import supervised_churn
+
+    rows = bgnbd_customers(n=1500)
+    cal, hold = START + 39 * WEEK, START + 78 * WEEK
+    s = summarize(rows, cal, hold)
+    without_holdout = [r for r in rows if r[1] < cal]
+    a = supervised_churn(rows, cal, s, 39.0)
+    b = supervised_churn(without_holdout, cal, s, 39.0)
+    assert a == b
 
 
 def test_cli_evaluate(tmp_path: Path) -> None:
@@ -74,3 +93,41 @@ def test_cli_evaluate(tmp_path: Path) -> None:
                                    "--time-col", "day", "--amount-col", "amount",
                                    "--calibration-end", "2020-01-01"])
     assert bad.exit_code == 2 and "no column 'who'" in bad.output
+
+
+def test_clv_fields_in_profiles_and_rules_with_time_alone() -> None:
+    """After `clv update`, records carry P(alive), expected orders and value, and a rule on
+    them moves with time: a regular who stops ordering leaves "alive" days later, no event."""
+    from conftest import T0, track
+    from intently import Engine, ManualClock
+    from intently._views import profile_view
+    from intently.analytics.clv_live import CLVModel, fit_clv
+    from intently.segments import Segment
+    from intently.store import MemoryStore
+
+    store = MemoryStore()
+    clock = ManualClock(T0)
+    engine = Engine(store, clock=clock, intent_model=False)
+    rng = np.random.default_rng(3)
+    for c in range(300):  # even customers order every few days until day 70; odd ones twice
+        gap = float(rng.uniform(3, 8))
+        days = np.arange(c % 10, 70, gap) if c % 2 == 0 else np.asarray([c % 10, c % 10 + gap])
+        for day in days:
+            engine.process(track("Order Completed", user=f"c{c}", at=T0 + float(day) * 86400,
+                                 revenue=float(rng.uniform(20, 80))))
+    clock.set(T0 + 72 * 86400)
+    model = fit_clv(engine.all_profiles(), clock.now(), "test")
+    assert CLVModel.from_json(model.to_json()) == model
+    store.save_model("clv", model.version, model.to_json())
+    engine.close()
+
+    engine = Engine(store, clock=clock, intent_model=False)
+    view = profile_view(engine, engine.profile("c7"))
+    assert set(view["clv"]) == {"p_alive", "expected_orders_90d", "value_90d"}
+    engine.put_segment(Segment.from_text("alive", "clv.p_alive >= 0.5 and orders >= 2"))
+    alive = [p.id for p in engine.all_profiles() if "alive" in p.segments]
+    assert 100 < len(alive) <= 150
+    assert all(int(pid[1:]) % 2 == 0 for pid in alive)
+    clock.advance(400 * 86400)
+    changes = engine.tick()
+    assert any(not c.entered and c.segment == "alive" for c in changes)

@@ -59,6 +59,7 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
         },
         "tags": tags(p, engine.clock.now()),
         "rfm": _rfm(engine, p),
+        "clv": engine.clv.score(p, engine.clock.now()) if engine.clv is not None else None,
         "segments": list(p.segments),
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
                    for m in engine.merges(p)],

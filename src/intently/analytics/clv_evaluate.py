@@ -119,6 +119,56 @@ def evaluate_clv(transactions: list[Transaction], calibration_end: float,
         "past_rate": _scores(rate, -rate, rate * past_spend, s),
         "recency_only": _scores(rate * recent, s["recency"], rate * recent * past_spend, s),
     }
+    result["supervised_churn"] = supervised_churn(transactions, calibration_end, s, horizon)
     result.update(customers=len(s["x"]), horizon_weeks=round(horizon, 2),
                   model={"bgnbd": vars(model), "gamma_gamma": vars(spend_model)})
     return result
+
+
+def _churn_features(s: dict[str, np.ndarray], horizon: float) -> np.ndarray:
+    """Behavior features per customer: frequency, recency, age, spend, and BG/NBD's own
+    expectation and P(alive) fitted on the same period."""
+    model = fit_bgnbd(s["x"], s["tx"], s["T"])
+    rate = s["x"] / np.maximum(s["T"], 1e-9)
+    return np.column_stack([
+        s["x"], s["tx"], s["T"], s["recency"], np.log1p(s["m"]), np.log1p(s["first_spend"]),
+        model.expected(horizon, s["x"], s["tx"], s["T"]),
+        model.p_alive(s["x"], s["tx"], s["T"]), rate])
+
+
+def supervised_churn(transactions: list[Transaction], calibration_end: float,
+                     s: dict[str, np.ndarray], horizon: float) -> dict[str, Any]:
+    """Churn learned from labels the calibration period itself holds: features as of an
+    earlier cut, labels from the weeks between that cut and the end of calibration (no
+    purchase: churned). The models then score every customer as of the calibration end, and
+    are judged on the holdout like the others. Nothing from the holdout is used to train."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    first = min(ts for _, ts, _ in transactions)
+    window = min(horizon, (calibration_end - first) / WEEK / 2)
+    cut = calibration_end - window * WEEK
+    past = summarize(transactions, cut, calibration_end)
+    if len(past.get("x", [])) < 50:
+        return {"note": "too little history before the calibration end to learn from"}
+    labels = (past["hold_x"] == 0).astype(int)
+    if labels.min() == labels.max():
+        return {"note": "every customer in the training window did the same"}
+    train = _churn_features(past, window)
+    now = _churn_features(s, window)
+    churned = (s["hold_x"] == 0).astype(int)
+    out: dict[str, Any] = {"label_window_weeks": round(window, 1), "trained_on": len(labels)}
+    models = {
+        "logistic": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+        "gradient_boosting": HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
+            random_state=0),
+    }
+    for name, clf in models.items():
+        clf.fit(train, labels)
+        p = clf.predict_proba(now)[:, 1]
+        out[f"{name}_churn_auc"] = round(float(roc_auc_score(churned, p)), 4) if (
+            0 < churned.sum() < len(churned)) else None
+    return out

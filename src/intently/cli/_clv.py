@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import JSON, emit_json, fail
+from ._common import CONFIG, DB, JSON, emit_json, fail
 
 app = typer.Typer(help="Customer lifetime value: purchase frequency, being alive, spend.",
                   no_args_is_help=True)
@@ -56,3 +56,42 @@ def evaluate(
                                                   "total_error_pct", "mae", "corr",
                                                   "churn_auc", "spend_error_pct")))
     Console().print(table)
+
+
+@app.command("update")
+def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Fit BG/NBD and Gamma-Gamma on every customer who ordered, as of now, and save them:
+    profiles show P(alive), expected orders and value over 90 days, and rules can use them as
+    `clv.p_alive`, `clv.expected_orders_90d` and `clv.value_90d`."""
+    from datetime import UTC, datetime
+
+    from .._errors import IntentlyError
+    from ..analytics.clv_live import fit_clv
+    from ..engine import Engine
+    from ._common import err, guard, settings
+
+    s = settings(config, db=db)
+    if "://" not in s.db and not Path(s.db).exists():
+        fail(f"no store at {s.db}; ingest something first or pass --db")
+    try:
+        engine = Engine(settings=s, intent_model=False)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    try:
+        engine.checkpoint()
+        model = fit_clv(engine.all_profiles(), engine.clock.now(),
+                        datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+        engine.store.save_model("clv", model.version, model.to_json())
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    finally:
+        engine.close()
+    data = {"version": model.version, "customers": model.customers,
+            "bgnbd": vars(model.bgnbd), "gamma_gamma": vars(model.gamma_gamma)}
+    if as_json:
+        emit_json(data)
+    else:
+        err.print(f"lifetime value fitted on {model.customers} customers: BG/NBD "
+                  f"{vars(model.bgnbd)}, Gamma-Gamma {vars(model.gamma_gamma)}")

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from .._errors import NotFound, PayloadTooLarge
+from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..config import Settings
 from ..decisions import load_decider, save_offer_rules
@@ -183,9 +184,12 @@ class Engine:
             self.clusters = load_clusters(self.store) or load_prior_clusters()
         blob = self.store.load_model("rfm")
         self.rfm: RFMModel | None = RFMModel.from_json(blob) if blob is not None else None
+        blob = self.store.load_model("clv")
+        self.clv: CLVModel | None = CLVModel.from_json(blob) if blob is not None else None
         timers = self.store.load_timers()
         self.segments = SegmentRuntime(
-            load_book(self.store, settings.builtin_segments, self.rfm), _segment_timers(timers))
+            load_book(self.store, settings.builtin_segments, self.rfm, self.clv),
+            _segment_timers(timers))
         self.decider = load_decider(self.store)
         self.scenarios = ScenarioRuntime(
             load_scenarios(self.store, settings.base_url, settings.message_cap_per_day,

@@ -11,6 +11,7 @@ import heapq
 import json
 from collections.abc import Callable
 
+from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..events import Event
 from ..profiles import Profile
@@ -21,13 +22,33 @@ from ..store import SegmentChange, Store
 ChangeListener = Callable[[list[Change]], None]
 
 
-def load_book(store: Store, builtin: bool = False, rfm: RFMModel | None = None) -> SegmentBook:
+def load_book(store: Store, builtin: bool = False, rfm: RFMModel | None = None,
+              clv: CLVModel | None = None) -> SegmentBook:
     """The segments saved in the store, over the built-in ones when `builtin`; with an RFM
-    model, rules can read `rfm.r`, `rfm.f`, `rfm.m`, `rfm.score` and `rfm.segment`."""
+    model, rules can read `rfm.r`, `rfm.f`, `rfm.m`, `rfm.score` and `rfm.segment`; with a
+    lifetime value model, `clv.p_alive`, `clv.expected_orders_90d` and `clv.value_90d`."""
     segments = {s.name: s for s in builtin_segments()} if builtin else {}
     for name, body in store.load_segments().items():
         segments[name] = Segment.from_json(json.loads(body))
-    return SegmentBook(segments, rfm_fields(rfm) if rfm is not None else {})
+    fields = rfm_fields(rfm) if rfm is not None else {}
+    if clv is not None:
+        fields.update(clv_fields(clv))
+    return SegmentBook(segments, fields)
+
+
+def clv_fields(model: CLVModel) -> dict[str, Field]:
+    def reader(part: str) -> Callable[[Profile, float], object]:
+        def read(p: Profile, now: float) -> object:
+            score = model.score(p, now)
+            return None if score is None else score[part]
+        return read
+
+    def wakeups(p: Profile, now: float, w: object) -> list[float]:
+        # P(alive) and the expectations decay as time passes without an order: look daily
+        return [now + 86400.0] if p.orders else []
+
+    return {f"clv.{part}": Field(reader(part), frozenset({"purchased"}), wakeups)
+            for part in ("p_alive", "expected_orders_90d", "value_90d")}
 
 
 def rfm_fields(model: RFMModel) -> dict[str, Field]:

@@ -1,7 +1,7 @@
 """Evaluating a rule for one customer.
 
 Fields read the golden record: `orders`, `revenue`, `events`, `sessions`, `intent`, `cluster`,
-`key_action`, `cart_value`, `average_order`, `days_since_last_order`, `days_since_last_seen`,
+`key_action`, `cart_value`, `average_order`, `segments` (the names, for `contains`), `days_since_last_order`, `days_since_last_seen`,
 `days_since_first_seen`, `traits.<name>`, `consents.<channel>`, `categories.<name>` and
 `signals.<name>` (counts), `tags.<name>` (the portrait: `lifecycle`, `price_sensitivity`,
 `category_affinity`, `preferred_channel`, `best_send_hour`, `discount_share`), `tz`,
@@ -80,6 +80,7 @@ FIELDS: dict[str, Callable[[Profile, float], Any]] = {
     "days_since_first_seen": lambda p, now: _days(now, p.first_seen),
     "tz": lambda p, now: p.tz,
     "user_id": lambda p, now: p.user_id,
+    "segments": lambda p, now: p.segments,  # `segments contains "cart abandoners"`
 }
 PREFIXED: dict[str, Callable[[Profile, str], Any]] = {
     "traits": lambda p, k: p.traits.get(k, MISSING),
@@ -104,6 +105,7 @@ def field_value(profile: Profile, field: str, now: float) -> Any:
 
 
 RFM = frozenset({"r", "f", "m", "score", "segment"})  # when `intently rfm update` has run
+CLV = frozenset({"p_alive", "expected_orders_90d", "value_90d"})  # after `intently clv update`
 TAGS = frozenset({"category_affinity", "price_sensitivity", "discount_share",
                   "preferred_channel", "best_send_hour", "lifecycle"})
 
@@ -111,4 +113,5 @@ TAGS = frozenset({"category_affinity", "price_sensitivity", "discount_share",
 def known_field(field: str) -> bool:
     head, _, rest = field.partition(".")
     return field in FIELDS or (head in PREFIXED and bool(rest)) or (
-        head == "tags" and rest in TAGS) or (head == "rfm" and rest in RFM)
+        head == "tags" and rest in TAGS) or (head == "rfm" and rest in RFM) or (
+        head == "clv" and rest in CLV)
