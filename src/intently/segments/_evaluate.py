@@ -1,7 +1,8 @@
 """Evaluating a rule for one customer.
 
 Fields read the golden record: `orders`, `revenue`, `events`, `sessions`, `intent`, `cluster`,
-`key_action`, `cart_value`, `average_order`, `segments` (the names, for `contains`), `days_since_last_order`, `days_since_last_seen`,
+`key_action`, `cart_value`, `average_order`, `segments` (the names, for `contains`),
+`days_since_last_order`, `days_since_last_seen`,
 `days_since_first_seen`, `traits.<name>`, `consents.<channel>`, `categories.<name>` and
 `signals.<name>` (counts), `tags.<name>` (the portrait: `lifecycle`, `price_sensitivity`,
 `category_affinity`, `preferred_channel`, `best_send_hour`, `discount_share`), `tz`,
