@@ -280,7 +280,8 @@ def test_invalid_scenarios_name_the_place() -> None:
              ({"steps": [{"split": {"A": "next"}}]}, "$.steps[0].split"),
              ({"trigger": {"event": "x", "date": {}}}, "$.trigger"),
              ({"policies": {"quiet_hours": [22]}}, "$.policies.quiet_hours"),
-             ({"audience": "did viewed_product in 7d"}, "$.audience")]
+             ({"audience": "did viewed_product in 7d"}, "$.audience"),
+             ({"steps": [{"wait": {"minutes": 0}}]}, "$.steps[0].wait")]
     for spec, path in cases:
         with pytest.raises(ScenarioError) as info:
             scenario(**spec)

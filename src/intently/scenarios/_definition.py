@@ -227,6 +227,8 @@ def _step(data: Any, path: str, labels: set[str], arms: set[str]) -> Step:
     args: dict[str, Any] = {}
     if action == "wait":
         args["seconds"] = _duration(value, here)
+        if args["seconds"] < 1:  # a zero wait in a loop would fire forever at one instant
+            raise _fail("a wait lasts at least a second", here)
     elif action == "wait_for":
         spec = _mapping(value, here)
         _check_keys(spec, {"event", "then", "timeout", "seconds", "minutes", "hours", "days"},
@@ -236,6 +238,8 @@ def _step(data: Any, path: str, labels: set[str], arms: set[str]) -> Step:
                                       if k in ("seconds", "minutes", "hours", "days")}, here),
                 "then": _target(spec.get("then", EXIT), f"{here}.then", labels),
                 "timeout": _target(spec.get("timeout", NEXT), f"{here}.timeout", labels)}
+        if args["seconds"] < 1:
+            raise _fail("a wait_for lasts at least a second", here)
     elif action == "branch":
         spec = _mapping(value, here)
         _check_keys(spec, {"if", "then", "else"}, here)
