@@ -65,19 +65,10 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     `clv.p_alive`, `clv.expected_orders_90d` and `clv.value_90d`."""
     from datetime import UTC, datetime
 
-    from .._errors import IntentlyError
     from ..analytics.clv_live import fit_clv
-    from ..engine import Engine
-    from ._common import err, guard, settings
+    from ._common import err, open_engine
 
-    s = settings(config, db=db)
-    if "://" not in s.db and not Path(s.db).exists():
-        fail(f"no store at {s.db}; ingest something first or pass --db")
-    try:
-        engine = Engine(settings=s, intent_model=False)
-    except IntentlyError as exc:
-        guard(exc)
-        return
+    engine = open_engine(db, config, intent_model=False)
     try:
         engine.checkpoint()
         model = fit_clv(engine.all_profiles(), engine.clock.now(),

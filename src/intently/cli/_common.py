@@ -39,3 +39,21 @@ def emit_json(data: Any) -> None:
 
 def guard(exc: IntentlyError) -> None:
     fail(str(exc), 1)
+
+
+def open_engine(db: str | None, config: str | None, *, readonly: bool = False,
+                must_exist: bool = True, intent_model: bool | None = None) -> Any:
+    """The engine on the configured store, or a clear exit: no store there yet (when
+    `must_exist`), another writer holding it, bad settings."""
+    from pathlib import Path
+
+    from ..engine import Engine
+
+    s = settings(config, db=db)
+    if (readonly or must_exist) and "://" not in s.db and not Path(s.db).exists():
+        fail(f"no store at {s.db}; ingest something first or pass --db")
+    try:
+        return Engine(settings=s, readonly=readonly, intent_model=intent_model)
+    except IntentlyError as exc:
+        guard(exc)
+        raise

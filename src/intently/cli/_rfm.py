@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from .._errors import IntentlyError
-from ..engine import Engine
-from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
+from ._common import CONFIG, DB, JSON, emit_json, err, fail, open_engine
 
 app = typer.Typer(help="RFM: recency, frequency and monetary scores and named segments.",
                   no_args_is_help=True)
@@ -23,14 +19,7 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     from ..analytics import fit_rfm
     from ..intent import save_model
 
-    s = settings(config, db=db)
-    if "://" not in s.db and not Path(s.db).exists():
-        fail(f"no store at {s.db}; ingest something first or pass --db")
-    try:
-        engine = Engine(settings=s, intent_model=False)
-    except IntentlyError as exc:
-        guard(exc)
-        return
+    engine = open_engine(db, config, intent_model=False)
     try:
         engine.checkpoint()
         now = engine.clock.now()

@@ -10,23 +10,12 @@ import msgspec
 import typer
 
 from .._errors import IntentlyError
-from ..engine import Dispatcher, Engine, channels_from_settings
+from ..engine import Dispatcher, channels_from_settings
 from ..scenarios import load_file, ready_made, report, to_yaml
-from ._common import CONFIG, DB, JSON, emit_json, fail, guard, settings
+from ._common import CONFIG, DB, JSON, emit_json, fail, guard, open_engine, settings
 
 app = typer.Typer(help="Scenarios: triggers, steps, channels, holdouts and their results.",
                   no_args_is_help=True)
-
-
-def _engine(db: str | None, config: str | None, readonly: bool = False) -> Engine:
-    s = settings(config, db=db)
-    if readonly and "://" not in s.db and not Path(s.db).exists():
-        fail(f"no store at {s.db}; ingest something first or pass --db")
-    try:
-        return Engine(settings=s, readonly=readonly, intent_model=None if not readonly else False)
-    except IntentlyError as exc:
-        guard(exc)
-        raise
 
 
 @app.command("add")
@@ -53,7 +42,7 @@ def add(
     except IntentlyError as exc:
         guard(exc)
         return
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     try:
         for s in chosen:
             engine.put_scenario(s)
@@ -71,7 +60,7 @@ def add(
 @app.command("list")
 def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Scenarios with their trigger and what they did so far."""
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     rows = []
     for name, s in sorted(engine.scenarios.book.scenarios.items()):
         counts = engine.store.journal_counts(name)
@@ -109,7 +98,7 @@ def ready_made_cmd(as_json: bool = JSON) -> None:
 @app.command("show")
 def show(name: str, db: str = DB, config: str = CONFIG) -> None:
     """A scenario as YAML (ready-made ones too): copy, edit, `add`."""
-    engine = _engine(db, config, readonly=True) if Path(
+    engine = open_engine(db, config, readonly=True, intent_model=False) if Path(
         settings(config, db=db).db).exists() else None
     found = engine.scenarios.book.scenarios.get(name) if engine else None
     if engine:
@@ -123,7 +112,7 @@ def show(name: str, db: str = DB, config: str = CONFIG) -> None:
 
 @app.command("remove")
 def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     try:
         engine.remove_scenario(name)
     except IntentlyError as exc:
@@ -137,7 +126,7 @@ def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
 def report_cmd(name: str, as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Per arm: entries, sends, deliveries, opens, clicks, conversions and revenue, with the
     uplift over the holdout and its 95% interval; a winner only when it is significant."""
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     if name not in engine.scenarios.book.scenarios and not engine.store.journal_counts(name):
         engine.store.close()
         fail(f"no scenario {name!r}")
@@ -167,7 +156,7 @@ def outbox(limit: int = typer.Option(20, help="Newest messages to show"),
            scenario: str = typer.Option(None, help="Only this scenario's"),
            as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """The newest messages and their delivery status."""
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     rows = engine.store.outbox(limit, scenario=scenario)
     engine.store.close()
     out = []
@@ -190,7 +179,7 @@ def dispatch(once: bool = typer.Option(False, help="Deliver what is due, then ex
     """Deliver due messages through the configured channels (`intently serve` runs this
     too). Email, SMS and push without a configured provider are logged, not sent."""
     s = settings(config, db=db)
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     secret = (engine.store.get_meta("secret") or "").encode()
     dispatcher = Dispatcher(engine.store, channels_from_settings(s, secret),
                             max_age_s=s.max_message_age_hours * 3600.0)

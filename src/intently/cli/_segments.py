@@ -5,34 +5,21 @@ from __future__ import annotations
 import csv
 import math
 import sys
-from pathlib import Path
 
 import typer
 
 from .._errors import IntentlyError
-from ..engine import Engine
 from ..segments import Segment, builtin_segments, to_text
-from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
+from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, open_engine
 
 app = typer.Typer(help="Live segments: rules over the golden record and behavior.",
                   no_args_is_help=True)
 
 
-def _engine(db: str | None, config: str | None, readonly: bool = False) -> Engine:
-    s = settings(config, db=db)
-    if readonly and "://" not in s.db and not Path(s.db).exists():
-        fail(f"no store at {s.db}; ingest something first or pass --db")
-    try:
-        return Engine(settings=s, readonly=readonly)
-    except IntentlyError as exc:
-        guard(exc)
-        raise
-
-
 @app.command("list")
 def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Segments with their rule and current size."""
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     sizes = engine.store.segment_sizes()
     rows = [{**seg.to_json(), "size": sizes.get(name, 0)}
             for name, seg in engine.segments.book.segments.items()]
@@ -64,7 +51,7 @@ def add(
     except IntentlyError as exc:
         fail(f"{exc}\n  {rule}\n  {' ' * (getattr(exc, 'position', 0) or 0)}^")
         return
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     try:
         changes = engine.put_segment(segment)
     finally:
@@ -80,7 +67,7 @@ def add(
 def builtins(db: str = DB, config: str = CONFIG) -> None:
     """Save the built-in segments (high intent now, cart abandoners, churn risk, ...) to the
     store, where they run like any other and can be edited."""
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     try:
         for segment in builtin_segments():
             engine.put_segment(segment)
@@ -92,7 +79,7 @@ def builtins(db: str = DB, config: str = CONFIG) -> None:
 @app.command("remove")
 def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
     """Delete a segment; its members leave it."""
-    engine = _engine(db, config)
+    engine = open_engine(db, config, must_exist=False)
     try:
         engine.remove_segment(name)
     except IntentlyError as exc:
@@ -110,7 +97,7 @@ def members(
     config: str = CONFIG,
 ) -> None:
     """The customers in a segment (as of the last checkpoint), with when they entered."""
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     if name not in engine.segments.book.segments:
         fail(f"no segment {name!r}")
     rows = engine.store.segment_members(name, limit=limit)
@@ -139,7 +126,7 @@ def groups(
     from ..analytics import cluster_customers
     from ..analytics.customers import to_json as groups_json
 
-    engine = _engine(db, config, readonly=True)
+    engine = open_engine(db, config, readonly=True, intent_model=False)
     try:
         found = cluster_customers(engine.all_profiles(), engine.clock.now(), k=k)
     except ValueError as exc:
