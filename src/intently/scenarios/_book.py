@@ -124,7 +124,6 @@ class ScenarioBook:
     def _rebuild(self) -> None:
         live = sorted((s for s in self.scenarios.values() if s.enabled),
                       key=lambda s: (-s.policies.priority, s.name))
-        self.live = live
         self.audiences = {s.name: compile_rule(s.audience).check for s in live if s.audience}
         self.branches = {(s.name, i): compile_rule(step.args["if"]).check
                          for s in live for i, step in enumerate(s.steps)
@@ -149,8 +148,6 @@ class ScenarioBook:
             elif t.kind in ("segment_enter", "segment_exit"):
                 key = (t.name or "", t.kind == "segment_enter")
                 self.by_segment.setdefault(key, []).append(s)
-        self.watched = (set(self.by_event) | set(self.inactivity) | set(self.cancels)
-                        | self.goals | self.waits)
 
     # -- events
     def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], changes: list[Change],
