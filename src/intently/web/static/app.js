@@ -169,6 +169,7 @@ async function live() {
 
 let lastEvents = null;
 function setStatus(on, data) {
+  statusEl.hidden = false;
   statusEl.classList.toggle("on", on);
   let text = on ? "live" : "reconnecting";
   if (data) {
@@ -374,7 +375,7 @@ async function route() {
   cleanup = [];
   lastEvents = null;
   statusEl.classList.remove("on");
-  statusEl.querySelector("span").textContent = "";
+  statusEl.hidden = true;  // shown by the pages that stream or poll
   const hash = location.hash.split("?")[0];
   for (const [pattern, page, nav] of routes) {
     const m = hash.match(pattern);
