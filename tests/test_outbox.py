@@ -171,3 +171,35 @@ def test_mined_rules_become_offers() -> None:
     assert d.decide(["bread"])["offers"] == []  # lift too low to be worth an offer
     assert msgspec.json.encode(d.decide(["champagne", "candy", "flowers"])) == (
         b'{"offers":[],"reason":"no rule matches this basket"}')
+
+
+def test_analytics_jobs_over_http_are_used_at_once() -> None:
+    from intently.testing import Shop
+
+    engine = Engine(MemoryStore(), clock=ManualClock(T0))
+    c = client_with(engine)
+    assert c.get("/v1/rfm", headers=ADMIN).status_code == 404
+    r = c.post("/v1/rfm/update", headers=ADMIN)
+    assert r.status_code == 400 and "no customer has bought" in r.json()["message"]
+    shop = Shop(users=400, days=30, seed=8)
+    events = list(shop.events())
+    for i in range(0, len(events), 500):
+        assert c.post("/v1/batch", auth=("wk", ""), json={"batch": events[i:i + 500]}
+                      ).status_code == 200
+    engine.clock.set(max(p.last_seen for p in engine.hot_profiles()) + 86400)  # type: ignore
+    rfm = c.post("/v1/rfm/update", headers=ADMIN).json()
+    assert rfm["customers"] > 50 and len(rfm["cuts"]["recency_days"]) == 4
+    clv = c.post("/v1/clv/update", headers=ADMIN).json()
+    assert set(clv["bgnbd"]) == {"r", "alpha", "a", "b"}
+    buyer = next(p for p in engine.hot_profiles() if p.orders >= 2)
+    profile = c.get(f"/v1/profiles/{buyer.id}", headers=ADMIN).json()
+    assert profile["rfm"]["segment"] and profile["clv"]["p_alive"] >= 0
+    assert c.put("/v1/segments/lively", json={"text": "clv.p_alive > 0.5"},
+                 headers=ADMIN).status_code == 200
+    bad = c.post("/v1/rules/mine", json={"min_support": 2}, headers=ADMIN)
+    assert bad.status_code == 400 and bad.json()["path"] == "$.min_support"
+    mined = c.post("/v1/rules/mine", json={"min_support": 0.005, "save": True},
+                   headers=ADMIN).json()
+    assert mined["rules"] > 0 and mined["saved"]
+    assert any(r["source"] == "mined" for r in c.get("/v1/offers", headers=ADMIN).json())
+    c.app.state.services.worker.stop()  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ last order, and the mean order value for spend."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,7 +31,9 @@ class CLVModel:
     customers: int
 
     def score(self, p: Profile, now: float) -> dict[str, float] | None:
-        if not p.orders or not p.first_order:
+        """None for a record with no order before `now`, or where the model has no finite
+        answer (parameters fitted at their bounds on too little history)."""
+        if not p.orders or not p.first_order or p.first_order >= now:
             return None
         x = np.asarray([float(max(p.orders - 1, 0))])
         tx = np.asarray([max(p.last_order - p.first_order, 0.0) / WEEK])
@@ -38,8 +41,10 @@ class CLVModel:
         m = np.asarray([p.revenue / p.orders])
         expected = float(self.bgnbd.expected(HORIZON_WEEKS, x, tx, big_t)[0])
         spend = float(self.gamma_gamma.expected_spend(x, m, self.overall_spend)[0])
-        return {"p_alive": round(float(self.bgnbd.p_alive(x, tx, big_t)[0]), 4),
-                "expected_orders_90d": round(expected, 4),
+        alive = float(self.bgnbd.p_alive(x, tx, big_t)[0])
+        if not all(math.isfinite(v) for v in (alive, expected, spend)):
+            return None
+        return {"p_alive": round(alive, 4), "expected_orders_90d": round(expected, 4),
                 "value_90d": round(expected * spend, 2)}
 
     def to_json(self) -> bytes:
@@ -57,8 +62,8 @@ class CLVModel:
 
 def fit_clv(profiles: Iterable[Profile], now: float, version: str) -> CLVModel:
     rows = [(max(p.orders - 1, 0), max(p.last_order - p.first_order, 0.0) / WEEK,
-             max(now - p.first_order, 0.0) / WEEK, p.revenue / p.orders)
-            for p in profiles if p.orders and p.first_order]
+             (now - p.first_order) / WEEK, p.revenue / p.orders)
+            for p in profiles if p.orders and p.first_order and p.first_order < now]
     if len(rows) < 20:
         raise ValueError(f"{len(rows)} customers have ordered; lifetime value needs at least 20")
     x, tx, big_t, m = (np.asarray(col, dtype=float) for col in zip(*rows, strict=True))

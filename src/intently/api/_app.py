@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
-from . import _dashboard, _decide, _intent, _profiles, _scenarios, _segment, _segments
+from . import _analytics, _dashboard, _decide, _intent, _profiles, _scenarios, _segment, _segments
 from ._deps import Services
 
 
@@ -26,6 +26,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_scenarios.public)
     app.include_router(_decide.router)
     app.include_router(_dashboard.router)
+    app.include_router(_analytics.router)
     from ..web import router as web
 
     app.include_router(web)

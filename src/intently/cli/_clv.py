@@ -63,24 +63,18 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Fit BG/NBD and Gamma-Gamma on every customer who ordered, as of now, and save them:
     profiles show P(alive), expected orders and value over 90 days, and rules can use them as
     `clv.p_alive`, `clv.expected_orders_90d` and `clv.value_90d`."""
-    from datetime import UTC, datetime
-
-    from ..analytics.clv_live import fit_clv
+    from ..engine._jobs import clv_view, update_clv
     from ._common import err, open_engine
 
     engine = open_engine(db, config, intent_model=False)
     try:
-        engine.checkpoint()
-        model = fit_clv(engine.all_profiles(), engine.clock.now(),
-                        datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-        engine.store.save_model("clv", model.version, model.to_json())
+        model = update_clv(engine)
     except ValueError as exc:
         fail(str(exc))
         return
     finally:
         engine.close()
-    data = {"version": model.version, "customers": model.customers,
-            "bgnbd": vars(model.bgnbd), "gamma_gamma": vars(model.gamma_gamma)}
+    data = clv_view(model)
     if as_json:
         emit_json(data)
     else:

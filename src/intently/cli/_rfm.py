@@ -14,25 +14,17 @@ app = typer.Typer(help="RFM: recency, frequency and monetary scores and named se
 def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Fit the RFM quintile cut points on every customer who bought, as of now, and save them:
     profiles show their RFM score and segment from then on."""
-    from datetime import UTC, datetime
-
-    from ..analytics import fit_rfm
-    from ..intent import save_model
+    from ..engine._jobs import rfm_view, update_rfm
 
     engine = open_engine(db, config, intent_model=False)
     try:
-        engine.checkpoint()
-        now = engine.clock.now()
-        model = fit_rfm(engine.all_profiles(), now, datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-        save_model(engine.store, model, "rfm")
+        model = update_rfm(engine)
     except ValueError as exc:
         fail(str(exc))
         return
     finally:
         engine.close()
-    data = {"version": model.version, "customers": model.customers,
-            "cuts": {"recency_days": model.recency_days, "frequency": model.frequency,
-                     "monetary": model.monetary}, **model.metrics}
+    data = rfm_view(model)
     if as_json:
         emit_json(data)
         return

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ._common import CONFIG, DB, JSON, emit_json, fail, settings
+from ._common import CONFIG, DB, JSON, emit_json, fail, open_engine, settings
 
 app = typer.Typer(help="Basket rules: which items are bought together.", no_args_is_help=True)
 
@@ -31,40 +31,41 @@ def mine(
     """Mine association rules (frequent itemsets counted with DuckDB)."""
     import duckdb
 
-    from ..analytics import baskets_from_events, mine_rules
+    from ..analytics import mine_rules
 
     try:
         if baskets_file is not None:
-            rules = mine_rules(baskets_file, min_support=min_support,
-                               min_confidence=min_confidence, max_len=max_len,
-                               basket_col=basket_col, item_col=item_col)
+            rows = [r.to_json() for r in mine_rules(
+                baskets_file, min_support=min_support, min_confidence=min_confidence,
+                max_len=max_len, basket_col=basket_col, item_col=item_col)]
         else:
-            from ..engine import Engine
+            from ..engine._jobs import mine_stored_rules
 
-            s = settings(config, db=db)
-            if "://" not in s.db and not Path(s.db).exists():
-                fail(f"no store at {s.db}; ingest something first or pass a file")
-            engine = Engine(settings=s, readonly=True, intent_model=False)
-            events = (ev for rows in engine.store.read_log(after=0)
-                      for ev in _events(rows))
-            rules = mine_rules(baskets_from_events(events), min_support=min_support,
-                               min_confidence=min_confidence, max_len=max_len)
-            engine.store.close()
+            engine = open_engine(db, config, readonly=not save, intent_model=False)
+            try:
+                rows = mine_stored_rules(engine, min_support=min_support,
+                                         min_confidence=min_confidence, max_len=max_len,
+                                         save=save)
+            finally:
+                if save:
+                    engine.close()
+                else:
+                    engine.store.close()
     except ValueError as exc:
         fail(str(exc))
         return
     except duckdb.Error as exc:  # an unreadable file
         fail(f"cannot read baskets: {exc}")
         return
-    shown = [r.to_json() for r in rules[:limit]]
-    if save:
+    if save and baskets_file is not None:
         from ..decisions import save_offer_rules
         from ..store import open_store
 
         s = settings(config, db=db)
         store = open_store(s.db, durability=s.durability)
-        save_offer_rules(store, [r.to_json() for r in rules], kind="basket_rules")
+        save_offer_rules(store, rows, kind="basket_rules")
         store.close()
+    shown = rows[:limit]
     if as_json:
         emit_json(shown)
         return
@@ -72,14 +73,9 @@ def mine(
     from rich.table import Table
 
     table = Table("if a customer buys", "they also buy", "support", "confidence", "lift",
-                  title=f"{len(rules)} rules (showing {len(shown)})")
+                  title=f"{len(rows)} rules (showing {len(shown)})")
     for r in shown:
         table.add_row(" + ".join(r["antecedents"]), ", ".join(r["consequents"]),
                       f"{r['support']:.4f}", f"{r['confidence']:.2f}", f"{r['lift']:.1f}")
     Console().print(table)
 
-
-def _events(rows: list) -> list:  # type: ignore[type-arg]
-    from ..engine._engine import _stored
-
-    return [_stored(row) for row in rows]

@@ -182,10 +182,9 @@ class Engine:
                 load_model(self.store) or load_prior())
             self.intent = IntentScorer(model)
             self.clusters = load_clusters(self.store) or load_prior_clusters()
-        blob = self.store.load_model("rfm")
-        self.rfm: RFMModel | None = RFMModel.from_json(blob) if blob is not None else None
-        blob = self.store.load_model("clv")
-        self.clv: CLVModel | None = CLVModel.from_json(blob) if blob is not None else None
+        self.rfm: RFMModel | None = None
+        self.clv: CLVModel | None = None
+        self._load_models()
         timers = self.store.load_timers()
         self.segments = SegmentRuntime(
             load_book(self.store, settings.builtin_segments, self.rfm, self.clv),
@@ -459,6 +458,20 @@ class Engine:
             top = max(profile.categories, key=profile.categories.__getitem__)
             picks.append(f"new in {top}")
         return picks[:limit]
+
+    def _load_models(self) -> None:
+        blob = self.store.load_model("rfm")
+        self.rfm = RFMModel.from_json(blob) if blob is not None else None
+        blob = self.store.load_model("clv")
+        self.clv = CLVModel.from_json(blob) if blob is not None else None
+
+    def reload_models(self) -> None:
+        """Use the newest RFM, lifetime value and offer models in the store: profiles show
+        them and rules read `rfm.*` and `clv.*` from now on."""
+        self._load_models()
+        self.segments.book = load_book(self.store, self.settings.builtin_segments, self.rfm,
+                                       self.clv)
+        self.decider = load_decider(self.store)
 
     def set_offer_rules(self, rules: list[dict[str, Any]]) -> None:
         """Replace the written offer rules (validated) and use them at once."""

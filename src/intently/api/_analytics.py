@@ -1,0 +1,91 @@
+"""Batch analytics over HTTP: fit RFM and lifetime value on the store's customers, mine basket
+rules from its purchases. The engine uses what they fit at once (profiles, rules, offers)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, Request
+
+from .._errors import NotFound, ValidationError
+from ..engine import Engine
+from ..engine._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ._auth import require_admin
+from ._deps import services
+
+router = APIRouter(prefix="/v1", tags=["analytics"])
+
+
+class MineRequest(msgspec.Struct, forbid_unknown_fields=True):
+    min_support: float = 0.01
+    min_confidence: float = 0.5
+    max_len: int = 3
+    save: bool = False
+    limit: int = 100
+
+
+async def _run(request: Request, fn: Any) -> Any:
+    def job(engine: Engine) -> Any:
+        try:
+            return fn(engine)
+        except ValueError as exc:  # not enough data yet: say so, as a 400
+            raise ValidationError(str(exc), "$") from None
+
+    return await asyncio.wrap_future(services(request).worker.call(job))
+
+
+@router.get("/rfm", summary="The RFM cut points in use")
+async def rfm(request: Request) -> dict[str, Any]:
+    require_admin(request)
+    model = services(request).worker.engine.rfm
+    if model is None:
+        raise NotFound("no RFM model yet: POST /v1/rfm/update")
+    return rfm_view(model)
+
+
+@router.post("/rfm/update", summary="Fit RFM on every customer who bought; use it at once")
+async def rfm_update(request: Request) -> dict[str, Any]:
+    require_admin(request)
+    return rfm_view(await _run(request, update_rfm))
+
+
+@router.get("/clv", summary="The lifetime value model in use")
+async def clv(request: Request) -> dict[str, Any]:
+    require_admin(request)
+    model = services(request).worker.engine.clv
+    if model is None:
+        raise NotFound("no lifetime value model yet: POST /v1/clv/update")
+    return clv_view(model)
+
+
+@router.post("/clv/update", summary="Fit BG/NBD and Gamma-Gamma on the store's customers")
+async def clv_update(request: Request) -> dict[str, Any]:
+    require_admin(request)
+    return clv_view(await _run(request, update_clv))
+
+
+@router.post("/rules/mine", summary="Basket rules from the stored purchases")
+async def rules_mine(request: Request) -> dict[str, Any]:
+    """Body (all optional): `{"min_support": 0.01, "min_confidence": 0.5, "max_len": 3,
+    "save": false, "limit": 100}`. With `save`, real-time offers use the rules at once."""
+    require_admin(request)
+    body = await request.body()
+    try:
+        spec = msgspec.json.decode(body or b"{}", type=MineRequest)
+    except msgspec.ValidationError as exc:
+        message, _, path = str(exc).partition(" - at `")
+        raise ValidationError(message, path.rstrip("`") or "$") from None
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+    bounds = (("min_support", spec.min_support, 0.0, 1.0),
+              ("min_confidence", spec.min_confidence, 0.0, 1.0),
+              ("max_len", spec.max_len, 2, 6), ("limit", spec.limit, 1, 10000))
+    for name, value, low, high in bounds:
+        if not low <= value <= high:
+            raise ValidationError(f"{name} must be between {low} and {high}", f"$.{name}")
+    rules = await _run(request, lambda engine: mine_stored_rules(
+        engine, min_support=spec.min_support, min_confidence=spec.min_confidence,
+        max_len=spec.max_len, save=spec.save))
+    return {"rules": len(rules), "saved": spec.save, "top": rules[: spec.limit]}
