@@ -115,10 +115,11 @@ def test_scenarios_over_http_with_yaml_errors_and_report() -> None:
 
     # the links in the message: open pixel, click redirect, unsubscribe
     tracker = engine.scenarios.book.renderer.tracker
-    links = tracker.links(msg["id"], "ann", "email")
+    links = tracker.links({"m": msg["id"], "p": "ann", "c": "email", "a": "main"})
     pixel = links["open_url"].removeprefix("http://127.0.0.1:8000")
     assert c.get(pixel).headers["content-type"] == "image/gif"
-    click = tracker.token({"m": msg["id"], "p": "ann", "c": "email", "u": "https://shop.test/"})
+    click = tracker.token({"m": msg["id"], "p": "ann", "c": "email", "a": "main",
+                           "u": "https://shop.test/"})
     r = c.get(f"/t/c/{click}", follow_redirects=False)
     assert r.status_code == 302 and r.headers["location"] == "https://shop.test/"
     assert c.get(f"/t/c/{click[:-2]}xx", follow_redirects=False).status_code == 400

@@ -107,8 +107,7 @@ async def _track(request: Request, token: str, event: str, extra: dict[str, Any]
     engine = services(request).worker.engine
     data = engine.scenarios.book.renderer.tracker.read(token)
     mid = str(data.get("m", ""))
-    scenario, profile_id = mid.split("/", 1)[0], str(data.get("p", ""))
-    arm = next((r[3] for r in engine.store.outbox(1, scenario, profile_id) if r[0] == mid), "")
+    scenario, profile_id, arm = mid.split("/", 1)[0], str(data.get("p", "")), data.get("a", "")
     ev = {"type": "track", "event": event, "userId": profile_id,
           "messageId": f"{event}:{mid}:{extra.get('url', '')}",
           "properties": {"message_id": mid, "scenario": scenario, "arm": arm,

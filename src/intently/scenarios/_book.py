@@ -470,12 +470,12 @@ class ScenarioBook:
             try:
                 extra = {"items": j.items, "recommendations": self.recommend(j.items, p),
                          "offer": step.args.get("offer")}
-                subject, body = self.renderer.render(step.args, p, ts, mid, extra)
+                ref = {"m": mid, "p": p.id, "c": channel, "a": j.arm}
+                subject, body = self.renderer.render(step.args, p, ts, ref, extra)
             except ValidationError as exc:
                 self._journal(p, s.name, j, "failed", ts, ref=exc.message)
                 return
-            data["unsubscribe_url"] = self.renderer.tracker.links(
-                mid, p.id, channel)["unsubscribe_url"]
+            data["unsubscribe_url"] = self.renderer.tracker.links(ref)["unsubscribe_url"]
         data = {k: v for k, v in data.items() if v is not None}
         self.effects.messages.append(Message(mid, s.name, p.id, j.arm, channel, to, ts,
                                              subject, body, data))

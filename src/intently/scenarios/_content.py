@@ -55,23 +55,21 @@ class Tracker:
         data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
         return data
 
-    def links(self, message_id: str, profile_id: str, channel: str) -> dict[str, str]:
-        ref = {"m": message_id, "p": profile_id, "c": channel}
+    def links(self, ref: dict[str, str]) -> dict[str, str]:
+        """The unsubscribe link and the open pixel of one message. `ref` names it: `m` the
+        message id, `p` the record, `c` the channel, `a` the arm."""
         return {"unsubscribe_url": f"{self.base_url}/u/{self.token(ref)}",
                 "open_url": f"{self.base_url}/t/o/{self.token(ref)}.gif"}
 
-    def wrap(self, html: str, message_id: str, profile_id: str, channel: str) -> str:
+    def wrap(self, html: str, ref: dict[str, str]) -> str:
         """Route the HTML's links through click tracking and add the open pixel."""
         def click(m: re.Match[str]) -> str:
             if m.group(1).startswith(self.base_url + "/"):
                 return m.group(0)  # our own links (unsubscribe) are not tracked
-            token = self.token({"m": message_id, "p": profile_id, "c": channel,
-                                "u": m.group(1)})
-            return f'href="{self.base_url}/t/c/{token}"'
+            return f'href="{self.base_url}/t/c/{self.token({**ref, "u": m.group(1)})}"'
 
         wrapped = _HREF.sub(click, html)
-        pixel = (f'<img src="{self.links(message_id, profile_id, channel)["open_url"]}" '
-                 'width="1" height="1" alt="">')
+        pixel = f'<img src="{self.links(ref)["open_url"]}" width="1" height="1" alt="">'
         return wrapped.replace("</body>", pixel + "</body>") if "</body>" in wrapped else (
             wrapped + pixel)
 
@@ -108,12 +106,13 @@ class Renderer:
                              "segments": list(p.segments), "tags": tags(p, now)},
                 **extra}
 
-    def render(self, args: dict[str, Any], p: Profile, now: float, message_id: str,
+    def render(self, args: dict[str, Any], p: Profile, now: float, ref: dict[str, str],
                extra: dict[str, Any]) -> tuple[str, str]:
-        """(subject, body). A template that fails at render time (a missing field) raises
-        ValidationError: the journey records the failure instead of sending garbage."""
+        """(subject, body) of the message `ref` names (see `Tracker.links`). A template that
+        fails at render time (a missing field) raises ValidationError: the journey records the
+        failure instead of sending garbage."""
         channel = args["channel"]
-        links = self.tracker.links(message_id, p.id, channel)
+        links = self.tracker.links(ref)
         ctx = self.context(p, now, {**extra, **links})
         source = args.get("body")
         if source is None:
@@ -127,7 +126,7 @@ class Renderer:
         except TemplateError as exc:
             raise ValidationError(f"template error: {exc}", "$.send") from None
         if channel == "email" and "<" in body:
-            body = self.tracker.wrap(body, message_id, p.id, channel)
+            body = self.tracker.wrap(body, ref)
         elif channel in ("sms", "push"):
             body = f"{body} Stop: {links['unsubscribe_url']}" if channel == "sms" else body
         return subject, body
