@@ -3,7 +3,6 @@ rules from its purchases. The engine uses what they fit at once (profiles, rules
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -12,8 +11,9 @@ from fastapi import APIRouter, Request
 from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..engine._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ..events import as_validation_error
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -33,7 +33,7 @@ async def _run(request: Request, fn: Any) -> Any:
         except ValueError as exc:  # not enough data yet: say so, as a 400
             raise ValidationError(str(exc), "$") from None
 
-    return await asyncio.wrap_future(services(request).worker.call(job))
+    return await on_engine(request, job)
 
 
 @router.get("/rfm", summary="The RFM cut points in use")
@@ -74,11 +74,8 @@ async def rules_mine(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         spec = msgspec.json.decode(body or b"{}", type=MineRequest)
-    except msgspec.ValidationError as exc:
-        message, _, path = str(exc).partition(" - at `")
-        raise ValidationError(message, path.rstrip("`") or "$") from None
     except msgspec.DecodeError as exc:
-        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+        raise as_validation_error(exc) from None
     bounds = (("min_support", spec.min_support, 0.0, 1.0),
               ("min_confidence", spec.min_confidence, 0.0, 1.0),
               ("max_len", spec.max_len, 2, 6), ("limit", spec.limit, 1, 10000))

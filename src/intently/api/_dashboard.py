@@ -22,7 +22,7 @@ from ..profiles import Profile, lifecycle
 from ..scenarios import to_yaml
 from ..store import MemoryStore
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
 ACTIVE_S = 1800.0
@@ -30,8 +30,8 @@ ACTIVE_S = 1800.0
 
 async def _on_engine(request: Request, fn: Any) -> Any:
     svc = services(request)
-    svc.hub.attach(svc.worker.engine)
-    return await asyncio.wrap_future(svc.worker.call(fn))
+    svc.hub.attach(svc.worker.engine)  # the live hub listens from the first dashboard read on
+    return await on_engine(request, fn)
 
 
 def customer_row(engine: Engine, p: Profile, trajectory: list[dict[str, Any]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -10,8 +9,9 @@ from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
 from ..decisions import OfferRule
+from ..events import as_validation_error
 from ._auth import ADMIN_HELP, check, presented_key, require_admin
-from ._deps import services
+from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -49,10 +49,8 @@ async def decide(request: Request) -> Response:
     _require_key(request)
     try:
         receipt = _decode(await request.body())
-    except msgspec.ValidationError as exc:
-        raise ValidationError(str(exc).split(" - at ")[0], _path(str(exc))) from None
     except msgspec.DecodeError as exc:
-        raise ValidationError(f"malformed JSON: {exc}", "$") from None
+        raise as_validation_error(exc) from None
     if not receipt.items:
         raise ValidationError("a receipt needs at least one item", "$.items")
     items: list[str] = []
@@ -89,12 +87,7 @@ async def put_offers(request: Request) -> dict[str, Any]:
         raise ValidationError("send a list of offer rules", "$")
     for i, r in enumerate(rules):
         OfferRule.from_dict(r, f"$[{i}]")
-    await asyncio.wrap_future(services(request).worker.call(
-        lambda engine: engine.set_offer_rules(rules)))
+    await on_engine(request, lambda engine: engine.set_offer_rules(rules))
     return {"rules": len(rules)}
 
-
-def _path(message: str) -> str:
-    _, _, at = message.partition(" - at `")
-    return at.rstrip("`") or "$"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
 from ..config import Settings
-from ..engine import EngineWorker
+from ..engine import Engine, EngineWorker
 from ._live import LiveHub
 
 
@@ -20,3 +23,8 @@ class Services:
 
 def services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
+
+
+async def on_engine(request: Request, fn: Callable[[Engine], Any]) -> Any:
+    """Run `fn(engine)` on the engine thread, between commits (a consistent read or write)."""
+    return await asyncio.wrap_future(services(request).worker.call(fn))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +10,7 @@ from ..engine import Engine
 from ..segments import known_field, to_json, to_text
 from ..segments._ast import And, Compare, Did, Node, Not, Or
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine
 from ._rules import read_rule
 
 router = APIRouter(prefix="/v1", tags=["intent", "rules"])
@@ -28,7 +27,7 @@ async def clusters(request: Request) -> dict[str, Any]:
         return {"version": model.version, "source": model.source, "metrics": model.metrics,
                 "clusters": [vars(c) for c in model.clusters]}
 
-    return await asyncio.wrap_future(services(request).worker.call(read))
+    return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
 @router.post("/rules/validate", summary="Check a rule in either form; get both forms back")

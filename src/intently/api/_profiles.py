@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from .._views import profile_view
 from ..engine import Engine
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
 
@@ -23,7 +22,7 @@ async def get_profile(request: Request, identifier: str,
     def read(engine: Engine) -> dict[str, Any]:
         return profile_view(engine, engine.profile(identifier), timeline)
 
-    return await asyncio.wrap_future(services(request).worker.call(read))
+    return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
 @router.get("/stats", summary="Engine counters")
@@ -36,4 +35,4 @@ async def stats(request: Request) -> dict[str, Any]:
                 "profiles_cached": len(engine.state.profiles),
                 "last_seq": engine.last_seq}
 
-    return await asyncio.wrap_future(services(request).worker.call(read))
+    return await on_engine(request, read)  # type: ignore[no-any-return]

@@ -17,16 +17,13 @@ from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..scenarios import Scenario, parse_document, report
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
 public = APIRouter(tags=["tracking"])
 
 _PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
-
-async def _on_engine(request: Request, fn: Any) -> Any:
-    return await asyncio.wrap_future(services(request).worker.call(fn))
 
 
 def _summary(s: Scenario) -> dict[str, Any]:
@@ -38,7 +35,7 @@ def _summary(s: Scenario) -> dict[str, Any]:
 @router.get("/scenarios", summary="Scenarios and their definitions")
 async def list_scenarios(request: Request) -> list[dict[str, Any]]:
     require_admin(request)
-    return await _on_engine(request, lambda e: [  # type: ignore[no-any-return]
+    return await on_engine(request, lambda e: [  # type: ignore[no-any-return]
         _summary(s) for s in sorted(e.scenarios.book.scenarios.values(), key=lambda s: s.name)])
 
 
@@ -57,7 +54,7 @@ async def put_scenario(request: Request, name: str) -> dict[str, Any]:
         engine.put_scenario(scenario)
         return _summary(scenario)
 
-    return await _on_engine(request, write)  # type: ignore[no-any-return]
+    return await on_engine(request, write)  # type: ignore[no-any-return]
 
 
 @router.delete("/scenarios/{name}", summary="Delete a scenario")
@@ -68,7 +65,7 @@ async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
         engine.remove_scenario(name)
         return {"name": name, "deleted": True}
 
-    return await _on_engine(request, write)  # type: ignore[no-any-return]
+    return await on_engine(request, write)  # type: ignore[no-any-return]
 
 
 @router.get("/scenarios/{name}/report", summary="Per arm results and uplift over the holdout")
@@ -81,7 +78,7 @@ async def scenario_report(request: Request, name: str) -> dict[str, Any]:
             raise NotFound(f"no scenario {name!r}")
         return report(engine.store, name)
 
-    return await _on_engine(request, read)  # type: ignore[no-any-return]
+    return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
 @router.get("/outbox", summary="Messages, newest first, with delivery status")

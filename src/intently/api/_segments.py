@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from typing import Any
@@ -14,14 +13,11 @@ from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..segments import Segment
 from ._auth import require_admin
-from ._deps import services
+from ._deps import on_engine
 from ._rules import read_rule
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
-
-async def _on_engine(request: Request, fn: Any) -> Any:
-    return await asyncio.wrap_future(services(request).worker.call(fn))
 
 
 @router.get("/segments", summary="Segments with their rules and sizes")
@@ -35,7 +31,7 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
         return [{**seg.to_json(), "size": sizes.get(name, 0)}
                 for name, seg in engine.segments.book.segments.items()]
 
-    return await _on_engine(request, read)  # type: ignore[no-any-return]
+    return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
 @router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}')
@@ -48,7 +44,7 @@ async def put_segment(request: Request, name: str) -> dict[str, Any]:
         changes = engine.put_segment(segment)
         return {**segment.to_json(), "entered": sum(c.entered for c in changes)}
 
-    return await _on_engine(request, write)  # type: ignore[no-any-return]
+    return await on_engine(request, write)  # type: ignore[no-any-return]
 
 
 @router.delete("/segments/{name}", summary="Delete a segment; its members leave it")
@@ -58,7 +54,7 @@ async def delete_segment(request: Request, name: str) -> dict[str, Any]:
     def write(engine: Engine) -> dict[str, Any]:
         return {"name": name, "left": len(engine.remove_segment(name))}
 
-    return await _on_engine(request, write)  # type: ignore[no-any-return]
+    return await on_engine(request, write)  # type: ignore[no-any-return]
 
 
 @router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")
@@ -74,7 +70,7 @@ async def members(request: Request, name: str, format: str = Query("json"),
             engine.checkpoint()
         return engine.store.segment_members(name, limit=limit, offset=offset)
 
-    rows = await _on_engine(request, read)
+    rows = await on_engine(request, read)
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -104,7 +100,7 @@ async def history(request: Request, name: str) -> dict[str, Any]:
             out.append({"day": day * 86400, "entered": ins, "left": outs, "size": size})
         return {"segment": name, "days": out}
 
-    return await _on_engine(request, read)  # type: ignore[no-any-return]
+    return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
 @router.get("/customers/groups", summary="Customers clustered on value, visits and channels")
@@ -121,4 +117,4 @@ async def customer_groups(request: Request, k: int = Query(6, ge=2, le=20)
         except ValueError as exc:
             raise ValidationError(str(exc), "$.k") from None
 
-    return await _on_engine(request, read)  # type: ignore[no-any-return]
+    return await on_engine(request, read)  # type: ignore[no-any-return]

@@ -38,10 +38,6 @@ color:#fff;font:inherit;font-weight:600;cursor:pointer}}
 <button type=submit>Sign in</button>{error}</form></body></html>"""
 
 
-def _authorized(request: Request) -> bool:
-    return has_session(request)
-
-
 @router.get("/login")
 async def login_page() -> HTMLResponse:
     return HTMLResponse(_LOGIN.format(error=""))
@@ -73,7 +69,7 @@ async def logout() -> Response:
 
 @router.get("/")
 async def index(request: Request) -> Response:
-    if not _authorized(request):
+    if not has_session(request):
         return RedirectResponse("/login", status_code=303)
     return HTMLResponse((_STATIC / "index.html").read_text(),
                         headers={"cache-control": "no-store"})
@@ -81,7 +77,7 @@ async def index(request: Request) -> Response:
 
 @router.get("/static/{name}")
 async def static(request: Request, name: str) -> Response:
-    if not _authorized(request):
+    if not has_session(request):
         return Response("sign in first", status_code=401)
     path = _STATIC / name
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
