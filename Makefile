@@ -8,42 +8,47 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench evaluate clean screenshots
+.PHONY: demo test hot lint bench evaluate clean screenshots
 
-$(STAMP): pyproject.toml
+# The install compiles the hot path with mypyc where a C compiler is at hand (setup.py);
+# `hot` rebuilds it after a hot module was edited, since Python prefers the compiled copy.
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+hot: $(STAMP)
+	@$(BIN)/python -m intently._hot >/dev/null || $(BIN)/pip install --quiet --no-deps -e .
+
+demo: hot
 	$(BIN)/intently demo
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
-test: $(STAMP) $(CHROMIUM)
+test: hot $(CHROMIUM)
 	$(BIN)/ruff check src tests docs
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: hot
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "wrk is not installed: the decide bench uses httpx (slower client)"
 	$(BIN)/intently bench --json
 
 # The README's screenshots of the dashboard (Debian's chromium through Playwright)
-screenshots: $(STAMP) $(CHROMIUM)
+screenshots: hot $(CHROMIUM)
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf $(VENV) intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
+	rm -rf $(VENV) build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
 
 # Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
 # REES46 from ../shared/data when present, `ecom.csv.gz` read from the installed
 # `retentioneering` package, and CLV on CDNOW from the `lifetimes` package (both installed
 # without their dependencies: only their data is used).
-evaluate: $(STAMP)
+evaluate: hot
 	$(BIN)/intently simulate --users 3000 --days 30 --out .eval-shop.csv --json
 	$(BIN)/intently intent evaluate .eval-shop.csv --user-col user_id --anonymous-col anonymous_id \
 		--time-col timestamp --event-col event --purchase-event "Order Completed" --gap-minutes 1440 --json

@@ -8,6 +8,16 @@ import pytest
 from intently import Engine, ManualClock, Settings
 from intently.store import MemoryStore, SQLiteStore, Store
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    from intently._hot import stale
+
+    old = stale()
+    if old:  # Python would import the old compiled code, not the edited source
+        pytest.exit(f"compiled modules older than their source: {', '.join(old)}; "
+                    "rebuild with `make test` or `.venv/bin/pip install -e .`", returncode=2)
+
+
 T0 = 1_790_000_000.0  # 2026-09-21T14:13:20Z
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +26,7 @@ async def clusters(request: Request) -> dict[str, Any]:
         if model is None:
             return {"version": None, "clusters": []}
         return {"version": model.version, "source": model.source, "metrics": model.metrics,
-                "clusters": [vars(c) for c in model.clusters]}
+                "clusters": [asdict(c) for c in model.clusters]}
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
 

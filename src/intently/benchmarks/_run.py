@@ -6,6 +6,7 @@ import platform
 import sys
 from typing import Any
 
+from .._hot import compiled
 from . import http, pipeline, rules, scenarios
 from ._data import shop_events
 
@@ -15,7 +16,8 @@ def run_all(quick: bool = False) -> dict[str, Any]:
     events = shop_events(users, days)
     figures: dict[str, Any] = {
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                    "processor": platform.machine()},
+                    "processor": platform.machine(),
+                    "compiled": compiled()},  # the hot path built with mypyc (setup.py)
         "quick": quick,
     }
     figures.update(pipeline.run(events, repeats=1 if quick else 2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def clusters_cmd(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> No
     store = open_store(s.db, readonly=True) if Path(s.db).exists() else None
     model = (load_clusters(store) if store else None) or load_prior_clusters()
     data = {"version": model.version, "source": model.source, "metrics": model.metrics,
-            "clusters": [vars(c) for c in model.clusters]}
+            "clusters": [asdict(c) for c in model.clusters]}
     if as_json:
         emit_json(data)
         return

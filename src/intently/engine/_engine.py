@@ -182,9 +182,9 @@ class Engine:
                 load_model(self.store) or load_prior())
             self.intent = IntentScorer(model)
             self.clusters = load_clusters(self.store) or load_prior_clusters()
-        self.rfm: RFMModel | None = None
-        self.clv: CLVModel | None = None
-        self._load_models()
+        self.rfm: RFMModel | None
+        self.clv: CLVModel | None
+        self.rfm, self.clv = self._stored_models()
         timers = self.store.load_timers()
         self.segments = SegmentRuntime(
             load_book(self.store, settings.builtin_segments, self.rfm, self.clv),
@@ -197,7 +197,7 @@ class Engine:
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
         self.messages_queued = 0
-        self._ids = (f"ik-{os.urandom(6).hex()}-{n}" for n in count())
+        self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
         self._seq = 0
@@ -459,16 +459,16 @@ class Engine:
             picks.append(f"new in {top}")
         return picks[:limit]
 
-    def _load_models(self) -> None:
-        blob = self.store.load_model("rfm")
-        self.rfm = RFMModel.from_json(blob) if blob is not None else None
-        blob = self.store.load_model("clv")
-        self.clv = CLVModel.from_json(blob) if blob is not None else None
+    def _stored_models(self) -> tuple[RFMModel | None, CLVModel | None]:
+        rfm = self.store.load_model("rfm")
+        clv = self.store.load_model("clv")
+        return (RFMModel.from_json(rfm) if rfm is not None else None,
+                CLVModel.from_json(clv) if clv is not None else None)
 
     def reload_models(self) -> None:
         """Use the newest RFM, lifetime value and offer models in the store: profiles show
         them and rules read `rfm.*` and `clv.*` from now on."""
-        self._load_models()
+        self.rfm, self.clv = self._stored_models()
         self.segments.book = load_book(self.store, self.settings.builtin_segments, self.rfm,
                                        self.clv)
         self.decider = load_decider(self.store)

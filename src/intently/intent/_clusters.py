@@ -131,7 +131,7 @@ def train_clusters(journeys: Iterable[Journey], *, k: int = 7, version: str, sou
         size = int(members.sum())
         clusters.append(Cluster(
             name=name,
-            description=(f"Journeys where customers {_and(phrase(s) for s in distinctive)}: "
+            description=(f"Journeys where customers {_and([phrase(s) for s in distinctive])}: "
                          f"{size} journeys ({size / len(journeys):.0%}), {conv:.0%} convert."),
             signals={signals[i]: round(float(rates[i]), 3) for i in np.argsort(-rates)
                      if rates[i] >= 0.05},

@@ -80,7 +80,8 @@ def first_touch(event: Event, channel: str) -> Touch:
         for src, dst in (("source", "source"), ("name", "campaign"), ("medium", "medium")):
             if isinstance(campaign.get(src), str) and campaign[src]:
                 touch[dst] = intern(campaign[src][:200])
-    page = ctx.get("page") if isinstance(ctx.get("page"), dict) else {}
+    found = ctx.get("page")
+    page: dict[str, Any] = found if isinstance(found, dict) else {}
     referrer = ctx.get("referrer")
     ref = referrer.get("url") or referrer.get("name") if isinstance(referrer, dict) else None
     ref = ref or page.get("referrer") or event.properties.get("referrer")
