@@ -38,6 +38,7 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
+from ..profiles._profile import INTENT
 from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
@@ -312,15 +313,16 @@ class Engine:
             self._fire(ev.ts)
         profile = self.resolver.resolve(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
-        intent_before, cluster_before = profile.intent, profile.cluster
+        intent_before, cluster_before = profile.figures[INTENT], profile.cluster
         if self.intent is not None:
             self.intent.score(profile, signals, ev.ts, item_price(ev.properties))
         if self.clusters is not None and signals:
             cluster = self.clusters.assign(frozenset(profile.chain))
-            if cluster is not profile.cluster:
+            if cluster is not cluster_before:
                 profile.cluster = cluster
         changes = segments.on_event(profile, ev, signals) if segments.book.compiled else []
-        if scenarios.active or profile.sc is not None:
+        seg = profile.seg
+        if scenarios.active or (seg is not None and seg.sc is not None):
             scenarios.on_event(profile, ev, signals, changes, intent_before, cluster_before)
         self.state.dirty.add(profile.id)
         return profile, signals

@@ -10,6 +10,8 @@ from ..profiles import Profile, decode_profile, encode_profile
 from ..profiles._resolve import Merge
 from ..store import SegmentChange, Store
 
+_UNKNOWN = "\x00unknown"  # not an identity key's value: "not in memory"
+
 
 class HotState:
     """Implements `profiles.ProfileState` over a store."""
@@ -28,13 +30,13 @@ class HotState:
 
     # -- ProfileState
     def lookup(self, key: str) -> str | None:
-        try:
-            return self.identities[key]
-        except KeyError:
-            if self.complete:
-                return None
-            pid = self.identities[key] = self.store.resolve(key)
+        pid = self.identities.get(key, _UNKNOWN)  # no KeyError: a miss is common and raising
+        if pid is not _UNKNOWN:                    # is slow, compiled code more so
             return pid
+        if self.complete:
+            return None
+        pid = self.identities[key] = self.store.resolve(key)
+        return pid
 
     def assign(self, key: str, profile_id: str) -> None:
         self.identities[key] = profile_id

@@ -52,7 +52,7 @@ class Aggregator:
 
     def __init__(self, settings: RecordSettings | None = None) -> None:
         self.settings = settings or RecordSettings()
-        self._offsets: dict[tuple[str, int], int] = {}
+        self._offsets: dict[str, tuple[int, int]] = {}  # time zone -> (hour bucket, offset)
 
     def update(self, p: Profile, ev: Event, raw: tuple[str, ...]) -> tuple[str, ...]:
         s = self.settings
@@ -164,17 +164,18 @@ class Aggregator:
         bucket = int(ts // 3600)
         if tz is None:
             return bucket % 24
-        key = (tz, bucket)
-        offset = self._offsets.get(key)
-        if offset is None:
-            if len(self._offsets) > 100_000:
-                self._offsets.clear()
+        known = self._offsets.get(tz)  # events come roughly in time order: same hour, same zone
+        if known is not None and known[0] == bucket:
+            offset = known[1]
+        else:
             try:
                 delta = datetime.fromtimestamp(bucket * 3600, ZoneInfo(tz)).utcoffset()
                 offset = int(delta.total_seconds()) if delta else 0
             except (ZoneInfoNotFoundError, ValueError):
                 offset = 0
-            self._offsets[key] = offset
+            if len(self._offsets) > 10_000:
+                self._offsets.clear()
+            self._offsets[tz] = (bucket, offset)
         return int((ts + offset) // 3600) % 24
 
 

@@ -74,24 +74,25 @@ def line_value(item: dict[str, Any]) -> float:
 def first_touch(event: Event, channel: str) -> Touch:
     """The entry point of a journey: channel, source, campaign, referrer and landing page."""
     ctx = event.context
-    touch = {"channel": intern(channel)}
+    props = event.properties
+    source = name = medium = None
     campaign = ctx.get("campaign")
     if isinstance(campaign, dict):
-        for src, dst in (("source", "source"), ("name", "campaign"), ("medium", "medium")):
-            if isinstance(campaign.get(src), str) and campaign[src]:
-                touch[dst] = intern(campaign[src][:200])
+        source, name, medium = (_short(campaign.get("source")), _short(campaign.get("name")),
+                                _short(campaign.get("medium")))
     found = ctx.get("page")
     page: dict[str, Any] = found if isinstance(found, dict) else {}
     referrer = ctx.get("referrer")
     ref = referrer.get("url") or referrer.get("name") if isinstance(referrer, dict) else None
-    ref = ref or page.get("referrer") or event.properties.get("referrer")
-    if isinstance(ref, str) and ref:
-        touch["referrer"] = intern(ref[:200])
-    landing = page.get("url") or page.get("path") or event.properties.get("url")
-    landing = landing or event.properties.get("path") or event.name
-    if isinstance(landing, str) and landing:
-        touch["landing"] = intern(landing[:200])
-    return Touch(**touch)
+    ref = ref or page.get("referrer") or props.get("referrer")
+    landing = page.get("url") or page.get("path") or props.get("url")
+    landing = landing or props.get("path") or event.name
+    return Touch(intern(channel), source, name, medium, _short(ref), _short(landing))
+
+
+def _short(value: Any) -> str | None:
+    """A non-empty string, capped at 200 characters and interned (entry points repeat)."""
+    return intern(value[:200]) if isinstance(value, str) and value else None
 
 
 def consents_of(event: Event) -> dict[str, bool]:
