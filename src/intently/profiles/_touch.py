@@ -6,7 +6,7 @@ from sys import intern
 from typing import Any
 
 from ..events import Event
-from ._profile import Touch
+from ._parts import Touch
 
 _EMAIL_EVENTS = frozenset({"Email Opened", "Email Link Clicked", "Email Delivered"})
 

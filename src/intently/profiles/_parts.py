@@ -1,0 +1,94 @@
+"""The parts of a golden record: packed arrays of figures and times, the entry point, segment
+and scenario state. `Profile` itself is in `_record` (compiled with the hot path)."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+
+import msgspec
+
+
+class Times(array):
+    """Event times as packed doubles (8 bytes each instead of a 32-byte float object)."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[float] = ()) -> Times:
+        return super().__new__(cls, "d", values)
+
+
+class HourCounts(array):
+    """Events per local hour of day, 24 packed 16-bit counters (they stop at 65,535)."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[int] | None = None) -> HourCounts:
+        return super().__new__(cls, "H", values if values is not None else bytes(48))
+
+
+SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
+           "journey_start", "intent", "intent_acc", "key_delta", "key_ts", "cart_value")
+(FIRST_SEEN, LAST_SEEN, SESSION_START, REVENUE, FIRST_ORDER, LAST_ORDER, JOURNEY_START, INTENT,
+ INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE) = range(len(SCALARS))
+
+
+class Scalars(array):
+    """A record's float figures packed in one array (8 bytes each instead of a 32-byte float
+    object and its slot); `Profile` names them with properties."""
+
+    __slots__ = ()
+
+    def __new__(cls, values: Iterable[float] | None = None) -> Scalars:
+        return super().__new__(cls, "d", values if values is not None else bytes(8 * len(SCALARS)))
+
+
+class Journey(msgspec.Struct, array_like=True, gc=False):
+    """One customer's run through one scenario."""
+
+    step: int  # the step to run next (len(steps): done, still watching the goal)
+    arm: str  # "holdout", "main", or a variant's name
+    entered: float
+    n: int  # which entry this is (1, 2, ...): part of every message id
+    wake: float = 0.0  # when to resume (0: not waiting on time)
+    waiting: str | None = None  # the event a wait_for step waits for
+    goal_until: float = 0.0  # conversions count until then
+    done: bool = False  # steps finished; only the goal is watched
+    converted: bool = False
+    k: int = 0  # effects emitted so far (message ids stay unique through loops)
+    deferred: bool = False  # the current send step already waited for quiet hours to end
+    items: list[str] = []  # the products of the event that started it (for recommendations)
+
+
+class ScenarioState(msgspec.Struct, array_like=True, gc=False):
+    """What scenarios keep on a record (absent for records no scenario has touched)."""
+
+    journeys: dict[str, Journey] = {}
+    sent: Times = msgspec.field(default_factory=Times)  # message times, last 7 days
+    sent_by: dict[str, Times] = {}  # the same per scenario
+    entries: dict[str, int] = {}  # entries per scenario
+    exited: dict[str, float] = {}  # last exit per scenario
+    pending: dict[str, float] = {}  # scenario -> when an inactivity or date trigger fires
+
+
+class SegmentState(msgspec.Struct, array_like=True, gc=False):
+    """What live segments and scenarios keep on a record (absent for records neither has
+    touched). One slot on the record for both keeps a record's fixed size down."""
+
+    members: tuple[str, ...] = ()  # the segments the customer is in now
+    windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
+    sc: ScenarioState | None = None  # scenario journeys, send history, pending triggers
+
+
+class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
+    """A journey's entry point: where the customer came from."""
+
+    channel: str = "web"
+    source: str | None = None
+    campaign: str | None = None
+    medium: str | None = None
+    referrer: str | None = None
+    landing: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in msgspec.structs.asdict(self).items() if v is not None}
