@@ -6,15 +6,17 @@ from intently.profiles import Merge
 from intently.store import Store
 
 
-def rows(first: int, ids: list[str], customer: str = "c") -> list:
-    return [(first + i, customer, 100.0 + i, 200.0, f'{{"m":"{mid}"}}'.encode())
-            for i, mid in enumerate(ids)]
+def rows(first: int, ids: list[str], customer: str = "c", prev: int = 0) -> list:
+    """Log rows of one record, each pointing back to the one before (the first to `prev`)."""
+    return [(first + i, customer, 100.0 + i, 200.0, f'{{"m":"{mid}"}}'.encode(),
+             first + i - 1 if i else prev) for i, mid in enumerate(ids)]
 
 
-def write(store: Store, first: int, ids: list[str], customer: str = "c") -> set[int]:
+def write(store: Store, first: int, ids: list[str], customer: str = "c", prev: int = 0
+          ) -> set[int]:
     store.begin()
     dupes = store.claim(ids, first)
-    store.append([r for i, r in enumerate(rows(first, ids, customer)) if i not in dupes])
+    store.append([r for i, r in enumerate(rows(first, ids, customer, prev)) if i not in dupes])
     store.commit()
     return dupes
 
@@ -54,13 +56,22 @@ def test_timeline_newest_first_across_record_ids(store: Store) -> None:
     write(store, 1, ["a1", "a2"], customer="anon")
     write(store, 3, ["u1"], customer="user")
     write(store, 4, ["o1"], customer="other")
-    assert [row[0] for row in store.timeline(["user", "anon"])] == [3, 2, 1]
-    assert [row[0] for row in store.timeline(["user", "anon"], limit=2)] == [3, 2]
-    store.checkpoint(2, {}, {}, [])  # part of the log indexed, part not yet
-    write(store, 5, ["a3"], customer="anon")
-    assert [row[0] for row in store.timeline(["user", "anon"])] == [5, 3, 2, 1]
-    store.checkpoint(5, {}, {}, [])
-    assert [row[0] for row in store.timeline(["anon"])] == [5, 2, 1]
+    assert [row[0] for row in store.timeline(["user", "anon"], heads=[3, 2])] == [3, 2, 1]
+    assert [row[0] for row in store.timeline(["user", "anon"], 2, [3, 2])] == [3, 2]
+    store.checkpoint(2, {}, {}, [])
+    write(store, 5, ["a3"], customer="anon", prev=2)
+    assert [row[0] for row in store.timeline(["user", "anon"], heads=[3, 5])] == [5, 3, 2, 1]
+    assert [row[0] for row in store.timeline(["anon"], heads=[5])] == [5, 2, 1]
+    assert store.timeline(["nobody"], heads=[]) == []
+
+
+def test_timeline_finds_records_merged_at_a_checkpoint(store: Store) -> None:
+    write(store, 1, ["a1", "a2"], customer="anon")
+    write(store, 3, ["u1", "u2"], customer="user")
+    store.checkpoint(4, {}, {}, [Merge("user", "anon", "identify", 5.0, head=2)])
+    assert store.merges("user") == [Merge("user", "anon", "identify", 5.0, 2)]
+    # the caller knows only the surviving record's head; the store knows the merged one's
+    assert [row[0] for row in store.timeline(["user", "anon"], heads=[4])] == [4, 3, 2, 1]
 
 
 def test_checkpoint_writes_state_atomically(store: Store) -> None:

@@ -31,7 +31,7 @@ def floor(events: list[bytes], db: Path, batch_size: int) -> float:
         batch = [decode(raw) for raw in raws]
         store.begin()
         store.claim([ev.message_id or "" for ev in batch], seq + 1)
-        store.append([(seq + 1 + i, ev.user_id or ev.anonymous_id or "", ev.ts, 0.0, raw)
+        store.append([(seq + 1 + i, ev.user_id or ev.anonymous_id or "", ev.ts, 0.0, raw, 0)
                       for i, (ev, raw) in enumerate(zip(batch, raws, strict=True))])
         store.commit()
         seq += len(batch)

@@ -38,7 +38,7 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
-from ..profiles._profile import INTENT
+from ..profiles._profile import INTENT, LAST_SEQ
 from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
@@ -271,7 +271,10 @@ class Engine:
                 if dupes and i in dupes:
                     continue
                 profile, signals = apply(ev)
-                rows.append((first + i, profile.id, ev.ts, now, payloads[i]))
+                figures = profile.figures  # each event points back to its record's last one
+                prev = int(figures[LAST_SEQ])
+                figures[LAST_SEQ] = first + i
+                rows.append((first + i, profile.id, ev.ts, now, payloads[i], prev))
                 if wanted:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
                                           profile.intent, profile.cluster))
@@ -535,7 +538,9 @@ class Engine:
     def timeline(self, profile: Profile, limit: int = 100) -> list[Event]:
         """The record's newest events, merged identities included, newest first."""
         ids = [profile.id, *profile.merged_from]
-        return [_stored(row) for row in self.store.timeline(ids, limit)]
+        merged = set(ids)  # merges not yet checkpointed (the store knows the others)
+        heads = [profile.last_seq, *(m.head for m in self.resolver.merges if m.from_id in merged)]
+        return [_stored(row) for row in self.store.timeline(ids, limit, heads)]
 
     def merges(self, profile: Profile) -> list[Merge]:
         done = self.store.merges(profile.id)
@@ -573,7 +578,8 @@ class Engine:
         apply = self._apply
         for rows in self.store.read_log(after=start):
             for row in rows:
-                apply(_stored(row))
+                profile, _ = apply(_stored(row))
+                profile.figures[LAST_SEQ] = row[0]
             replayed += len(rows)
         self._seq = self.store.last_seq()
         self._flush_effects()  # the same ids as before the crash: the store keeps each once

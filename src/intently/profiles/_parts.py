@@ -28,9 +28,12 @@ class HourCounts(array):
 
 
 SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
-           "journey_start", "intent", "intent_acc", "key_delta", "key_ts", "cart_value")
+           "journey_start", "intent", "intent_acc", "key_delta", "key_ts", "cart_value",
+           "last_seq")
 (FIRST_SEEN, LAST_SEEN, SESSION_START, REVENUE, FIRST_ORDER, LAST_ORDER, JOURNEY_START, INTENT,
- INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE) = range(len(SCALARS))
+ INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE, LAST_SEQ) = range(len(SCALARS))
+# LAST_SEQ: the log position of the record's latest event, where its timeline starts (each
+# event in the log points back to the record's previous one)
 
 
 class Scalars(array):

@@ -20,6 +20,7 @@ from ._parts import (
     KEY_TS,
     LAST_ORDER,
     LAST_SEEN,
+    LAST_SEQ,
     REVENUE,
     SCALARS,
     SESSION_START,
@@ -35,8 +36,8 @@ from ._record import FIELDS, Profile
 
 __all__ = [
     "CART_VALUE", "FIELDS", "FIRST_ORDER", "FIRST_SEEN", "INTENT", "INTENT_ACC",
-    "JOURNEY_START", "KEY_DELTA", "KEY_TS", "LAST_ORDER", "LAST_SEEN", "REVENUE", "SCALARS",
-    "SESSION_START", "HourCounts", "Journey", "Profile", "Scalars", "ScenarioState",
+    "JOURNEY_START", "KEY_DELTA", "KEY_TS", "LAST_ORDER", "LAST_SEEN", "LAST_SEQ", "REVENUE",
+    "SCALARS", "SESSION_START", "HourCounts", "Journey", "Profile", "Scalars", "ScenarioState",
     "SegmentState", "Times", "Touch", "decode_profile", "encode_profile",
 ]
 

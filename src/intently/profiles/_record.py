@@ -23,6 +23,7 @@ from ._parts import (
     KEY_TS,
     LAST_ORDER,
     LAST_SEEN,
+    LAST_SEQ,
     REVENUE,
     SCALARS,
     SESSION_START,
@@ -213,6 +214,11 @@ class Profile:
     @cart_value.setter
     def cart_value(self, value: float) -> None:
         self.figures[CART_VALUE] = value
+
+    @property
+    def last_seq(self) -> int:
+        """The log position of the record's latest event (0: none yet)."""
+        return int(self.figures[LAST_SEQ])
 
     # -- segment and scenario state (one slot for both)
     @property

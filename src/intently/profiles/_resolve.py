@@ -26,6 +26,7 @@ class Merge:
     from_id: str
     reason: str
     ts: float
+    head: int = 0  # the merged record's latest event: its timeline goes on from there
 
 
 class ProfileState(Protocol):
@@ -140,7 +141,7 @@ class Resolver:
         for key in (*other.identities, "m:" + other.id):  # an old record id still finds it
             self.state.assign(key, into.id)
         self.state.drop(other.id)
-        self.merges.append(Merge(into.id, other.id, reason, ts))
+        self.merges.append(Merge(into.id, other.id, reason, ts, other.last_seq))
 
     def _alias(self, ev: Event) -> Profile:
         state = self.state

@@ -12,8 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from ..profiles import Merge
 
-LogRow = tuple[int, str, float, float, bytes]
-"""(seq, customer_id, event time, received at, JSON payload); message ids go through `claim`.
+LogRow = tuple[int, str, float, float, bytes, int]
+"""(seq, customer_id, event time, received at, JSON payload, prev): `prev` is the seq of the
+same record's previous event (0: none), so the log doubles as each record's timeline. Message
+ids go through `claim`.
 
 The payload may be the event exactly as the client sent it: event time and receive time are
 authoritative in their own columns."""
@@ -68,8 +70,11 @@ class Store(Protocol):
         """(record id at the time, payload) of every event from `ts` on (event time), in log
         order, in batches. A scan: for occasional jobs such as a new segment's backfill."""
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
-        """The newest `limit` events of these record ids, newest first."""
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100,
+                 heads: Sequence[int] = ()) -> list[StoredEvent]:
+        """The newest `limit` events of these record ids, newest first. `heads`: the latest
+        seq of each record that the caller knows of (a store may walk the log back from them;
+        it finds the heads of records merged at a checkpoint itself)."""
 
     def count_events(self) -> int: ...
 

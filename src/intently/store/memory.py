@@ -164,7 +164,8 @@ class MemoryStore:
         for start in range(0, len(rows), batch):
             yield rows[start : start + batch]
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100,
+                 heads: Sequence[int] = ()) -> list[StoredEvent]:
         wanted = set(customer_ids)
         found = [(r[0], r[2], r[3], r[4]) for r in reversed(self._events) if r[1] in wanted]
         return found[:limit]

@@ -3,10 +3,10 @@
 Events go to an append-only table in group commits; `message_ids` (a WITHOUT ROWID table keyed
 by the id) makes ingestion idempotent; golden records are msgpack blobs written at checkpoints.
 
-The per-customer index of the log (`customer_events`) is not written per event: random inserts
-into it cost more than the append itself. Each checkpoint adds the log since the previous one
-in sorted order, in one statement; a timeline reads the index up to the checkpoint and scans
-only the short tail after it.
+Each event row points back to the same record's previous event (`prev`), so a record's
+timeline is a walk back through the log from its latest event, which the record keeps: no
+per-customer index to write per event or to build at checkpoints. (Databases written before
+keep their `customer_events` index for the events they held.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .._errors import StoreError
 from ..profiles import Merge
 from ._base import JournalEntry, LogRow, OutboxItem, OutboxRow, SegmentChange, StoredEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS events (
     customer_id TEXT NOT NULL,
     ts REAL NOT NULL,
     received_at REAL NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    prev INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS customer_events (
     customer_id TEXT NOT NULL,
@@ -55,9 +56,11 @@ CREATE TABLE IF NOT EXISTS merges (
     into_id TEXT NOT NULL,
     from_id TEXT NOT NULL,
     reason TEXT NOT NULL,
-    ts REAL NOT NULL
+    ts REAL NOT NULL,
+    head INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS merges_into ON merges (into_id);
+CREATE INDEX IF NOT EXISTS merges_from ON merges (from_id);
 CREATE TABLE IF NOT EXISTS models (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -118,6 +121,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 _CHUNK = 900  # parameters per IN (...) query
 
 
+def _migrate_from_1(db: sqlite3.Connection) -> None:
+    """Schema 1 indexed the log per customer at checkpoints: index what came after the last
+    one, then add the back pointers (older events stay reachable through the index)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+        db.execute("INSERT OR IGNORE INTO customer_events (customer_id, seq) "
+                   "SELECT customer_id, seq FROM events WHERE seq > ? ORDER BY customer_id, seq",
+                   (int(row[0]) if row else 0,))
+        db.execute("ALTER TABLE events ADD COLUMN prev INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE merges ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 class SQLiteStore:
     """`durability="fsync"` (default) syncs the WAL on every commit: an acknowledged event
     survives power loss. `"process"` survives a crash of the process only, and is faster."""
@@ -149,6 +169,8 @@ class SQLiteStore:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} was written by a newer Intently (schema {version})")
+            if version == 1:
+                _migrate_from_1(db)
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -179,8 +201,8 @@ class SQLiteStore:
 
     def append(self, rows: Sequence[LogRow]) -> None:
         self._db.executemany(
-            "INSERT INTO events (seq, customer_id, ts, received_at, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
 
@@ -228,17 +250,24 @@ class SQLiteStore:
             yield [(r[1], r[2]) for r in rows]
             cursor = rows[-1][0]
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100) -> list[StoredEvent]:
+    def timeline(self, customer_ids: Sequence[str], limit: int = 100,
+                 heads: Sequence[int] = ()) -> list[StoredEvent]:
         marks = ",".join("?" * len(customer_ids))
         with self._lock:
-            indexed = self.checkpoint_seq()
+            stored = [h for (h,) in self._db.execute(
+                f"SELECT head FROM merges WHERE from_id IN ({marks})", customer_ids)]
+            starts = [h for h in {*heads, *stored} if h > 0]
+            walk = ("WITH RECURSIVE back(seq, n) AS ("
+                    f"  VALUES {','.join('(?, 1)' for _ in starts)}"
+                    "  UNION ALL SELECT e.prev, back.n + 1 FROM events e"
+                    "  JOIN back ON e.seq = back.seq WHERE e.prev > 0 AND back.n < ?) "
+                    if starts else "")
+            chain = "SELECT seq FROM back UNION " if starts else ""
             return self._db.execute(
-                f"SELECT seq, ts, received_at, payload FROM events WHERE seq IN ("
-                f"  SELECT seq FROM customer_events WHERE customer_id IN ({marks})"
-                f"  UNION ALL"
-                f"  SELECT seq FROM events WHERE seq > ? AND customer_id IN ({marks})"
+                f"{walk}SELECT seq, ts, received_at, payload FROM events WHERE seq IN ("
+                f"  {chain}SELECT seq FROM customer_events WHERE customer_id IN ({marks})"
                 f") ORDER BY seq DESC LIMIT ?",
-                (*customer_ids, indexed, *customer_ids, limit),
+                (*starts, *([limit] if starts else []), *customer_ids, limit),
             ).fetchall()
 
     def count_events(self) -> int:
@@ -339,8 +368,9 @@ class SQLiteStore:
                 db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
                                identities.items())
                 db.executemany(
-                    "INSERT INTO merges (into_id, from_id, reason, ts) VALUES (?, ?, ?, ?)",
-                    ((m.into_id, m.from_id, m.reason, m.ts) for m in merges),
+                    "INSERT INTO merges (into_id, from_id, reason, ts, head) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    ((m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges),
                 )
                 db.executemany(
                     "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
@@ -357,10 +387,6 @@ class SQLiteStore:
                                ((p, d) for p, d in timers.items() if d is not None))
                 db.executemany("DELETE FROM timers WHERE profile_id = ?",
                                [(p,) for p, d in timers.items() if d is None] + dropped)
-                db.execute(
-                    "INSERT OR IGNORE INTO customer_events (customer_id, seq) "
-                    "SELECT customer_id, seq FROM events WHERE seq > ? AND seq <= ? "
-                    "ORDER BY customer_id, seq", (self._checkpoint_seq_locked(), seq))
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
                            (seq,))
                 db.execute("COMMIT")
@@ -432,7 +458,8 @@ class SQLiteStore:
     def merges(self, profile_id: str) -> list[Merge]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT into_id, from_id, reason, ts FROM merges WHERE into_id = ? ORDER BY id",
+                "SELECT into_id, from_id, reason, ts, head FROM merges WHERE into_id = ? "
+                "ORDER BY id",
                 (profile_id,),
             ).fetchall()
         return [Merge(*row) for row in rows]

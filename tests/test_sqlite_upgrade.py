@@ -1,0 +1,41 @@
+"""A database written by schema 1 (per-customer index built at checkpoints) opens under the
+current schema with every timeline intact."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from intently.store import SQLiteStore
+
+_V1 = """
+CREATE TABLE events (seq INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, ts REAL NOT NULL,
+                     received_at REAL NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE customer_events (customer_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                              PRIMARY KEY (customer_id, seq)) WITHOUT ROWID;
+CREATE TABLE merges (id INTEGER PRIMARY KEY, into_id TEXT NOT NULL, from_id TEXT NOT NULL,
+                     reason TEXT NOT NULL, ts REAL NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+INSERT INTO events VALUES (1, 'ann', 1.0, 1.0, x'7b7d'), (2, 'bob', 2.0, 2.0, x'7b7d'),
+                          (3, 'ann', 3.0, 3.0, x'7b7d');
+INSERT INTO customer_events VALUES ('ann', 1), ('bob', 2);
+INSERT INTO meta VALUES ('checkpoint', 2);
+PRAGMA user_version = 1;
+"""
+
+
+def test_schema_1_upgrades_and_keeps_timelines(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(_V1)  # event 3 came after the last checkpoint: not indexed yet
+    old.close()
+    store = SQLiteStore(path)
+    assert [r[0] for r in store.timeline(["ann"])] == [3, 1]
+    store.begin()
+    store.claim(["m4"], 4)
+    store.append([(4, "ann", 4.0, 4.0, b"{}", 0)])  # the record did not know its head yet
+    store.commit()
+    assert [r[0] for r in store.timeline(["ann"], heads=[4])] == [4, 3, 1]
+    assert [r[0] for r in store.timeline(["bob"])] == [2]
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
