@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._model import Event
+from ._model import _NAME_BY_TYPE, Event
 
 PURCHASED = "purchased"
 RETURNED_AFTER_GAP = "returned_after_gap"
@@ -82,6 +82,14 @@ def _lookup(event: Event, path: str) -> Any:
     return value
 
 
+
+def action_of(event: Event) -> str:
+    """`Event.action`, compiled: the hot path asks for it on every event."""
+    kind = event.type
+    if kind == "track":
+        return event.event or ""
+    return _NAME_BY_TYPE[kind]
+
 class Vocabulary:
     """Maps an event to its raw signals in one dict look-up on the hot path."""
 
@@ -113,7 +121,7 @@ class Vocabulary:
 
     def signals_for(self, event: Event) -> tuple[str, ...]:
         """The raw signals of one event: a conditional rule that holds wins over a plain one."""
-        name = event.action
+        name = action_of(event)
         key = self._keys.get(name)
         if key is None:
             key = self._keys[name] = event_key(name)

@@ -34,24 +34,30 @@ class IntentScorer:
         chain = p.chain
         n = len(chain)
         k = len(signals)
+        acc: float
+        before: float
+        gap: float
+        key_delta: float
         if n <= k:  # the journey starts with this event
-            acc, before, gap = 0.0, model.base_rate, 0.0
+            acc, before, gap, key_delta = 0.0, model.base_rate, 0.0, 0.0
             f[KEY_DELTA] = 0.0
             f[KEY_TS] = 0.0
             p.key_action = None
         else:
-            acc, before = f[INTENT_ACC], f[INTENT]
+            acc, before, key_delta = f[INTENT_ACC], f[INTENT], f[KEY_DELTA]
             gap = (ts - p.chain_ts[n - k - 1]) / 60.0
         step = model.step
         for idx in range(n - k, n):
             sig = chain[idx]
-            acc = step(acc, sig, chain.count(sig) - chain[idx:].count(sig))  # sightings before
+            acc = step(acc, sig, chain[:idx].count(sig))  # sightings before
         f[INTENT_ACC] = acc
         last = chain[-1]
+        journey_start: float = f[JOURNEY_START]
+        cart: float = f[CART_VALUE]
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
-                                  (ts - f[JOURNEY_START]) / 60.0, gap, price, f[CART_VALUE]))
+                                  (ts - journey_start) / 60.0, gap, price, cart))
         f[INTENT] = now
-        if now - before > f[KEY_DELTA]:
+        if now - before > key_delta:
             f[KEY_DELTA] = now - before
             f[KEY_TS] = ts
             p.key_action = last

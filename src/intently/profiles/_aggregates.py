@@ -8,7 +8,13 @@ from sys import intern
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..events import Event
-from ..events.signals import PURCHASED, REPEATED_SPEC_VIEW, RETURNED_AFTER_GAP, VIEWED_SPECS
+from ..events.signals import (
+    PURCHASED,
+    REPEATED_SPEC_VIEW,
+    RETURNED_AFTER_GAP,
+    VIEWED_SPECS,
+    action_of,
+)
 from ._profile import (
     CART_VALUE,
     FIRST_SEEN,
@@ -57,44 +63,49 @@ class Aggregator:
     def update(self, p: Profile, ev: Event, raw: tuple[str, ...]) -> tuple[str, ...]:
         s = self.settings
         ts = ev.ts
+        props = ev.properties
+        ctx = ev.context
+        traits = ev.traits
         f = p.figures
-        last = f[LAST_SEEN]
-        gap = ts - last if p.events else -1.0
+        last: float = f[LAST_SEEN]
+        events = p.events
+        chain = p.chain
+        gap = ts - last if events else -1.0
         signals = raw
         # -- journey and session boundaries (late events never open one)
-        new_journey = p.events == 0 or gap > s.journey_gap_s or (
-            gap >= 0 and p.chain and p.chain[-1] == PURCHASED
+        new_journey = events == 0 or gap > s.journey_gap_s or (
+            gap >= 0 and len(chain) > 0 and chain[-1] == PURCHASED
         )
         if gap >= s.return_gap_s and raw:
             signals = (RETURNED_AFTER_GAP, *raw)
-        if VIEWED_SPECS in raw and VIEWED_SPECS in p.chain and not new_journey:
+        if VIEWED_SPECS in raw and VIEWED_SPECS in chain and not new_journey:
             signals = (*signals, REPEATED_SPEC_VIEW)
-        if p.events == 0 or gap > s.session_gap_s:
+        if events == 0 or gap > s.session_gap_s:
             p.sessions += 1
             f[SESSION_START] = ts
             p.session_events = 0
         p.session_events += 1
-        channel = channel_of(ev)
+        channel = channel_of(ev, props, ctx)
         if new_journey:
             f[JOURNEY_START] = ts
             p.entry = first_touch(ev, channel)
-            p.chain = []
+            chain = p.chain = []
             p.chain_ts = Times()
             f[CART_VALUE] = 0.0
         # -- counts and recency
-        p.events += 1
+        p.events = events + 1
         if ts > last:
             f[LAST_SEEN] = ts
-        if f[FIRST_SEEN] == 0.0 or ts < f[FIRST_SEEN]:
+        first: float = f[FIRST_SEEN]
+        if first == 0.0 or ts < first:
             f[FIRST_SEEN] = ts
         counts = p.counts
-        name = ev.action
+        name = action_of(ev)
         key = _EVENT_KEYS.get(name) or _new_key(_EVENT_KEYS, "e:", name)
         counts[key] = counts.get(key, 0) + 1
         key = _CHANNEL_KEYS.get(channel) or _new_key(_CHANNEL_KEYS, "c:", channel)
         counts[key] = counts.get(key, 0) + 1
         if signals:
-            chain = p.chain
             chain_ts = p.chain_ts
             for sig in signals:
                 key = _SIGNAL_KEYS.get(sig) or _new_key(_SIGNAL_KEYS, "s:", sig)
@@ -106,30 +117,29 @@ class Aggregator:
                 del chain[:over]
                 del chain_ts[:over]
         # -- affinities, active hours, monetary
-        props = ev.properties
         if props:
             cat = category_of(props)
             if cat is not None:
                 self._count_category(p.categories, cat)
             if "added_to_cart" in raw or "removed_from_cart" in raw:
                 f[CART_VALUE] = cart_after(f[CART_VALUE], raw, line_value(props))
-        tz = ev.context.get("timezone") if ev.context else None
-        if tz is None and ev.traits:  # a declared trait, as identify calls often carry it
-            tz = ev.traits.get("timezone")
-        if tz and tz != p.tz and isinstance(tz, str):
-            p.tz = intern(tz)
+        tz = ctx.get("timezone") if ctx else None
+        if tz is None and traits:  # a declared trait, as identify calls often carry it
+            tz = traits.get("timezone")
+        zone = p.tz
+        if tz and tz != zone and isinstance(tz, str):
+            zone = p.tz = intern(tz)
         hours = p.hours
-        hour = self._local_hour(ts, p.tz)
+        hour = self._local_hour(ts, zone)
         if hours[hour] < 65535:
             hours[hour] += 1
         if PURCHASED in raw:
             self._purchase(p, props, ts)
         # -- traits, time zone, consents (identify and friends)
-        if ev.traits:
-            p.traits.update(ev.traits)
+        if traits:
+            p.traits.update(traits)
             p.traits.pop("consents", None)  # kept, per channel, in p.consents
-        if ev.type != "track" or ev.traits or ev.event in _CONSENT_EVENTS or (
-                "consent" in ev.context):
+        if ev.type != "track" or traits or ev.event in _CONSENT_EVENTS or "consent" in ctx:
             granted = consents_of(ev)
             if granted:
                 p.consents.update(granted)

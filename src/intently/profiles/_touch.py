@@ -11,17 +11,17 @@ from ._parts import Touch
 _EMAIL_EVENTS = frozenset({"Email Opened", "Email Link Clicked", "Email Delivered"})
 
 
-def channel_of(event: Event) -> str:
-    """Where the customer acted: `web`, `app`, `email`, `store`, ... (explicit beats inferred)."""
-    props = event.properties
-    explicit = props.get("channel") or event.context.get("channel") or event.channel
+def channel_of(event: Event, props: dict[str, Any], ctx: dict[str, Any]) -> str:
+    """Where the customer acted: `web`, `app`, `email`, `store`, ... (explicit beats inferred).
+    `props` and `ctx` are the event's properties and context (the caller has them at hand)."""
+    explicit = props.get("channel") or ctx.get("channel") or event.channel
     if isinstance(explicit, str) and explicit:
         return explicit.lower()
     if event.event in _EMAIL_EVENTS:
         return "email"
     if "store_id" in props or "receipt_id" in props:
         return "store"
-    if event.type == "screen" or "app" in event.context:
+    if event.type == "screen" or "app" in ctx:
         return "app"
     return "web"
 
