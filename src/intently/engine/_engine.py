@@ -28,6 +28,7 @@ from ..analytics.rfm import RFMModel
 from ..config import Settings
 from ..decisions import load_decider, save_offer_rules
 from ..events import Event, Vocabulary, as_validation_error
+from ..events.signals import action_of
 from ..intent import (
     ClusterModel,
     IntentModel,
@@ -311,14 +312,16 @@ class Engine:
         """The pure part of the pipeline: state in, state out, no I/O of its own."""
         segments = self.segments
         scenarios = self.scenarios
-        if (segments.heap and segments.heap[0][0] <= ev.ts) or (
-                scenarios.heap and scenarios.heap[0][0] <= ev.ts):
-            self._fire(ev.ts)
+        ts = ev.ts
+        if (segments.heap and segments.heap[0][0] <= ts) or (
+                scenarios.heap and scenarios.heap[0][0] <= ts):
+            self._fire(ts)
         profile = self.resolver.resolve(ev)
-        signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev))
+        name = action_of(ev)
+        signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
         intent_before, cluster_before = profile.figures[INTENT], profile.cluster
         if self.intent is not None:
-            self.intent.score(profile, signals, ev.ts, item_price(ev.properties))
+            self.intent.score(profile, signals, ts, item_price(ev.properties))
         if self.clusters is not None and signals:
             cluster = self.clusters.assign(frozenset(profile.chain))
             if cluster is not cluster_before:

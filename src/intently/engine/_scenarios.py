@@ -38,6 +38,7 @@ def load_book(store: Store, base_url: str, message_cap_per_day: int,
 class ScenarioRuntime:
     def __init__(self, book: ScenarioBook, timers: dict[str, float]) -> None:
         self.book = book
+        self._scenarios = book.scenarios  # the same dict: `active` is asked on every event
         self.reset(timers)
 
     def reset(self, timers: dict[str, float]) -> None:
@@ -49,7 +50,7 @@ class ScenarioRuntime:
 
     @property
     def active(self) -> bool:
-        return bool(self.book.scenarios)
+        return bool(self._scenarios)
 
     def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], changes: list[Change],
                  intent_before: float, cluster_before: str | None) -> None:

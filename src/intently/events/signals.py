@@ -119,9 +119,11 @@ class Vocabulary:
         names = {rule.signal for rule in self.rules}
         return sorted(names | {RETURNED_AFTER_GAP, REPEATED_SPEC_VIEW})
 
-    def signals_for(self, event: Event) -> tuple[str, ...]:
-        """The raw signals of one event: a conditional rule that holds wins over a plain one."""
-        name = action_of(event)
+    def signals_for(self, event: Event, name: str | None = None) -> tuple[str, ...]:
+        """The raw signals of one event: a conditional rule that holds wins over a plain one.
+        `name`: the event's `action_of`, when the caller has it."""
+        if name is None:
+            name = action_of(event)
         key = self._keys.get(name)
         if key is None:
             key = self._keys[name] = event_key(name)

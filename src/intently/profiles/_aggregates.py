@@ -60,7 +60,9 @@ class Aggregator:
         self.settings = settings or RecordSettings()
         self._offsets: dict[str, tuple[int, int]] = {}  # time zone -> (hour bucket, offset)
 
-    def update(self, p: Profile, ev: Event, raw: tuple[str, ...]) -> tuple[str, ...]:
+    def update(self, p: Profile, ev: Event, raw: tuple[str, ...], name: str | None = None
+               ) -> tuple[str, ...]:
+        """`name`: the event's `action_of`, when the caller has it."""
         s = self.settings
         ts = ev.ts
         props = ev.properties
@@ -100,7 +102,8 @@ class Aggregator:
         if first == 0.0 or ts < first:
             f[FIRST_SEEN] = ts
         counts = p.counts
-        name = action_of(ev)
+        if name is None:
+            name = action_of(ev)
         key = _EVENT_KEYS.get(name) or _new_key(_EVENT_KEYS, "e:", name)
         counts[key] = counts.get(key, 0) + 1
         key = _CHANNEL_KEYS.get(channel) or _new_key(_CHANNEL_KEYS, "c:", channel)
