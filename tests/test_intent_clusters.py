@@ -70,3 +70,29 @@ def test_cli_lists_clusters() -> None:
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert len(data["clusters"]) == data["metrics"]["k"]
+
+
+def test_after_every_event_the_cluster_is_that_of_the_whole_chain() -> None:
+    """Merges included: a record that takes in another's chain is reassigned, even when the
+    event that merged them (an identify call) has no signal of its own."""
+    engine = Engine(MemoryStore(), clock=ManualClock(T0))
+    # a known customer and an anonymous visitor, each with a journey; then the visitor signs
+    # in as that customer: the two records merge on an event whose signal both chains had
+    known = [track("Product Viewed", user="ann", at=T0 + i * 60) for i in range(2)]
+    visitor = [track(name, anon="dev-1", at=T0 + 120 + i * 60) for i, name in enumerate(
+        ("Products Searched", "Product List Viewed", "Product Viewed"))]
+    sign_in = track("Product Viewed", user="ann", anon="dev-1", at=T0 + 400)
+    # the same, with the sign-in an identify call (no signal of its own)
+    bob = [{**ev, "userId": "bob", "anonymousId": None} for ev in known]
+    bob = [{k: v for k, v in ev.items() if v is not None} for ev in bob]
+    visitor_2 = [{**ev, "anonymousId": "dev-2"} for ev in visitor]
+    identify = {"type": "identify", "userId": "bob", "anonymousId": "dev-2",
+                "timestamp": T0 + 500, "traits": {"plan": "gold"}}
+    events = [*known, *visitor, sign_in, *bob, *visitor_2, identify,
+              *Shop(users=150, days=10, seed=5).events()]
+    for ev in events:
+        done = engine.process(ev)
+        assert done is not None
+        p = done.profile
+        assert p.cluster == engine.clusters.assign(frozenset(p.chain)), (p.id, p.chain)
+    assert engine.store.merges(engine.profile("ann").id) or engine.resolver.merges

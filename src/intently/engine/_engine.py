@@ -316,14 +316,18 @@ class Engine:
         if (segments.heap and segments.heap[0][0] <= ts) or (
                 scenarios.heap and scenarios.heap[0][0] <= ts):
             self._fire(ts)
-        profile = self.resolver.resolve(ev)
+        resolver = self.resolver
+        merges = len(resolver.merges)
+        profile = resolver.resolve(ev)
         name = action_of(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
         intent_before, cluster_before = profile.figures[INTENT], profile.cluster
         if self.intent is not None:
             self.intent.score(profile, signals, ts, item_price(ev.properties))
-        if self.clusters is not None and signals:
-            cluster = self.clusters.assign(frozenset(profile.chain))
+        clusters = self.clusters
+        # the cluster follows the chain: new signals, or a merge that blended two chains
+        if clusters is not None and (signals or len(resolver.merges) != merges):
+            cluster = clusters.assign(frozenset(profile.chain))
             if cluster is not cluster_before:
                 profile.cluster = cluster
         changes = segments.on_event(profile, ev, signals) if segments.book.compiled else []
