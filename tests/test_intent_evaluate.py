@@ -93,3 +93,18 @@ def test_calibration_error() -> None:
     assert expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0])) == 0.0
     assert expected_calibration_error(y, np.full(4, 0.5)) == 0.0
     assert abs(expected_calibration_error(y, np.full(4, 0.9)) - 0.4) < 1e-9
+
+
+def test_the_auc_difference_comes_with_a_journey_bootstrap_interval() -> None:
+    from intently.intent._metrics import auc_difference
+
+    rng = np.random.default_rng(1)
+    journeys = np.repeat(np.arange(200), 3)  # three predictions per journey
+    y = np.repeat(rng.integers(0, 2, 200), 3)
+    good = y * 0.6 + rng.uniform(0, 0.4, len(y))  # ranks every positive first
+    noise = rng.uniform(0, 1, len(y))
+    clear = auc_difference(y, good, noise, journeys, rounds=200)
+    assert clear is not None and clear["clear"] and clear["ci95"][0] > 0.3
+    same = auc_difference(y, noise, noise, journeys, rounds=200)
+    assert same == {"auc_diff": 0.0, "ci95": [0.0, 0.0], "clear": False}
+    assert auc_difference(np.zeros(6), good[:6], noise[:6], journeys[:6]) is None

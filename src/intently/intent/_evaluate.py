@@ -24,7 +24,7 @@ from ..events import Event, Vocabulary, parse_timestamp
 from ..sources import ColumnMap, header, read_rows
 from ._features import FeatureSpace
 from ._journeys import Journey, build_journeys
-from ._metrics import score
+from ._metrics import auc_difference, score
 
 MAX_STEPS = 50  # prediction points per journey (long journeys would dominate otherwise)
 
@@ -128,7 +128,11 @@ def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
     trained_s = time.perf_counter() - started
     rate = float(y_train.mean())
     logistic = LogisticRegression(max_iter=2000).fit(counts_only(x_train, space), y_train)
+    p_logistic = logistic.predict_proba(counts_only(x_test, space))[:, 1]
+    journey = np.cumsum(step == 1)  # which test journey each prediction belongs to
     result: dict[str, Any] = score(y_test, p_online, step)
+    result["vs_logistic_counts"] = auc_difference(y_test, p_online, p_logistic, journey,
+                                                  seed=seed)
     reference = score(y_test, model.predict_proba(x_test)[:, 1], step)
     reference.update(model="HistGradientBoostingClassifier", train_seconds=trained_s)
     result.update(
@@ -142,8 +146,7 @@ def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
         reference=reference,
         baselines={
             "majority": score(y_test, np.full(len(y_test), rate), step),
-            "logistic_counts": score(
-                y_test, logistic.predict_proba(counts_only(x_test, space))[:, 1], step),
+            "logistic_counts": score(y_test, p_logistic, step),
         },
     )
     return _round(result)

@@ -34,3 +34,24 @@ def score(y: np.ndarray, p: np.ndarray, step: np.ndarray) -> dict[str, Any]:
         "log_loss": float(log_loss(y, p, labels=[0, 1])),
         "ece": expected_calibration_error(y, p),
     }
+
+
+def auc_difference(y: np.ndarray, p_a: np.ndarray, p_b: np.ndarray, groups: np.ndarray,
+                   rounds: int = 500, seed: int = 0) -> dict[str, Any] | None:
+    """AUC of `p_a` minus AUC of `p_b` on the same predictions, with a 95% interval from a
+    paired bootstrap that resamples whole groups (journeys: predictions within one are not
+    independent). The difference is clear when the interval excludes zero."""
+    full_a, full_b = _auc(y, p_a), _auc(y, p_b)
+    if full_a is None or full_b is None:
+        return None
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(rounds):
+        pick = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        a, b = _auc(y[pick], p_a[pick]), _auc(y[pick], p_b[pick])
+        if a is not None and b is not None:
+            diffs.append(a - b)
+    lo, hi = np.percentile(diffs, [2.5, 97.5]) if diffs else (float("nan"), float("nan"))
+    return {"auc_diff": round(full_a - full_b, 4),
+            "ci95": [round(float(lo), 4), round(float(hi), 4)], "clear": bool(lo > 0 or hi < 0)}

@@ -91,7 +91,7 @@ _decoder = msgspec.msgpack.Decoder(_Stored, dec_hook=_dec)
 
 
 def encode_profile(profile: Profile) -> bytes:
-    return _encoder.encode(profile.fields())  # a tuple encodes as the array _Stored reads
+    return _encoder.encode(profile.stored())  # a tuple encodes as the array _Stored reads
 
 
 def decode_profile(blob: bytes) -> Profile:

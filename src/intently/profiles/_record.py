@@ -100,6 +100,13 @@ class Profile:
                 self.hours, self.tz, self.consents, self.entry, self.chain, self.chain_ts,
                 self.key_action, self.cluster, self.seg)
 
+    def stored(self) -> tuple[Any, ...]:
+        """`fields()` with the packed arrays as their bytes: what the storage format holds."""
+        return (self.id, self.user_id, self.identities, self.traits, self.figures.tobytes(),
+                self.events, self.counts, self.sessions, self.session_events, self.orders,
+                self.categories, self.hours.tobytes(), self.tz, self.consents, self.entry,
+                self.chain, self.chain_ts.tobytes(), self.key_action, self.cluster, self.seg)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self.fields() == other.fields()
 
