@@ -78,11 +78,10 @@ def _enc(obj: Any) -> Any:
 
 def _dec(kind: type, obj: Any) -> Any:
     if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
-        packed = kind(())
-        packed.frombytes(obj)
-        if kind is Scalars and len(packed) < len(SCALARS):  # written before a figure was added
-            packed.extend([0.0] * (len(SCALARS) - len(packed)))
-        return packed
+        values = array("H" if kind is HourCounts else "d", obj).tolist()  # a list: exact size
+        if kind is Scalars and len(values) < len(SCALARS):  # written before a figure was added
+            values += [0.0] * (len(SCALARS) - len(values))
+        return kind(values)
     raise NotImplementedError(kind.__name__)
 
 
@@ -104,8 +103,9 @@ def decode_profile(blob: bytes) -> Profile:
         seg.members = tuple(intern(s) for s in seg.members)
         if seg.windows:
             seg.windows = {intern(k): v for k, v in seg.windows.items()}
+    user_id = p.id if p.user_id == p.id else p.user_id  # one string for both, as when created
     return Profile(
-        p.id, p.user_id, p.identities, p.traits, p.figures, p.events,
+        p.id, user_id, p.identities, p.traits, p.figures, p.events,
         {intern(k): v for k, v in p.counts.items()}, p.sessions, p.session_events, p.orders,
         {intern(k): v for k, v in p.categories.items()}, p.hours,
         intern(p.tz) if p.tz else p.tz, p.consents,
