@@ -29,7 +29,7 @@ $(CHROMIUM):
 	$(SUDO) apt-get install -y -q chromium
 
 test: hot $(CHROMIUM)
-	$(BIN)/ruff check src tests docs
+	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/pytest
 
 bench: hot

@@ -16,7 +16,7 @@ from setuptools.command.build_ext import build_ext
 
 # One list for the build and for `intently.compiled()`; see src/intently/_hot.py.
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "src", "intently"))
-from _hot import HOT_MODULES  # noqa: E402
+from _hot import HOT_MODULES
 
 sys.path.pop(0)
 
@@ -56,7 +56,8 @@ def _extensions() -> list:  # type: ignore[type-arg]
         return []
     paths = [os.path.join("src", *m.split(".")) + ".py" for m in HOT_MODULES]
     try:
-        return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3")
+        return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths],
+                        opt_level="3")
     except BaseException as exc:  # a type error stops mypyc with SystemExit
         print(f"intently: mypyc refused the hot path ({exc}); installing pure Python",
               file=sys.stderr)
