@@ -30,8 +30,9 @@ class HotState:
 
     # -- ProfileState
     def lookup(self, key: str) -> str | None:
-        pid = self.identities.get(key, _UNKNOWN)  # no KeyError: a miss is common and raising
-        if pid is not _UNKNOWN:                    # is slow, compiled code more so
+        # .get, not [] and KeyError: misses are common, and raising is slow (compiled, more so)
+        pid = self.identities.get(key, _UNKNOWN)
+        if pid is not _UNKNOWN:
             return pid
         if self.complete:
             return None

@@ -82,13 +82,13 @@ def _lookup(event: Event, path: str) -> Any:
     return value
 
 
-
 def action_of(event: Event) -> str:
     """`Event.action`, compiled: the hot path asks for it on every event."""
     kind = event.type
     if kind == "track":
         return event.event or ""
     return _NAME_BY_TYPE[kind]
+
 
 class Vocabulary:
     """Maps an event to its raw signals in one dict look-up on the hot path."""
