@@ -39,7 +39,6 @@ from ..intent import (
     load_prior_clusters,
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
-from ..profiles._profile import INTENT, LAST_SEQ
 from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
@@ -271,9 +270,8 @@ class Engine:
                 if dupes and i in dupes:
                     continue
                 profile, signals = self._apply(ev)  # a direct call when compiled
-                figures = profile.figures  # each event points back to its record's last one
-                prev = int(figures[LAST_SEQ])
-                figures[LAST_SEQ] = first + i
+                prev = int(profile.last_seq)  # each event points back to its record's last one
+                profile.last_seq = float(first + i)
                 rows.append((first + i, profile.id, ev.ts, now, payloads[i], prev))
                 if wanted:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
@@ -320,7 +318,7 @@ class Engine:
         profile = resolver.resolve(ev)
         name = action_of(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
-        intent_before, cluster_before = profile.figures[INTENT], profile.cluster
+        intent_before, cluster_before = profile.intent, profile.cluster
         if self.intent is not None:
             self.intent.score(profile, signals, ts, item_price(ev.properties))
         clusters = self.clusters
@@ -545,7 +543,8 @@ class Engine:
         """The record's newest events, merged identities included, newest first."""
         ids = [profile.id, *profile.merged_from]
         merged = set(ids)  # merges not yet checkpointed (the store knows the others)
-        heads = [profile.last_seq, *(m.head for m in self.resolver.merges if m.from_id in merged)]
+        pending = [m.head for m in self.resolver.merges if m.from_id in merged]
+        heads = [int(profile.last_seq), *pending]
         return [_stored(row) for row in self.store.timeline(ids, limit, heads)]
 
     def merges(self, profile: Profile) -> list[Merge]:
@@ -584,7 +583,7 @@ class Engine:
         for rows in self.store.read_log(after=start):
             for row in rows:
                 profile, _ = self._apply(_stored(row))
-                profile.figures[LAST_SEQ] = row[0]
+                profile.last_seq = float(row[0])
             replayed += len(rows)
         self._seq = self.store.last_seq()
         self._flush_effects()  # the same ids as before the crash: the store keeps each once

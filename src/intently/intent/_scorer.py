@@ -5,14 +5,6 @@ from __future__ import annotations
 
 from ..events.signals import PURCHASED
 from ..profiles import Profile
-from ..profiles._profile import (
-    CART_VALUE,
-    INTENT,
-    INTENT_ACC,
-    JOURNEY_START,
-    KEY_DELTA,
-    KEY_TS,
-)
 from ._model import IntentModel, sigmoid
 
 
@@ -26,9 +18,8 @@ class IntentScorer:
         """Update `p` for an event whose `signals` were just appended to its journey chain."""
         if not signals:
             return
-        f = p.figures
         if PURCHASED in signals:  # the journey converted; its key action stays what it was
-            f[INTENT] = 1.0
+            p.intent = 1.0
             return
         model = self.model
         chain = p.chain
@@ -40,24 +31,24 @@ class IntentScorer:
         key_delta: float
         if n <= k:  # the journey starts with this event
             acc, before, gap, key_delta = 0.0, model.base_rate, 0.0, 0.0
-            f[KEY_DELTA] = 0.0
-            f[KEY_TS] = 0.0
+            p.key_delta = 0.0
+            p.key_ts = 0.0
             p.key_action = None
         else:
-            acc, before, key_delta = f[INTENT_ACC], f[INTENT], f[KEY_DELTA]
+            acc, before, key_delta = p.intent_acc, p.intent, p.key_delta
             gap = (ts - p.chain_ts[n - k - 1]) / 60.0
         step = model.step
         for idx in range(n - k, n):
             sig = chain[idx]
             acc = step(acc, sig, chain[:idx].count(sig))  # sightings before
-        f[INTENT_ACC] = acc
+        p.intent_acc = acc
         last = chain[-1]
-        journey_start: float = f[JOURNEY_START]
-        cart: float = f[CART_VALUE]
+        journey_start: float = p.journey_start
+        cart: float = p.cart_value
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
                                   (ts - journey_start) / 60.0, gap, price, cart))
-        f[INTENT] = now
+        p.intent = now
         if now - before > key_delta:
-            f[KEY_DELTA] = now - before
-            f[KEY_TS] = ts
+            p.key_delta = now - before
+            p.key_ts = ts
             p.key_action = last

@@ -16,11 +16,6 @@ from ..events.signals import (
     action_of,
 )
 from ._profile import (
-    CART_VALUE,
-    FIRST_SEEN,
-    JOURNEY_START,
-    LAST_SEEN,
-    SESSION_START,
     Profile,
     Times,
 )
@@ -68,8 +63,7 @@ class Aggregator:
         props = ev.properties
         ctx = ev.context
         traits = ev.traits
-        f = p.figures
-        last: float = f[LAST_SEEN]
+        last: float = p.last_seen
         events = p.events
         chain = p.chain
         gap = ts - last if events else -1.0
@@ -84,23 +78,23 @@ class Aggregator:
             signals = (*signals, REPEATED_SPEC_VIEW)
         if events == 0 or gap > s.session_gap_s:
             p.sessions += 1
-            f[SESSION_START] = ts
+            p.session_start = ts
             p.session_events = 0
         p.session_events += 1
         channel = channel_of(ev, props, ctx)
         if new_journey:
-            f[JOURNEY_START] = ts
+            p.journey_start = ts
             p.entry = first_touch(ev, channel)
             chain = p.chain = []
             p.chain_ts = Times()
-            f[CART_VALUE] = 0.0
+            p.cart_value = 0.0
         # -- counts and recency
         p.events = events + 1
         if ts > last:
-            f[LAST_SEEN] = ts
-        first: float = f[FIRST_SEEN]
+            p.last_seen = ts
+        first: float = p.first_seen
         if first == 0.0 or ts < first:
-            f[FIRST_SEEN] = ts
+            p.first_seen = ts
         counts = p.counts
         if name is None:
             name = action_of(ev)
@@ -125,7 +119,7 @@ class Aggregator:
             if cat is not None:
                 self._count_category(p.categories, cat)
             if "added_to_cart" in raw or "removed_from_cart" in raw:
-                f[CART_VALUE] = cart_after(f[CART_VALUE], raw, line_value(props))
+                p.cart_value = cart_after(p.cart_value, raw, line_value(props))
         tz = ctx.get("timezone") if ctx else None
         if tz is None and traits:  # a declared trait, as identify calls often carry it
             tz = traits.get("timezone")

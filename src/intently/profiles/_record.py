@@ -8,25 +8,14 @@ field of a compiled class, under 1 ns). `_profile` stores it as the msgpack arra
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from ._parts import (
-    CART_VALUE,
-    FIRST_ORDER,
-    FIRST_SEEN,
-    INTENT,
-    INTENT_ACC,
-    JOURNEY_START,
-    KEY_DELTA,
-    KEY_TS,
-    LAST_ORDER,
-    LAST_SEEN,
-    LAST_SEQ,
-    REVENUE,
     SCALARS,
-    SESSION_START,
     HourCounts,
     Scalars,
     ScenarioState,
@@ -41,9 +30,13 @@ FIELDS = ("id", "user_id", "identities", "traits", "figures", "events", "counts"
 
 
 class Profile:
-    """Everything Intently knows about one customer, updated in O(1) per event."""
+    """Everything Intently knows about one customer, updated in O(1) per event.
 
-    __slots__ = FIELDS
+    The figures (`SCALARS`: first_seen, last_seen, ... last_seq) are float fields: compiled,
+    each is a plain double in the record, read and written with no boxing. They are stored
+    packed, as the `figures` array of `FIELDS`."""
+
+    __slots__ = (*[f for f in FIELDS if f != "figures"], *SCALARS)
 
     def __init__(
         self,
@@ -51,7 +44,7 @@ class Profile:
         user_id: str | None = None,
         identities: list[str] | None = None,
         traits: dict[str, Any] | None = None,
-        figures: Scalars | None = None,
+        figures: Sequence[float] | None = None,
         events: int = 0,
         counts: dict[str, int] | None = None,
         sessions: int = 0,
@@ -74,8 +67,6 @@ class Profile:
         # "m:<id>" for each record merged into this one
         self.identities: list[str] = identities if identities is not None else []
         self.traits: dict[str, Any] = traits if traits is not None else {}
-        # first_seen, last_seen, ... (SCALARS), packed: named by the properties below
-        self.figures: Scalars = figures if figures is not None else Scalars()
         self.events = events
         # "e:<event>", "s:<signal>", "c:<channel>": one dict, not three
         self.counts: dict[str, int] = counts if counts is not None else {}
@@ -92,140 +83,49 @@ class Profile:
         self.key_action = key_action  # the signal that raised the intent most in this journey
         self.cluster = cluster  # the behavioral cluster the current journey follows
         self.seg = seg  # segments, windowed-condition times, scenario journeys
+        f = figures if figures is not None and len(figures) >= len(SCALARS) else (
+            [*(figures or ()), *[0.0] * (len(SCALARS) - len(figures or ()))])
+        self.first_seen: float = f[0]  # first event time (epoch seconds)
+        self.last_seen: float = f[1]  # latest event time
+        self.session_start: float = f[2]  # when the current session began
+        self.revenue: float = f[3]  # total order value
+        self.first_order: float = f[4]  # first order time (0: none)
+        self.last_order: float = f[5]  # latest order time (0: none)
+        self.journey_start: float = f[6]  # when the current journey began
+        self.intent: float = f[7]  # purchase probability of the journey, after the last event
+        self.intent_acc: float = f[8]  # the journey's running sum of per-signal model weights
+        self.key_delta: float = f[9]  # how much the key action raised the probability
+        self.key_ts: float = f[10]  # when the key action happened
+        self.cart_value: float = f[11]  # value added to the cart in this journey, less removals
+        self.last_seq: float = f[12]  # log position of the latest event (0: none): its timeline
+
+    @property
+    def figures(self) -> tuple[float, ...]:
+        """The figures in `SCALARS` order (a copy: set them by name)."""
+        return (self.first_seen, self.last_seen, self.session_start, self.revenue,
+                self.first_order, self.last_order, self.journey_start, self.intent,
+                self.intent_acc, self.key_delta, self.key_ts, self.cart_value, self.last_seq)
 
     def fields(self) -> tuple[Any, ...]:
         """The values of `FIELDS`, in order (what is stored)."""
-        return (self.id, self.user_id, self.identities, self.traits, self.figures, self.events,
-                self.counts, self.sessions, self.session_events, self.orders, self.categories,
-                self.hours, self.tz, self.consents, self.entry, self.chain, self.chain_ts,
-                self.key_action, self.cluster, self.seg)
+        return (self.id, self.user_id, self.identities, self.traits, Scalars(self.figures),
+                self.events, self.counts, self.sessions, self.session_events, self.orders,
+                self.categories, self.hours, self.tz, self.consents, self.entry, self.chain,
+                self.chain_ts, self.key_action, self.cluster, self.seg)
 
     def stored(self) -> tuple[Any, ...]:
         """`fields()` with the packed arrays as their bytes: what the storage format holds."""
-        return (self.id, self.user_id, self.identities, self.traits, self.figures.tobytes(),
-                self.events, self.counts, self.sessions, self.session_events, self.orders,
-                self.categories, self.hours.tobytes(), self.tz, self.consents, self.entry,
-                self.chain, self.chain_ts.tobytes(), self.key_action, self.cluster, self.seg)
+        return (self.id, self.user_id, self.identities, self.traits,
+                array("d", self.figures).tobytes(), self.events, self.counts, self.sessions,
+                self.session_events, self.orders, self.categories, self.hours.tobytes(),
+                self.tz, self.consents, self.entry, self.chain, self.chain_ts.tobytes(),
+                self.key_action, self.cluster, self.seg)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self.fields() == other.fields()
 
     def __repr__(self) -> str:
         return f"Profile(id={self.id!r}, events={self.events})"
-
-    # -- the packed figures, by name
-    @property
-    def first_seen(self) -> float:
-        """First event time (epoch seconds)."""
-        return self.figures[FIRST_SEEN]
-
-    @first_seen.setter
-    def first_seen(self, value: float) -> None:
-        self.figures[FIRST_SEEN] = value
-
-    @property
-    def last_seen(self) -> float:
-        """Latest event time."""
-        return self.figures[LAST_SEEN]
-
-    @last_seen.setter
-    def last_seen(self, value: float) -> None:
-        self.figures[LAST_SEEN] = value
-
-    @property
-    def session_start(self) -> float:
-        """When the current session began."""
-        return self.figures[SESSION_START]
-
-    @session_start.setter
-    def session_start(self, value: float) -> None:
-        self.figures[SESSION_START] = value
-
-    @property
-    def revenue(self) -> float:
-        """Total order value."""
-        return self.figures[REVENUE]
-
-    @revenue.setter
-    def revenue(self, value: float) -> None:
-        self.figures[REVENUE] = value
-
-    @property
-    def first_order(self) -> float:
-        """First order time (0: none)."""
-        return self.figures[FIRST_ORDER]
-
-    @first_order.setter
-    def first_order(self, value: float) -> None:
-        self.figures[FIRST_ORDER] = value
-
-    @property
-    def last_order(self) -> float:
-        """Latest order time (0: none)."""
-        return self.figures[LAST_ORDER]
-
-    @last_order.setter
-    def last_order(self, value: float) -> None:
-        self.figures[LAST_ORDER] = value
-
-    @property
-    def journey_start(self) -> float:
-        """When the current journey began."""
-        return self.figures[JOURNEY_START]
-
-    @journey_start.setter
-    def journey_start(self, value: float) -> None:
-        self.figures[JOURNEY_START] = value
-
-    @property
-    def intent(self) -> float:
-        """Purchase probability of the current journey, after the last event."""
-        return self.figures[INTENT]
-
-    @intent.setter
-    def intent(self, value: float) -> None:
-        self.figures[INTENT] = value
-
-    @property
-    def intent_acc(self) -> float:
-        """The journey's running sum of per-signal model weights."""
-        return self.figures[INTENT_ACC]
-
-    @intent_acc.setter
-    def intent_acc(self, value: float) -> None:
-        self.figures[INTENT_ACC] = value
-
-    @property
-    def key_delta(self) -> float:
-        """How much the key action raised the probability."""
-        return self.figures[KEY_DELTA]
-
-    @key_delta.setter
-    def key_delta(self, value: float) -> None:
-        self.figures[KEY_DELTA] = value
-
-    @property
-    def key_ts(self) -> float:
-        """When the key action happened."""
-        return self.figures[KEY_TS]
-
-    @key_ts.setter
-    def key_ts(self, value: float) -> None:
-        self.figures[KEY_TS] = value
-
-    @property
-    def cart_value(self) -> float:
-        """Value added to the cart in this journey, less removals."""
-        return self.figures[CART_VALUE]
-
-    @cart_value.setter
-    def cart_value(self, value: float) -> None:
-        self.figures[CART_VALUE] = value
-
-    @property
-    def last_seq(self) -> int:
-        """The log position of the record's latest event (0: none yet)."""
-        return int(self.figures[LAST_SEQ])
 
     # -- segment and scenario state (one slot for both)
     @property

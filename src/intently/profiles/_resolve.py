@@ -141,7 +141,7 @@ class Resolver:
         for key in (*other.identities, "m:" + other.id):  # an old record id still finds it
             self.state.assign(key, into.id)
         self.state.drop(other.id)
-        self.merges.append(Merge(into.id, other.id, reason, ts, other.last_seq))
+        self.merges.append(Merge(into.id, other.id, reason, ts, int(other.last_seq)))
 
     def _alias(self, ev: Event) -> Profile:
         state = self.state
