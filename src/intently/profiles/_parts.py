@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import msgspec
 
 # A list initializer sizes an array exactly; bytes or an iterator over-allocate it by a
-# quarter or so (24 bytes a record, for the figures alone).
+# quarter or so.
 
 
 class Times(array):
@@ -40,8 +40,8 @@ SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order",
 
 
 class Scalars(array):
-    """A record's float figures packed in one array (8 bytes each instead of a 32-byte float
-    object and its slot); `Profile` names them with properties."""
+    """A record's float figures (`SCALARS`) packed in one array: how they are stored (a
+    `Profile` holds them as float fields)."""
 
     __slots__ = ()
 
