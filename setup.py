@@ -8,6 +8,7 @@ run as Python: slower, otherwise identical, and the test suite passes either way
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 
@@ -21,14 +22,28 @@ from _hot import HOT_MODULES
 sys.path.pop(0)
 
 
+def _remove_compiled(*roots: str) -> None:
+    """Delete compiled hot modules (an earlier build's): Python would import them instead of
+    the source, and a module compiled without its shared library does not import at all."""
+    names = {m.rsplit(".", 1)[1] for m in HOT_MODULES}
+    for root in roots:
+        for path in glob.glob(os.path.join(root, "**", "*.so"), recursive=True):
+            name = os.path.basename(path)
+            if "__mypyc" in name or name.split(".", 1)[0] in names:
+                os.remove(path)
+
+
 class OptionalBuildExt(build_ext):
     """Build the compiled modules if possible; if not, say so and install pure Python."""
 
     def run(self) -> None:
+        self._failed = False
         try:
             super().run()
         except Exception as exc:  # no compiler, no headers: the Python modules still work
             self._skip(exc)
+        if self._failed:  # all or nothing: partial builds do not import
+            _remove_compiled("src", self.build_lib)
 
     def build_extension(self, ext):  # type: ignore[no-untyped-def]
         try:
@@ -37,6 +52,7 @@ class OptionalBuildExt(build_ext):
             self._skip(exc)
 
     def _skip(self, exc: Exception) -> None:
+        self._failed = True
         print(f"intently: compiling the hot path failed ({exc}); installing pure Python",
               file=sys.stderr)
 
@@ -45,14 +61,16 @@ _BUILDS = ("build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "in
 
 
 def _extensions() -> list:  # type: ignore[type-arg]
-    if os.environ.get("INTENTLY_PURE_PYTHON", "") not in ("", "0"):
-        return []
     if not any(arg in _BUILDS for arg in sys.argv[1:]):  # metadata only: nothing to compile
+        return []
+    if os.environ.get("INTENTLY_PURE_PYTHON", "") not in ("", "0"):
+        _remove_compiled("src")
         return []
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("intently: mypy is not available; installing pure Python", file=sys.stderr)
+        _remove_compiled("src")
         return []
     paths = [os.path.join("src", *m.split(".")) + ".py" for m in HOT_MODULES]
     try:
@@ -61,6 +79,7 @@ def _extensions() -> list:  # type: ignore[type-arg]
     except BaseException as exc:  # a type error stops mypyc with SystemExit
         print(f"intently: mypyc refused the hot path ({exc}); installing pure Python",
               file=sys.stderr)
+        _remove_compiled("src")
         return []
 
 
