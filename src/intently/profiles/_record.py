@@ -17,7 +17,6 @@ import msgspec
 from ._parts import (
     SCALARS,
     HourCounts,
-    Scalars,
     ScenarioState,
     SegmentState,
     Times,
@@ -107,8 +106,8 @@ class Profile:
                 self.intent_acc, self.key_delta, self.key_ts, self.cart_value, self.last_seq)
 
     def fields(self) -> tuple[Any, ...]:
-        """The values of `FIELDS`, in order (what is stored)."""
-        return (self.id, self.user_id, self.identities, self.traits, Scalars(self.figures),
+        """The values of `FIELDS`, in order (the figures as a tuple)."""
+        return (self.id, self.user_id, self.identities, self.traits, self.figures,
                 self.events, self.counts, self.sessions, self.session_events, self.orders,
                 self.categories, self.hours, self.tz, self.consents, self.entry, self.chain,
                 self.chain_ts, self.key_action, self.cluster, self.seg)
