@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter, defaultdict
 
 from sklearn.metrics import adjusted_rand_score
@@ -11,7 +12,12 @@ from typer.testing import CliRunner
 from conftest import T0, track
 from intently import Engine, ManualClock
 from intently.cli import app
-from intently.intent import journeys_from_events, load_prior_clusters, train_clusters
+from intently.intent import (
+    Journey,
+    journeys_from_events,
+    load_prior_clusters,
+    train_clusters,
+)
 from intently.intent._build_prior import build_prior_clusters
 from intently.store import MemoryStore
 from intently.testing import Shop
@@ -41,6 +47,20 @@ def test_each_cluster_has_a_readable_name_size_and_conversion_rate() -> None:
     assert "watch the video" in research.description and "convert" in research.description
     browsing = next(c for c in model.clusters if c.name.startswith("search"))
     assert browsing.conversion_rate < 0.1
+
+
+def test_a_history_with_few_kinds_of_chain_gets_as_many_clusters_none_empty() -> None:
+    # Views and carts only (as REES46 has): three sets of signals, so at most three clusters.
+    journeys = [Journey(f"c{i}", float(i), signals=chain, converted=i % 5 == 0)
+                for i, chain in enumerate([["viewed_product"] * 3, ["added_to_cart"],
+                                           ["viewed_product", "added_to_cart"]] * 20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no empty clusters, no mean of an empty slice
+        model = train_clusters(journeys, k=7, version="t", source="test")
+    assert model.metrics["k"] == len(model.clusters) == 3
+    assert all(c.size == 20 for c in model.clusters)
+    one = train_clusters(journeys[:1] * 4, k=7, version="t", source="test")
+    assert [c.size for c in one.clusters] == [4]
 
 
 def test_the_cluster_is_reassigned_as_the_chain_grows() -> None:

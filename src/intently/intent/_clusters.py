@@ -104,7 +104,8 @@ def train_clusters(journeys: Iterable[Journey], *, k: int = 7, version: str, sou
     for row, j in enumerate(journeys):
         for s in presence(j.signals, window):
             x[row, index[s]] = 1.0
-    k = max(2, min(k, len(journeys) - 1))
+    # no more clusters than distinct sets of signals (a shop with views and carts has three)
+    k = max(1, min(k, len(np.unique(x, axis=0))))
     km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
     converted = np.asarray([j.converted for j in journeys], dtype=float)
     overall = x.mean(axis=0) + 1e-9
@@ -137,7 +138,9 @@ def train_clusters(journeys: Iterable[Journey], *, k: int = 7, version: str, sou
                      if rates[i] >= 0.05},
             size=size, share=round(size / len(journeys), 4), conversion_rate=round(conv, 4)))
     sample = np.random.default_rng(seed).choice(len(x), size=min(3000, len(x)), replace=False)
-    silhouette = float(silhouette_score(x[sample], km.labels_[sample])) if k > 1 else 0.0
+    labels = km.labels_[sample]
+    silhouette = (float(silhouette_score(x[sample], labels))
+                  if 1 < len(np.unique(labels)) < len(sample) else 0.0)
     return ClusterModel(version=version, signals=signals,
                         centroids=km.cluster_centers_.round(6).tolist(), clusters=clusters,
                         window=window, source=source,
