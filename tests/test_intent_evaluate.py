@@ -79,6 +79,31 @@ def test_model_beats_the_baselines_on_the_simulator(tmp_path: Path) -> None:
     assert r["log_loss"] < r["baselines"]["majority"]["log_loss"]
 
 
+def test_the_category_column_reaches_the_model(tmp_path: Path) -> None:
+    # Same clicks everywhere; only what is looked at tells buyers apart (as on REES46, where
+    # sessions on electronics convert twice as often as the rest).
+    rng = random.Random(3)
+    lines = ["event_time,event_type,category_code,price,user_id,user_session"]
+    for c in range(1600):
+        t = 1_570_000_000 + c * 60
+        code = rng.choice(["electronics.smartphone", "furniture.sofa", ""])
+        buys = rng.random() < {"electronics.smartphone": 0.5, "furniture.sofa": 0.05, "": 0.2}[code]
+        for k in range(rng.randint(1, 4)):
+            lines.append(f"{t + k},view,{code},10,u{c},s{c}")
+        if buys:
+            lines.append(f"{t + 9},purchase,{code},10,u{c},s{c}")
+    path = tmp_path / "shop.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = CliRunner().invoke(app, [
+        "intent", "evaluate", str(path), "--user-col", "user_id", "--time-col", "event_time",
+        "--event-col", "event_type", "--session-col", "user_session", "--purchase-event",
+        "purchase", "--json"])
+    assert out.exit_code == 0, out.output
+    r = json.loads(out.stdout)
+    assert r["baselines"]["logistic_counts"]["auc"] < 0.6 < 0.7 < r["auc"]
+    assert r["vs_logistic_counts"]["clear"] and r["reference"]["auc"] > 0.7
+
+
 def test_wrong_purchase_name_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "shop.csv"
     Shop(users=20, days=3).write(path)

@@ -22,6 +22,7 @@ from intently.intent import (
     train,
 )
 from intently.intent._build_prior import build_prior
+from intently.profiles import category_key
 from intently.store import MemoryStore
 from intently.testing import Shop
 
@@ -59,6 +60,7 @@ def test_online_scores_equal_the_offline_model_event_by_event() -> None:
 
     engine.listeners.append(listen)
     engine.process_many(events)
+    assert model.category and any(c for j in journeys for c in j.categories)
     compared = 0
     for j in journeys:
         online = seen[(j.customer, j.start)]
@@ -75,7 +77,9 @@ def test_features_and_weights_give_the_same_logit() -> None:
     weights.update({f"last:{k}": v for k, v in model.last.items()})
     weights.update({f"recent:{a}>{b}": w for a, row in model.recent.items()
                     for b, w in row.items()})
+    weights.update({f"category:{k}": v for k, v in model.category.items()})
     weights.update(model.scalar)
+    assert model.category  # the simulator's items have categories: they are weighed
     for j in journeys[:30]:
         for e, p in enumerate(model.probabilities(j)):
             x = features(j, e)
@@ -104,6 +108,28 @@ def test_key_action_is_the_event_that_raised_intent_most() -> None:
     p = engine.profile("u")
     assert p.chain == ["viewed_product"] and p.key_action == "viewed_product"
     assert p.intent == pytest.approx(TOY.base_rate + p.key_delta)
+
+
+def test_the_category_of_the_item_looked_at_moves_the_score() -> None:
+    model = IntentModel(version="cat", bias=-2.0, count={"viewed_product": 0.2},
+                        category={"electronics": 1.5, "furniture": -0.5})
+    engine = toy_engine(model)
+    for user, props in (("phones", {"category": "Electronics > Phones"}),
+                        ("sofas", {"category_code": "furniture.living_room.sofa"}),
+                        ("unnamed", {}), ("unknown", {"category": "garden"})):
+        engine.process(track("Product Viewed", user=user, at=T0, **props))
+    base = model.base_rate
+    phones, sofas = engine.profile("phones").intent, engine.profile("sofas").intent
+    unnamed, unknown = engine.profile("unnamed").intent, engine.profile("unknown").intent
+    assert unnamed == unknown > base  # no category, or one the model never saw: no weight
+    assert phones == pytest.approx(1 / (1 + math.exp(2.0 - 0.2 * math.log(2) - 1.5)))
+    assert sofas < unnamed < phones
+
+
+def test_category_keys_are_the_top_level_in_lower_case() -> None:
+    assert [category_key(c) for c in ("electronics.smartphone", "Home > Kitchen", " Toys/Lego",
+                                      "beauty", ".odd", "", None)] == [
+        "electronics", "home", "toys", "beauty", None, None, None]
 
 
 def test_events_without_signals_leave_the_score_alone() -> None:

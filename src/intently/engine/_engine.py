@@ -38,7 +38,7 @@ from ..intent import (
     load_prior,
     load_prior_clusters,
 )
-from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver, item_price
+from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
 from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
@@ -320,7 +320,7 @@ class Engine:
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
         intent_before, cluster_before = profile.intent, profile.cluster
         if self.intent is not None:
-            self.intent.score(profile, signals, ts, item_price(ev.properties))
+            self.intent.score(profile, signals, ts, ev.properties)
         clusters = self.clusters
         # the cluster follows the chain: new signals, or a merge that blended two chains
         if clusters is not None and (signals or len(resolver.merges) != merges):

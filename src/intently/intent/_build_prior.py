@@ -22,9 +22,14 @@ def prior_journeys() -> list[Journey]:
 
 
 def build_prior(journeys: list[Journey] | None = None) -> IntentModel:
+    """The simulator's catalog is not the user's: the prior weighs no item categories (a model
+    trained on the user's own history learns theirs)."""
     from ._train import train
 
-    model = train(journeys if journeys is not None else prior_journeys(), source=SOURCE)
+    journeys = journeys if journeys is not None else prior_journeys()
+    for j in journeys:
+        j.categories = [None] * len(j.categories)
+    model = train(journeys, source=SOURCE)
     model.version = f"prior-{PRIOR_SEED}"
     model.metrics.pop("train_seconds", None)
     return model

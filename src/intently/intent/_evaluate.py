@@ -23,22 +23,27 @@ from .._errors import ValidationError
 from ..events import Event, Vocabulary, parse_timestamp
 from ..sources import ColumnMap, header, read_rows
 from ._features import FeatureSpace
-from ._journeys import Journey, build_journeys
+from ._journeys import Journey, Row, build_journeys
 from ._metrics import auc_difference, score
 
 MAX_STEPS = 50  # prediction points per journey (long journeys would dominate otherwise)
 
 
 def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_event: str
-                 ) -> tuple[list[tuple[str, float, str, str | None, float]], set[str], int]:
-    """(customer, time, signal, session, item price) per readable row, the purchase signals,
-    and how many rows were skipped. The price is the `price` column (or `--map price=...`)."""
-    cols = cmap.resolve(header(path))
+                 ) -> tuple[list[Row], set[str], int]:
+    """(customer, time, signal, session, item price, item category) per readable row, the
+    purchase signals, and how many rows were skipped. The price is the `price` column (or
+    `--map price=...`), the category the `category` or `category_code` column (or `--map
+    category=...`), as the ingest mapping reads them."""
+    columns = header(path)
+    cols = cmap.resolve(columns)
     if not cols.user or not cols.time or not cols.event:
         raise ValidationError("name the columns: --user-col, --time-col and --event-col",
                               str(path))
-    rows: list[tuple[str, float, str, str | None, float]] = []
-    price_col = cols.properties.get("price") or ("price" if "price" in header(path) else None)
+    rows: list[Row] = []
+    price_col = cols.properties.get("price") or ("price" if "price" in columns else None)
+    category_col = cols.properties.get("category") or next(
+        (c for c in ("category", "category_code") if c in columns), None)
     skipped = 0
     purchase = {"__purchase__"}
     signal_of: dict[str, str] = {}
@@ -68,7 +73,9 @@ def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_e
             signal_of[name] = signal
         session = row.get(cols.session) if cols.session else None
         price = _number(row.get(price_col)) if price_col else 0.0
-        rows.append((str(user), ts, signal, str(session) if session else None, price))
+        category = row.get(category_col) if category_col else None
+        rows.append((str(user), ts, signal, str(session) if session else None, price,
+                     str(category) if category else None))
     return rows, purchase, skipped
 
 
@@ -86,10 +93,10 @@ def examples(journeys: list[Journey], space: FeatureSpace
     labels: list[int] = []
     steps: list[int] = []
     for j in journeys:
-        for k in range(1, min(len(j.signals), MAX_STEPS) + 1):
-            feats.append(space.vector(j.signals[:k], j.times[:k]))
+        for e, end in enumerate(j.ends[:MAX_STEPS]):
+            feats.append(space.vector(j.signals[:end], j.times[:end], j.categories[e]))
             labels.append(int(j.converted))
-            steps.append(k)
+            steps.append(e + 1)
     width = len(space.names)
     x = np.vstack(feats) if feats else np.zeros((0, width), dtype=np.float32)
     return x, np.asarray(labels, dtype=np.int8), np.asarray(steps)
@@ -109,7 +116,9 @@ def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
     train, test = split_by_time(journeys)
     if not train or not test:
         raise ValidationError("too few journeys to split by time", "$")
-    space = FeatureSpace.from_counts(Counter(s for j in train for s in j.signals))
+    space = FeatureSpace.from_counts(Counter(s for j in train for s in j.signals),
+                                     categories=Counter(c for j in train for c in j.categories
+                                                        if c is not None))
     x_train, y_train, _ = examples(train, space)
     x_test, y_test, step = examples(test, space)
     if y_train.min() == y_train.max():

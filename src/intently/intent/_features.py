@@ -16,28 +16,36 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FeatureSpace:
-    """Which signals get their own columns (the most frequent ones in training)."""
+    """Which signals and item categories get their own columns (the most frequent ones in
+    training)."""
 
     signals: tuple[str, ...]
     pair_signals: tuple[str, ...]  # the few whose transitions (a -> b) get columns
+    categories: tuple[str, ...] = ()  # the top-level categories of the items looked at
 
     @classmethod
-    def from_counts(cls, counts: dict[str, int], top: int = 24, pairs: int = 8) -> FeatureSpace:
-        ranked = tuple(s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        return cls(ranked[:top], ranked[:pairs])
+    def from_counts(cls, counts: dict[str, int], top: int = 24, pairs: int = 8,
+                    categories: dict[str, int] | None = None, top_categories: int = 16
+                    ) -> FeatureSpace:
+        ranked = _ranked(counts)
+        return cls(ranked[:top], ranked[:pairs], _ranked(categories or {})[:top_categories])
 
     @property
     def names(self) -> list[str]:
         names = [f"count:{s}" for s in self.signals] + [f"last:{s}" for s in self.signals]
         names += [f"pair:{a}>{b}" for a in self.pair_signals for b in self.pair_signals]
+        names += [f"category:{c}" for c in self.categories]
         return [*names, "events", "distinct", "log_minutes", "log_gap_last", "log_gap_max",
                 "returned", "repeats"]
 
-    def vector(self, signals: Sequence[str], times: Sequence[float]) -> np.ndarray:
-        """The prefix `signals[i]` at `times[i]` (oldest first) as one feature row."""
+    def vector(self, signals: Sequence[str], times: Sequence[float],
+               category: str | None = None) -> np.ndarray:
+        """The prefix `signals[i]` at `times[i]` (oldest first) as one feature row; `category`:
+        that of the item the latest event is about."""
         k = len(self.signals)
         p = len(self.pair_signals)
-        row = np.zeros(2 * k + p * p + 7, dtype=np.float32)
+        c = len(self.categories)
+        row = np.zeros(2 * k + p * p + c + 7, dtype=np.float32)
         index = {s: i for i, s in enumerate(self.signals)}
         pair_index = {s: i for i, s in enumerate(self.pair_signals)}
         prev = None
@@ -54,7 +62,9 @@ class FeatureSpace:
             last = index.get(signals[-1])
             if last is not None:
                 row[k + last] = 1
-        base = 2 * k + p * p
+        if category is not None and category in self.categories:
+            row[2 * k + p * p + self.categories.index(category)] = 1
+        base = 2 * k + p * p + c
         n = len(signals)
         gaps = [b - a for a, b in pairwise(times)]
         row[base] = n
@@ -65,3 +75,7 @@ class FeatureSpace:
         row[base + 5] = float(any(g >= 3600 for g in gaps))
         row[base + 6] = n - len(set(signals))
         return row
+
+
+def _ranked(counts: dict[str, int]) -> tuple[str, ...]:
+    return tuple(s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

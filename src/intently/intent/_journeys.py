@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..profiles import cart_after
+from ..profiles import cart_after, category_key
 
 
 @dataclass
@@ -27,38 +27,44 @@ class Journey:
     ends: list[int] = field(default_factory=list)  # len(signals) after each event
     prices: list[float] = field(default_factory=list)  # the item price of each event
     carts: list[float] = field(default_factory=list)  # cart value after each event
+    categories: list[str | None] = field(default_factory=list)  # each event's item category
 
     def add(self, ts: float, signals: tuple[str, ...] | list[str], price: float = 0.0,
-            cart: float | None = None) -> None:
+            cart: float | None = None, category: str | None = None) -> None:
         """One event's signals (an event may carry several: a return and a spec view), its
-        item price, and the journey's cart value after it (unchanged when None)."""
+        item price, the journey's cart value after it (unchanged when None) and its item's
+        category key (`category_key`)."""
         for sig in signals:
             self.signals.append(sig)
             self.times.append(ts)
         self.ends.append(len(self.signals))
         self.prices.append(price)
         self.carts.append(cart if cart is not None else (self.carts[-1] if self.carts else 0.0))
+        self.categories.append(category)
 
 
-def build_journeys(
-    events: Iterable[tuple[str, float, str, str | None, float]],
-    *,
-    purchase: set[str],
-    gap_s: float = 1800.0,
-) -> list[Journey]:
-    """`events`: (customer, time, signal, session id or None, item price). `purchase`: the
-    signals that count as buying. Journeys come back ordered by start time; the cart value
-    follows the record's rule (`profiles.cart_after`)."""
-    by_customer: dict[str, list[tuple[float, str, str | None, float]]] = defaultdict(list)
-    for customer, ts, signal, session, price in events:
-        by_customer[customer].append((ts, signal, session, price))
+Row = tuple[str, float, str, str | None, float] | tuple[str, float, str, str | None, float,
+                                                            str | None]
+
+
+def build_journeys(events: Iterable[Row], *, purchase: set[str], gap_s: float = 1800.0
+                   ) -> list[Journey]:
+    """`events`: (customer, time, signal, session id or None, item price[, item category]).
+    `purchase`: the signals that count as buying. Journeys come back ordered by start time; the
+    cart value follows the record's rule (`profiles.cart_after`), the category is keyed as the
+    model keys it (`category_key`)."""
+    by_customer: dict[str, list[tuple[float, str, str | None, float, str | None]]] = \
+        defaultdict(list)
+    for row in events:
+        category = category_key(row[5]) if len(row) > 5 else None  # type: ignore[misc]
+        by_customer[row[0]].append((row[1], row[2], row[3], row[4], category))
     journeys: list[Journey] = []
     for customer, rows in by_customer.items():
         rows.sort(key=lambda r: r[0])
         current: Journey | None = None
         last_ts = 0.0
         last_session: str | None = None
-        for ts, signal, session, price in rows:
+        for ts, signal, session, price, category in rows:
             if (session is not None and current is not None and current.converted
                     and session == last_session):
                 continue  # a session is one journey: it ended with its purchase
@@ -77,7 +83,7 @@ def build_journeys(
                 current.purchase_at = ts
             else:
                 cart = current.carts[-1] if current.carts else 0.0
-                current.add(ts, (signal,), price, cart_after(cart, (signal,), price))
+                current.add(ts, (signal,), price, cart_after(cart, (signal,), price), category)
             last_ts, last_session = ts, session
     journeys = [j for j in journeys if j.signals]  # a purchase with nothing before it
     journeys.sort(key=lambda j: (j.start, j.customer))

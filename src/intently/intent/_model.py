@@ -3,12 +3,13 @@ time, so scoring costs a few dictionary look-ups per event.
 
 The features after an event of a journey are: log1p of how often each signal occurred (among
 the last `event_cap` signals, the window the record keeps), the last signal, the most recent
-transition (the signal before it -> the last one), and log1p of the journey's length (capped),
-duration and latest gap (minutes), of the event's item price and of the journey's cart value.
-The logit is a weighted sum of them. The per-signal part accumulates in `acc` as signals
-arrive: the k-th sighting adds the weight times log1p(k) - log1p(k - 1), so the sum is the
-weight times log1p(count). `features()` gives the same numbers by name, for training; a test
-checks the two agree.
+transition (the signal before it -> the last one), the top-level category of the event's item
+(what the customer is looking at: "electronics" for "electronics.smartphone"), and log1p of the
+journey's length (capped), duration and latest gap (minutes), of the event's item price and of
+the journey's cart value. The logit is a weighted sum of them. The per-signal part accumulates
+in `acc` as signals arrive: the k-th sighting adds the weight times log1p(k) - log1p(k - 1), so
+the sum is the weight times log1p(count). `features()` gives the same numbers by name, for
+training; a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class IntentModel:
     count: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
     recent: dict[str, dict[str, float]] = field(default_factory=dict)  # a -> b -> weight
+    category: dict[str, float] = field(default_factory=dict)  # the item's top-level category
     scalar: dict[str, float] = field(default_factory=dict)
     event_cap: int = 24
     source: str = ""
@@ -53,12 +55,15 @@ class IntentModel:
         return acc + w * _STEP[before + 1] if w is not None else acc
 
     def logit(self, acc: float, last: str, before_last: str | None, n: int, minutes: float,
-              gap: float, price: float = 0.0, cart: float = 0.0) -> float:
+              gap: float, price: float = 0.0, cart: float = 0.0,
+              category: str | None = None) -> float:
         value = self.bias + acc + self.last.get(last, 0.0)
         if before_last is not None:
             row = self.recent.get(before_last)
             if row is not None:
                 value += row.get(last, 0.0)
+        if category is not None:
+            value += self.category.get(category, 0.0)
         value += self._log_n[n] if n < 257 else self._log_n[256]
         if minutes > 0.0:
             value += self._w_minutes * _log1p(minutes)
@@ -87,7 +92,8 @@ class IntentModel:
             gap = (times[end - 1] - times[seen - 1]) / 60.0 if seen else 0.0
             before_last = sig[end - 2] if end > 1 else None
             out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap,
-                                          journey.prices[e], journey.carts[e])))
+                                          journey.prices[e], journey.carts[e],
+                                          journey.categories[e])))
             seen = end
         return out
 
@@ -119,6 +125,9 @@ def features(journey: Journey, e: int, event_cap: int = 24) -> dict[str, float]:
     out["last:" + signals[end - 1]] = 1.0
     if end > 1:
         out[f"recent:{signals[end - 2]}>{signals[end - 1]}"] = 1.0
+    category = journey.categories[e]
+    if category is not None:
+        out["category:" + category] = 1.0
     out["log_events"] = math.log1p(min(end, event_cap))
     out["log_minutes"] = math.log1p(max((times[end - 1] - journey.start) / 60.0, 0.0))
     gap = (times[end - 1] - times[prev_end - 1]) / 60.0 if prev_end else 0.0
@@ -134,6 +143,7 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
     count: dict[str, float] = {}
     last: dict[str, float] = {}
     recent: dict[str, dict[str, float]] = {}
+    category: dict[str, float] = {}
     scalar: dict[str, float] = {}
     for name, w in weights.items():
         if w == 0.0:
@@ -146,10 +156,12 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
         elif kind == "recent":
             a, _, b = rest.partition(">")
             recent.setdefault(a, {})[b] = w
+        elif kind == "category":
+            category[rest] = w
         elif name in SCALAR_FEATURES:
             scalar[name] = w
     return IntentModel(version=version, bias=bias, count=count, last=last, recent=recent,
-                       scalar=scalar, **extra)
+                       category=category, scalar=scalar, **extra)
 
 
 def sigmoid(x: float) -> float:

@@ -3,8 +3,10 @@ action (the event that raised it most in this journey)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..events.signals import PURCHASED
-from ..profiles import Profile
+from ..profiles import Profile, category_key, category_of, item_price
 from ._model import IntentModel, sigmoid
 
 
@@ -14,8 +16,10 @@ class IntentScorer:
     def __init__(self, model: IntentModel) -> None:
         self.model = model
 
-    def score(self, p: Profile, signals: tuple[str, ...], ts: float, price: float = 0.0) -> None:
-        """Update `p` for an event whose `signals` were just appended to its journey chain."""
+    def score(self, p: Profile, signals: tuple[str, ...], ts: float,
+              props: dict[str, Any]) -> None:
+        """Update `p` for an event (`props`: its properties) whose `signals` were just appended
+        to its journey chain."""
         if not signals:
             return
         if PURCHASED in signals:  # the journey converted; its key action stays what it was
@@ -45,8 +49,10 @@ class IntentScorer:
         last = chain[-1]
         journey_start: float = p.journey_start
         cart: float = p.cart_value
+        category = category_key(category_of(props)) if props else None
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
-                                  (ts - journey_start) / 60.0, gap, price, cart))
+                                  (ts - journey_start) / 60.0, gap,
+                                  item_price(props) if props else 0.0, cart, category))
         p.intent = now
         if now - before > key_delta:
             p.key_delta = now - before

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .._errors import ValidationError
 from ..events.signals import PURCHASED
-from ..profiles import cart_after, item_price, line_value
+from ..profiles import cart_after, category_key, category_of, item_price, line_value
 from ._journeys import Journey
 from ._metrics import score
 from ._model import IntentModel, features, from_weights
@@ -53,7 +53,8 @@ def journeys_from_events(events: Iterable[Any], settings: Any = None) -> list[Jo
                 props = item.event.properties
                 cart = journey.carts[-1] if journey.carts else 0.0
                 journey.add(item.event.ts, signals, item_price(props),
-                            cart_after(cart, signals, line_value(props)))
+                            cart_after(cart, signals, line_value(props)),
+                            category_key(category_of(props)))
 
     engine.listeners.append(listen)
     engine.process_many(events)

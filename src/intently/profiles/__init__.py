@@ -5,7 +5,7 @@ from ._merge import merge_into
 from ._portrait import lifecycle, tag, tags
 from ._profile import Profile, decode_profile, encode_profile
 from ._resolve import Merge, ProfileState, Resolver, identity_keys
-from ._touch import cart_after, item_price, line_value
+from ._touch import cart_after, category_key, category_of, item_price, line_value
 
 __all__ = [
     "Aggregator",
@@ -15,6 +15,8 @@ __all__ = [
     "RecordSettings",
     "Resolver",
     "cart_after",
+    "category_key",
+    "category_of",
     "decode_profile",
     "encode_profile",
     "identity_keys",

@@ -31,6 +31,29 @@ def category_of(props: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+_KEYS: dict[str, str] = {}  # category -> its top level, for the categories seen so far
+_KEYS_MAX = 4096
+
+
+def category_key(category: str | None) -> str | None:
+    """The top level of a category path, lower case: "Electronics > Phones" -> "electronics".
+    The model weighs the top level: deeper levels are too sparse to learn from most histories."""
+    if category is None:
+        return None
+    key = _KEYS.get(category)
+    if key is not None:
+        return key or None
+    cut = len(category)
+    for sep in ".>/|":
+        at = category.find(sep)
+        if 0 <= at < cut:
+            cut = at
+    key = category[:cut].strip().lower()
+    if len(_KEYS) < _KEYS_MAX:
+        _KEYS[category] = key
+    return key or None
+
+
 def revenue_of(props: dict[str, Any]) -> float:
     """Order value per Segment's spec: revenue, total, value, products, or price x quantity."""
     for key in ("revenue", "total", "value"):
