@@ -5,9 +5,11 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from intently.cli import app
+from intently.events import parse_timestamp
 from intently.intent import FeatureSpace, build_journeys, evaluate
 from intently.intent._evaluate import examples
 from intently.intent._metrics import expected_calibration_error
@@ -79,11 +81,14 @@ def test_model_beats_the_baselines_on_the_simulator(tmp_path: Path) -> None:
     assert r["log_loss"] < r["baselines"]["majority"]["log_loss"]
 
 
-def test_the_category_column_reaches_the_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("column", "options"), [("category_code", []),
+                                              ("kind", ["--map", "category=kind"])])
+def test_the_category_column_reaches_the_model(tmp_path: Path, column: str,
+                                               options: list[str]) -> None:
     # Same clicks everywhere; only what is looked at tells buyers apart (as on REES46, where
     # sessions on electronics convert twice as often as the rest).
     rng = random.Random(3)
-    lines = ["event_time,event_type,category_code,price,user_id,user_session"]
+    lines = [f"event_time,event_type,{column},price,user_id,user_session"]
     for c in range(1600):
         t = 1_570_000_000 + c * 60
         code = rng.choice(["electronics.smartphone", "furniture.sofa", ""])
@@ -97,11 +102,39 @@ def test_the_category_column_reaches_the_model(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, [
         "intent", "evaluate", str(path), "--user-col", "user_id", "--time-col", "event_time",
         "--event-col", "event_type", "--session-col", "user_session", "--purchase-event",
-        "purchase", "--json"])
+        "purchase", "--train-share", "0.6", "--json", *options])
     assert out.exit_code == 0, out.output
     r = json.loads(out.stdout)
+    assert r["n_train_journeys"] == int(0.6 * r["n_journeys"]) == 960
     assert r["baselines"]["logistic_counts"]["auc"] < 0.6 < 0.7 < r["auc"]
     assert r["vs_logistic_counts"]["clear"] and r["reference"]["auc"] > 0.7
+
+
+def test_folds_test_the_later_journeys_each_after_all_that_came_before(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from intently.intent import _evaluate
+
+    shop = Shop(users=400, days=20, seed=8)
+    rows = [(e.get("userId") or e["anonymousId"], parse_timestamp(e["timestamp"]),
+             e.get("event", ""), None, 0.0) for e in shop.events() if e["type"] == "track"]
+    journeys = build_journeys(rows, purchase={"Order Completed"}, gap_s=86400)
+    seen: list[tuple[list, list]] = []
+    predict = _evaluate._predict
+
+    def spy(train: list, test: list, seed: int) -> object:
+        seen.append((train, test))
+        return predict(train, test, seed)
+
+    monkeypatch.setattr(_evaluate, "_predict", spy)
+    result = evaluate(journeys, train_share=0.5, folds=3)
+    cut = len(journeys) // 2
+    assert result["folds"] == 3 and result["n_test_journeys"] == len(journeys) - cut
+    assert [j for _, test in seen for j in test] == journeys[cut:]  # every later one, once
+    for train, test in seen:
+        assert train == journeys[: journeys.index(test[0])]  # all before the fold, no more
+        assert max(j.start for j in train) <= min(j.start for j in test)
+    assert result["n_predictions"] == sum(min(len(j.ends), 50) for j in journeys[cut:])
+    assert result["auc"] > result["baselines"]["majority"]["auc"]
 
 
 def test_wrong_purchase_name_is_a_clear_error(tmp_path: Path) -> None:

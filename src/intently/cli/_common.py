@@ -16,6 +16,7 @@ from ..config import Settings
 DB = typer.Option(None, "--db", help="Store path or URL [default: intently.db, INTENTLY_DB]")
 CONFIG = typer.Option(None, "--config", help="Settings file [default: ./intently.toml]")
 JSON = typer.Option(False, "--json", help="Print machine-readable JSON")
+MAP = typer.Option(None, "--map", help="Property from a column: field=column (repeatable)")
 
 err = Console(stderr=True)
 
@@ -26,6 +27,17 @@ def settings(config: str | None, **overrides: Any) -> Settings:
     except (ValueError, OSError) as exc:
         fail(f"bad settings: {exc}")
         raise  # unreachable
+
+
+def map_pairs(values: list[str] | None) -> dict[str, str]:
+    """`--map field=column` options as {field: column}."""
+    out = {}
+    for item in values or []:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            fail(f"--map takes field=column, got {item!r}")
+        out[name.strip()] = column.strip()
+    return out
 
 
 def fail(message: str, code: int = 2) -> None:

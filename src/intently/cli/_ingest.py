@@ -12,17 +12,7 @@ from .._errors import IntentlyError
 from ..engine import Engine
 from ..sources import ColumnMap, FileIngestResult, ingest_file
 from ..sources import Progress as ReadProgress
-from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, settings
-
-
-def _pairs(values: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in values or []:
-        name, sep, column = item.partition("=")
-        if not sep or not name or not column:
-            fail(f"--map takes field=column, got {item!r}")
-        out[name.strip()] = column.strip()
-    return out
+from ._common import CONFIG, DB, JSON, MAP, emit_json, err, guard, map_pairs, settings
 
 
 def ingest(
@@ -34,7 +24,7 @@ def ingest(
     message_col: str = typer.Option(None, help="Column with a unique event id"),
     session_col: str = typer.Option(None, help="Column with a session id"),
     event_name: str = typer.Option(None, help="Event name for rows without one"),
-    map_: list[str] = typer.Option(None, "--map", help="Property from a column: field=column"),
+    map_: list[str] = MAP,
     rejected: Path = typer.Option(None, help="Rejected rows file [default: PATH.rejected.jsonl]"),
     as_json: bool = JSON,
     db: str = DB,
@@ -44,7 +34,7 @@ def ingest(
     other columns become properties. Rows that fail go to a side file with the reason."""
     s = settings(config, db=db)
     cmap = ColumnMap(user=user_col, time=time_col, event=event_col, anonymous=anonymous_col,
-                     message=message_col, session=session_col, properties=_pairs(map_),
+                     message=message_col, session=session_col, properties=map_pairs(map_),
                      default_event=event_name)
     try:
         engine = Engine(settings=s)

@@ -12,7 +12,7 @@ import typer
 from .._errors import IntentlyError
 from ..sources import ColumnMap, header, read_rows, row_to_event
 from ..sources._mapping import looks_like_segment
-from ._common import CONFIG, DB, JSON, emit_json, err, guard, settings
+from ._common import CONFIG, DB, JSON, MAP, emit_json, err, guard, map_pairs, settings
 
 app = typer.Typer(help="Purchase intent: train the online model, evaluate it.",
                   no_args_is_help=True)
@@ -26,6 +26,7 @@ def train(
     time_col: str = typer.Option(None, help="Column with the event time (files)"),
     event_col: str = typer.Option(None, help="Column with the event name (files)"),
     anonymous_col: str = typer.Option(None, help="Column with an anonymous id (files)"),
+    map_: list[str] = MAP,
     clusters: int = typer.Option(7, help="How many behavioral clusters to learn"),
     as_json: bool = JSON,
     db: str = DB,
@@ -42,7 +43,7 @@ def train(
     try:
         if events_file is not None:
             cmap = ColumnMap(user=user_col, time=time_col, event=event_col,
-                             anonymous=anonymous_col)
+                             anonymous=anonymous_col, properties=map_pairs(map_))
             resolved = cmap.resolve(header(events_file))
 
             def rows() -> Iterator[dict]:  # type: ignore[type-arg]
@@ -140,16 +141,25 @@ def evaluate(
     anonymous_col: str = typer.Option(None, help="Column with an anonymous id (fallback)"),
     session_col: str = typer.Option(None, help="Column with a session id (splits journeys)"),
     gap_minutes: float = typer.Option(30.0, help="Inactivity that splits journeys"),
+    map_: list[str] = MAP,
+    train_share: float = typer.Option(0.7, min=0.1, max=0.9,
+                                      help="Share of journeys (the earliest) to train on"),
+    folds: int = typer.Option(1, min=1, max=20,
+                              help="Test the later journeys in this many consecutive folds, "
+                                   "each after training on all journeys before it"),
     as_json: bool = JSON,
 ) -> None:
     """Split by time, train on the earlier journeys, and score predictions after each event of
-    the later ones, next to a majority-rate and a logistic-on-counts baseline."""
+    the later ones, next to a majority-rate and a logistic-on-counts baseline. The item's price
+    and category come from the `price` and `category` (or `category_code`) columns, or from
+    `--map price=COLUMN --map category=COLUMN`."""
     from ..intent import evaluate_file
 
     cmap = ColumnMap(user=user_col, time=time_col, event=event_col, anonymous=anonymous_col,
-                     session=session_col)
+                     session=session_col, properties=map_pairs(map_))
     try:
-        result = evaluate_file(events_file, cmap, purchase_event, gap_minutes=gap_minutes)
+        result = evaluate_file(events_file, cmap, purchase_event, gap_minutes=gap_minutes,
+                               train_share=train_share, folds=folds)
     except IntentlyError as exc:
         guard(exc)
         return

@@ -1,7 +1,8 @@
 """`intently intent evaluate`: how well the intent model predicts purchases, split by time.
 
-Train on the journeys that started earlier, test on the later ones. After each event of a test
-journey (before its purchase), predict whether the journey ends in a purchase. The headline
+Train on the journeys that started earlier, test on the later ones (in one block, or in several
+consecutive folds, each predicted by models trained on everything before it). After each event
+of a test journey (before its purchase), predict whether the journey ends in a purchase. The headline
 `model` is the one that scores online (`IntentModel`, linear, incremental); gradient boosting on
 richer prefix features is reported beside it as `reference`, with two baselines: the majority
 rate and logistic regression on event counts.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -106,16 +109,62 @@ def counts_only(x: np.ndarray, space: FeatureSpace) -> np.ndarray:
     return np.log1p(x[:, : len(space.signals)])
 
 
-def split_by_time(journeys: list[Journey], train_share: float = 0.7
-                  ) -> tuple[list[Journey], list[Journey]]:
+def evaluate(journeys: list[Journey], *, seed: int = 0, train_share: float = 0.7,
+             folds: int = 1) -> dict[str, Any]:
+    """Journeys ordered by start time. The first `train_share` of them train; the rest are
+    tested, in `folds` consecutive folds, each predicted by models trained on every journey
+    before it (an expanding window: more folds test more journeys, each with all the history
+    before it). Predictions of all folds are scored together."""
     cut = int(len(journeys) * train_share)
-    return journeys[:cut], journeys[cut:]
-
-
-def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
-    train, test = split_by_time(journeys)
-    if not train or not test:
+    if cut < 1 or len(journeys) - cut < max(folds, 1):
         raise ValidationError("too few journeys to split by time", "$")
+    bounds = np.linspace(cut, len(journeys), folds + 1).round().astype(int).tolist()
+    parts = [_predict(journeys[:a], journeys[a:b], seed) for a, b in pairwise(bounds)]
+    y = np.concatenate([f.y for f in parts])
+    step = np.concatenate([f.step for f in parts])
+    p_online, p_reference, p_logistic, p_majority = (
+        np.concatenate([getattr(f, name) for f in parts])
+        for name in ("online", "reference", "logistic", "majority"))
+    journey = np.cumsum(step == 1)  # which test journey each prediction belongs to
+    result: dict[str, Any] = score(y, p_online, step)
+    result["vs_logistic_counts"] = auc_difference(y, p_online, p_logistic, journey, seed=seed)
+    reference = score(y, p_reference, step)
+    reference.update(model="HistGradientBoostingClassifier",
+                     train_seconds=sum(f.reference_s for f in parts))
+    test = journeys[cut:]
+    result.update(
+        n_journeys=len(journeys),
+        n_train_journeys=cut,
+        n_test_journeys=len(test),
+        folds=folds,
+        n_predictions=len(y),
+        positive_rate=float(np.mean([j.converted for j in test])),
+        model="IntentModel (online, linear)",
+        train_seconds=sum(f.online_s for f in parts),
+        reference=reference,
+        baselines={
+            "majority": score(y, p_majority, step),
+            "logistic_counts": score(y, p_logistic, step),
+        },
+    )
+    return _round(result)
+
+
+@dataclass
+class _Fold:
+    """One fold's predictions: the online model, the reference and the two baselines."""
+
+    y: np.ndarray
+    step: np.ndarray
+    online: np.ndarray
+    reference: np.ndarray
+    logistic: np.ndarray
+    majority: np.ndarray
+    online_s: float
+    reference_s: float
+
+
+def _predict(train: list[Journey], test: list[Journey], seed: int) -> _Fold:
     space = FeatureSpace.from_counts(Counter(s for j in train for s in j.signals),
                                      categories=Counter(c for j in train for c in j.categories
                                                         if c is not None))
@@ -134,31 +183,13 @@ def evaluate(journeys: list[Journey], *, seed: int = 0) -> dict[str, Any]:
                                            l2_regularization=1.0, min_samples_leaf=40,
                                            early_stopping=True, random_state=seed)
     model.fit(x_train, y_train)
-    trained_s = time.perf_counter() - started
-    rate = float(y_train.mean())
+    reference_s = time.perf_counter() - started
     logistic = LogisticRegression(max_iter=2000).fit(counts_only(x_train, space), y_train)
-    p_logistic = logistic.predict_proba(counts_only(x_test, space))[:, 1]
-    journey = np.cumsum(step == 1)  # which test journey each prediction belongs to
-    result: dict[str, Any] = score(y_test, p_online, step)
-    result["vs_logistic_counts"] = auc_difference(y_test, p_online, p_logistic, journey,
-                                                  seed=seed)
-    reference = score(y_test, model.predict_proba(x_test)[:, 1], step)
-    reference.update(model="HistGradientBoostingClassifier", train_seconds=trained_s)
-    result.update(
-        n_journeys=len(journeys),
-        n_train_journeys=len(train),
-        n_test_journeys=len(test),
-        n_predictions=len(y_test),
-        positive_rate=float(np.mean([j.converted for j in test])),
-        model="IntentModel (online, linear)",
-        train_seconds=online_s,
-        reference=reference,
-        baselines={
-            "majority": score(y_test, np.full(len(y_test), rate), step),
-            "logistic_counts": score(y_test, p_logistic, step),
-        },
-    )
-    return _round(result)
+    return _Fold(y=y_test, step=step, online=p_online,
+                 reference=model.predict_proba(x_test)[:, 1],
+                 logistic=logistic.predict_proba(counts_only(x_test, space))[:, 1],
+                 majority=np.full(len(y_test), float(y_train.mean())),
+                 online_s=online_s, reference_s=reference_s)
 
 
 def _online_model(train: list[Journey]) -> Any:
@@ -178,15 +209,15 @@ def _round(value: Any) -> Any:
 
 
 def evaluate_file(path: str | Path, cmap: ColumnMap, purchase_event: str, *,
-                  gap_minutes: float = 30.0, vocabulary: Vocabulary | None = None
-                  ) -> dict[str, Any]:
+                  gap_minutes: float = 30.0, vocabulary: Vocabulary | None = None,
+                  train_share: float = 0.7, folds: int = 1) -> dict[str, Any]:
     rows, purchase, skipped = read_history(Path(path), cmap, vocabulary or Vocabulary(),
                                            purchase_event)
     if not any(r[2] in purchase for r in rows):
         raise ValidationError(f"no {purchase_event!r} events in the file: check "
                               "--purchase-event and --event-col", str(path))
     journeys = build_journeys(rows, purchase=purchase, gap_s=gap_minutes * 60.0)
-    result = evaluate(journeys)
+    result = evaluate(journeys, train_share=train_share, folds=folds)
     result["rows_skipped"] = skipped
     return result
 
