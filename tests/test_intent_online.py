@@ -132,6 +132,15 @@ def test_category_keys_are_the_top_level_in_lower_case() -> None:
         "electronics", "home", "toys", "beauty", None, None, None]
 
 
+def test_a_model_saved_before_categories_loads_and_weighs_none() -> None:
+    saved = json.loads(TOY.to_json())
+    del saved["category"]  # as versions stored before the feature wrote them
+    old = IntentModel.from_json(json.dumps(saved))
+    assert old.category == {} and old.logit(0.0, "viewed_product", None, 1, 0.0, 0.0,
+                                            category="electronics") == TOY.logit(
+        0.0, "viewed_product", None, 1, 0.0, 0.0)
+
+
 def test_events_without_signals_leave_the_score_alone() -> None:
     engine = toy_engine()
     engine.process(track("Product Added", user="u", at=T0))
