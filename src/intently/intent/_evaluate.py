@@ -2,10 +2,10 @@
 
 Train on the journeys that started earlier, test on the later ones (in one block, or in several
 consecutive folds, each predicted by models trained on everything before it). After each event
-of a test journey (before its purchase), predict whether the journey ends in a purchase. The headline
-`model` is the one that scores online (`IntentModel`, linear, incremental); gradient boosting on
-richer prefix features is reported beside it as `reference`, with two baselines: the majority
-rate and logistic regression on event counts.
+of a test journey (before its purchase), predict whether the journey ends in a purchase. The
+headline `model` is the one that scores online (`IntentModel`, linear, incremental); gradient
+boosting on richer prefix features is reported beside it as `reference`, with two baselines:
+the majority rate and logistic regression on event counts.
 """
 
 from __future__ import annotations
