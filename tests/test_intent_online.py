@@ -20,9 +20,11 @@ from intently.intent import (
     load_prior,
     save_model,
     train,
+    train_clusters,
 )
 from intently.intent._build_prior import build_prior
 from intently.profiles import category_key
+from intently.segments import Segment
 from intently.store import MemoryStore
 from intently.testing import Shop
 
@@ -194,3 +196,50 @@ def test_cli_trains_from_the_store_and_from_a_file(tmp_path: Path) -> None:
     journey = json.loads(shown.stdout)["journey"]
     assert 0.0 <= journey["intent"] <= 1.0
     assert journey["intent_model"] == json.loads(out.stdout)["version"]
+
+
+def _scored(engine: Engine) -> dict[str, tuple]:
+    return {p.id: (p.cluster, round(p.intent, 9), round(p.intent_acc, 9), p.key_action,
+                   round(p.key_delta, 9), p.key_ts) for p in engine.all_profiles()}
+
+
+def test_rescoring_leaves_records_as_if_the_new_models_had_scored_every_event() -> None:
+    events = list(Shop(users=150, days=12, seed=33).events())
+    journeys = journeys_from_events(events)
+    model = train(journeys, source="test")
+    groups = train_clusters(journeys, k=5, version=model.version, source="test")
+    engine = Engine(MemoryStore(), clock=ManualClock(T0))  # scored by the prior
+    engine.put_segment(Segment.from_text("hot", 'intent > 0.5 and cluster != ""'))
+    engine.process_many(events)
+    before = _scored(engine)
+    fresh = Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model)
+    fresh.clusters = groups
+    fresh.put_segment(Segment.from_text("hot", 'intent > 0.5 and cluster != ""'))
+    fresh.process_many(events)
+    changed = engine.rescore(model, groups, journeys)
+    after = _scored(engine)
+    assert after == _scored(fresh) and after != before
+    assert changed == sum(after[k] != before[k] for k in after) > 100
+    assert {p.id: p.segments for p in engine.all_profiles()} == {
+        p.id: p.segments for p in fresh.all_profiles()}
+    assert engine.intent is not None and engine.intent.model is model
+    assert engine.rescore(model, groups, journeys) == 0  # nothing left to change
+
+
+def test_training_rescores_the_records_in_the_store(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    csv = tmp_path / "shop.csv"
+    Shop(users=200, days=15, seed=9).write(csv)
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", str(csv), "--db", db, "--json",
+                               "--anonymous-col", "anonymous_id"]).exit_code == 0
+    shown = runner.invoke(app, ["profile", "c000003", "--db", db, "--json"])
+    prior = json.loads(shown.stdout)["journey"]
+    out = runner.invoke(app, ["intent", "train", "--db", db, "--json", "--clusters", "4"])
+    assert out.exit_code == 0, out.output
+    trained = json.loads(out.stdout)
+    assert trained["records_rescored"] > 50
+    shown = runner.invoke(app, ["profile", "c000003", "--db", db, "--json"])
+    journey = json.loads(shown.stdout)["journey"]
+    assert journey["intent_model"] == trained["version"] and journey["intent"] != prior["intent"]
+    assert journey["cluster"]["name"] in {c["name"] for c in trained["clusters"]}

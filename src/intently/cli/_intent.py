@@ -60,14 +60,20 @@ def train(
             reader.store.close()
         model = fit_model(journeys, source=source)
         groups = train_clusters(journeys, k=clusters, version=model.version, source=source)
-        engine = Engine(settings=s, intent_model=False)
+        engine = Engine(settings=s)
         save_model(engine.store, model)
         save_model(engine.store, groups, "clusters")
+        # Records show the new models now, not at their next event: their current journeys
+        # come from the store's log (already cut when training on it).
+        current = journeys if events_file is None else (
+            journeys_from_events(_logged(engine), s) if engine.last_seq else [])
+        rescored = engine.rescore(model, groups, current)
         engine.close()
     except IntentlyError as exc:
         guard(exc)
         return
-    summary = {"version": model.version, "source": source, "store": s.db, **model.metrics,
+    summary = {"version": model.version, "source": source, "store": s.db,
+               "records_rescored": rescored, **model.metrics,
                "clusters": [{"name": c.name, "size": c.size,
                              "conversion_rate": c.conversion_rate} for c in groups.clusters],
                "cluster_metrics": groups.metrics}
@@ -76,7 +82,7 @@ def train(
     else:
         err.print(f"saved intent model {model.version} to {s.db}: validation AUC "
                   f"{model.metrics.get('auc')} on {model.metrics.get('n_validation_journeys')} "
-                  "journeys")
+                  f"journeys; {rescored} records rescored")
 
 
 @app.command("clusters")

@@ -33,6 +33,7 @@ from ..intent import (
     ClusterModel,
     IntentModel,
     IntentScorer,
+    Journey,
     load_clusters,
     load_model,
     load_prior,
@@ -481,6 +482,46 @@ class Engine:
         self.segments.book = load_book(self.store, self.settings.builtin_segments, self.rfm,
                                        self.clv)
         self.decider = load_decider(self.store)
+
+    def rescore(self, intent: IntentModel, clusters: ClusterModel,
+                journeys: Iterable[Journey] = ()) -> int:
+        """Score with these models from now on, and bring every record up to them at once
+        (after training, not at each one's next event): its cluster from its chain; its
+        intent and key action from its current journey in `journeys` (the store's log cut into
+        journeys, as training does), where one matches. Segments that read `intent` or
+        `cluster` are re-evaluated. Returns how many records changed."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        self.intent = IntentScorer(intent)
+        self.clusters = clusters
+        latest: dict[str, Journey] = {}
+        for j in journeys:
+            seen = latest.get(j.customer)
+            if seen is None or j.start >= seen.start:
+                latest[j.customer] = j
+        book = self.segments.book
+        now = self.clock.now()
+        changed = 0
+        for p in self.all_profiles():
+            before = (p.cluster, p.intent, p.intent_acc, p.key_action, p.key_delta, p.key_ts)
+            if p.chain:
+                p.cluster = clusters.assign(frozenset(p.chain))
+            j = latest.get(p.id)
+            if j is not None and j.start == p.journey_start:
+                score = intent.final_state(j)
+                p.intent, p.intent_acc = score.intent, score.intent_acc
+                p.key_action, p.key_delta, p.key_ts = (score.key_action, score.key_delta,
+                                                       score.key_ts)
+            if before == (p.cluster, p.intent, p.intent_acc, p.key_action, p.key_delta,
+                          p.key_ts):
+                continue
+            changed += 1
+            found = book.evaluate_some(p, book.compiled, now) if book.compiled else []
+            self.segments.pending.extend(found)
+            self.state.adopt(p)  # changed: keep it until the checkpoint writes it
+            self.segments.reschedule(p, now)
+        self.checkpoint()
+        return changed
 
     def set_offer_rules(self, rules: list[dict[str, Any]]) -> None:
         """Replace the written offer rules (validated) and use them at once."""

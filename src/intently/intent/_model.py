@@ -26,6 +26,17 @@ SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap", "log_price", "log_car
 _STEP = [0.0] + [math.log1p(k) - math.log1p(k - 1) for k in range(1, 257)]  # by sighting k
 
 
+@dataclass(frozen=True)
+class JourneyScore:
+    """The scorer's fields on a record after a journey (see `IntentScorer.score`)."""
+
+    intent: float
+    intent_acc: float
+    key_delta: float
+    key_ts: float
+    key_action: str | None
+
+
 @dataclass
 class IntentModel:
     version: str
@@ -82,6 +93,26 @@ class IntentModel:
     # -- offline, a whole journey
     def probabilities(self, journey: Journey) -> list[float]:
         """The probability after each event of a journey, computed the online way."""
+        return self._replay(journey)[0]
+
+    def final_state(self, journey: Journey) -> JourneyScore:
+        """What the online scorer leaves on a record after this journey's events: to bring
+        records up to a new model without waiting for their next event."""
+        probs, acc = self._replay(journey)
+        before = self.base_rate
+        key_delta = 0.0
+        key_ts = 0.0
+        key_action: str | None = None
+        for e, now in enumerate(probs):  # the scorer's rule: the biggest rise, first if tied
+            if now - before > key_delta:
+                end = journey.ends[e]
+                key_delta, key_ts, key_action = now - before, journey.times[end - 1], \
+                    journey.signals[end - 1]
+            before = now
+        intent = 1.0 if journey.converted else (probs[-1] if probs else self.base_rate)
+        return JourneyScore(intent, acc, key_delta, key_ts, key_action)
+
+    def _replay(self, journey: Journey) -> tuple[list[float], float]:
         acc, out, seen = 0.0, [], 0
         sig, times = journey.signals, journey.times
         cap = self.event_cap
@@ -95,7 +126,7 @@ class IntentModel:
                                           journey.prices[e], journey.carts[e],
                                           journey.categories[e])))
             seen = end
-        return out
+        return out, acc
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
