@@ -495,10 +495,10 @@ class Engine:
         self.intent = IntentScorer(intent)
         self.clusters = clusters
         latest: dict[str, Journey] = {}
-        for j in journeys:
-            seen = latest.get(j.customer)
-            if seen is None or j.start >= seen.start:
-                latest[j.customer] = j
+        for journey in journeys:
+            seen = latest.get(journey.customer)
+            if seen is None or journey.start >= seen.start:
+                latest[journey.customer] = journey
         book = self.segments.book
         now = self.clock.now()
         changed = 0
