@@ -99,15 +99,18 @@ def test_the_category_column_reaches_the_model(tmp_path: Path, column: str,
             lines.append(f"{t + 9},purchase,{code},10,u{c},s{c}")
     path = tmp_path / "shop.csv"
     path.write_text("\n".join(lines) + "\n")
-    out = CliRunner().invoke(app, [
-        "intent", "evaluate", str(path), "--user-col", "user_id", "--time-col", "event_time",
-        "--event-col", "event_type", "--session-col", "user_session", "--purchase-event",
-        "purchase", "--train-share", "0.6", "--json", *options])
+    args = ["intent", "evaluate", str(path), "--user-col", "user_id", "--time-col",
+            "event_time", "--event-col", "event_type", "--session-col", "user_session",
+            "--purchase-event", "purchase", "--train-share", "0.6", *options]
+    out = CliRunner().invoke(app, [*args, "--json"])
     assert out.exit_code == 0, out.output
     r = json.loads(out.stdout)
     assert r["n_train_journeys"] == int(0.6 * r["n_journeys"]) == 960
     assert r["baselines"]["logistic_counts"]["auc"] < 0.6 < 0.7 < r["auc"]
     assert r["vs_logistic_counts"]["clear"] and r["reference"]["auc"] > 0.7
+    table = CliRunner().invoke(app, args)  # the table for people
+    assert table.exit_code == 0, table.output
+    assert "GBM (ref.)" in table.output and "clearly ahead" in table.output
 
 
 def test_folds_test_the_later_journeys_each_after_all_that_came_before(

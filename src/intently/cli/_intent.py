@@ -178,9 +178,18 @@ def evaluate(
     table = Table("", "auc", "pr_auc", "auc@1", "auc@3", "auc@5", "log_loss", "ece",
                   title=f"intent on {events_file.name}: {result['n_journeys']} journeys, "
                         f"{result['positive_rate']:.1%} convert (test)")
-    rows = {"model": result, **result["baselines"]}
+    rows = {"online": result, "GBM (ref.)": result["reference"],
+            "logistic": result["baselines"]["logistic_counts"],
+            "majority": result["baselines"]["majority"]}
     for name, m in rows.items():
         table.add_row(name, *(str(v) for v in (m["auc"], m["pr_auc"], m["auc_at"]["1"],
                                                m["auc_at"]["3"], m["auc_at"]["5"],
                                                m["log_loss"], m["ece"])))
+    lead = result.get("vs_logistic_counts")
+    if lead:
+        low, high = lead["ci95"]
+        table.caption = (f"online AUC minus logistic on counts: {lead['auc_diff']:+.3f}, 95% "
+                         f"interval [{low:+.3f}, {high:+.3f}]: "
+                         + ("clearly ahead" if lead["clear"] and lead["auc_diff"] > 0 else
+                            "clearly behind" if lead["clear"] else "not clearly different"))
     Console().print(table)
