@@ -520,6 +520,8 @@ class Engine:
             self.segments.pending.extend(found)
             self.state.adopt(p)  # changed: keep it until the checkpoint writes it
             self.segments.reschedule(p, now)
+            if changed % 50_000 == 0:  # bounded memory on a large store
+                self.checkpoint()
         self.checkpoint()
         return changed
 
