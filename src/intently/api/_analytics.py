@@ -36,13 +36,17 @@ async def _run(request: Request, fn: Any) -> Any:
     return await on_engine(request, job)
 
 
+def _in_use(model: Any, what: str, path: str) -> Any:
+    """The engine's model, or a 404 that says how to fit one."""
+    if model is None:
+        raise NotFound(f"no {what} yet: POST /v1/{path}/update")
+    return model
+
+
 @router.get("/rfm", summary="The RFM cut points in use")
 async def rfm(request: Request) -> dict[str, Any]:
     require_admin(request)
-    model = services(request).worker.engine.rfm
-    if model is None:
-        raise NotFound("no RFM model yet: POST /v1/rfm/update")
-    return rfm_view(model)
+    return rfm_view(_in_use(services(request).worker.engine.rfm, "RFM model", "rfm"))
 
 
 @router.post("/rfm/update", summary="Fit RFM on every customer who bought; use it at once")
@@ -54,10 +58,7 @@ async def rfm_update(request: Request) -> dict[str, Any]:
 @router.get("/clv", summary="The lifetime value model in use")
 async def clv(request: Request) -> dict[str, Any]:
     require_admin(request)
-    model = services(request).worker.engine.clv
-    if model is None:
-        raise NotFound("no lifetime value model yet: POST /v1/clv/update")
-    return clv_view(model)
+    return clv_view(_in_use(services(request).worker.engine.clv, "lifetime value model", "clv"))
 
 
 @router.post("/clv/update", summary="Fit BG/NBD and Gamma-Gamma on the store's customers")
