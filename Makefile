@@ -8,13 +8,20 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test hot lint bench evaluate clean screenshots
+.PHONY: demo test check lock hot lint bench evaluate clean screenshots
+
+# What the install resolves is pinned in constraints.txt: every package, the build's own tools
+# (setuptools, mypy for mypyc) included, so a clean clone installs today what it installed the
+# day the file was written. pip reads PIP_CONSTRAINT in the build's isolated environment too.
+# `make lock` refreshes it on purpose from the newest releases; commit the result after
+# `make test` passes with it.
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
 # The install compiles the hot path with mypyc where a C compiler is at hand (setup.py);
 # `hot` rebuilds it after a hot module was edited, since Python prefers the compiled copy.
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -32,6 +39,21 @@ test: hot $(CHROMIUM)
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/pytest
 
+# The fast loop: lint, then the suite without the browser tests, stopping at the first failure.
+check: hot
+	$(BIN)/ruff check src tests docs setup.py
+	$(BIN)/pytest -x --ignore=tests/test_dashboard.py
+
+# Refresh constraints.txt from the newest releases (in a throwaway environment).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	PIP_CONSTRAINT= .lock-venv/bin/pip install --quiet --upgrade pip setuptools wheel
+	PIP_CONSTRAINT= INTENTLY_PURE_PYTHON=1 .lock-venv/bin/pip install --quiet '.[dev]' mypy
+	{ echo "# pip constraints for every install of this project: refresh with 'make lock'"; \
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^intently'; } > constraints.txt
+	rm -rf .lock-venv
+
 bench: hot
 	@command -v wrk >/dev/null || apt-get install -y -q wrk >/dev/null 2>&1 || \
 		echo "wrk is not installed: the decide bench uses httpx (slower client)"
@@ -42,7 +64,7 @@ screenshots: hot $(CHROMIUM)
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf $(VENV) build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
+	rm -rf $(VENV) .lock-venv build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
 
 # Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
 # REES46 from ../shared/data when present, `ecom.csv.gz` read from the installed
