@@ -98,7 +98,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
 def test_clv_fields_in_profiles_and_rules_with_time_alone() -> None:
     """After `clv update`, records carry P(alive), expected orders and value, and a rule on
     them moves with time: a regular who stops ordering leaves "alive" days later, no event."""
-    from conftest import T0, track
+    from conftest import HISTORY, T0, track
     from intently import Engine, ManualClock
     from intently._views import profile_view
     from intently.analytics.clv_live import CLVModel, fit_clv
@@ -107,7 +107,7 @@ def test_clv_fields_in_profiles_and_rules_with_time_alone() -> None:
 
     store = MemoryStore()
     clock = ManualClock(T0)
-    engine = Engine(store, clock=clock, intent_model=False)
+    engine = Engine(store, clock=clock, intent_model=False, settings=HISTORY)
     rng = np.random.default_rng(3)
     for c in range(300):  # even customers order every few days until day 70; odd ones twice
         gap = float(rng.uniform(3, 8))
@@ -121,7 +121,7 @@ def test_clv_fields_in_profiles_and_rules_with_time_alone() -> None:
     store.save_model("clv", model.version, model.to_json())
     engine.close()
 
-    engine = Engine(store, clock=clock, intent_model=False)
+    engine = Engine(store, clock=clock, intent_model=False, settings=HISTORY)
     view = profile_view(engine, engine.profile("c7"))
     assert set(view["clv"]) == {"p_alive", "expected_orders_90d", "value_90d"}
     engine.put_segment(Segment.from_text("alive", "clv.p_alive >= 0.5 and orders >= 2"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from conftest import T0, sqlite_engine, track
+from conftest import HISTORY, T0, sqlite_engine, track
 from intently import Engine, ManualClock, NotFound, ValidationError
 from intently.store import MemoryStore
 from intently.testing import Shop
@@ -62,7 +62,7 @@ def _state(engine: Engine) -> dict:
 
 def test_recovery_replays_the_log_after_the_last_checkpoint(db_path) -> None:
     events = list(Shop(users=60, days=10, seed=3).events())
-    reference = Engine(MemoryStore(), clock=ManualClock(T0))
+    reference = Engine(MemoryStore(), clock=ManualClock(T0), settings=HISTORY)
     reference.process_many(events)
 
     eng = sqlite_engine(db_path, checkpoint_events=10**9, checkpoint_seconds=10**9,

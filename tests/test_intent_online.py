@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import T0, track
+from conftest import HISTORY, T0, track
 from intently import Engine, ManualClock
 from intently.cli import app
 from intently.intent import (
@@ -35,7 +35,8 @@ TOY = IntentModel(version="toy", bias=-2.0, count={"viewed_product": 0.2, "added
 
 
 def toy_engine(model: IntentModel = TOY) -> Engine:
-    return Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model)
+    return Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model,
+                  settings=HISTORY)
 
 
 def test_online_scores_equal_the_offline_model_event_by_event() -> None:
@@ -233,11 +234,12 @@ def test_rescoring_leaves_records_as_if_the_new_models_had_scored_every_event() 
     journeys = journeys_from_events(events)
     model = train(journeys, source="test")
     groups = train_clusters(journeys, k=5, version=model.version, source="test")
-    engine = Engine(MemoryStore(), clock=ManualClock(T0))  # scored by the prior
+    engine = Engine(MemoryStore(), clock=ManualClock(T0), settings=HISTORY)  # the prior's
     engine.put_segment(Segment.from_text("hot", 'intent > 0.5 and cluster != ""'))
     engine.process_many(events)
     before = _scored(engine)
-    fresh = Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model)
+    fresh = Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model,
+                   settings=HISTORY)
     fresh.clusters = groups
     fresh.put_segment(Segment.from_text("hot", 'intent > 0.5 and cluster != ""'))
     fresh.process_many(events)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import T0, sqlite_engine, track
+from conftest import HISTORY, T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings
 from intently.scenarios import Scenario, ScenarioError, ready_made
 from intently.segments import Segment
@@ -35,6 +35,7 @@ def scenario(**spec: Any) -> Scenario:
 
 
 def engine_with(*scenarios: Scenario, clock: ManualClock | None = None, **kw: Any) -> Engine:
+    kw.setdefault("settings", HISTORY)
     engine = Engine(MemoryStore(), clock=clock or ManualClock(T0), **kw)
     for s in scenarios:
         engine.put_scenario(s)
@@ -206,7 +207,8 @@ def test_reentry_rules() -> None:
     never = scenario(name="once", policies={"reentry": "never", "quiet_hours": None})
     cool = scenario(name="cool", policies={"reentry": {"after": {"hours": 2}},
                                            "quiet_hours": None, "consent": False})
-    engine = engine_with(never, cool, settings=Settings(message_cap_per_day=100))
+    engine = engine_with(never, cool, settings=Settings(message_cap_per_day=100,
+                                                           future_tolerance_seconds=float("inf")))
     engine.process(identify("ann"))
     for at in (T0, T0 + HOUR, T0 + 3 * HOUR):
         engine.process(track("Product Viewed", user="ann", at=at))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import T0, sqlite_engine, track
+from conftest import HISTORY, T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings
 from intently.segments import Change, Segment
 from intently.store import MemoryStore
@@ -17,7 +17,7 @@ BIG = Segment.from_text("big spenders", "revenue >= 100")
 
 
 def engine_with(*segments: Segment, clock: ManualClock | None = None) -> Engine:
-    engine = Engine(MemoryStore(), clock=clock or ManualClock(T0))
+    engine = Engine(MemoryStore(), clock=clock or ManualClock(T0), settings=HISTORY)
     for segment in segments:
         engine.put_segment(segment)
     return engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import T0, track
+from conftest import HISTORY, T0, track
 from intently import Engine, ManualClock
 from intently.profiles import lifecycle, tags
 from intently.segments import Segment
@@ -46,7 +46,7 @@ def test_lifecycle_moves_with_time_and_a_return_is_a_win_back(engine: Engine) ->
 
 def test_tags_in_rules_with_a_timer_for_the_lifecycle() -> None:
     clock = ManualClock(T0)
-    engine = Engine(MemoryStore(), clock=clock)
+    engine = Engine(MemoryStore(), clock=clock, settings=HISTORY)
     engine.put_segment(Segment.from_text("at risk", 'tags.lifecycle = "at risk"'))
     engine.process(track("Order Completed", user="u", at=T0, revenue=10))
     assert engine.profile("u").segments == ()

@@ -5,25 +5,31 @@
     │   └── PayloadTooLarge  over the size limit (HTTP 413)
     ├── AuthError            missing or wrong write key (HTTP 401)
     ├── NotFound             no such customer, segment, ... (HTTP 404)
-    └── StoreError           the store failed; retryable (HTTP 503)
+    └── StoreError           the store failed, or the engine stopped; retryable (HTTP 503)
 """
 
 from __future__ import annotations
 
 
 class IntentlyError(Exception):
-    """Root of every error Intently raises on purpose."""
+    """Root of every error Intently raises on purpose.
+
+    Its JSON body has the shape Segment's tracking API answers with, which the official
+    libraries read (`code` and `message`; they retry 5xx and 429, never another 4xx), plus
+    `error` (the same code) and, for bad input, `path`."""
 
     status: int = 500
+    code: str = "internal_error"
 
     def to_json(self) -> dict[str, object]:
-        return {"error": type(self).__name__, "message": str(self)}
+        return {"success": False, "code": self.code, "error": self.code, "message": str(self)}
 
 
 class ValidationError(IntentlyError, ValueError):
     """Input that does not follow the contract. `path` is a JSONPath such as `$.batch[3].event`."""
 
     status = 400
+    code = "invalid_event"
 
     def __init__(self, message: str, path: str = "$") -> None:
         super().__init__(f"{message} (at {path})")
@@ -31,32 +37,28 @@ class ValidationError(IntentlyError, ValueError):
         self.path = path
 
     def to_json(self) -> dict[str, object]:
-        return {"error": "invalid_event", "message": self.message, "path": self.path}
+        return {"success": False, "code": self.code, "error": self.code,
+                "message": f"{self.path}: {self.message}", "path": self.path}
 
 
 class PayloadTooLarge(ValidationError):
     status = 413
-
-    def to_json(self) -> dict[str, object]:
-        return {"error": "payload_too_large", "message": self.message, "path": self.path}
+    code = "payload_too_large"
 
 
 class AuthError(IntentlyError):
     status = 401
-
-    def to_json(self) -> dict[str, object]:
-        return {"error": "unauthorized", "message": str(self)}
+    code = "unauthorized"
 
 
 class NotFound(IntentlyError, LookupError):
     status = 404
-
-    def to_json(self) -> dict[str, object]:
-        return {"error": "not_found", "message": str(self)}
+    code = "not_found"
 
 
 class StoreError(IntentlyError):
     """The store could not complete a write; nothing from the batch was acknowledged."""
 
     status = 503
+    code = "unavailable"
     retryable = True

@@ -36,10 +36,16 @@ class Settings:
     """...or after this long. Recovery replays at most what came since."""
     batch_size: int = 2_000
     """Events per group commit."""
+    future_tolerance_seconds: float = 300.0
+    """An event dated more than this after its receive time (a device's wrong clock, a typo,
+    an attacker) is filed at its receive time instead; the claimed time stays in the stored
+    event. Timers never fire ahead of the receive time."""
     max_event_bytes: int = 32 * 1024
     """Largest accepted event (Segment's limit)."""
     max_batch_bytes: int = 500 * 1024
     """Largest accepted request body (Segment's limit)."""
+    max_request_bytes: int = 1024 * 1024
+    """Largest request body on the other routes (definitions, decisions, analytics)."""
     base_url: str = "http://127.0.0.1:8000"
     """Where this server is reached from outside: tracking and unsubscribe links use it."""
     message_cap_per_day: int = 3

@@ -13,6 +13,7 @@ from ..engine import Engine
 from ..engine._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ..events import as_validation_error
 from ._auth import require_admin
+from ._body import admin_body
 from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
@@ -72,7 +73,7 @@ async def rules_mine(request: Request) -> dict[str, Any]:
     """Body (all optional): `{"min_support": 0.01, "min_confidence": 0.5, "max_len": 3,
     "save": false, "limit": 100}`. With `save`, real-time offers use the rules at once."""
     require_admin(request)
-    body = await request.body()
+    body = await admin_body(request)
     try:
         spec = msgspec.json.decode(body or b"{}", type=MineRequest)
     except msgspec.DecodeError as exc:

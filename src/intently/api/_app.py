@@ -9,6 +9,7 @@ from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
 from . import _analytics, _dashboard, _decide, _intent, _profiles, _scenarios, _segment, _segments
+from ._cors import IngestCORS
 from ._deps import Services
 
 
@@ -18,6 +19,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                   description="Real-time behavioral marketing: Segment-compatible ingestion, "
                               "golden records, intent, segments and scenarios.")
     app.state.services = Services(settings=settings, worker=worker)
+    app.add_middleware(IngestCORS)
     app.include_router(_segment.router)
     app.include_router(_profiles.router)
     app.include_router(_intent.router)
@@ -38,7 +40,16 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
         return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
 
     @app.get("/health", tags=["ops"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> JSONResponse:
+        """200 while the engine takes events; 503 once its worker has stopped (then nothing
+        is acknowledged, so clients keep their events and retry)."""
+        worker = app.state.services.worker
+        body: dict[str, object] = {
+            "status": "ok" if worker.alive else "failed",
+            "events_set_aside": worker.engine.events_set_aside,
+            "background_errors": worker.background_errors}
+        if worker.failure is not None:
+            body["error"] = repr(worker.failure)
+        return JSONResponse(body, status_code=200 if worker.alive else 503)
 
     return app

@@ -11,6 +11,7 @@ from .._errors import ValidationError
 from ..decisions import OfferRule
 from ..events import as_validation_error
 from ._auth import ADMIN_HELP, check, presented_key, require_admin
+from ._body import admin_body
 from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -48,7 +49,7 @@ def _require_key(request: Request) -> None:
 async def decide(request: Request) -> Response:
     _require_key(request)
     try:
-        receipt = _decode(await request.body())
+        receipt = _decode(await admin_body(request))
     except msgspec.DecodeError as exc:
         raise as_validation_error(exc) from None
     if not receipt.items:
@@ -80,7 +81,7 @@ async def list_offers(request: Request) -> list[dict[str, Any]]:
 async def put_offers(request: Request) -> dict[str, Any]:
     require_admin(request)
     try:
-        rules = msgspec.json.decode(await request.body())
+        rules = msgspec.json.decode(await admin_body(request))
     except msgspec.DecodeError as exc:
         raise ValidationError(f"malformed JSON: {exc}", "$") from None
     if not isinstance(rules, list):

@@ -9,12 +9,13 @@ from fastapi import Request
 
 from .._errors import ValidationError
 from ..segments import Node, from_json, parse
+from ._body import admin_body
 
 
 async def read_rule(request: Request) -> tuple[Node, dict[str, Any]]:
     """`{"text": "..."}` or `{"rule": {...}}` (plus any other fields, returned as they are)."""
     try:
-        body = msgspec.json.decode(await request.body())
+        body = msgspec.json.decode(await admin_body(request))
     except msgspec.DecodeError as exc:
         raise ValidationError(f"malformed JSON: {exc}", "$") from None
     if not isinstance(body, dict) or ("text" in body) == ("rule" in body):

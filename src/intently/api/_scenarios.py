@@ -17,6 +17,7 @@ from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..scenarios import Scenario, parse_document, report
 from ._auth import require_admin
+from ._body import admin_body
 from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
@@ -42,7 +43,7 @@ async def list_scenarios(request: Request) -> list[dict[str, Any]]:
 @router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)")
 async def put_scenario(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
-    data = parse_document((await request.body()).decode("utf-8", "replace"), "the body")
+    data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")
     if isinstance(data, dict):
         data.setdefault("name", name)
         if data["name"] != name:

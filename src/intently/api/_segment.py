@@ -13,10 +13,11 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, Request, Response
 
-from .._errors import PayloadTooLarge, ValidationError
+from .._errors import ValidationError
 from ..engine import as_event
-from ..events import Event, as_validation_error
+from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
+from ._body import read_body
 from ._deps import services
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -25,24 +26,13 @@ class _RawBatch(msgspec.Struct, rename="camel", kw_only=True):
     """A batch with each event kept as the bytes the client sent (stored as they are)."""
 
     batch: list[msgspec.Raw]
-    context: dict[str, Any] = {}
+    context: dict[str, Any] | None = None
+    sent_at: str | float | None = None
     write_key: str | None = None
 
 
 _batch_decoder = msgspec.json.Decoder(_RawBatch)
 _encode = msgspec.json.Encoder().encode
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes, over the {limit}-byte limit")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
-    return bytes(body)
 
 
 async def _ingest(request: Request, events: list[Event], root: str,
@@ -61,34 +51,42 @@ def _single(kind: str):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         svc = services(request)
         settings = svc.settings
-        check(presented_key(request.headers.get("authorization")), settings.write_keys,
-              WRITE_HELP)
-        body = await _body(request, settings.max_event_bytes)
+        key = presented_key(request.headers.get("authorization"))
+        body = await read_body(request, settings.max_event_bytes)
         try:
             raw = msgspec.json.decode(body)
-            if not isinstance(raw, dict):
-                raise ValidationError("expected a JSON object", "$")
-            raw["type"] = kind
-            event = msgspec.convert(raw, Event)
         except msgspec.MsgspecError as exc:
             raise as_validation_error(exc) from None
-        return await _ingest(request, [event], "$")
+        except RecursionError:
+            raise ValidationError("nested too deeply", "$") from None
+        if not isinstance(raw, dict):
+            raise ValidationError("expected a JSON object", "$")
+        written = raw.pop("writeKey", None)
+        check(key or (written if isinstance(written, str) else None), settings.write_keys,
+              WRITE_HELP)
+        raw["type"] = kind
+        return await _ingest(request, [as_event(raw, "$")], "$")
 
     endpoint.__name__ = f"ingest_{kind}"
     return endpoint
 
 
-for _kind in ("track", "identify", "page", "screen", "alias", "group"):
+# Segment's short paths (analytics.js and the mobile libraries use some of them)
+_SHORT = {"track": "t", "identify": "i", "page": "p", "screen": "s", "alias": "a", "group": "g"}
+
+for _kind, _short in _SHORT.items():
     router.add_api_route(f"/{_kind}", _single(_kind), methods=["POST"],
                          summary=f"Segment {_kind} call")
+    router.add_api_route(f"/{_short}", _single(_kind), methods=["POST"],
+                         summary=f"Segment {_kind} call (short path)", include_in_schema=False)
 
 
-@router.post("/batch", summary="Segment batch call: {\"batch\": [events...]}")
 async def ingest_batch(request: Request) -> Response:
+    """Segment batch call: {"batch": [events...]}"""
     svc = services(request)
     settings = svc.settings
     key = presented_key(request.headers.get("authorization"))
-    body = await _body(request, settings.max_batch_bytes)
+    body = await read_body(request, settings.max_batch_bytes)
     try:
         batch = _batch_decoder.decode(body)
     except msgspec.MsgspecError as exc:
@@ -98,8 +96,23 @@ async def ingest_batch(request: Request) -> Response:
         raise ValidationError("the batch is empty", "$.batch")
     raws: list[bytes | None] = [bytes(raw) for raw in batch.batch]
     events = [as_event(raw, f"$.batch[{i}]") for i, raw in enumerate(raws)]  # type: ignore[arg-type]
-    if batch.context:  # the stored JSON must then carry the merged context
+    sent_at = None
+    if batch.sent_at is not None and batch.sent_at != "":
+        try:
+            sent_at = parse_timestamp(batch.sent_at)
+        except ValueError as exc:
+            raise ValidationError(str(exc), "$.sentAt") from None
+    if batch.context or sent_at is not None:  # the stored JSON must carry what was merged
         raws = [None] * len(events)
         for ev in events:
-            ev.context = {**batch.context, **ev.context}
+            if batch.context:
+                ev.context = {**batch.context, **ev.context}
+            if ev.sent_at is None and sent_at is not None:
+                ev.sent_at = sent_at
     return await _ingest(request, events, "$.batch", raws)
+
+
+router.add_api_route("/batch", ingest_batch, methods=["POST"],
+                     summary="Segment batch call: {\"batch\": [events...]}")
+router.add_api_route("/b", ingest_batch, methods=["POST"], include_in_schema=False)
+router.add_api_route("/import", ingest_batch, methods=["POST"], include_in_schema=False)

@@ -17,7 +17,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
     app = create_app(worker, settings)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                    http="httptools")
+                    http="httptools", timeout_graceful_shutdown=10)
     finally:
         worker.stop()
         dispatcher.stop()

@@ -120,7 +120,8 @@ def _logged(engine: Any) -> Iterator[bytes]:
     for rows in engine.store.read_log(after=0):
         for _seq, ts, _received, payload in rows:
             event = decode(payload)
-            event["ts"] = ts
+            event["timestamp"] = ts  # the time it was filed under (skew-corrected)
+            event.pop("sentAt", None)
             yield encode(event)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from .._errors import NotFound, PayloadTooLarge
+from .._errors import NotFound, PayloadTooLarge, ValidationError
 from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..config import Settings
@@ -90,20 +91,57 @@ class IngestResult:
 
 
 Listener = Callable[[list[Processed]], None]
+_log = logging.getLogger("intently.engine")
+
+
+class _PipelineFailure(Exception):
+    """The pipeline failed on event `index` of a batch (the batch is rolled back)."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def as_event(item: Event | dict[str, Any] | bytes, path: str | int = "$") -> Event:
     """Validate one event given as an Event, a Segment-format dict or JSON bytes. `path` says
     where it sits, for errors: a JSONPath, or an index into a list (`$[3]`)."""
+    return _as_event(item, path)[0]
+
+
+def _as_event(item: Event | dict[str, Any] | bytes, path: str | int) -> tuple[Event, bool]:
+    """The event, and whether its JSON bytes (if given) can be stored as they are: not when
+    nulls had to be dropped to read it (`"properties": null`, as some libraries send)."""
+    root = f"$[{path}]" if isinstance(path, int) else path
     try:
         if isinstance(item, Event):
-            return item
+            return item, True
         if isinstance(item, bytes | bytearray | memoryview):
-            return _decode_event(item)
-        return _convert(item, Event)
+            try:
+                return _decode_event(item), True
+            except msgspec.ValidationError:
+                data = msgspec.json.decode(item)
+                if not isinstance(data, dict) or not _drop_nulls(data):
+                    raise
+                return _convert(data, Event), False
+        if isinstance(item, dict) and _drop_nulls(item):
+            item = {k: v for k, v in item.items() if v is not None}
+        return _convert(item, Event), True
     except msgspec.MsgspecError as exc:
-        root = f"$[{path}]" if isinstance(path, int) else path
         raise as_validation_error(exc, root) from None
+    except RecursionError:
+        raise ValidationError("nested too deeply", root) from None
+
+
+_NULLABLE = ("properties", "traits", "context")
+
+
+def _drop_nulls(data: dict[str, Any]) -> bool:
+    """Remove top-level nulls (null is as good as absent). Whether any was removed."""
+    nulls = [k for k in _NULLABLE if k in data and data[k] is None]
+    for k in nulls:
+        del data[k]
+    return bool(nulls)
 
 
 def _validated(items: list[Any], offset: int) -> tuple[list[Event], list[bytes | None]]:
@@ -112,12 +150,17 @@ def _validated(items: list[Any], offset: int) -> tuple[list[Event], list[bytes |
     if all(type(item) is bytes for item in items):
         try:
             events = _decode_events(b"[" + b",".join(items) + b"]")
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             events = []
         if len(events) == len(items):
             return events, items
-    return ([as_event(item, offset + i) for i, item in enumerate(items)],
-            [item if type(item) is bytes else None for item in items])
+    events = []
+    raws: list[bytes | None] = []
+    for i, item in enumerate(items):
+        event, exact = _as_event(item, offset + i)
+        events.append(event)
+        raws.append(item if exact and type(item) is bytes else None)
+    return events, raws
 
 
 def _stored(row: StoredEvent) -> Event:
@@ -198,6 +241,7 @@ class Engine:
         self.listeners: list[Listener] = []
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
+        self.events_set_aside = 0
         self.messages_queued = 0
         self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
         self._since_checkpoint = 0
@@ -243,10 +287,11 @@ class Engine:
         ids = self._ids
         mids = []
         payloads = []
+        future_s = self.settings.future_tolerance_seconds
         for i, ev in enumerate(batch):  # all checks before any state changes
-            ev.received_at = now
-            if not ev.ts:
-                ev.ts = now
+            if not ev.received_at:  # (set already when a batch is retried in parts)
+                ev.received_at = now
+                ev.ts = ev.event_time(now, future_s)
             raw = raws[i] if raws is not None else None
             if not ev.message_id:
                 ev.message_id = next(ids)
@@ -270,7 +315,10 @@ class Engine:
             for i, ev in enumerate(batch):
                 if dupes and i in dupes:
                     continue
-                profile, signals = self._apply(ev)  # a direct call when compiled
+                try:
+                    profile, signals = self._apply(ev)  # a direct call when compiled
+                except Exception as exc:  # a defect or a value validation let through
+                    raise _PipelineFailure(i, exc) from exc
                 prev = int(profile.last_seq)  # each event points back to its record's last one
                 profile.last_seq = float(first + i)
                 rows.append((first + i, profile.id, ev.ts, now, payloads[i], prev))
@@ -282,9 +330,11 @@ class Engine:
             if effects:
                 self._put_effects(effects.take())
             store.commit()
-        except BaseException:
+        except BaseException as exc:
             store.rollback()
             self._reload()  # memory may hold effects of the rolled-back batch
+            if isinstance(exc, _PipelineFailure):
+                return self._set_aside(batch, payloads, exc, keep)
             raise
         self._seq = first + len(batch) - 1
         result.accepted = len(rows)
@@ -306,12 +356,51 @@ class Engine:
         self.maybe_checkpoint()
         return result
 
+    def _set_aside(self, batch: list[Event], payloads: list[bytes], failure: _PipelineFailure,
+                   keep: bool) -> IngestResult:
+        """Commit the batch with event `failure.index` logged but set aside (not applied),
+        with its error: the client's events are all kept, and the engine goes on."""
+        i = failure.index
+        error = f"{type(failure.error).__name__}: {failure.error}"[:2000]
+        _log.error("event set aside: the pipeline failed on it", extra={
+            "message_id": batch[i].message_id, "error": error})
+        result = IngestResult()
+        if i:
+            result.add(self.commit_batch(batch[:i], payloads[:i], keep=keep))
+        result.duplicate_at = set(result.duplicate_at) if i else set()
+        ev = batch[i]
+        seq = self._seq + 1
+        store = self.store
+        store.begin()
+        try:
+            dupes = store.claim([ev.message_id or ""], seq)
+            if not dupes:
+                store.append([(seq, "", ev.ts, ev.received_at, payloads[i], 0)])
+                store.set_aside(seq, error, ev.received_at)
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        if dupes:
+            result.duplicates += 1
+            result.duplicate_at.add(i)
+        else:
+            self._seq = seq
+            result.accepted += 1
+            self.events_set_aside += 1
+        if i + 1 < len(batch):
+            rest = self.commit_batch(batch[i + 1:], payloads[i + 1:], keep=keep)
+            result.add(rest)
+            result.duplicate_at.update(d + i + 1 for d in rest.duplicate_at)
+        result.last_seq = self._seq
+        return result
+
     def _apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
         """The pure part of the pipeline: state in, state out, no I/O of its own."""
         segments = self.segments
         scenarios = self.scenarios
-        ts = ev.ts
-        if (segments.heap and segments.heap[0][0] <= ts) or (
+        ts = ev.ts  # never past the receive time by more than the tolerance: timers follow
+        if (segments.heap and segments.heap[0][0] <= ts) or (  # time, not a client's claim
                 scenarios.heap and scenarios.heap[0][0] <= ts):
             self._fire(ts)
         resolver = self.resolver
@@ -622,17 +711,40 @@ class Engine:
     def _recover(self) -> int:
         """Load from the last checkpoint and replay the log after it. Returns events replayed."""
         start = self.store.checkpoint_seq()
+        skip = self.store.set_aside_seqs(start)
         replayed = 0
         for rows in self.store.read_log(after=start):
             for row in rows:
-                profile, _ = self._apply(_stored(row))
+                if skip and row[0] in skip:
+                    continue
+                try:
+                    profile, _ = self._apply(_stored(row))
+                except Exception as exc:  # stored by an older version, or a defect
+                    if self.readonly:
+                        raise
+                    return self._set_aside_stored(row, exc)
                 profile.last_seq = float(row[0])
-            replayed += len(rows)
+                replayed += 1
         self._seq = self.store.last_seq()
         self._flush_effects()  # the same ids as before the crash: the store keeps each once
         if replayed and not self.readonly:
             self.checkpoint()
         return replayed
+
+    def _set_aside_stored(self, row: StoredEvent, exc: Exception) -> int:
+        """A logged event fails on replay: set it aside and recover again without it, so a
+        restart never halts on one event."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        _log.error("event set aside during recovery", extra={"seq": row[0], "error": error})
+        self.store.begin()
+        try:
+            self.store.set_aside(row[0], error, self.clock.now())
+            self.store.commit()
+        except BaseException:
+            self.store.rollback()
+            raise
+        self._reload()
+        return self.recovered
 
     def _reload(self) -> None:
         self.state.clear()
@@ -640,7 +752,7 @@ class Engine:
         timers = self.store.load_timers()
         self.segments.reset(_segment_timers(timers))
         self.scenarios.reset(timers)
-        self._recover()
+        self.recovered = self._recover()
 
     def close(self) -> None:
         if not self.readonly:

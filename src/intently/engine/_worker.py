@@ -3,17 +3,19 @@ HTTP handlers and feeders submitted while the previous commit was running."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from .._errors import ValidationError
+from .._errors import StoreError, ValidationError
 from ..events import Event
 from ._engine import Engine, IngestResult
 
 T = TypeVar("T")
+_log = logging.getLogger("intently.engine")
 
 
 class EngineWorker:
@@ -26,6 +28,10 @@ class EngineWorker:
         self._items: deque[tuple[str, Any, Future[Any]]] = deque()
         self._cond = threading.Condition()
         self._stopping = False
+        self.failure: BaseException | None = None
+        """Why the worker thread stopped by itself (it then refuses work: HTTP 503)."""
+        self.background_errors = 0
+        """Timer or checkpoint runs that failed (logged; the worker went on)."""
         self._thread = threading.Thread(target=self._run, name="intently-engine", daemon=True)
 
     def start(self) -> EngineWorker:
@@ -40,11 +46,18 @@ class EngineWorker:
     def call(self, fn: Callable[[Engine], T]) -> Future[T]:
         return self._enqueue("call", fn)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread runs and takes work (what `/health` reports)."""
+        return self.failure is None and self._thread.is_alive() and not self._stopping
+
     def _enqueue(self, kind: str, payload: Any) -> Future[Any]:
         future: Future[Any] = Future()
         with self._cond:
+            if self.failure is not None:
+                raise StoreError(f"the engine stopped: {self.failure!r}; see the log")
             if self._stopping:
-                raise RuntimeError("the engine worker is stopped")
+                raise StoreError("the engine worker is stopped")
             self._items.append((kind, payload, future))
             self._cond.notify()
         return future
@@ -57,6 +70,23 @@ class EngineWorker:
             self._thread.join()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # never hidden: /health says so, and work is refused
+            self.failure = exc
+            _log.critical("the engine worker stopped", exc_info=exc)
+            with self._cond:
+                left = list(self._items)
+                self._items.clear()
+            for _, _, future in left:
+                future.set_exception(StoreError(f"the engine stopped: {exc!r}"))
+        finally:
+            try:
+                self.engine.close()
+            except Exception:
+                _log.exception("closing the engine failed")
+
+    def _loop(self) -> None:
         engine = self.engine
         limit = engine.settings.batch_size
         while True:
@@ -66,8 +96,7 @@ class EngineWorker:
                 if not self._items:
                     if self._stopping:
                         break
-                    engine.tick()
-                    engine.maybe_checkpoint()
+                    self._background(engine)
                     continue
                 items = []
                 size = 0
@@ -84,7 +113,16 @@ class EngineWorker:
                 _settle(future, fn, engine)
             else:
                 self._commit(items)
-        engine.close()
+
+    def _background(self, engine: Engine) -> None:
+        """Timers and checkpoints between commits. A failure is logged and retried at the
+        next idle moment: nothing is lost (the log has every event) and ingestion goes on."""
+        try:
+            engine.tick()
+            engine.maybe_checkpoint()
+        except Exception:
+            self.background_errors += 1
+            _log.exception("timers or checkpoint failed; the engine goes on")
 
     def _commit(self, items: list[tuple[str, Any, Future[Any]]]) -> None:
         events = [ev for _, (batch, _), _ in items for ev in batch]

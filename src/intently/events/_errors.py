@@ -9,7 +9,9 @@ import msgspec
 from .._errors import ValidationError
 
 _AT = re.compile(r"^(?P<msg>.*?) - at `(?P<path>\$[^`]*)`$", re.S)
-_FIELD = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*): (?P<msg>.*)$", re.S)
+_FIELD = re.compile(
+    r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:\d+|\"(?:[^\"\\]|\\.)*\")\])*)"
+    r": (?P<msg>.*)$", re.S)
 
 
 def as_validation_error(err: msgspec.MsgspecError, root: str = "$") -> ValidationError:

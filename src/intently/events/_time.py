@@ -9,7 +9,7 @@ _MS_THRESHOLD = 100_000_000_000  # numbers above this are epoch milliseconds (ye
 
 
 def parse_timestamp(value: object) -> float:
-    """Parse ISO 8601 (with or without zone, `Z` or a ` UTC` suffix) or epoch s/ms.
+    """Parse ISO 8601 (with or without zone, `Z` or a ` UTC` suffix) or epoch s/ms/µs/ns.
 
     A naive timestamp is taken as UTC. Raises ValueError with what was wrong.
 
@@ -18,6 +18,8 @@ def parse_timestamp(value: object) -> float:
     >>> parse_timestamp("2019-10-01T02:00:00+02:00")
     1569888000.0
     >>> parse_timestamp(1569888000000)
+    1569888000.0
+    >>> parse_timestamp(1569888000000000)
     1569888000.0
     """
     if type(value) is str and not value.isdigit():
@@ -28,7 +30,7 @@ def parse_timestamp(value: object) -> float:
         else:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
-            return moment.timestamp()
+            return _after_floor(moment.timestamp(), value)
     if isinstance(value, bool):
         raise ValueError(f"expected a timestamp, got {value!r}")
     if isinstance(value, int | float):
@@ -51,13 +53,26 @@ def parse_timestamp(value: object) -> float:
             f"cannot parse timestamp {value!r}; use ISO 8601 or epoch seconds") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return _after_floor(moment.timestamp(), value)
+
+
+def _after_floor(ts: float, value: object) -> float:
+    if ts < 0:
+        raise ValueError(f"timestamp {value!r} is before 1970")
+    return ts
 
 
 def _from_number(number: float) -> float:
+    """Epoch seconds, milliseconds (JavaScript's `Date.now()`), microseconds (GA4's
+    `event_timestamp`) or nanoseconds, told apart by size: each unit's range starts where the
+    previous one would pass the year 5138."""
     if number != number or number < 0:
         raise ValueError(f"timestamp out of range: {number!r}")
-    return number / 1000.0 if number >= _MS_THRESHOLD else number
+    for scale in (1.0, 1e3, 1e6, 1e9):
+        if number < _MS_THRESHOLD * scale:
+            return number / scale
+    raise ValueError(f"timestamp out of range: {number!r} (epoch seconds, milliseconds, "
+                     "microseconds or nanoseconds)")
 
 
 def isoformat(ts: float) -> str:

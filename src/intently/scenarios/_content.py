@@ -18,10 +18,10 @@ from importlib import resources
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 
 from .._errors import ValidationError
 from ..profiles import Profile, tags
+from ._sandbox import BudgetEnvironment
 
 _HREF = re.compile(r'href="(https?://[^"]+)"')
 
@@ -79,7 +79,7 @@ class Renderer:
 
     def __init__(self, tracker: Tracker, templates: dict[str, str] | None = None) -> None:
         self.tracker = tracker
-        self.env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+        self.env = BudgetEnvironment(undefined=StrictUndefined, autoescape=True)
         self.sources = {**_shipped_templates(), **(templates or {})}
         self._compiled: dict[str, Any] = {}
 
@@ -121,10 +121,13 @@ class Renderer:
             if source is None:
                 raise ValidationError(f"no template {name!r}", "$.send.template")
         try:
-            subject = self._template(args.get("subject", "")).render(ctx)
-            body = self._template(source).render(ctx)
+            subject = self.env.render(self._template(args.get("subject", "")), ctx)
+            body = self.env.render(self._template(source), ctx)
         except TemplateError as exc:
             raise ValidationError(f"template error: {exc}", "$.send") from None
+        except Exception as exc:  # whatever a template does, it is a failed send, not more
+            raise ValidationError(f"template error: {type(exc).__name__}: {exc}"[:500],
+                                  "$.send") from None
         if channel == "email" and "<" in body:
             body = self.tracker.wrap(body, ref)
         elif channel in ("sms", "push"):

@@ -37,8 +37,7 @@ NEXT, EXIT = "next", "exit"
 class ScenarioError(ValidationError):
     """A scenario that does not validate; `path` says where in the document."""
 
-    def to_json(self) -> dict[str, object]:
-        return {"error": "invalid_scenario", "message": self.message, "path": self.path}
+    code = "invalid_scenario"
 
 
 @dataclass(frozen=True)

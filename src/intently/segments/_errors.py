@@ -9,6 +9,8 @@ class RuleError(ValidationError):
     """A rule that does not parse or validate. For text, `position` is the 0-based offset and
     `expected` what the parser looked for; for JSON, `path` is where in the document."""
 
+    code = "invalid_rule"
+
     def __init__(self, message: str, *, position: int | None = None,
                  expected: str | None = None, path: str = "$") -> None:
         where = f"at position {position}: " if position is not None else ""
@@ -21,5 +23,7 @@ class RuleError(ValidationError):
 
     def to_json(self) -> dict[str, object]:
         data = super().to_json()
-        data.update(error="invalid_rule", position=self.position, expected=self.expected)
+        data.update(position=self.position, expected=self.expected)
+        if self.position is not None:
+            data["message"] = self.message
         return data

@@ -37,6 +37,10 @@ JournalEntry = tuple[str, str, str, str, str, float, float, str]
 StoredEvent = tuple[int, float, float, bytes]
 """(seq, event time, received at, JSON payload), as the log gives events back"""
 
+SetAside = tuple[int, float, float, bytes, str, float]
+"""(seq, event time, received at, JSON payload, error, when set aside): an accepted event the
+pipeline failed on (a dead letter)"""
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -77,6 +81,17 @@ class Store(Protocol):
         it finds the heads of records merged at a checkpoint itself)."""
 
     def count_events(self) -> int: ...
+
+    # -- events set aside: accepted and logged, but the pipeline failed on them
+    def set_aside(self, seq: int, error: str, at: float) -> None:
+        """Inside a transaction: log event `seq` was not applied (`error` says why); replays
+        skip it."""
+
+    def set_aside_seqs(self, after: int = 0) -> set[int]:
+        """The set-aside events' positions after `after`."""
+
+    def set_aside_events(self, limit: int = 100) -> list[SetAside]:
+        """The newest set-aside events first, with their errors."""
 
     # -- the transactional outbox (scenario effects commit with the events that caused them)
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:

@@ -7,7 +7,15 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..profiles import Merge
-from ._base import JournalEntry, LogRow, OutboxItem, OutboxRow, SegmentChange, StoredEvent
+from ._base import (
+    JournalEntry,
+    LogRow,
+    OutboxItem,
+    OutboxRow,
+    SegmentChange,
+    SetAside,
+    StoredEvent,
+)
 
 
 class MemoryStore:
@@ -32,6 +40,8 @@ class MemoryStore:
         self._journal: dict[str, JournalEntry] = {}
         self._scenarios: dict[str, bytes] = {}
         self._meta: dict[str, str] = {}
+        self._set_aside: dict[int, tuple[str, float]] = {}
+        self._pending_aside: dict[int, tuple[str, float]] = {}
 
     def begin(self) -> None:
         self._lock.acquire()
@@ -67,14 +77,17 @@ class MemoryStore:
                                               len(self._outbox)]
                 for j in journal:
                     self._journal.setdefault(j[0], tuple(j))  # type: ignore[arg-type]
+            self._set_aside.update(self._pending_aside)
         finally:
             self._pending = None
             self._pending_effects = []
+            self._pending_aside = {}
             self._lock.release()
 
     def rollback(self) -> None:
         self._pending = None
         self._pending_effects = []
+        self._pending_aside = {}
         self._lock.release()
 
     # -- the outbox
@@ -172,6 +185,19 @@ class MemoryStore:
 
     def count_events(self) -> int:
         return len(self._events)
+
+    def set_aside(self, seq: int, error: str, at: float) -> None:
+        if self._pending is None:
+            raise RuntimeError("set_aside outside a transaction")
+        self._pending_aside[seq] = (error, at)
+
+    def set_aside_seqs(self, after: int = 0) -> set[int]:
+        return {s for s in self._set_aside if s > after}
+
+    def set_aside_events(self, limit: int = 100) -> list[SetAside]:
+        rows = {r[0]: r for r in self._events if r[0] in self._set_aside}
+        return [(s, rows[s][2], rows[s][3], rows[s][4], *self._set_aside[s])
+                for s in sorted(rows, reverse=True)[:limit]]
 
     def checkpoint(self, seq: int, profiles: dict[str, bytes | None],
                    identities: dict[str, str], merges: Sequence[Merge],

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from .._errors import StoreError
 from ..profiles import Merge
-from ._base import JournalEntry, LogRow, OutboxItem, OutboxRow, SegmentChange, StoredEvent
+from ._base import (
+    JournalEntry,
+    LogRow,
+    OutboxItem,
+    OutboxRow,
+    SegmentChange,
+    SetAside,
+    StoredEvent,
+)
 
 SCHEMA_VERSION = 2
 
@@ -114,6 +122,11 @@ CREATE TABLE IF NOT EXISTS journal (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS journal_by_scenario ON journal (scenario, arm, kind);
 CREATE INDEX IF NOT EXISTS journal_by_profile ON journal (profile_id, ts);
+CREATE TABLE IF NOT EXISTS set_aside (
+    seq INTEGER PRIMARY KEY,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
@@ -273,6 +286,23 @@ class SQLiteStore:
     def count_events(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    # -- events set aside
+    def set_aside(self, seq: int, error: str, at: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO set_aside (seq, error, at) VALUES (?, ?, ?)",
+                         (seq, error, at))
+
+    def set_aside_seqs(self, after: int = 0) -> set[int]:
+        with self._lock:
+            return {s for (s,) in self._db.execute(
+                "SELECT seq FROM set_aside WHERE seq > ?", (after,))}
+
+    def set_aside_events(self, limit: int = 100) -> list[SetAside]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT e.seq, e.ts, e.received_at, e.payload, d.error, d.at FROM set_aside d "
+                "JOIN events e ON e.seq = d.seq ORDER BY d.seq DESC LIMIT ?", (limit,)
+            ).fetchall()
 
     # -- the outbox
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:

@@ -1,0 +1,65 @@
+"""Bounds on what an event may carry, so that no value a client sends can break a later stage.
+
+The write key ships inside web pages, so anyone may send anything. msgspec checks the shape;
+this checks the sizes inside the free-form parts (`properties`, `traits`, `context`): nesting
+depth, key and string lengths, integers that fit 64 bits, finite numbers. A value outside
+them is refused with the path to it, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 16
+"""Objects and arrays nested deeper than this are refused (a profile never needs more)."""
+MAX_KEY_CHARS = 256
+MAX_STRING_CHARS = 1_048_576  # in practice the event size limit (32 KiB) bounds strings first
+MAX_ITEMS = 2_000
+"""Entries in one object or array."""
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def check_bounds(value: dict[str, Any], field: str) -> None:
+    """Raise ValueError `field.path: what is wrong` for the first value out of bounds."""
+    if value:
+        _check(value, field, 1)
+
+
+def _check(value: Any, path: str, depth: int) -> None:
+    kind = type(value)
+    if kind is str:
+        if len(value) > MAX_STRING_CHARS:
+            raise ValueError(f"{path}: a string of {len(value)} characters, over the "
+                             f"{MAX_STRING_CHARS}-character limit")
+    elif kind is int:
+        if not INT_MIN <= value <= INT_MAX:
+            raise ValueError(f"{path}: the integer {value} does not fit in 64 bits")
+    elif kind is float:
+        if not math.isfinite(value):
+            raise ValueError(f"{path}: {value} is not a finite number")
+    elif kind is dict:
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{path}: {len(value)} keys, over the limit of {MAX_ITEMS}")
+        for key, item in value.items():
+            if len(key) > MAX_KEY_CHARS:
+                raise ValueError(f"{path}: a key of {len(key)} characters, over the "
+                                 f"{MAX_KEY_CHARS}-character limit")
+            if type(item) is not str or len(item) > MAX_STRING_CHARS:  # the common case
+                _check(item, _child(path, key), depth + 1)
+    elif kind is list:
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{path}: {len(value)} items, over the limit of {MAX_ITEMS}")
+        for i, item in enumerate(value):
+            _check(item, f"{path}[{i}]", depth + 1)
+
+
+def _child(path: str, key: str) -> str:
+    if key.isidentifier():
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key)}]"

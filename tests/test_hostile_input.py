@@ -1,0 +1,173 @@
+"""No input loses data or stops the engine: values are bounded, times follow the receive time,
+and an event the pipeline still fails on is set aside with its error while the engine goes on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from conftest import T0, sqlite_engine, track
+from intently import Engine, ManualClock, Settings, ValidationError
+from intently.events import parse_timestamp
+from intently.intent import IntentModel
+from intently.segments import Segment
+from intently.store import MemoryStore
+
+HOUR = 3600.0
+
+
+def live(clock: ManualClock | None = None) -> Engine:
+    """An engine with the default settings, its clock at T0 (live traffic arrives now)."""
+    return Engine(MemoryStore(), clock=clock or ManualClock(T0))
+
+
+@pytest.mark.parametrize(("event", "path", "words"), [
+    ({"type": "identify", "userId": "big", "traits": {"loyalty_points": 2**64}},
+     "$[0].traits.loyalty_points", "64 bits"),
+    ({"event": "X", "userId": "u", "properties": {"price": -(2**63) - 1}},
+     "$[0].properties.price", "64 bits"),
+    ({"event": "X", "userId": "u", "context": {"a": {"b": 1e400}}},
+     "$[0].context.a.b", "finite"),
+    ({"event": "X", "userId": "u", "properties": {"k" * 300: 1}}, "$[0].properties",
+     "key of 300"),
+    ({"event": "X", "userId": "u", "properties": {"odd key": [1, {"x": 2**70}]}},
+     '$[0].properties["odd key"][1].x', "64 bits"),
+    ({"event": "X", "userId": "u", "timestamp": 1e300}, "$[0].timestamp", "out of range"),
+    ({"event": "X", "userId": "u", "timestamp": "1815-06-18T11:00:00Z"}, "$[0].timestamp",
+     "before 1970"),
+    ({"event": "X", "userId": "u", "sentAt": "soon"}, "$[0].sentAt", "cannot parse"),
+])
+def test_values_out_of_bounds_are_refused_with_their_path(event: dict[str, Any], path: str,
+                                                          words: str) -> None:
+    engine = live()
+    with pytest.raises(ValidationError) as err:
+        engine.process_many([event])
+    assert err.value.path == path and words in err.value.message
+    assert engine.store.count_events() == 0
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    deep = b'{"a":' * 1500 + b"1" + b"}" * 1500
+    body = b'{"event": "X", "userId": "u", "properties": ' + deep + b"}"
+    engine = live()
+    with pytest.raises(ValidationError) as err:
+        engine.process_many([body])
+    assert "nested" in err.value.message
+
+
+def test_epoch_units_are_told_apart() -> None:
+    for value in (1_790_000_000, 1_790_000_000_000, 1_790_000_000_000_000,
+                  1_790_000_000_000_000_000):
+        assert parse_timestamp(value) == T0  # s, ms (Date.now()), µs (GA4), ns
+
+
+def test_the_event_time_cannot_be_set_by_the_client() -> None:
+    engine = live()
+    done = engine.process({"event": "X", "userId": "u", "ts": -1e18, "timestamp": T0 - 60,
+                           "intentlyReceivedAt": 5})
+    assert done is not None and done.event.ts == T0 - 60 and done.event.received_at == T0
+    done = engine.process({"event": "X", "userId": "v", "ts": 12})
+    assert done is not None and done.event.ts == T0
+
+
+def test_a_far_future_event_is_filed_at_its_receive_time_and_fires_no_timers() -> None:
+    engine = live()
+    engine.put_segment(Segment.from_text("abandoned",
+                                         "did added_to_cart in 24h and no purchased in 24h"))
+    for i in range(5):
+        engine.process(track("Product Added", user=f"c{i}", at=T0))
+    done = engine.process({"event": "Product Viewed", "userId": "x",
+                           "timestamp": "2999-01-01T00:00:00Z"})
+    assert done is not None and done.event.ts == T0  # filed at the receive time
+    assert done.event.timestamp == "2999-01-01T00:00:00Z"  # the claim is kept
+    assert [engine.profile(f"c{i}").segments for i in range(5)] == [("abandoned",)] * 5
+    stored = engine.timeline(engine.profile("x"))[0]
+    assert stored.ts == T0 and stored.timestamp == "2999-01-01T00:00:00Z"
+
+
+def test_sent_at_corrects_a_device_clock_as_segment_does() -> None:
+    engine = live()
+    # the phone's clock is an hour fast: it stamped the event and sent it 10 s later
+    done = engine.process({"event": "X", "userId": "u", "timestamp": T0 + HOUR - 10,
+                           "sentAt": T0 + HOUR})
+    assert done is not None and done.event.ts == T0 - 10
+    # an export line, already corrected by the collector that received it
+    line = {"type": "track", "event": "Order Completed", "userId": "u",
+            "messageId": "m-1", "timestamp": "2026-09-01T10:00:00.000Z",
+            "originalTimestamp": "2026-09-01T11:00:00.000Z", "sentAt": "2026-09-01T11:00:05Z",
+            "receivedAt": "2026-09-01T10:00:05.000Z", "properties": None}
+    done = engine.process(line)
+    assert done is not None and done.event.ts == parse_timestamp("2026-09-01T10:00:00Z")
+    line.pop("timestamp")  # with no timestamp: receivedAt - (sentAt - originalTimestamp)
+    line["messageId"] = "m-2"
+    done = engine.process(line)
+    assert done is not None and done.event.ts == parse_timestamp("2026-09-01T10:00:00Z")
+
+
+def test_nulls_are_as_good_as_absent_and_the_event_replays(tmp_path: Path) -> None:
+    engine = sqlite_engine(tmp_path / "n.db")
+    body = msgspec.json.encode({"event": "X", "userId": "u", "properties": None,
+                                "traits": None, "context": None})
+    assert engine.process_many([body]).accepted == 1
+    engine.store.close()  # a crash: the event comes back from the log
+    again = sqlite_engine(tmp_path / "n.db")
+    assert again.recovered == 1 and again.profile("u").events == 1
+    again.close()
+
+
+def test_group_traits_stay_off_the_person_and_context_traits_count() -> None:
+    engine = live()
+    engine.process({"type": "identify", "userId": "u", "traits": {"name": "Ann"}})
+    engine.process({"type": "group", "userId": "u", "groupId": "acme",
+                    "traits": {"name": "Acme Inc", "email": "sales@acme.test"}})
+    p = engine.profile("u")
+    assert p.traits["name"] == "Ann" and engine.find("sales@acme.test") is None
+    # RudderStack's libraries send identify traits in context.traits only
+    engine.process({"type": "identify", "userId": "r", "context": {
+        "traits": {"email": "R@Shop.test", "plan": "gold"}}})
+    assert engine.profile("r").traits["plan"] == "gold"
+    assert engine.find("r@shop.test") is engine.profile("r")
+
+
+# A defect stands in for whatever a future bug may be: a stored model with a weight that is
+# not a number makes scoring fail on one signal only.
+SOUND = IntentModel(version="sound", bias=-2.0, count={"poison": 0.5})
+CORRUPT = IntentModel(version="corrupt", bias=-2.0, count={"poison": "x"})  # type: ignore[dict-item]
+
+
+def with_model(path: Path, model: IntentModel) -> Engine:
+    return Engine(path, settings=Settings(db=str(path)), clock=ManualClock(T0),
+                  intent_model=model)
+
+
+def test_an_event_the_pipeline_fails_on_is_set_aside_and_the_engine_goes_on(
+        tmp_path: Path) -> None:
+    engine = with_model(tmp_path / "d.db", CORRUPT)
+    result = engine.process_many([track("A", user="u", mid="m1"),
+                                  track("Poison", user="u", mid="m2"),
+                                  track("C", user="v", mid="m3")])
+    assert (result.accepted, result.duplicates) == (3, 0)  # all durable: 200 for the client
+    assert engine.profile("u").events == 1 and engine.profile("v").events == 1
+    aside = engine.store.set_aside_events()
+    assert [(r[0], r[4].split(":")[0]) for r in aside] == [(2, "TypeError")]
+    assert b"Poison" in aside[0][3] and engine.events_set_aside == 1
+    assert engine.process_many([track("Poison", user="u", mid="m2")]).duplicates == 1
+    assert engine.process_many([track("D", user="u", mid="m4")]).accepted == 1
+    engine.store.close()  # a crash; the restart replays without halting on it
+    again = with_model(tmp_path / "d.db", CORRUPT)
+    assert again.recovered == 3 and again.profile("u").events == 2
+    again.close()
+
+
+def test_recovery_sets_aside_a_logged_event_that_fails_and_goes_on(tmp_path: Path) -> None:
+    engine = with_model(tmp_path / "r.db", SOUND)
+    engine.process_many([track("A", user="u"), track("Poison", user="u"),
+                         track("C", user="u")])
+    engine.store.close()  # a crash; the new version fails on the second event
+    again = with_model(tmp_path / "r.db", CORRUPT)
+    assert again.profile("u").events == 2 and again.recovered == 2
+    assert [r[0] for r in again.store.set_aside_events()] == [2]
+    again.close()
