@@ -3,6 +3,7 @@ and an event the pipeline still fails on is set aside with its error while the e
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,28 @@ def test_recovery_sets_aside_a_logged_event_that_fails_and_goes_on(tmp_path: Pat
     assert again.profile("u").events == 2 and again.recovered == 2
     assert [r[0] for r in again.store.set_aside_events()] == [2]
     again.close()
+
+
+@pytest.mark.parametrize("body", [
+    "{{ 'a' * 200000000 }}",
+    "{% for i in range(10**7) %}x{% endfor %}",
+    "{% for i in range(9000) %}{% for j in range(9000) %}{% endfor %}{% endfor %}",
+    "{{ 'a'|center(10**9) }}",
+    "{{ 2 ** (10 ** 8) }}",
+    "{% for i in range(3000) %}{{ 'x' * 100 }}{% endfor %}",
+])
+def test_a_runaway_template_is_a_failed_send_not_a_failed_event(body: str) -> None:
+    from intently.scenarios import Scenario
+
+    engine = live()
+    engine.put_scenario(Scenario.from_dict({
+        "name": "greedy", "trigger": {"event": "Product Viewed"}, "holdout": 0,
+        "policies": {"quiet_hours": None},
+        "steps": [{"send": {"channel": "email", "subject": "Hi", "body": body}}]}))
+    engine.process({"type": "identify", "userId": "u", "timestamp": T0, "traits": {
+        "email": "u@example.com", "consents": {"email": True}}})
+    started = time.perf_counter()
+    assert engine.process_many([track("Product Viewed", user="u", at=T0)]).accepted == 1
+    assert time.perf_counter() - started < 2.0
+    kinds = [r[4] for r in engine.store.journal(limit=10)]
+    assert "failed" in kinds and "sent" not in kinds and engine.store.outbox(10) == []

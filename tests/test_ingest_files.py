@@ -76,8 +76,8 @@ def test_jsonl_segment_events_and_parquet(engine: Engine, tmp_path: Path) -> Non
     parquet = tmp_path / "events.parquet"
     pq.write_table(table, parquet)
     result = ingest_file(engine, parquet, ColumnMap(time="ts"))
-    assert result.accepted == 2
-    assert engine.profile("p1").events == 2
+    assert (result.accepted, result.rejected) == (1, 1)  # a row without its time is refused
+    assert engine.profile("p1").events == 1
 
 
 def test_cli_ingest_json_output_and_profile(tmp_path: Path) -> None:
@@ -102,3 +102,35 @@ def test_cli_ingest_json_output_and_profile(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no customer" in missing.output
     bad_map = runner.invoke(app, ["ingest", str(path), "--db", str(db), "--map", "oops"])
     assert bad_map.exit_code == 2 and "field=column" in bad_map.output
+
+
+def test_files_as_users_export_them(engine: Engine, tmp_path: Path) -> None:
+    # European Excel: semicolons, a comma as the decimal mark in text, Latin-1 names
+    semi = tmp_path / "shop.csv"
+    semi.write_bytes("user_id;event;timestamp;email;city\n"
+                     "u1;Order Completed;2026-09-01T10:00:00Z;Ann@Shop.test;Malm\xf6\n"
+                     .encode("latin-1"))
+    runner = CliRunner()
+    out = runner.invoke(app, ["ingest", str(semi), "--db", engine.settings.db, "--json"])
+    assert out.exit_code != 0 and "--encoding latin-1" in out.output and "line 2" in out.output
+    result = ingest_file(engine, semi, encoding="latin-1")
+    assert (result.accepted, result.rejected) == (1, 0)
+    p = engine.profile("u1")
+    assert engine.find("ann@shop.test") is p  # an email column is an identity, not a property
+    assert engine.timeline(p)[0].properties == {"city": "Malm\xf6"}
+    # GA4's BigQuery export: pseudo ids, microsecond times, event_name
+    ga4 = tmp_path / "ga4.csv"
+    ga4.write_text("event_date,event_timestamp,event_name,user_pseudo_id,user_id\n"
+                   "20260901,1788256800000000,page_view,123.456,\n"
+                   "20260901,1788256860000000,purchase,123.456,c-9\n")
+    assert ingest_file(engine, ga4).accepted == 2
+    assert engine.profile("123.456") is engine.profile("c-9")
+    assert engine.profile("c-9").first_seen == 1788256800.0
+    # Mixpanel: distinct_id, time in seconds, $insert_id; an empty time is refused, not "now"
+    mix = tmp_path / "mixpanel.tsv"
+    mix.write_text("event\tdistinct_id\ttime\t$insert_id\nSignup\tm-1\t1788256800\tx1\n"
+                   "Signup\tm-2\t\tx2\n")
+    result = ingest_file(engine, mix)
+    assert (result.accepted, result.rejected) == (1, 1)
+    reason = json.loads(Path(result.rejected_file or "").read_text().splitlines()[0])
+    assert reason["row"] == 2 and "empty timestamp" in reason["reason"]

@@ -14,7 +14,7 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
-from ..engine import as_event
+from ..engine import as_event, decode_event
 from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
 from ._body import read_body
@@ -94,8 +94,13 @@ async def ingest_batch(request: Request) -> Response:
     check(key or batch.write_key, settings.write_keys, WRITE_HELP)
     if not batch.batch:
         raise ValidationError("the batch is empty", "$.batch")
-    raws: list[bytes | None] = [bytes(raw) for raw in batch.batch]
-    events = [as_event(raw, f"$.batch[{i}]") for i, raw in enumerate(raws)]  # type: ignore[arg-type]
+    raws: list[bytes | None] = []
+    events = []
+    for i, item in enumerate(batch.batch):
+        raw = bytes(item)
+        event, exact = decode_event(raw, f"$.batch[{i}]")
+        events.append(event)
+        raws.append(raw if exact else None)
     sent_at = None
     if batch.sent_at is not None and batch.sent_at != "":
         try:

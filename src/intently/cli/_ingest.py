@@ -26,6 +26,7 @@ def ingest(
     event_name: str = typer.Option(None, help="Event name for rows without one"),
     map_: list[str] = MAP,
     rejected: Path = typer.Option(None, help="Rejected rows file [default: PATH.rejected.jsonl]"),
+    encoding: str = typer.Option("utf-8", help="The file's text encoding (latin-1, cp1251, ...)"),
     as_json: bool = JSON,
     db: str = DB,
     config: str = CONFIG,
@@ -44,9 +45,10 @@ def ingest(
     read = ReadProgress(total=os.path.getsize(path))
     try:
         if as_json:
-            result = ingest_file(engine, path, cmap, rejected_path=rejected, progress=read)
+            result = ingest_file(engine, path, cmap, rejected_path=rejected, progress=read,
+                                 encoding=encoding)
         else:
-            result = _with_bar(engine, path, cmap, rejected, read)
+            result = _with_bar(engine, path, cmap, rejected, read, encoding)
     except IntentlyError as exc:
         guard(exc)
         return
@@ -61,7 +63,7 @@ def ingest(
 
 
 def _with_bar(engine: Engine, path: Path, cmap: ColumnMap, rejected: Path | None,
-              read: ReadProgress) -> FileIngestResult:
+              read: ReadProgress, encoding: str) -> FileIngestResult:
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                   TextColumn("{task.percentage:>3.0f}%  {task.fields[counts]}"),
                   TimeRemainingColumn(), console=err) as bar:
@@ -72,6 +74,6 @@ def _with_bar(engine: Engine, path: Path, cmap: ColumnMap, rejected: Path | None
                        counts=f"{r.accepted} accepted, {r.rejected} rejected")
 
         result = ingest_file(engine, path, cmap, rejected_path=rejected, progress=read,
-                             on_batch=update)
+                             on_batch=update, encoding=encoding)
         update(result)
         return result

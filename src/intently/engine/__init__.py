@@ -2,7 +2,7 @@
 
 from ._clock import Clock, ManualClock, SystemClock
 from ._dispatch import Dispatcher, channels_from_settings
-from ._engine import Engine, IngestResult, Processed, as_event, tune_gc
+from ._engine import Engine, IngestResult, Processed, as_event, decode_event, tune_gc
 from ._worker import EngineWorker
 
 __all__ = [
@@ -16,5 +16,6 @@ __all__ = [
     "SystemClock",
     "as_event",
     "channels_from_settings",
+    "decode_event",
     "tune_gc",
 ]

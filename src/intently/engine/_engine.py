@@ -109,6 +109,12 @@ def as_event(item: Event | dict[str, Any] | bytes, path: str | int = "$") -> Eve
     return _as_event(item, path)[0]
 
 
+def decode_event(item: Event | dict[str, Any] | bytes, path: str | int = "$"
+                 ) -> tuple[Event, bool]:
+    """`as_event`, and whether JSON bytes given can be stored as they are."""
+    return _as_event(item, path)
+
+
 def _as_event(item: Event | dict[str, Any] | bytes, path: str | int) -> tuple[Event, bool]:
     """The event, and whether its JSON bytes (if given) can be stored as they are: not when
     nulls had to be dropped to read it (`"properties": null`, as some libraries send)."""
@@ -165,7 +171,10 @@ def _validated(items: list[Any], offset: int) -> tuple[list[Event], list[bytes |
 
 def _stored(row: StoredEvent) -> Event:
     """An event back from the log; its times are the columns' (the payload may be raw)."""
-    ev = _decode_event(row[3])
+    try:
+        ev = _decode_event(row[3])
+    except msgspec.ValidationError:  # stored as received, with nulls
+        ev = _as_event(row[3], "$")[0]
     ev.ts = row[1]
     ev.received_at = row[2]
     return ev

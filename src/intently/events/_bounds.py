@@ -63,3 +63,39 @@ def _child(path: str, key: str) -> str:
     if key.isidentifier():
         return f"{path}.{key}"
     return f"{path}[{json.dumps(key)}]"
+
+
+MONEY_KEYS = ("revenue", "total", "value", "price", "subtotal", "quantity", "tax", "shipping")
+MAX_AMOUNT = 1e15
+
+
+def normalize_money(props: dict[str, Any], path: str = "properties") -> None:
+    """Amounts as Segment's e-commerce spec names them, in place: numeric strings become
+    numbers (`"20.00"` is 20.0, as exports write it); negative, non-numeric and absurd amounts
+    raise ValueError naming the field. Order lines (`products`) too."""
+    for key in MONEY_KEYS:
+        if key in props:
+            props[key] = _amount(props[key], f"{path}.{key}")
+    products = props.get("products")
+    if type(products) is list:
+        for i, line in enumerate(products):
+            if type(line) is dict:
+                normalize_money(line, f"{path}.products[{i}]")
+
+
+def _amount(value: Any, path: str) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is str:
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{path}: expected an amount, got {value[:40]!r}") from None
+    if type(value) is int or type(value) is float:
+        if not math.isfinite(value) or value < 0 or value > MAX_AMOUNT:
+            raise ValueError(f"{path}: {value!r} is not an amount (0 to {MAX_AMOUNT:.0e})")
+        return value
+    raise ValueError(f"{path}: expected an amount, got {type(value).__name__}")

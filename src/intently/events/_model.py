@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from ._bounds import check_bounds
+from ._bounds import check_bounds, normalize_money
 from ._time import parse_timestamp
 
 EventType = Literal["track", "identify", "page", "screen", "alias", "group"]
@@ -73,6 +73,7 @@ class Event(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=True):
             raise ValueError("userId: every event needs a userId or an anonymousId")
         if self.properties:
             check_bounds(self.properties, "properties")
+            normalize_money(self.properties)
         if self.traits:
             check_bounds(self.traits, "traits")
         if self.context:

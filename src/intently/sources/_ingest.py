@@ -36,12 +36,13 @@ def ingest_file(
     rejected_path: str | Path | None = None,
     progress: Progress | None = None,
     on_batch: Callable[[FileIngestResult], None] | None = None,
+    encoding: str = "utf-8",
 ) -> FileIngestResult:
     path = Path(path)
     given = cmap or ColumnMap()
     explicit = any(getattr(given, r) for r in ("user", "time", "event", "anonymous")) or bool(
         given.properties)
-    columns = header(path)
+    columns = header(path, encoding)
     resolved = given.resolve(columns) if columns else None
     rejected_path = Path(rejected_path) if rejected_path else path.with_name(
         path.name + ".rejected.jsonl")
@@ -80,7 +81,7 @@ def ingest_file(
             on_batch(result)
 
     try:
-        for n, row in read_rows(path, progress):
+        for n, row in read_rows(path, progress, encoding):
             if isinstance(row, ValidationError):
                 reject(n, row, None)
                 continue

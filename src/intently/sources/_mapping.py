@@ -6,17 +6,28 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import ValidationError
+
+# Column names of common exports, in order of preference: Segment, GA4's BigQuery export
+# (user_pseudo_id, event_timestamp in microseconds, event_name), Mixpanel (distinct_id, time,
+# $insert_id), Amplitude (device_id, event_type, insert_id or uuid), and generic shop exports.
 _GUESS = {
-    "user": ("userId", "user_id", "customer_id", "customerId", "visitor_id", "client_id"),
-    "anonymous": ("anonymousId", "anonymous_id"),
-    "time": ("timestamp", "event_time", "time", "ts", "datetime", "date", "event_timestamp"),
+    "user": ("userId", "user_id", "customer_id", "customerId", "visitor_id", "client_id",
+             "distinct_id", "$distinct_id"),
+    "anonymous": ("anonymousId", "anonymous_id", "user_pseudo_id", "device_id", "$device_id"),
+    "time": ("timestamp", "event_time", "time", "ts", "datetime", "date", "event_timestamp",
+             "client_event_time", "server_upload_time"),
     "event": ("event", "event_type", "event_name", "action", "activity"),
-    "message": ("messageId", "message_id", "event_id"),
+    "message": ("messageId", "message_id", "event_id", "$insert_id", "insert_id", "uuid"),
     "type": ("type",),
     "session": ("session_id", "user_session", "session", "sessionId"),
 }
 NUMERIC = frozenset({"price", "revenue", "total", "value", "quantity", "discount", "amount"})
 _CORE = ("userId", "anonymousId", "timestamp", "event", "messageId", "type")
+IDENTITY_COLUMNS = {"email": "email", "e-mail": "email", "email_address": "email",
+                    "$email": "email", "phone": "phone", "phone_number": "phone",
+                    "mobile": "phone", "$phone": "phone"}
+"""Columns whose values identify the person: they become traits (identities), not properties."""
 
 
 @dataclass
@@ -66,6 +77,9 @@ def row_to_event(row: dict[str, Any], cmap: ColumnMap, row_number: int) -> dict[
         value = row.get(column)
         if value is not None and value != "":
             out[key] = value if key not in ("userId", "anonymousId") else _id(value)
+        elif key == "timestamp":  # not "now": a row of history without its time is an error
+            raise ValidationError(f"empty timestamp in column {column!r}",
+                                  f"row {row_number}: $.{column}")
     if "event" not in out and cmap.default_event and out["type"] == "track":
         out["event"] = cmap.default_event
     props: dict[str, Any] = {}
@@ -75,13 +89,20 @@ def row_to_event(row: dict[str, Any], cmap: ColumnMap, row_number: int) -> dict[
         value = row.get(column)
         if value is not None and value != "":
             props[name] = _number(name, value)
+    traits: dict[str, Any] = {}
     for column, value in row.items():
         if column in used or value is None or value == "":
+            continue
+        identity = IDENTITY_COLUMNS.get(column.lower())
+        if identity is not None:
+            traits[identity] = str(value)
             continue
         name = "session_id" if column == cmap.session else column
         props[name] = _number(name, value)
     if props:
         out["properties"] = props
+    if traits:
+        out["traits"] = traits
     if "messageId" not in out:
         out["messageId"] = message_id_for(row, row_number)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,10 +22,44 @@ class Progress:
         self.done = 0
 
 
-def _open_text(path: Path) -> tuple[IO[str], IO[bytes]]:
+DELIMITERS = ",;\t|"
+
+
+def _open_text(path: Path, encoding: str = "utf-8") -> tuple[Iterator[str], IO[bytes]]:
+    """The file's lines as text, decoded one at a time, so a line the encoding cannot read is
+    named: ValidationError `line N` (with a hint to pass `--encoding`)."""
     raw = path.open("rb")
     stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", newline=""), raw
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a byte order mark, as Excel writes it, is not a column name
+    return _decoded(stream, encoding), raw
+
+
+def _decoded(stream: IO[bytes], encoding: str) -> Iterator[str]:
+    for n, line in enumerate(stream, start=1):
+        try:
+            text = line.decode(encoding if n == 1 else encoding.replace("-sig", ""))
+        except UnicodeDecodeError as exc:
+            shown = encoding.replace("-sig", "")
+            raise ValidationError(
+                f"cannot read line {n} as {shown} ({exc.reason} at byte {exc.start}); pass "
+                "the file's encoding, for example --encoding latin-1 or --encoding cp1251",
+                f"line {n}") from None
+        except LookupError:
+            raise ValidationError(f"unknown encoding {encoding!r}", "--encoding") from None
+        yield text
+
+
+def _delimiter(first_line: str, kind: str) -> str:
+    """The header's separator: `;` (European Excel), tab, `|` or `,`; whichever the header
+    has most of (a header with none has one column)."""
+    if kind == "tsv":
+        return "\t"
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
 
 
 def file_format(path: Path) -> str:
@@ -41,7 +75,7 @@ def file_format(path: Path) -> str:
                           "(optionally .gz)", str(path))
 
 
-def header(path: Path) -> list[str]:
+def header(path: Path, encoding: str = "utf-8") -> list[str]:
     kind = file_format(path)
     if kind == "parquet":
         import pyarrow.parquet as pq
@@ -49,38 +83,28 @@ def header(path: Path) -> list[str]:
         return list(pq.ParquetFile(path).schema_arrow.names)
     if kind == "jsonl":
         return []
-    text, raw = _open_text(path)
-    with raw, text:
-        return next(csv.reader(text, delimiter="\t" if kind == "tsv" else ","), [])
+    text, raw = _open_text(path, encoding)
+    with raw:
+        first = next(text, "")
+        return next(csv.reader([first], delimiter=_delimiter(first, kind)), [])
 
 
-def read_rows(path: Path, progress: Progress | None = None
+def read_rows(path: Path, progress: Progress | None = None, encoding: str = "utf-8"
               ) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
-    """(row number, row or the reason it cannot be read), numbered from 1 (after a header)."""
+    """(row number, row or the reason it cannot be read), numbered from 1 (after a header).
+    A file that is not in `encoding` raises ValidationError naming the line."""
     kind = file_format(path)
     if kind == "parquet":
         yield from _parquet(path, progress)
         return
-    text, raw = _open_text(path)
-    with raw, text:
+    text, raw = _open_text(path, encoding)
+    with raw:
         if kind == "jsonl":
-            decode = msgspec.json.decode
-            for n, line in enumerate(text, start=1):
-                if progress and n % 1000 == 0:
-                    progress.done = raw.tell()
-                if not line.strip():
-                    continue
-                try:
-                    row = decode(line)
-                except msgspec.DecodeError as exc:
-                    yield n, ValidationError(f"malformed JSON: {exc}", f"line {n}")
-                    continue
-                if not isinstance(row, dict):
-                    yield n, ValidationError("expected a JSON object", f"line {n}")
-                    continue
-                yield n, row
+            yield from _jsonl(text, raw, progress)
         else:
-            reader = csv.DictReader(text, delimiter="\t" if kind == "tsv" else ",")
+            first = next(text, "")
+            reader = csv.DictReader(itertools.chain([first], text),
+                                    delimiter=_delimiter(first, kind))
             for n, row in enumerate(reader, start=1):
                 if progress and n % 1000 == 0:
                     progress.done = raw.tell()
@@ -94,6 +118,25 @@ def read_rows(path: Path, progress: Progress | None = None
                 yield n, row
     if progress:
         progress.done = progress.total
+
+
+def _jsonl(text: Iterator[str], raw: IO[bytes], progress: Progress | None
+           ) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
+    decode = msgspec.json.decode
+    for n, line in enumerate(text, start=1):
+        if progress and n % 1000 == 0:
+            progress.done = raw.tell()
+        if not line.strip():
+            continue
+        try:
+            row = decode(line)
+        except msgspec.DecodeError as exc:
+            yield n, ValidationError(f"malformed JSON: {exc}", f"line {n}")
+            continue
+        if not isinstance(row, dict):
+            yield n, ValidationError("expected a JSON object", f"line {n}")
+            continue
+        yield n, row
 
 
 def _parquet(path: Path, progress: Progress | None
