@@ -65,7 +65,9 @@ def _child(path: str, key: str) -> str:
     return f"{path}[{json.dumps(key)}]"
 
 
-MONEY_KEYS = ("revenue", "total", "value", "price", "subtotal", "quantity", "tax", "shipping")
+MONEY_KEYS = ("revenue", "total", "subtotal", "price", "quantity")
+"""Segment's e-commerce amounts. (`value` is left alone: custom events use it for anything,
+a bank's balance change included, and it may be negative.)"""
 MAX_AMOUNT = 1e15
 
 
