@@ -106,18 +106,13 @@ class _PipelineFailure(Exception):
 def as_event(item: Event | dict[str, Any] | bytes, path: str | int = "$") -> Event:
     """Validate one event given as an Event, a Segment-format dict or JSON bytes. `path` says
     where it sits, for errors: a JSONPath, or an index into a list (`$[3]`)."""
-    return _as_event(item, path)[0]
+    return decode_event(item, path)[0]
 
 
 def decode_event(item: Event | dict[str, Any] | bytes, path: str | int = "$"
                  ) -> tuple[Event, bool]:
-    """`as_event`, and whether JSON bytes given can be stored as they are."""
-    return _as_event(item, path)
-
-
-def _as_event(item: Event | dict[str, Any] | bytes, path: str | int) -> tuple[Event, bool]:
-    """The event, and whether its JSON bytes (if given) can be stored as they are: not when
-    nulls had to be dropped to read it (`"properties": null`, as some libraries send)."""
+    """`as_event`, and whether JSON bytes given can be stored as they are: not when nulls had
+    to be dropped to read them (`"properties": null`, as some libraries send)."""
     root = f"$[{path}]" if isinstance(path, int) else path
     try:
         if isinstance(item, Event):
@@ -163,7 +158,7 @@ def _validated(items: list[Any], offset: int) -> tuple[list[Event], list[bytes |
     events = []
     raws: list[bytes | None] = []
     for i, item in enumerate(items):
-        event, exact = _as_event(item, offset + i)
+        event, exact = decode_event(item, offset + i)
         events.append(event)
         raws.append(item if exact and type(item) is bytes else None)
     return events, raws
@@ -174,7 +169,7 @@ def _stored(row: StoredEvent) -> Event:
     try:
         ev = _decode_event(row[3])
     except msgspec.ValidationError:  # stored as received, with nulls
-        ev = _as_event(row[3], "$")[0]
+        ev = decode_event(row[3], "$")[0]
     ev.ts = row[1]
     ev.received_at = row[2]
     return ev

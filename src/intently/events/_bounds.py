@@ -24,7 +24,23 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 def check_bounds(value: dict[str, Any], field: str) -> None:
     """Raise ValueError `field.path: what is wrong` for the first value out of bounds."""
     if value:
-        _check(value, field, 1)
+        _check_dict(value, field, 1)
+
+
+def _check_dict(value: dict[str, Any], path: str, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    if len(value) > MAX_ITEMS:
+        raise ValueError(f"{path}: {len(value)} keys, over the limit of {MAX_ITEMS}")
+    for key, item in value.items():
+        if len(key) > MAX_KEY_CHARS:
+            raise ValueError(f"{path}: a key of {len(key)} characters, over the "
+                             f"{MAX_KEY_CHARS}-character limit")
+        if type(item) is str:  # the common case, checked inline
+            if len(item) > MAX_STRING_CHARS:
+                _check(item, _child(path, key), depth + 1)
+        elif item is not None and type(item) is not bool:
+            _check(item, _child(path, key), depth + 1)
 
 
 def _check(value: Any, path: str, depth: int) -> None:
@@ -40,16 +56,7 @@ def _check(value: Any, path: str, depth: int) -> None:
         if not math.isfinite(value):
             raise ValueError(f"{path}: {value} is not a finite number")
     elif kind is dict:
-        if depth > MAX_DEPTH:
-            raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
-        if len(value) > MAX_ITEMS:
-            raise ValueError(f"{path}: {len(value)} keys, over the limit of {MAX_ITEMS}")
-        for key, item in value.items():
-            if len(key) > MAX_KEY_CHARS:
-                raise ValueError(f"{path}: a key of {len(key)} characters, over the "
-                                 f"{MAX_KEY_CHARS}-character limit")
-            if type(item) is not str or len(item) > MAX_STRING_CHARS:  # the common case
-                _check(item, _child(path, key), depth + 1)
+        _check_dict(value, path, depth)
     elif kind is list:
         if depth > MAX_DEPTH:
             raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
