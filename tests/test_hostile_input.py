@@ -197,3 +197,18 @@ def test_a_runaway_template_is_a_failed_send_not_a_failed_event(body: str) -> No
     assert time.perf_counter() - started < 2.0
     kinds = [r[4] for r in engine.store.journal(limit=10)]
     assert "failed" in kinds and "sent" not in kinds and engine.store.outbox(10) == []
+
+
+def test_the_same_order_sent_twice_counts_once(tmp_path: Path) -> None:
+    engine = sqlite_engine(tmp_path / "o.db")
+    browser = track("Order Completed", anon="a-1", mid="web-1", order_id="o-7", revenue=20)
+    server = track("Order Completed", user="u", mid="srv-1", order_id="o-7", revenue=20)
+    other = track("Order Completed", user="u", mid="srv-2", order_id="o-8", revenue=5)
+    result = engine.process_many([browser, server, other])
+    assert (result.accepted, result.duplicates) == (2, 1)
+    again = track("Order Completed", user="u", mid="srv-3", order_id="o-8", revenue=5)
+    assert engine.process_many([again]).duplicates == 1  # in a later batch too
+    assert (engine.profile("a-1").orders, engine.profile("u").orders) == (1, 1)
+    viewed = track("Product Viewed", user="u", mid="v-1", order_id="o-7")
+    assert engine.process_many([viewed]).accepted == 1  # only purchases claim an order
+    engine.close()

@@ -101,3 +101,30 @@ def test_events_since_an_event_time(store: Store) -> None:
     write(store, 1, ["a", "b", "c"], customer="x")  # event times 100, 101, 102
     found = [row for batch in store.events_since(101.0, batch=1) for row in batch]
     assert found == [("x", b'{"m":"b"}'), ("x", b'{"m":"c"}')]
+
+
+def test_orders_are_claimed_once_and_a_rollback_releases_them(store: Store) -> None:
+    store.begin()
+    assert store.claim_orders([("o-1", 1), ("o-2", 2), ("o-1", 3)]) == {3}
+    store.rollback()
+    store.begin()
+    assert store.claim_orders([("o-1", 5)]) == set()  # the rolled-back claim is gone
+    store.commit()
+    store.begin()
+    assert store.claim_orders([("o-1", 7), ("o-3", 8)]) == {7}
+    assert store.claim_orders([("o-1", 5)]) == set()  # its own claim, asked again
+    store.commit()
+
+
+def test_set_aside_events_are_kept_with_their_errors(store: Store) -> None:
+    write(store, 1, ["a", "b", "c"])
+    store.begin()
+    store.set_aside(2, "TypeError: boom", 300.0)
+    store.rollback()
+    assert store.set_aside_seqs() == set() and store.set_aside_events() == []
+    store.begin()
+    store.set_aside(2, "TypeError: boom", 300.0)
+    store.commit()
+    assert store.set_aside_seqs() == {2} and store.set_aside_seqs(after=2) == set()
+    assert store.set_aside_events() == [(2, 101.0, 200.0, b'{"m":"b"}', "TypeError: boom",
+                                         300.0)]

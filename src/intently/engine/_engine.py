@@ -29,7 +29,7 @@ from ..analytics.rfm import RFMModel
 from ..config import Settings
 from ..decisions import load_decider, save_offer_rules
 from ..events import Event, Vocabulary, as_validation_error
-from ..events.signals import action_of
+from ..events.signals import PURCHASED, action_of
 from ..intent import (
     ClusterModel,
     IntentModel,
@@ -292,6 +292,8 @@ class Engine:
         mids = []
         payloads = []
         future_s = self.settings.future_tolerance_seconds
+        first = self._seq + 1
+        orders: list[tuple[str, int]] = []
         for i, ev in enumerate(batch):  # all checks before any state changes
             if not ev.received_at:  # (set already when a batch is retried in parts)
                 ev.received_at = now
@@ -302,11 +304,14 @@ class Engine:
                 raw = None
             mids.append(ev.message_id)
             payload = raw if raw is not None else _encode(ev)
+            if "order_id" in ev.properties:
+                order = self._order_of(ev)
+                if order is not None:
+                    orders.append((order, first + i))
             if len(payload) > max_bytes:
                 raise PayloadTooLarge(
                     f"event is {len(payload)} bytes, over the {max_bytes}-byte limit", f"$[{i}]")
             payloads.append(payload)
-        first = self._seq + 1
         store = self.store
         result = IngestResult(first_seq=first)
         done: list[Processed] = result.processed
@@ -315,6 +320,9 @@ class Engine:
         store.begin()
         try:
             dupes = store.claim(mids, first)
+            if orders:  # the same order sent twice (a browser and a server, say) counts once
+                orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
+                dupes |= {seq - first for seq in store.claim_orders(orders)}
             rows = []
             for i, ev in enumerate(batch):
                 if dupes and i in dupes:
@@ -359,6 +367,15 @@ class Engine:
             result.processed = []
         self.maybe_checkpoint()
         return result
+
+    def _order_of(self, ev: Event) -> str | None:
+        """The order id of a purchase (by the vocabulary's signals), else None."""
+        order = ev.properties["order_id"]
+        if order is None or order == "" or type(order) is bool:
+            return None
+        if PURCHASED not in self.vocabulary.signals_for(ev, action_of(ev)):
+            return None
+        return str(order)
 
     def _set_aside(self, batch: list[Event], payloads: list[bytes], failure: _PipelineFailure,
                    keep: bool) -> IngestResult:

@@ -57,6 +57,10 @@ class Store(Protocol):
         """Reserve message ids for seqs `first_seq + i`; return the indexes that are duplicates
         (seen before, or earlier in the same call). Inside `begin`/`commit`."""
 
+    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
+        """Inside a transaction: claim each (order id, seq) of purchases; returns the seqs whose
+        order id another event already claimed (the same order sent twice counts once)."""
+
     def append(self, rows: Sequence[LogRow]) -> None:
         """Add rows to the log. Inside `begin`/`commit`."""
 

@@ -25,6 +25,8 @@ class MemoryStore:
         self._events: list[LogRow] = []
         self._seqs: list[int] = []
         self._message_ids: dict[str, int] = {}
+        self._order_ids: dict[str, int] = {}
+        self._pending_orders: dict[str, int] = {}
         self._profiles: dict[str, bytes] = {}
         self._identities: dict[str, str] = {}
         self._merges: list[Merge] = []
@@ -58,6 +60,18 @@ class MemoryStore:
                 claimed[mid] = first_seq + i
         return dupes
 
+    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
+        if self._pending is None:
+            raise RuntimeError("claim_orders outside a transaction")
+        taken = set()
+        for order_id, seq in orders:
+            owner = self._order_ids.get(order_id, self._pending_orders.get(order_id))
+            if owner is None:
+                self._pending_orders[order_id] = seq
+            elif owner != seq:
+                taken.add(seq)
+        return taken
+
     def append(self, rows: Sequence[LogRow]) -> None:
         assert self._pending is not None, "append outside a transaction"
         self._pending[1].extend(rows)
@@ -78,16 +92,19 @@ class MemoryStore:
                 for j in journal:
                     self._journal.setdefault(j[0], tuple(j))  # type: ignore[arg-type]
             self._set_aside.update(self._pending_aside)
+            self._order_ids.update(self._pending_orders)
         finally:
             self._pending = None
             self._pending_effects = []
             self._pending_aside = {}
+            self._pending_orders = {}
             self._lock.release()
 
     def rollback(self) -> None:
         self._pending = None
         self._pending_effects = []
         self._pending_aside = {}
+        self._pending_orders = {}
         self._lock.release()
 
     # -- the outbox

@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS message_ids (
     message_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS order_ids (
+    order_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS profiles (
     id TEXT PRIMARY KEY,
     body BLOB NOT NULL,
@@ -211,6 +215,19 @@ class SQLiteStore:
                 f"SELECT message_id, seq FROM message_ids WHERE message_id IN ({marks})", part
             ).fetchall())
         return {i for i, mid in enumerate(message_ids) if owner.get(mid) != first_seq + i}
+
+    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
+        if not orders:
+            return set()
+        db = self._db
+        db.executemany("INSERT OR IGNORE INTO order_ids (order_id, seq) VALUES (?, ?)", orders)
+        taken = set()
+        for order_id, seq in orders:
+            row = db.execute("SELECT seq FROM order_ids WHERE order_id = ?", (order_id,)
+                             ).fetchone()
+            if row[0] != seq:
+                taken.add(seq)
+        return taken
 
     def append(self, rows: Sequence[LogRow]) -> None:
         self._db.executemany(
