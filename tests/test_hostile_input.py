@@ -3,6 +3,7 @@ and an event the pipeline still fails on is set aside with its error while the e
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,36 @@ def test_the_same_order_sent_twice_counts_once(tmp_path: Path) -> None:
     viewed = track("Product Viewed", user="u", mid="v-1", order_id="o-7")
     assert engine.process_many([viewed]).accepted == 1  # only purchases claim an order
     engine.close()
+
+
+def test_set_aside_events_are_shown_by_the_cli_the_api_and_the_counters(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from intently.api import create_app
+    from intently.cli import app
+    from intently.engine import EngineWorker
+
+    db = tmp_path / "v.db"
+    engine = with_model(db, CORRUPT)
+    engine.process_many([track("Poison", user="u", mid="p1"), track("A", user="u", mid="a1"),
+                         track("A", user="u", mid="a1")])  # the last one is a duplicate
+    assert engine.events_stored() == 2 and engine.events_set_aside == 1
+    engine.close()
+    out = CliRunner().invoke(app, ["events", "set-aside", "--db", str(db), "--json"])
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads(out.stdout)
+    assert row["seq"] == 1 and row["error"].startswith("TypeError")
+    assert row["event"]["event"] == "Poison"
+    s = Settings(db=str(db), admin_keys=("k",))
+    worker = EngineWorker(Engine(db, settings=s, clock=ManualClock(T0),
+                                 intent_model=CORRUPT)).start()
+    try:
+        client = TestClient(create_app(worker, s))
+        auth = {"Authorization": "Bearer k"}
+        assert client.get("/v1/events/set-aside", headers=auth).json()[0]["seq"] == 1
+        stats = client.get("/v1/stats", headers=auth).json()
+        assert (stats["events_stored"], stats["events_set_aside"]) == (2, 1)
+        assert client.get("/health").json()["events_set_aside"] == 1
+    finally:
+        worker.stop()

@@ -12,6 +12,7 @@ from intently import Engine, ManualClock, Settings
 from intently.api import create_app
 from intently.channels import HTTPChannel, SMTPChannel
 from intently.engine import Dispatcher, EngineWorker
+from intently.scenarios import report
 from intently.store import MemoryStore
 from test_scenarios import identify, scenario
 
@@ -71,6 +72,8 @@ def test_email_without_a_configured_server_is_logged_not_sent() -> None:
     d.run_once()
     assert engine.store.outbox(1)[0][6] == "logged"
     assert [m.to for m in d.fallback.sent] == ["ann@example.com"]  # type: ignore[attr-defined]
+    arm = report(engine.store, "s")["arms"]["main"]  # logged is not delivered
+    assert (arm["sent"], arm["delivered"], arm["logged"]) == (1, 0, 1)
 
 
 def test_email_goes_through_smtp() -> None:

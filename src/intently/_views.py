@@ -85,6 +85,20 @@ def _cluster(engine: Engine, name: str | None) -> dict[str, Any] | None:
 def _event_view(ev: Any) -> dict[str, Any]:
     data = msgspec.to_builtins(ev)
     data["at"] = _time(ev.ts)
+    data["received_at"] = _time(ev.received_at)
     data.pop("ts", None)
-    data.pop("receivedAt", None)
+    data.pop("intentlyReceivedAt", None)
     return data
+
+
+def set_aside_view(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
+    """Accepted events the pipeline failed on, newest first, with their errors."""
+    out = []
+    for seq, ts, received, payload, error, at in engine.store.set_aside_events(limit):
+        try:
+            event: Any = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            event = payload.decode("utf-8", "replace")
+        out.append({"seq": seq, "at": _time(ts), "received_at": _time(received),
+                    "set_aside_at": _time(at), "error": error, "event": event})
+    return out

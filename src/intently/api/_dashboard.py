@@ -123,7 +123,8 @@ async def overview(request: Request) -> dict[str, Any]:
             for (_, status), n in engine.store.outbox_counts(name).items():
                 messages[status] += n
         return {"now": now, "events": engine.events_processed,
-                "events_stored": engine.last_seq, "customers": len(profiles),
+                "events_stored": engine.events_stored(), "customers": len(profiles),
+                "events_set_aside": engine.events_set_aside,
                 "active": active, "orders": sum(p.orders for p in profiles),
                 "revenue": round(sum(p.revenue for p in profiles), 2),
                 "messages": dict(messages), "messages_total": sum(messages.values()),

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from .._views import profile_view
+from .._views import profile_view, set_aside_view
 from ..engine import Engine
 from ._auth import require_admin
 from ._deps import on_engine
@@ -31,8 +31,16 @@ async def stats(request: Request) -> dict[str, Any]:
 
     def read(engine: Engine) -> dict[str, Any]:
         return {"events_processed": engine.events_processed,
-                "events_stored": engine.store.count_events(),
+                "events_stored": engine.events_stored(),
+                "events_set_aside": engine.events_set_aside,
                 "profiles_cached": len(engine.state.profiles),
                 "last_seq": engine.last_seq}
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
+
+
+@router.get("/events/set-aside", summary="Accepted events the pipeline failed on, with errors")
+async def set_aside(request: Request,
+                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    require_admin(request)
+    return await on_engine(request, lambda e: set_aside_view(e, limit))  # type: ignore[no-any-return]

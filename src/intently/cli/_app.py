@@ -8,6 +8,7 @@ from . import (
     _bench,
     _clv,
     _demo,
+    _events,
     _ingest,
     _intent,
     _profile,
@@ -38,3 +39,4 @@ app.add_typer(_rules.app, name="rules")
 app.add_typer(_rfm.app, name="rfm")
 app.add_typer(_clv.app, name="clv")
 app.add_typer(_scenarios.app, name="scenarios")
+app.add_typer(_events.app, name="events")

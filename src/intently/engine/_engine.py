@@ -245,7 +245,8 @@ class Engine:
         self.listeners: list[Listener] = []
         self.change_listeners: list[ChangeListener] = []
         self.events_processed = 0
-        self.events_set_aside = 0
+        self.events_set_aside = len(self.store.set_aside_seqs())
+        self._stored = -1  # events in the log, counted once when first asked
         self.messages_queued = 0
         self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
         self._since_checkpoint = 0
@@ -354,6 +355,8 @@ class Engine:
         result.duplicate_at = dupes
         result.last_seq = self._seq
         self.events_processed += len(rows)
+        if self._stored >= 0:
+            self._stored += len(rows)
         self._since_checkpoint += len(rows)
         if self.listeners and done:
             for listener in self.listeners:
@@ -409,6 +412,8 @@ class Engine:
             self._seq = seq
             result.accepted += 1
             self.events_set_aside += 1
+            if self._stored >= 0:
+                self._stored += 1
         if i + 1 < len(batch):
             rest = self.commit_batch(batch[i + 1:], payloads[i + 1:], keep=keep)
             result.add(rest)
@@ -673,6 +678,12 @@ class Engine:
         """The log position of the last committed event."""
         return self._seq
 
+    def events_stored(self) -> int:
+        """Events in the log (duplicates are not stored, so not counted)."""
+        if self._stored < 0:
+            self._stored = self.store.count_events()
+        return self._stored
+
     def find(self, identifier: str) -> Profile | None:
         """A record by record id, userId, anonymousId, email, phone, or the id of a record
         that was merged into it."""
@@ -757,6 +768,7 @@ class Engine:
         restart never halts on one event."""
         error = f"{type(exc).__name__}: {exc}"[:2000]
         _log.error("event set aside during recovery", extra={"seq": row[0], "error": error})
+        self.events_set_aside += 1
         self.store.begin()
         try:
             self.store.set_aside(row[0], error, self.clock.now())

@@ -76,12 +76,15 @@ MONEY_KEYS = ("revenue", "total", "subtotal", "price", "quantity")
 """Segment's e-commerce amounts. (`value` is left alone: custom events use it for anything,
 a bank's balance change included, and it may be negative.)"""
 MAX_AMOUNT = 1e15
+_NO_MONEY = frozenset((*MONEY_KEYS, "products"))
 
 
 def normalize_money(props: dict[str, Any], path: str = "properties") -> None:
     """Amounts as Segment's e-commerce spec names them, in place: numeric strings become
     numbers (`"20.00"` is 20.0, as exports write it); negative, non-numeric and absurd amounts
     raise ValueError naming the field. Order lines (`products`) too."""
+    if _NO_MONEY.isdisjoint(props):  # most events carry no amount: one C-level check
+        return
     for key in MONEY_KEYS:
         if key in props:
             props[key] = _amount(props[key], f"{path}.{key}")

@@ -55,7 +55,8 @@ def report(store: Store, name: str) -> dict[str, Any]:
 
     def arm(a: str) -> dict[str, Any]:
         return arms.setdefault(a, {"entered": 0, "customers": 0, "sent": 0, "suppressed": 0,
-                                   "delivered": 0, "failed": 0, "opened": 0, "clicked": 0,
+                                   "delivered": 0, "logged": 0, "failed": 0, "opened": 0,
+                                   "clicked": 0,
                                    "conversions": 0, "revenue": 0.0})
 
     for a, kind, rows, value, customers in store.journal_counts(name):
@@ -70,8 +71,10 @@ def report(store: Store, name: str) -> dict[str, Any]:
             row[kind] = rows
     for (a, status), n in store.outbox_counts(name).items():
         row = arm(a)
-        if status in ("delivered", "logged"):
+        if status == "delivered":
             row["delivered"] += n
+        elif status == "logged":  # no channel configured: written to the log, not sent
+            row["logged"] += n
         elif status in ("failed", "expired"):
             row["failed"] += n
     for row in arms.values():

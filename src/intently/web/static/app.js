@@ -99,7 +99,8 @@ async function overview() {
       card(num(rate), "events / s", "s-rate") + card(num(o.events_stored), "events stored", "s-events") +
       card(num(o.active), "active customers (30 min)", "s-active") + card(num(o.customers), "golden records in memory", "s-customers") +
       card(num(o.orders), "conversions (orders)", "s-orders") + card(money(o.revenue), "revenue", "s-revenue") +
-      card(num(o.messages_total), "messages in the outbox", "s-messages");
+      card(num(o.messages_total), "messages in the outbox", "s-messages") +
+      (o.events_set_aside ? card(num(o.events_set_aside), "events set aside (intently events set-aside)", "s-aside") : "");
     document.getElementById("keys").innerHTML = bars(o.key_actions_before_purchase);
     document.getElementById("clusters").innerHTML = bars(o.active_clusters);
     document.getElementById("segs").innerHTML = bars(Object.entries(o.segments).sort((a, b) => b[1] - a[1]));
@@ -349,8 +350,8 @@ async function scenario(name) {
       <circle cx="${Math.max(0, Math.min(100, s(u.difference)))}" cy="8" r="3.5" fill="${u.significant ? "#12875a" : "#666"}"/></svg>
       ${(u.difference * 100).toFixed(1)} pts [${(lo * 100).toFixed(1)}, ${(hi * 100).toFixed(1)}]`; };
   view.innerHTML = `<div class="head"><div><h1>${esc(name)}</h1><div class="muted">${esc(f.definition.description || "")}</div></div><a class="btn" href="#/scenarios">← Scenarios</a></div>
-    <div class="card"><h2>Arms</h2><table><thead><tr><th>Arm</th><th>Entered</th><th>Sent</th><th>Delivered</th><th>Opened</th><th>Clicked</th><th>Converted</th><th>Revenue</th><th>Uplift over holdout (95% CI)</th></tr></thead><tbody>
-      ${arms.map(([a, x]) => `<tr><td><b>${esc(a)}</b></td><td>${num(x.entered)}</td><td>${num(x.sent)}</td><td>${num(x.delivered)}</td><td>${num(x.opened)}</td><td>${num(x.clicked)}</td>
+    <div class="card"><h2>Arms</h2><table><thead><tr><th>Arm</th><th>Entered</th><th>Sent</th><th>Delivered</th><th>Logged only</th><th>Opened</th><th>Clicked</th><th>Converted</th><th>Revenue</th><th>Uplift over holdout (95% CI)</th></tr></thead><tbody>
+      ${arms.map(([a, x]) => `<tr><td><b>${esc(a)}</b></td><td>${num(x.entered)}</td><td>${num(x.sent)}</td><td>${num(x.delivered)}</td><td>${num(x.logged)}</td><td>${num(x.opened)}</td><td>${num(x.clicked)}</td>
       <td>${num(x.conversions)} (${pct(x.conversion_rate)})</td><td>${money(x.revenue)}</td><td>${ciBar(x.uplift)}</td></tr>`).join("")}</tbody></table>
       <p><b>Winner:</b> ${esc(r.winner || "none")} <span class="muted">(${esc(r.reason)})</span></p></div>
     <div class="grid cols-2" style="margin-top:1rem">
