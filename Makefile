@@ -35,7 +35,16 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
-test: hot $(CHROMIUM)
+# The official JavaScript libraries the ingest tests use as clients, exactly as locked in
+# tests/sdk/package-lock.json (refresh: cd tests/sdk && npm install PKG@VERSION); Node.js and
+# npm from Debian's packages where the machine has none.
+NODE_MODULES := tests/sdk/node_modules/.installed
+$(NODE_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm; }
+	cd tests/sdk && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test: hot $(CHROMIUM) $(NODE_MODULES)
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/pytest
 
@@ -64,7 +73,7 @@ screenshots: hot $(CHROMIUM)
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf $(VENV) .lock-venv build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
+	rm -rf $(VENV) .lock-venv tests/sdk/node_modules build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
 
 # Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
 # REES46 from ../shared/data when present, `ecom.csv.gz` read from the installed
