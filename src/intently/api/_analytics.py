@@ -15,6 +15,7 @@ from ..events import as_validation_error
 from ._auth import require_admin
 from ._body import admin_body
 from ._deps import on_engine, services
+from ._schemas import body
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -68,7 +69,8 @@ async def clv_update(request: Request) -> dict[str, Any]:
     return clv_view(await _run(request, update_clv))
 
 
-@router.post("/rules/mine", summary="Basket rules from the stored purchases")
+@router.post("/rules/mine", summary="Basket rules from the stored purchases",
+             openapi_extra=body("MineRequest", required=False))
 async def rules_mine(request: Request) -> dict[str, Any]:
     """Body (all optional): `{"min_support": 0.01, "min_confidence": 0.5, "max_len": 3,
     "save": false, "limit": 100}`. With `save`, real-time offers use the rules at once."""

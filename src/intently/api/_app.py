@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .._errors import AuthError, IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
-from . import _analytics, _dashboard, _decide, _intent, _profiles, _scenarios, _segment, _segments
+from ..events import Event
+from . import (
+    _analytics,
+    _dashboard,
+    _decide,
+    _intent,
+    _profiles,
+    _scenarios,
+    _schemas,
+    _segment,
+    _segments,
+)
 from ._cors import IngestCORS
 from ._deps import Services
 
@@ -20,6 +33,8 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                               "golden records, intent, segments and scenarios.")
     app.state.services = Services(settings=settings, worker=worker)
     app.add_middleware(IngestCORS)
+    _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
+                           _analytics.MineRequest])
     app.include_router(_segment.router)
     app.include_router(_profiles.router)
     app.include_router(_intent.router)
@@ -34,10 +49,12 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(web)
 
     @app.exception_handler(IntentlyError)
-    async def intently_error(request: Request, exc: IntentlyError) -> JSONResponse:
+    async def intently_error(request: Request, exc: IntentlyError) -> Response:
         headers = {"WWW-Authenticate": 'Basic realm="intently"'} if isinstance(
             exc, AuthError) else None
-        return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+        # ASCII with escapes: a message may quote the client's input, lone surrogates included
+        return Response(json.dumps(exc.to_json()), status_code=exc.status, headers=headers,
+                        media_type="application/json")
 
     @app.get("/health", tags=["ops"])
     async def health() -> JSONResponse:

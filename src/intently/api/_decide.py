@@ -13,6 +13,7 @@ from ..events import as_validation_error
 from ._auth import ADMIN_HELP, check, presented_key, require_admin
 from ._body import admin_body
 from ._deps import on_engine, services
+from ._schemas import OFFERS_BODY, body
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
 
@@ -45,7 +46,8 @@ def _require_key(request: Request) -> None:
           ADMIN_HELP)
 
 
-@router.post("/decide", summary="Offers for a receipt: {items: [...], userId}")
+@router.post("/decide", summary="Offers for a receipt: {items: [...], userId}",
+             openapi_extra=body("Receipt"))
 async def decide(request: Request) -> Response:
     _require_key(request)
     try:
@@ -77,7 +79,8 @@ async def list_offers(request: Request) -> list[dict[str, Any]]:
     return [r.to_json() for r in services(request).worker.engine.decider.rules]
 
 
-@router.put("/offers", summary="Replace the written offer rules: a JSON list")
+@router.put("/offers", summary="Replace the written offer rules: a JSON list",
+            openapi_extra=OFFERS_BODY)
 async def put_offers(request: Request) -> dict[str, Any]:
     require_admin(request)
     try:

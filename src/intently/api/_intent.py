@@ -13,6 +13,7 @@ from ..segments._ast import And, Compare, Did, Node, Not, Or
 from ._auth import require_admin
 from ._deps import on_engine
 from ._rules import read_rule
+from ._schemas import RULE_BODY
 
 router = APIRouter(prefix="/v1", tags=["intent", "rules"])
 
@@ -31,7 +32,8 @@ async def clusters(request: Request) -> dict[str, Any]:
     return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
-@router.post("/rules/validate", summary="Check a rule in either form; get both forms back")
+@router.post("/rules/validate", summary="Check a rule in either form; get both forms back",
+             openapi_extra=RULE_BODY)
 async def validate_rule(request: Request) -> dict[str, Any]:
     """Body: `{"text": "orders >= 2 and did viewed_video in 7d"}` or `{"rule": {...JSON...}}`.
     Errors are 400 with the position (text) or path (JSON) and what was expected."""

@@ -19,6 +19,7 @@ from ..scenarios import Scenario, parse_document, report
 from ._auth import require_admin
 from ._body import admin_body
 from ._deps import on_engine, services
+from ._schemas import SCENARIO_BODY
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
 public = APIRouter(tags=["tracking"])
@@ -40,7 +41,8 @@ async def list_scenarios(request: Request) -> list[dict[str, Any]]:
         _summary(s) for s in sorted(e.scenarios.book.scenarios.values(), key=lambda s: s.name)])
 
 
-@router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)")
+@router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)",
+            openapi_extra=SCENARIO_BODY)
 async def put_scenario(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
     data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")

@@ -19,6 +19,7 @@ from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
 from ._body import read_body
 from ._deps import services
+from ._schemas import body
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -76,7 +77,7 @@ _SHORT = {"track": "t", "identify": "i", "page": "p", "screen": "s", "alias": "a
 
 for _kind, _short in _SHORT.items():
     router.add_api_route(f"/{_kind}", _single(_kind), methods=["POST"],
-                         summary=f"Segment {_kind} call")
+                         summary=f"Segment {_kind} call", openapi_extra=body("Event"))
     router.add_api_route(f"/{_short}", _single(_kind), methods=["POST"],
                          summary=f"Segment {_kind} call (short path)", include_in_schema=False)
 
@@ -118,6 +119,7 @@ async def ingest_batch(request: Request) -> Response:
 
 
 router.add_api_route("/batch", ingest_batch, methods=["POST"],
-                     summary="Segment batch call: {\"batch\": [events...]}")
+                     summary="Segment batch call: {\"batch\": [events...]}",
+                     openapi_extra=body("IngestBatch"))
 router.add_api_route("/b", ingest_batch, methods=["POST"], include_in_schema=False)
 router.add_api_route("/import", ingest_batch, methods=["POST"], include_in_schema=False)

@@ -15,6 +15,7 @@ from ..segments import Segment
 from ._auth import require_admin
 from ._deps import on_engine
 from ._rules import read_rule
+from ._schemas import RULE_BODY
 
 router = APIRouter(prefix="/v1", tags=["segments"])
 
@@ -34,7 +35,8 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
     return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
-@router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}')
+@router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}',
+            openapi_extra=RULE_BODY)
 async def put_segment(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
     rule, body = await read_rule(request)
