@@ -53,12 +53,15 @@ check: hot
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/pytest -x --ignore=tests/test_dashboard.py
 
-# Refresh constraints.txt from the newest releases (in a throwaway environment).
+# Refresh constraints.txt from the newest releases (in a throwaway environment; the project's
+# own requirements from pyproject.toml, without building it, so the tree is left as it is).
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	PIP_CONSTRAINT= .lock-venv/bin/pip install --quiet --upgrade pip setuptools wheel
-	PIP_CONSTRAINT= INTENTLY_PURE_PYTHON=1 .lock-venv/bin/pip install --quiet '.[dev]' mypy
+	$(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+		print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > .lock-venv/wants.txt
+	PIP_CONSTRAINT= .lock-venv/bin/pip install --quiet -r .lock-venv/wants.txt mypy
 	{ echo "# pip constraints for every install of this project: refresh with 'make lock'"; \
 	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^intently'; } > constraints.txt
 	rm -rf .lock-venv
