@@ -36,10 +36,17 @@ def _check_dict(value: dict[str, Any], path: str, depth: int) -> None:
         if len(key) > MAX_KEY_CHARS:
             raise ValueError(f"{path}: a key of {len(key)} characters, over the "
                              f"{MAX_KEY_CHARS}-character limit")
-        if type(item) is str:  # the common case, checked inline
+        kind = type(item)  # scalars inline; a path is only built for an error or a container
+        if kind is str:
             if len(item) > MAX_STRING_CHARS:
                 _check(item, _child(path, key), depth + 1)
-        elif item is not None and type(item) is not bool:
+        elif kind is float:
+            if not math.isfinite(item):
+                _check(item, _child(path, key), depth + 1)
+        elif kind is int:
+            if not INT_MIN <= item <= INT_MAX:
+                _check(item, _child(path, key), depth + 1)
+        elif kind is dict or kind is list:
             _check(item, _child(path, key), depth + 1)
 
 
@@ -87,7 +94,7 @@ def normalize_money(props: dict[str, Any], path: str = "properties") -> None:
         return
     for key in MONEY_KEYS:
         if key in props:
-            props[key] = _amount(props[key], f"{path}.{key}")
+            props[key] = _amount(props[key], path, key)
     products = props.get("products")
     if type(products) is list:
         for i, line in enumerate(products):
@@ -95,19 +102,21 @@ def normalize_money(props: dict[str, Any], path: str = "properties") -> None:
                 normalize_money(line, f"{path}.products[{i}]")
 
 
-def _amount(value: Any, path: str) -> Any:
-    if value is None or type(value) is bool:
+def _amount(value: Any, path: str, key: str) -> Any:
+    kind = type(value)
+    if kind is float or kind is int:  # the common case: a number in range
+        if 0 <= value <= MAX_AMOUNT:
+            return value
+        raise ValueError(f"{path}.{key}: {value!r} is not an amount (0 to {MAX_AMOUNT:.0e})")
+    if value is None or kind is bool:
         return value
-    if type(value) is str:
+    if kind is str:
         text = value.strip()
         if not text:
             return None
         try:
-            value = float(text)
+            number = float(text)
         except ValueError:
-            raise ValueError(f"{path}: expected an amount, got {value[:40]!r}") from None
-    if type(value) is int or type(value) is float:
-        if not math.isfinite(value) or value < 0 or value > MAX_AMOUNT:
-            raise ValueError(f"{path}: {value!r} is not an amount (0 to {MAX_AMOUNT:.0e})")
-        return value
-    raise ValueError(f"{path}: expected an amount, got {type(value).__name__}")
+            raise ValueError(f"{path}.{key}: expected an amount, got {value[:40]!r}") from None
+        return _amount(number, path, key)
+    raise ValueError(f"{path}.{key}: expected an amount, got {kind.__name__}")
