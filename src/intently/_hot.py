@@ -18,6 +18,7 @@ HOT_MODULES = (
     "intently.engine._segments",
     "intently.engine._state",
     "intently.events._bounds",
+    "intently.events._checks",
     "intently.events._time",
     "intently.events.signals",
     "intently.intent._clusters",
