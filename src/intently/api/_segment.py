@@ -108,13 +108,14 @@ async def ingest_batch(request: Request) -> Response:
             sent_at = parse_timestamp(batch.sent_at)
         except ValueError as exc:
             raise ValidationError(str(exc), "$.sentAt") from None
-    if batch.context or sent_at is not None:  # the stored JSON must carry what was merged
+    if sent_at is not None:  # used once, on acceptance: the log keeps the corrected time
+        for ev in events:
+            if ev.sent_at is None:
+                ev.sent_at = sent_at
+    if batch.context:  # the stored JSON must then carry the merged context
         raws = [None] * len(events)
         for ev in events:
-            if batch.context:
-                ev.context = {**batch.context, **ev.context}
-            if ev.sent_at is None and sent_at is not None:
-                ev.sent_at = sent_at
+            ev.context = {**batch.context, **ev.context}
     return await _ingest(request, events, "$.batch", raws)
 
 
