@@ -109,6 +109,27 @@ def test_sent_at_corrects_a_device_clock_as_segment_does() -> None:
     assert done is not None and done.event.ts == parse_timestamp("2026-09-01T10:00:00Z")
 
 
+def test_a_late_event_takes_its_place_in_the_journey_chain() -> None:
+    """An offline phone sends its events when it is back: the journey reads as it happened."""
+    journey = [track("Product Viewed", user="u", at=T0 - 900, price=20),
+               track("Product Added", user="u", at=T0 - 600, price=20),
+               track("Product Viewed", user="u", at=T0 - 300, price=20, sku="b"),
+               track("Checkout Started", user="u", at=T0 - 60, price=20)]
+    in_order, late = live(), live()
+    for ev in journey:
+        in_order.process(ev)
+    for ev in (journey[0], journey[3], journey[1], journey[2]):  # two arrive late
+        late.process(ev)
+    a, b = in_order.profile("u"), late.profile("u")
+    assert b.chain == a.chain and list(b.chain_ts) == list(a.chain_ts)
+    assert b.intent_acc == pytest.approx(a.intent_acc) and b.intent == pytest.approx(a.intent)
+    assert b.intent != pytest.approx(in_order.intent.model.base_rate)
+    # an event of a journey long over is counted, but today's journey is not rewritten
+    late.process(track("Product Added", user="u", at=T0 - 30 * 24 * HOUR, price=5))
+    c = late.profile("u")
+    assert c.events == 5 and c.chain == a.chain and c.intent == pytest.approx(a.intent)
+
+
 def test_nulls_are_as_good_as_absent_and_the_event_replays(tmp_path: Path) -> None:
     engine = sqlite_engine(tmp_path / "n.db")
     body = msgspec.json.encode({"event": "X", "userId": "u", "properties": None,
@@ -127,6 +148,14 @@ def test_group_traits_stay_off_the_person_and_context_traits_count() -> None:
                     "traits": {"name": "Acme Inc", "email": "sales@acme.test"}})
     p = engine.profile("u")
     assert p.traits["name"] == "Ann" and engine.find("sales@acme.test") is None
+    # the company's traits are the account's own record, with its members
+    engine.process({"type": "group", "anonymousId": "visitor", "groupId": "acme",
+                    "traits": {"plan": "pro"}})
+    engine.process({"type": "identify", "userId": "u", "anonymousId": "visitor"})
+    acme = engine.account("acme")
+    assert acme.traits == {"name": "Acme Inc", "email": "sales@acme.test", "plan": "pro"}
+    assert [m.id for m in engine.members(acme)] == [p.id]  # the visitor merged into Ann
+    assert engine.accounts_of(engine.profile("u")) == ["acme"]
     # RudderStack's libraries send identify traits in context.traits only
     engine.process({"type": "identify", "userId": "r", "context": {
         "traits": {"email": "R@Shop.test", "plan": "gold"}}})

@@ -69,6 +69,12 @@ def test_segments_python_library_lands_every_call(server: str) -> None:
     figures = p["aggregates"]
     assert figures["events"] == 7 and (figures["orders"], figures["revenue"]) == (1, 20.0)
     assert "Acme Inc" not in str(p["traits"])  # the company's name stays off the person
+    assert p["accounts"] == ["acme"]  # it is the account's
+    r = httpx.get(f"{server}/v1/accounts/acme", headers=ADMIN, timeout=10)
+    assert r.status_code == 200 and r.json()["traits"] == {"name": "Acme Inc"}
+    assert [m["id"] for m in r.json()["members"]] == [p["id"]]
+    assert httpx.get(f"{server}/v1/accounts/nobody", headers=ADMIN, timeout=10
+                     ).status_code == 404
 
 
 def test_rudderstacks_python_library_with_gzip_and_context_traits(server: str) -> None:

@@ -116,6 +116,27 @@ def test_orders_are_claimed_once_and_a_rollback_releases_them(store: Store) -> N
     store.commit()
 
 
+def test_accounts_merge_traits_and_members_and_a_rollback_keeps_none(store: Store) -> None:
+    store.begin()
+    store.put_accounts([("acme", {"name": "Acme", "plan": "free"}, 100.0, "u:1")])
+    store.rollback()
+    assert store.account("acme") is None and store.account_ids() == []
+    store.begin()
+    store.put_accounts([("acme", {"name": "Acme", "plan": "free"}, 100.0, "u:1"),
+                        ("acme", {"plan": "pro", "seats": 5}, 90.0, "a:x"),
+                        ("acme", {"plan": "team"}, 120.0, "u:1"),
+                        ("zeta", {}, 110.0, "u:1")])
+    store.commit()
+    acme = store.account("acme")
+    assert acme is not None
+    assert acme.traits == {"name": "Acme", "plan": "team", "seats": 5}  # later calls win
+    assert (acme.first_seen, acme.last_seen) == (90.0, 120.0)
+    assert sorted(acme.members) == [("a:x", 90.0), ("u:1", 100.0)]  # each member once
+    assert store.accounts_of(["u:1"]) == ["acme", "zeta"]
+    assert store.accounts_of(["a:x", "e:nobody"]) == ["acme"] and store.accounts_of([]) == []
+    assert store.account_ids() == ["acme", "zeta"] and store.account_ids(1, 1) == ["zeta"]
+
+
 def test_set_aside_events_are_kept_with_their_errors(store: Store) -> None:
     write(store, 1, ["a", "b", "c"])
     store.begin()

@@ -61,9 +61,23 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
         "rfm": _rfm(engine, p),
         "clv": engine.clv.score(p, engine.clock.now()) if engine.clv is not None else None,
         "segments": list(p.segments),
+        "accounts": engine.accounts_of(p),
         "merges": [{"from": m.from_id, "reason": m.reason, "at": _time(m.ts)}
                    for m in engine.merges(p)],
         "timeline": [_event_view(ev) for ev in events],
+    }
+
+
+def account_view(engine: Engine, account_id: str) -> dict[str, Any]:
+    """An account's own traits and its members, each resolved to today's record."""
+    account = engine.account(account_id)
+    return {
+        "id": account.id,
+        "traits": account.traits,
+        "first_seen": _time(account.first_seen),
+        "last_seen": _time(account.last_seen),
+        "members": [{"id": p.id, "user_id": p.user_id, "name": p.traits.get("name"),
+                     "email": p.traits.get("email")} for p in engine.members(account)],
     }
 
 

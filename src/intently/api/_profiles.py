@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from .._views import profile_view, set_aside_view
+from .._views import account_view, profile_view, set_aside_view
 from ..engine import Engine
 from ._auth import require_admin
 from ._deps import on_engine
@@ -23,6 +23,20 @@ async def get_profile(request: Request, identifier: str,
         return profile_view(engine, engine.profile(identifier), timeline)
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
+
+
+@router.get("/accounts", summary="Account ids (companies, households: `group` calls), paged")
+async def list_accounts(request: Request, limit: int = Query(100, ge=1, le=1000),
+                        offset: int = Query(0, ge=0)) -> list[str]:
+    require_admin(request)
+    return await on_engine(  # type: ignore[no-any-return]
+        request, lambda e: e.store.account_ids(limit, offset))
+
+
+@router.get("/accounts/{account_id}", summary="An account's own traits and its members")
+async def get_account(request: Request, account_id: str) -> dict[str, Any]:
+    require_admin(request)
+    return await on_engine(request, lambda e: account_view(e, account_id))  # type: ignore[no-any-return]
 
 
 @router.get("/stats", summary="Engine counters")

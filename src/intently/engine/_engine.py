@@ -45,7 +45,7 @@ from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
 from ..segments._counters import Counters
-from ..store import Store, StoredEvent, open_store
+from ..store import Account, AccountUpdate, Store, StoredEvent, open_store
 from ._clock import Clock, SystemClock
 from ._scenarios import PREFIX as SCENARIO_TIMER
 from ._scenarios import ScenarioRuntime
@@ -173,6 +173,13 @@ def _stored(row: StoredEvent) -> Event:
     ev.ts = row[1]
     ev.received_at = row[2]
     return ev
+
+
+def _account_update(ev: Event) -> AccountUpdate:
+    """A group call: the account's traits (moved aside on decode) and who joined it."""
+    traits = ev.properties.get("group_traits")
+    member = f"u:{ev.user_id}" if ev.user_id else f"a:{ev.anonymous_id}"
+    return (str(ev.group_id), traits if isinstance(traits, dict) else {}, ev.ts, member)
 
 
 def _segment_timers(timers: dict[str, float]) -> dict[str, float]:
@@ -325,6 +332,7 @@ class Engine:
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
                 dupes |= {seq - first for seq in store.claim_orders(orders)}
             rows = []
+            accounts: list[AccountUpdate] = []
             for i, ev in enumerate(batch):
                 if dupes and i in dupes:
                     continue
@@ -335,10 +343,14 @@ class Engine:
                 prev = int(profile.last_seq)  # each event points back to its record's last one
                 profile.last_seq = float(first + i)
                 rows.append((first + i, profile.id, ev.ts, now, payloads[i], prev))
+                if ev.type == "group" and ev.group_id:
+                    accounts.append(_account_update(ev))
                 if wanted:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
                                           profile.intent, profile.cluster))
             store.append(rows)
+            if accounts:
+                store.put_accounts(accounts)
             effects = self.scenarios.book.effects
             if effects:
                 self._put_effects(effects.take())
@@ -710,6 +722,27 @@ class Engine:
         pending = [m.head for m in self.resolver.merges if m.from_id in merged]
         heads = [int(profile.last_seq), *pending]
         return [_stored(row) for row in self.store.timeline(ids, limit, heads)]
+
+    def account(self, account_id: str) -> Account:
+        """An account (a `group` call's company or household), as of the last commit."""
+        found = self.store.account(account_id)
+        if found is None:
+            raise NotFound(f"no account {account_id!r}")
+        return found
+
+    def members(self, account: Account) -> list[Profile]:
+        """The records of the people who joined `account` (merged people count once)."""
+        found: dict[str, Profile] = {}
+        for key, _since in account.members:
+            pid = self.state.lookup(key)
+            profile = self.state.peek(pid) if pid is not None else None
+            if profile is not None:
+                found.setdefault(profile.id, profile)
+        return list(found.values())
+
+    def accounts_of(self, profile: Profile) -> list[str]:
+        """The accounts a record's people joined."""
+        return self.store.accounts_of(profile.identities)
 
     def merges(self, profile: Profile) -> list[Merge]:
         done = self.store.merges(profile.id)

@@ -22,12 +22,18 @@ class IntentScorer:
         to its journey chain."""
         if not signals:
             return
+        journey_start: float = p.journey_start
+        if ts < journey_start:  # a late event of a journey already over
+            return
         if PURCHASED in signals:  # the journey converted; its key action stays what it was
             p.intent = 1.0
             return
-        model = self.model
         chain = p.chain
         n = len(chain)
+        if n and p.chain_ts[n - 1] > ts:  # a late event, put in its place: score afresh
+            self._rescore(p, signals, ts, props)
+            return
+        model = self.model
         k = len(signals)
         acc: float
         before: float
@@ -47,7 +53,6 @@ class IntentScorer:
             acc = step(acc, sig, chain[:idx].count(sig))  # sightings before
         p.intent_acc = acc
         last = chain[-1]
-        journey_start: float = p.journey_start
         cart: float = p.cart_value
         category = category_key(category_of(props)) if props else None
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
@@ -58,3 +63,31 @@ class IntentScorer:
             p.key_delta = now - before
             p.key_ts = ts
             p.key_action = last
+
+    def _rescore(self, p: Profile, signals: tuple[str, ...], ts: float,
+                 props: dict[str, Any]) -> None:
+        """The whole chain again, as if its events had come in order (the item's price and
+        category are the late event's: a record keeps no other event's); the late event is the
+        key action if it raised the probability most."""
+        model = self.model
+        chain = p.chain
+        times = p.chain_ts
+        n = len(chain)
+        acc = 0.0
+        step = model.step
+        for idx in range(n):
+            sig = chain[idx]
+            acc = step(acc, sig, chain[:idx].count(sig))
+        p.intent_acc = acc
+        end: float = times[n - 1]
+        gap = (end - times[n - 2]) / 60.0 if n > 1 else 0.0
+        category = category_key(category_of(props)) if props else None
+        before: float = p.intent
+        now = sigmoid(model.logit(acc, chain[-1], chain[-2] if n > 1 else None, n,
+                                  (end - p.journey_start) / 60.0, gap,
+                                  item_price(props) if props else 0.0, p.cart_value, category))
+        p.intent = now
+        if now - before > p.key_delta:
+            p.key_delta = now - before
+            p.key_ts = ts
+            p.key_action = signals[-1]

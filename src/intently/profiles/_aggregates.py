@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from sys import intern
@@ -107,8 +108,15 @@ class Aggregator:
             for sig in signals:
                 key = _SIGNAL_KEYS.get(sig) or _new_key(_SIGNAL_KEYS, "s:", sig)
                 counts[key] = counts.get(key, 0) + 1
-                chain.append(sig)
-                chain_ts.append(ts)
+            if len(chain_ts) == 0 or ts >= chain_ts[-1]:
+                for sig in signals:
+                    chain.append(sig)
+                    chain_ts.append(ts)
+            elif ts >= p.journey_start:  # a late event of this journey: in its place
+                at = bisect_right(chain_ts, ts)
+                chain[at:at] = list(signals)
+                chain_ts[at:at] = Times([ts] * len(signals))
+            # (a late event of a journey already over is counted, not chained)
             over = len(chain) - s.chain_limit
             if over > 0:
                 del chain[:over]

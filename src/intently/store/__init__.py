@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._base import LogRow, SegmentChange, SetAside, Store, StoredEvent
+from ._base import Account, AccountUpdate, LogRow, SegmentChange, SetAside, Store, StoredEvent
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -26,5 +26,5 @@ def open_store(url: str | Path, *, durability: str = "fsync", readonly: bool = F
     return SQLiteStore(text, durability=durability, readonly=readonly)
 
 
-__all__ = ["LogRow", "MemoryStore", "SQLiteStore", "SegmentChange", "SetAside", "Store",
-           "StoredEvent", "open_store"]
+__all__ = ["Account", "AccountUpdate", "LogRow", "MemoryStore", "SQLiteStore", "SegmentChange",
+           "SetAside", "Store", "StoredEvent", "open_store"]

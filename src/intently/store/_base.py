@@ -8,7 +8,9 @@ log after it (`read_log`). Every backend passes `tests/test_store_contract.py`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+import msgspec
 
 from ..profiles import Merge
 
@@ -40,6 +42,22 @@ StoredEvent = tuple[int, float, float, bytes]
 SetAside = tuple[int, float, float, bytes, str, float]
 """(seq, event time, received at, JSON payload, error, when set aside): an accepted event the
 pipeline failed on (a dead letter)"""
+
+AccountUpdate = tuple[str, dict[str, Any], float, str]
+"""(account id, traits, event time, member's identity key): one `group` call"""
+
+
+class Account(msgspec.Struct, frozen=True):
+    """A company or household that people belong to (Segment's `group`): its own traits, kept
+    apart from the people's, and its members by the identity key they joined with (`u:42`,
+    `a:3f9c`), which the reader resolves to today's record (records merge)."""
+
+    id: str
+    traits: dict[str, Any]
+    first_seen: float
+    last_seen: float
+    members: list[tuple[str, float]]
+    """(identity key, joined at), oldest first"""
 
 
 @runtime_checkable
@@ -85,6 +103,18 @@ class Store(Protocol):
         it finds the heads of records merged at a checkpoint itself)."""
 
     def count_events(self) -> int: ...
+
+    # -- accounts (group calls), written with the events that carry them
+    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
+        """Inside a transaction: merge each update's traits into its account (later calls win
+        key by key), widen its first/last seen and add the member."""
+
+    def account(self, account_id: str) -> Account | None: ...
+
+    def accounts_of(self, keys: Sequence[str]) -> list[str]:
+        """The ids of the accounts any of these identity keys joined, sorted."""
+
+    def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
 
     # -- events set aside: accepted and logged, but the pipeline failed on them
     def set_aside(self, seq: int, error: str, at: float) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import bisect
 import threading
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..profiles import Merge
 from ._base import (
+    Account,
+    AccountUpdate,
     JournalEntry,
     LogRow,
     OutboxItem,
@@ -44,6 +47,8 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._set_aside: dict[int, tuple[str, float]] = {}
         self._pending_aside: dict[int, tuple[str, float]] = {}
+        self._accounts: dict[str, Account] = {}
+        self._pending_accounts: list[AccountUpdate] = []
 
     def begin(self) -> None:
         self._lock.acquire()
@@ -93,19 +98,50 @@ class MemoryStore:
                     self._journal.setdefault(j[0], tuple(j))  # type: ignore[arg-type]
             self._set_aside.update(self._pending_aside)
             self._order_ids.update(self._pending_orders)
+            for update in self._pending_accounts:
+                self._apply_account(*update)
         finally:
-            self._pending = None
-            self._pending_effects = []
-            self._pending_aside = {}
-            self._pending_orders = {}
-            self._lock.release()
+            self.rollback()
 
     def rollback(self) -> None:
         self._pending = None
         self._pending_effects = []
         self._pending_aside = {}
         self._pending_orders = {}
+        self._pending_accounts = []
         self._lock.release()
+
+    # -- accounts
+    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
+        if self._pending is None:
+            raise RuntimeError("put_accounts outside a transaction")
+        self._pending_accounts.extend(updates)
+
+    def _apply_account(self, account_id: str, traits: dict[str, Any], ts: float,
+                       member: str) -> None:
+        old = self._accounts.get(account_id)
+        if old is None:
+            self._accounts[account_id] = Account(account_id, dict(traits), ts, ts, [(member, ts)])
+            return
+        members = old.members if any(m == member for m, _ in old.members) else [
+            *old.members, (member, ts)]
+        self._accounts[account_id] = Account(account_id, {**old.traits, **traits},
+                                             min(old.first_seen, ts), max(old.last_seen, ts),
+                                             members)
+
+    def account(self, account_id: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def accounts_of(self, keys: Sequence[str]) -> list[str]:
+        wanted = set(keys)
+        with self._lock:
+            return sorted(a.id for a in self._accounts.values()
+                          if any(m in wanted for m, _ in a.members))
+
+    def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
+        with self._lock:
+            return sorted(self._accounts)[offset:offset + limit]
 
     # -- the outbox
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:

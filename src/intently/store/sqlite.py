@@ -18,9 +18,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import msgspec
+
 from .._errors import StoreError
 from ..profiles import Merge
 from ._base import (
+    Account,
+    AccountUpdate,
     JournalEntry,
     LogRow,
     OutboxItem,
@@ -131,6 +135,19 @@ CREATE TABLE IF NOT EXISTS set_aside (
     error TEXT NOT NULL,
     at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    traits BLOB NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS account_members (
+    account_id TEXT NOT NULL,
+    member TEXT NOT NULL,
+    since REAL NOT NULL,
+    PRIMARY KEY (account_id, member)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_members_by_member ON account_members (member);
 CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
@@ -228,6 +245,48 @@ class SQLiteStore:
             if row[0] != seq:
                 taken.add(seq)
         return taken
+
+    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
+        db = self._db
+        for account_id, traits, ts, member in updates:
+            row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            merged = {**msgspec.json.decode(row[0]), **traits} if row else traits
+            db.execute(
+                "INSERT INTO accounts (id, traits, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
+                "first_seen = min(first_seen, excluded.first_seen), "
+                "last_seen = max(last_seen, excluded.last_seen)",
+                (account_id, msgspec.json.encode(merged), ts, ts))
+            db.execute("INSERT OR IGNORE INTO account_members (account_id, member, since) "
+                       "VALUES (?, ?, ?)", (account_id, member, ts))
+
+    def account(self, account_id: str) -> Account | None:
+        with self._lock:
+            row = self._db.execute("SELECT traits, first_seen, last_seen FROM accounts "
+                                   "WHERE id = ?", (account_id,)).fetchone()
+            if row is None:
+                return None
+            members = self._db.execute(
+                "SELECT member, since FROM account_members WHERE account_id = ? "
+                "ORDER BY since, member", (account_id,)).fetchall()
+        return Account(account_id, msgspec.json.decode(row[0]), row[1], row[2],
+                       [(m, since) for m, since in members])
+
+    def accounts_of(self, keys: Sequence[str]) -> list[str]:
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                part = list(keys[start : start + _CHUNK])
+                marks = ",".join("?" * len(part))
+                found.update(r[0] for r in self._db.execute(
+                    f"SELECT account_id FROM account_members WHERE member IN ({marks})", part))
+        return sorted(found)
+
+    def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM accounts ORDER BY id LIMIT ? OFFSET ?",
+                                    (limit, offset)).fetchall()
+        return [r[0] for r in rows]
 
     def append(self, rows: Sequence[LogRow]) -> None:
         self._db.executemany(
