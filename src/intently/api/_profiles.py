@@ -27,7 +27,7 @@ async def get_profile(request: Request, identifier: str,
 
 @router.get("/accounts", summary="Account ids (companies, households: `group` calls), paged")
 async def list_accounts(request: Request, limit: int = Query(100, ge=1, le=1000),
-                        offset: int = Query(0, ge=0)) -> list[str]:
+                        offset: int = Query(0, ge=0, le=10**12)) -> list[str]:
     require_admin(request)
     return await on_engine(  # type: ignore[no-any-return]
         request, lambda e: e.store.account_ids(limit, offset))

@@ -61,8 +61,8 @@ async def delete_segment(request: Request, name: str) -> dict[str, Any]:
 
 @router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")
 async def members(request: Request, name: str, format: str = Query("json"),
-                  limit: int = Query(1000, ge=1, le=1_000_000), offset: int = Query(0, ge=0)
-                  ) -> Response:
+                  limit: int = Query(1000, ge=1, le=1_000_000),
+                  offset: int = Query(0, ge=0, le=10**12)) -> Response:
     require_admin(request)
 
     def read(engine: Engine) -> list[tuple[str, float]]:

@@ -28,7 +28,7 @@ from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..config import Settings
 from ..decisions import load_decider, save_offer_rules
-from ..events import Event, Vocabulary, as_validation_error
+from ..events import Event, Vocabulary, as_validation_error, filed_time
 from ..events.signals import PURCHASED, action_of
 from ..intent import (
     ClusterModel,
@@ -305,7 +305,7 @@ class Engine:
         for i, ev in enumerate(batch):  # all checks before any state changes
             if not ev.received_at:  # (set already when a batch is retried in parts)
                 ev.received_at = now
-                ev.ts = ev.event_time(now, future_s)
+                ev.ts = filed_time(ev, now, future_s)  # a native call (Event's is not)
             raw = raws[i] if raws is not None else None
             if not ev.message_id:
                 ev.message_id = next(ids)

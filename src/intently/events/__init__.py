@@ -1,5 +1,6 @@
 """Where events come in: the Segment-format event, its validation and the signal vocabulary."""
 
+from ._checks import filed_time
 from ._errors import as_validation_error
 from ._model import Batch, Event
 from ._time import isoformat, parse_timestamp
@@ -13,6 +14,7 @@ __all__ = [
     "Vocabulary",
     "as_validation_error",
     "event_key",
+    "filed_time",
     "isoformat",
     "parse_timestamp",
 ]
