@@ -46,11 +46,13 @@ $(NODE_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
 
 test: hot $(CHROMIUM) $(NODE_MODULES)
 	$(BIN)/ruff check src tests docs setup.py
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 # The fast loop: lint, then the suite without the browser tests, stopping at the first failure.
 check: hot
 	$(BIN)/ruff check src tests docs setup.py
+	$(BIN)/mypy
 	$(BIN)/pytest -x --ignore=tests/test_dashboard.py
 
 # Refresh constraints.txt from the newest releases (in a throwaway environment; the project's

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from intently import Engine, ManualClock, Settings
-from intently.store import MemoryStore, SQLiteStore, Store
+from intently.store import MemoryStore, Store, open_store
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,8 +44,8 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    backend: Store = MemoryStore() if request.param == "memory" else SQLiteStore(
-        tmp_path / "contract.db")
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/contract.db"
+    backend = open_store(url)
     yield backend
     backend.close()
 

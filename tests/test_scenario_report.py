@@ -26,9 +26,8 @@ def _store(arms: dict[str, tuple[int, int]]) -> MemoryStore:
             rows.append((f"e:{arm}{i}", "s", f"{arm}{i}", arm, "entered", 1.0, 0.0, ""))
             if i < converted:
                 rows.append((f"c:{arm}{i}", "s", f"{arm}{i}", arm, "converted", 2.0, 10.0, ""))
-    store.begin()
-    store.put_effects([], rows)
-    store.commit()
+    with store.transaction() as tx:
+        tx.put_effects([], rows)
     return store
 
 

@@ -30,12 +30,36 @@ def test_schema_1_upgrades_and_keeps_timelines(tmp_path: Path) -> None:
     old.executescript(_V1)  # event 3 came after the last checkpoint: not indexed yet
     old.close()
     store = SQLiteStore(path)
-    assert [r[0] for r in store.timeline(["ann"])] == [3, 1]
-    store.begin()
-    store.claim(["m4"], 4)
-    store.append([(4, "ann", 4.0, 4.0, b"{}", 0)])  # the record did not know its head yet
-    store.commit()
-    assert [r[0] for r in store.timeline(["ann"], heads=[4])] == [4, 3, 1]
-    assert [r[0] for r in store.timeline(["bob"])] == [2]
+    assert [r.seq for r in store.timeline(["ann"])] == [3, 1]
+    with store.transaction() as tx:
+        tx.claim(["m4"], 4)
+        tx.append([(4, "ann", 4.0, 4.0, b"{}", 0)])  # the record did not know its head yet
+    assert [r.seq for r in store.timeline(["ann"], heads=[4])] == [4, 3, 1]
+    assert [r.seq for r in store.timeline(["bob"])] == [2]
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+_V2_OUTBOX = """
+CREATE TABLE outbox (id TEXT PRIMARY KEY, scenario TEXT NOT NULL, profile_id TEXT NOT NULL,
+    arm TEXT NOT NULL, channel TEXT NOT NULL, due REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '', updated REAL NOT NULL DEFAULT 0, next_at REAL NOT NULL,
+    body BLOB NOT NULL, created INTEGER);
+INSERT INTO outbox (id, scenario, profile_id, arm, channel, due, status, next_at, body, created)
+    VALUES ('m1', 's', 'p', 'A', 'email', 1.0, 'sending', 1.0, x'7b7d', 0),
+           ('m2', 's', 'p', 'A', 'email', 2.0, 'pending', 2.0, x'7b7d', 1);
+PRAGMA user_version = 2;
+"""
+
+
+def test_schema_2_outbox_upgrades_to_leases(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    old = sqlite3.connect(path)
+    old.executescript(_V2_OUTBOX)  # m1 was being sent when schema 2 stopped
+    old.close()
+    store = SQLiteStore(path)
+    assert [m.id for m in store.claim_due(10.0, "d1")] == ["m1", "m2"]
+    assert store.claim_due(10.0, "d2") == []
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3

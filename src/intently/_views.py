@@ -9,6 +9,7 @@ import msgspec
 from .engine import Engine
 from .events import isoformat
 from .profiles import Profile, tags
+from .store import OutboxItem
 
 
 def _time(ts: float) -> str | None:
@@ -66,6 +67,17 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
                    for m in engine.merges(p)],
         "timeline": [_event_view(ev) for ev in events],
     }
+
+
+def message_view(m: OutboxItem, body: bool = False) -> dict[str, Any]:
+    """An outbox message with its delivery state (and, with `body`, its text)."""
+    msg = msgspec.json.decode(m.body)
+    view = {"id": m.id, "scenario": m.scenario, "customer": m.profile_id, "arm": m.arm,
+            "channel": m.channel, "to": msg.get("to"), "subject": msg.get("subject", ""),
+            "due": m.due, "status": m.status, "attempts": m.attempts, "error": m.error}
+    if body:
+        view["body"] = msg.get("body", "")
+    return view
 
 
 def account_view(engine: Engine, account_id: str) -> dict[str, Any]:

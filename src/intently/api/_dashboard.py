@@ -161,17 +161,18 @@ async def customer(request: Request, identifier: str) -> dict[str, Any]:
         journal = engine.store.journal(profile_id=p.id, limit=200)
         outcomes: dict[str, list[str]] = {}
         for row in journal:
-            if row[4] in ("opened", "clicked"):
-                outcomes.setdefault(row[7], []).append(row[4])
+            if row.kind in ("opened", "clicked"):
+                outcomes.setdefault(row.ref, []).append(row.kind)
         messages = []
-        for r in outbox:
-            msg = msgspec.json.decode(r[10])
-            messages.append({"id": r[0], "scenario": r[1], "arm": r[3], "channel": r[4],
-                             "due": r[5], "status": r[6], "subject": msg.get("subject", ""),
-                             "outcomes": sorted(set(outcomes.get(r[0], [])))})
-        journeys = [{"scenario": r[1], "arm": r[3], "kind": r[4], "ts": r[5],
-                     "value": r[6], "ref": r[7]} for r in journal
-                    if r[4] in ("entered", "converted", "suppressed", "exited")][:50]
+        for m in outbox:
+            msg = msgspec.json.decode(m.body)
+            messages.append({"id": m.id, "scenario": m.scenario, "arm": m.arm,
+                             "channel": m.channel, "due": m.due, "status": m.status,
+                             "subject": msg.get("subject", ""),
+                             "outcomes": sorted(set(outcomes.get(m.id, [])))})
+        journeys = [{"scenario": r.scenario, "arm": r.arm, "kind": r.kind, "ts": r.ts,
+                     "value": r.value, "ref": r.ref} for r in journal
+                    if r.kind in ("entered", "converted", "suppressed", "exited")][:50]
         return {"row": customer_row(engine, p, []), "scores": intent_history(engine, p),
                 "lifecycle": lifecycle(p, engine.clock.now()), "messages": messages,
                 "journeys": journeys}
@@ -251,16 +252,15 @@ async def funnel(request: Request, name: str) -> dict[str, Any]:
         steps: dict[int, Counter[str]] = {}
         totals: Counter[str] = Counter()
         for row in engine.store.journal(scenario=name, limit=100_000):
-            kind = row[4]
+            kind = row.kind
             totals[kind] += 1
             if kind in ("sent", "suppressed", "failed"):
-                step = int(row[0].rsplit("/", 2)[-2])
+                step = int(row.id.rsplit("/", 2)[-2])
                 steps.setdefault(step, Counter())[kind] += 1
         labels = []
-        for i, step in enumerate(scenario.steps):
-            what = step.action + (f" · {step.args.get('channel')}" if step.action == "send"
-                                  else "")
-            labels.append({"step": i, "id": step.label, "action": what,
+        for i, st in enumerate(scenario.steps):
+            what = st.action + (f" · {st.args.get('channel')}" if st.action == "send" else "")
+            labels.append({"step": i, "id": st.label, "action": what,
                            **dict(steps.get(i, Counter()))})
         return {"scenario": name, "entered": totals["entered"],
                 "converted": totals["converted"], "steps": labels,

@@ -9,11 +9,11 @@ import contextlib
 import html
 from typing import Any
 
-import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from .._errors import NotFound, ValidationError
+from .._views import message_view
 from ..engine import Engine
 from ..scenarios import Scenario, parse_document, report
 from ._auth import require_admin
@@ -91,14 +91,7 @@ async def outbox(request: Request, limit: int = Query(50, ge=1, le=1000),
     require_admin(request)
     store = services(request).worker.engine.store
     rows = await asyncio.to_thread(store.outbox, limit, scenario, customer)
-    out = []
-    for r in rows:
-        msg = msgspec.json.decode(r[10])
-        out.append({"id": r[0], "scenario": r[1], "customer": r[2], "arm": r[3],
-                    "channel": r[4], "due": r[5], "status": r[6], "attempts": r[7],
-                    "error": r[8], "to": msg.get("to"), "subject": msg.get("subject", ""),
-                    "body": msg.get("body", "")})
-    return out
+    return [message_view(r, body=True) for r in rows]
 
 
 # -- public links in messages (signed tokens; no key)

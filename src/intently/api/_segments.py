@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from .._errors import NotFound, ValidationError
 from ..engine import Engine
 from ..segments import Segment
+from ..store import Member
 from ._auth import require_admin
 from ._deps import on_engine
 from ._rules import read_rule
@@ -65,7 +66,7 @@ async def members(request: Request, name: str, format: str = Query("json"),
                   offset: int = Query(0, ge=0, le=10**12)) -> Response:
     require_admin(request)
 
-    def read(engine: Engine) -> list[tuple[str, float]]:
+    def read(engine: Engine) -> list[Member]:
         if name not in engine.segments.book.segments:
             raise NotFound(f"no segment {name!r}")
         if engine.segments.pending:
@@ -97,9 +98,9 @@ async def history(request: Request, name: str) -> dict[str, Any]:
             day = days.setdefault(int(ts // 86400), [0, 0])
             day[0 if entered else 1] += 1
         size, out = 0, []
-        for day, (ins, outs) in sorted(days.items()):
+        for number, (ins, outs) in sorted(days.items()):
             size += ins - outs
-            out.append({"day": day * 86400, "entered": ins, "left": outs, "size": size})
+            out.append({"day": number * 86400, "entered": ins, "left": outs, "size": size})
         return {"segment": name, "days": out}
 
     return await on_engine(request, read)  # type: ignore[no-any-return]

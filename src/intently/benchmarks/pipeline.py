@@ -29,11 +29,10 @@ def floor(events: list[bytes], db: Path, batch_size: int) -> float:
     for start in range(0, len(events), batch_size):
         raws = events[start : start + batch_size]
         batch = [decode(raw) for raw in raws]
-        store.begin()
-        store.claim([ev.message_id or "" for ev in batch], seq + 1)
-        store.append([(seq + 1 + i, ev.user_id or ev.anonymous_id or "", ev.ts, 0.0, raw, 0)
-                      for i, (ev, raw) in enumerate(zip(batch, raws, strict=True))])
-        store.commit()
+        with store.transaction() as tx:
+            tx.claim([ev.message_id or "" for ev in batch], seq + 1)
+            tx.append([(seq + 1 + i, str(ev.user_id or ev.anonymous_id or ""), ev.ts, 0.0, raw, 0)
+                       for i, (ev, raw) in enumerate(zip(batch, raws, strict=True))])
         seq += len(batch)
     elapsed = time.perf_counter() - started
     store.close()

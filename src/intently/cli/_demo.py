@@ -16,6 +16,7 @@ from .._errors import IntentlyError
 from ..api import create_app
 from ..api._server import start_dispatcher
 from ..engine import Engine, EngineWorker, as_event
+from ..events import Event
 from ..scenarios import ready_made
 from ..testing import Shop
 from ._common import CONFIG, DB, emit_json, err, guard, settings
@@ -100,7 +101,7 @@ class ShopClock:
 
 def _feed(shop: Shop, worker: EngineWorker, clock: ShopClock, stop: threading.Event) -> None:
     """Play the shop's events as the shop's clock reaches them, in small group commits."""
-    batch = []
+    batch: list[Event] = []
     for raw in shop.events():
         if stop.is_set():
             return

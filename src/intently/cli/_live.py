@@ -48,9 +48,10 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
         for name in p.segments:
             if name in sizes:
                 sizes[name] += 1
-    outbox = [{"due": r[5], "scenario": r[1], "arm": r[3], "channel": r[4], "status": r[6],
-               "customer": r[2], "subject": msgspec.json.decode(r[10]).get("subject", "")}
-              for r in engine.store.outbox(6)] if engine.scenarios.active else []
+    outbox = [{"due": m.due, "scenario": m.scenario, "arm": m.arm, "channel": m.channel,
+               "status": m.status, "customer": m.profile_id,
+               "subject": msgspec.json.decode(m.body).get("subject", "")}
+              for m in engine.store.outbox(6)] if engine.scenarios.active else []
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), active,
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows,
                     sizes, engine.messages_queued, outbox)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import msgspec
 import typer
 
 from .._errors import IntentlyError
+from .._views import message_view
 from ..engine import Dispatcher, channels_from_settings
 from ..scenarios import load_file, ready_made, report, to_yaml
 from ._common import CONFIG, DB, JSON, emit_json, fail, guard, open_engine, settings
@@ -159,12 +159,7 @@ def outbox(limit: int = typer.Option(20, help="Newest messages to show"),
     engine = open_engine(db, config, readonly=True, intent_model=False)
     rows = engine.store.outbox(limit, scenario=scenario)
     engine.store.close()
-    out = []
-    for r in rows:
-        msg = msgspec.json.decode(r[10])
-        out.append({"id": r[0], "scenario": r[1], "customer": r[2], "arm": r[3],
-                    "channel": r[4], "to": msg.get("to"), "subject": msg.get("subject", ""),
-                    "due": r[5], "status": r[6], "attempts": r[7], "error": r[8]})
+    out = [message_view(r) for r in rows]
     if as_json:
         emit_json(out)
         return

@@ -10,6 +10,8 @@ as Message-ID). Failures retry with exponential backoff; a message too old to ma
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +30,10 @@ from ..channels import (
 )
 from ..config import Settings
 from ..scenarios import Message
-from ..store import Store
+from ..store import Outbox
 
 _decode = msgspec.json.Decoder(Message).decode
+_log = logging.getLogger(__name__)
 
 
 def channels_from_settings(settings: Settings, secret: bytes) -> dict[str, Channel]:
@@ -53,11 +56,20 @@ def channels_from_settings(settings: Settings, secret: bytes) -> dict[str, Chann
 
 
 class Dispatcher:
-    def __init__(self, store: Store, channels: dict[str, Channel], *,
+    """Delivers due messages. Several may run against one outbox, each under its own `owner`
+    name (the host's, by default): each claims messages under a lease (`lease_s`), so none is
+    sent twice while it holds; a dispatcher restarted under the same name takes back at once
+    what it was sending when it stopped (each is sent again with the same id as idempotency
+    key)."""
+
+    def __init__(self, outbox: Outbox, channels: dict[str, Channel], *,
                  clock: Callable[[], float] = time.time, max_age_s: float = 86400.0,
                  max_attempts: int = 8, backoff_s: float = 2.0, max_backoff_s: float = 3600.0,
-                 fallback: Channel | None = None) -> None:
-        self.store = store
+                 fallback: Channel | None = None, owner: str | None = None,
+                 lease_s: float = 300.0) -> None:
+        self.outbox = outbox
+        self.owner = owner or socket.gethostname()
+        self.lease_s = lease_s
         self.channels = channels
         self.clock = clock
         self.max_age_s = max_age_s
@@ -73,16 +85,16 @@ class Dispatcher:
     def run_once(self, limit: int = 200) -> int:
         """Attempt every due message (up to `limit`); returns how many were attempted."""
         now = self.clock()
-        rows = self.store.outbox_due(now, limit)
-        for row in rows:
-            self._deliver(row[0], row[4], row[5], row[7], row[10])
-        return len(rows)
+        items = self.outbox.claim_due(now, self.owner, self.lease_s, limit)
+        for m in items:
+            self._deliver(m.id, m.channel, m.due, m.attempts, m.body)
+        return len(items)
 
     def _deliver(self, mid: str, channel_name: str, due: float, attempts: int, body: bytes
                  ) -> None:
-        store, now = self.store, self.clock()
+        outbox, now = self.outbox, self.clock()
         if now - due > self.max_age_s:
-            store.outbox_mark(mid, "expired", attempts, 0.0,
+            outbox.mark(mid, "expired", attempts, 0.0,
                               f"not sent within {self.max_age_s / 3600:g} h of its due time", now)
             self.counts["expired"] += 1
             return
@@ -91,19 +103,18 @@ class Dispatcher:
         if channel is None:
             channel, status = self.fallback, "logged"
         attempts += 1
-        store.outbox_mark(mid, "sending", attempts, now, "", now)
         try:
             channel.send(_decode(body))
         except DeliveryError as exc:
             if exc.retryable and attempts < self.max_attempts:
                 wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempts - 1))
-                store.outbox_mark(mid, "pending", attempts, now + wait, str(exc), now)
+                outbox.mark(mid, "pending", attempts, now + wait, str(exc), now)
                 self.counts["retried"] += 1
             else:
-                store.outbox_mark(mid, "failed", attempts, 0.0, str(exc), now)
+                outbox.mark(mid, "failed", attempts, 0.0, str(exc), now)
                 self.counts["failed"] += 1
             return
-        store.outbox_mark(mid, status, attempts, 0.0, "", now)
+        outbox.mark(mid, status, attempts, 0.0, "", now)
         self.counts[status] += 1
 
     # -- as a thread
@@ -112,7 +123,9 @@ class Dispatcher:
             while not self._stop.is_set():
                 try:
                     busy = self.run_once()
-                except Exception:
+                except Exception:  # the store is down, say: log it, wait, try again
+                    _log.exception("outbox dispatch failed; retrying", extra={
+                        "owner": self.owner})
                     busy = 0
                 if not busy:
                     self._wake.wait(interval_s)

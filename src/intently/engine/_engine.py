@@ -45,7 +45,16 @@ from ..scenarios import Effects, Scenario
 from ..segments import Change, Did, Segment
 from ..segments._compile import counter_key
 from ..segments._counters import Counters
-from ..store import Account, AccountUpdate, Store, StoredEvent, open_store
+from ..store import (
+    Account,
+    AccountUpdate,
+    JournalEntry,
+    LogTransaction,
+    OutboxRow,
+    Store,
+    StoredEvent,
+    open_store,
+)
 from ._clock import Clock, SystemClock
 from ._scenarios import PREFIX as SCENARIO_TIMER
 from ._scenarios import ScenarioRuntime
@@ -179,7 +188,8 @@ def _account_update(ev: Event) -> AccountUpdate:
     """A group call: the account's traits (moved aside on decode) and who joined it."""
     traits = ev.properties.get("group_traits")
     member = f"u:{ev.user_id}" if ev.user_id else f"a:{ev.anonymous_id}"
-    return (str(ev.group_id), traits if isinstance(traits, dict) else {}, ev.ts, member)
+    return AccountUpdate(str(ev.group_id), traits if isinstance(traits, dict) else {}, ev.ts,
+                         member)
 
 
 def _segment_timers(timers: dict[str, float]) -> dict[str, float]:
@@ -325,12 +335,12 @@ class Engine:
         done: list[Processed] = result.processed
         wanted = keep or bool(self.listeners)
         pending_before = len(self.segments.pending)
-        store.begin()
+        tx = store.transaction()
         try:
-            dupes = store.claim(mids, first)
+            dupes = tx.claim(mids, first)
             if orders:  # the same order sent twice (a browser and a server, say) counts once
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
-                dupes |= {seq - first for seq in store.claim_orders(orders)}
+                dupes |= {seq - first for seq in tx.claim_orders(orders)}
             rows = []
             accounts: list[AccountUpdate] = []
             for i, ev in enumerate(batch):
@@ -348,15 +358,15 @@ class Engine:
                 if wanted:
                     done.append(Processed(ev, profile, signals, profile.journey_start,
                                           profile.intent, profile.cluster))
-            store.append(rows)
+            tx.append(rows)
             if accounts:
-                store.put_accounts(accounts)
+                tx.put_accounts(accounts)
             effects = self.scenarios.book.effects
             if effects:
-                self._put_effects(effects.take())
-            store.commit()
+                self._put_effects(tx, effects.take())
+            tx.commit()
         except BaseException as exc:
-            store.rollback()
+            tx.rollback()
             self._reload()  # memory may hold effects of the rolled-back batch
             if isinstance(exc, _PipelineFailure):
                 return self._set_aside(batch, payloads, exc, keep)
@@ -407,16 +417,11 @@ class Engine:
         ev = batch[i]
         seq = self._seq + 1
         store = self.store
-        store.begin()
-        try:
-            dupes = store.claim([ev.message_id or ""], seq)
+        with store.transaction() as tx:
+            dupes = tx.claim([ev.message_id or ""], seq)
             if not dupes:
-                store.append([(seq, "", ev.ts, ev.received_at, payloads[i], 0)])
-                store.set_aside(seq, error, ev.received_at)
-            store.commit()
-        except BaseException:
-            store.rollback()
-            raise
+                tx.append([(seq, "", ev.ts, ev.received_at, payloads[i], 0)])
+                tx.set_aside(seq, error, ev.received_at)
         if dupes:
             result.duplicates += 1
             result.duplicate_at.add(i)
@@ -563,13 +568,13 @@ class Engine:
         self.checkpoint()
         return changes
 
-    def _put_effects(self, effects: Effects) -> None:
-        """Inside a transaction: the messages and journal rows the scenarios produced."""
+    def _put_effects(self, tx: LogTransaction, effects: Effects) -> None:
+        """The messages and journal rows the scenarios produced, with the events' transaction."""
         encode = _encode
-        self.store.put_effects(
-            [(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
+        tx.put_effects(
+            [OutboxRow(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
              for m in effects.messages],
-            [(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
+            [JournalEntry(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
              for r in effects.journal])
         self.messages_queued += len(effects.messages)
 
@@ -579,13 +584,8 @@ class Engine:
         if not effects or self.readonly:
             effects.take()
             return
-        self.store.begin()
-        try:
-            self._put_effects(effects.take())
-            self.store.commit()
-        except BaseException:
-            self.store.rollback()
-            raise
+        with self.store.transaction() as tx:
+            self._put_effects(tx, effects.take())
 
     def recommend(self, items: list[str], profile: Profile, limit: int = 3) -> list[str]:
         """Products to suggest after `items`: the offer rules' picks (written ones first, then
@@ -780,7 +780,7 @@ class Engine:
         replayed = 0
         for rows in self.store.read_log(after=start):
             for row in rows:
-                if skip and row[0] in skip:
+                if skip and row.seq in skip:
                     continue
                 try:
                     profile, _ = self._apply(_stored(row))
@@ -788,7 +788,7 @@ class Engine:
                     if self.readonly:
                         raise
                     return self._set_aside_stored(row, exc)
-                profile.last_seq = float(row[0])
+                profile.last_seq = float(row.seq)
                 replayed += 1
         self._seq = self.store.last_seq()
         self._flush_effects()  # the same ids as before the crash: the store keeps each once
@@ -800,15 +800,10 @@ class Engine:
         """A logged event fails on replay: set it aside and recover again without it, so a
         restart never halts on one event."""
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        _log.error("event set aside during recovery", extra={"seq": row[0], "error": error})
+        _log.error("event set aside during recovery", extra={"seq": row.seq, "error": error})
         self.events_set_aside += 1
-        self.store.begin()
-        try:
-            self.store.set_aside(row[0], error, self.clock.now())
-            self.store.commit()
-        except BaseException:
-            self.store.rollback()
-            raise
+        with self.store.transaction() as tx:
+            tx.set_aside(row.seq, error, self.clock.now())
         self._reload()
         return self.recovered
 

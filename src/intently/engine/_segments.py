@@ -159,7 +159,7 @@ class SegmentRuntime:
         heapq.heappush(self.heap, (due, pid))
 
     def flush(self) -> tuple[list[SegmentChange], dict[str, float | None]]:
-        changes = [(c.profile_id, c.segment, c.entered, c.ts) for c in self.pending]
+        changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts) for c in self.pending]
         timers, self.timer_updates = self.timer_updates, {}
         self.pending = []
         return changes, timers

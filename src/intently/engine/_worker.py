@@ -98,7 +98,7 @@ class EngineWorker:
                         break
                     self._background(engine)
                     continue
-                items = []
+                items: list[Any] = []
                 size = 0
                 while self._items and (not items or size < limit):
                     kind, payload, _ = self._items[0]

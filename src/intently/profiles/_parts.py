@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+from typing import cast
 
 import msgspec
 
@@ -18,7 +19,7 @@ class Times(array):
     __slots__ = ()
 
     def __new__(cls, values: Iterable[float] = ()) -> Times:
-        return super().__new__(cls, "d", values)
+        return cast(Times, super().__new__(cls, "d", values))
 
 
 class HourCounts(array):
@@ -27,7 +28,8 @@ class HourCounts(array):
     __slots__ = ()
 
     def __new__(cls, values: Iterable[int] | None = None) -> HourCounts:
-        return super().__new__(cls, "H", values if values is not None else [0] * 24)
+        return cast(HourCounts, super().__new__(
+            cls, "H", values if values is not None else [0] * 24))
 
 
 SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
@@ -46,7 +48,8 @@ class Scalars(array):
     __slots__ = ()
 
     def __new__(cls, values: Iterable[float] | None = None) -> Scalars:
-        return super().__new__(cls, "d", values if values is not None else [0.0] * len(SCALARS))
+        return cast(Scalars, super().__new__(
+            cls, "d", values if values is not None else [0.0] * len(SCALARS)))
 
 
 class Journey(msgspec.Struct, array_like=True, gc=False):

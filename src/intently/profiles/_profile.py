@@ -78,7 +78,7 @@ def _enc(obj: Any) -> Any:
 
 def _dec(kind: type, obj: Any) -> Any:
     if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
-        values = array("H" if kind is HourCounts else "d", obj).tolist()  # a list: exact size
+        values: list[Any] = array("H" if kind is HourCounts else "d", obj).tolist()  # exact size
         if kind is Scalars and len(values) < len(SCALARS):  # written before a figure was added
             values += [0.0] * (len(SCALARS) - len(values))
         return kind(values)
@@ -109,8 +109,8 @@ def decode_profile(blob: bytes) -> Profile:
         {intern(k): v for k, v in p.counts.items()}, p.sessions, p.session_events, p.orders,
         {intern(k): v for k, v in p.categories.items()}, p.hours,
         intern(p.tz) if p.tz else p.tz, p.consents,
-        Touch(*(intern(v) if v else None for v in (e.channel, e.source, e.campaign, e.medium,
-                                                   e.referrer, e.landing))),
+        Touch(*(intern(v) if v else None for v in (  # type: ignore[arg-type]
+            e.channel, e.source, e.campaign, e.medium, e.referrer, e.landing))),
         [intern(s) for s in p.chain], p.chain_ts,
         intern(p.key_action) if p.key_action else p.key_action,
         intern(p.cluster) if p.cluster else p.cluster, seg)

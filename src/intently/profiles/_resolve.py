@@ -10,23 +10,12 @@ Rules (kept simple and safe, as in Segment's identity resolution defaults):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..events import Event
+from ..store import Merge
 from ._merge import merge_into
 from ._profile import Profile
-
-
-@dataclass(frozen=True, slots=True)
-class Merge:
-    """One entry of the merge log."""
-
-    into_id: str
-    from_id: str
-    reason: str
-    ts: float
-    head: int = 0  # the merged record's latest event: its timeline goes on from there
 
 
 class ProfileState(Protocol):

@@ -7,7 +7,7 @@ import gzip
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 
@@ -29,7 +29,8 @@ def _open_text(path: Path, encoding: str = "utf-8") -> tuple[Iterator[str], IO[b
     """The file's lines as text, decoded one at a time, so a line the encoding cannot read is
     named: ValidationError `line N` (with a hint to pass `--encoding`)."""
     raw = path.open("rb")
-    stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+    stream: IO[bytes] = (
+        cast(IO[bytes], gzip.GzipFile(fileobj=raw)) if path.suffix == ".gz" else raw)
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # a byte order mark, as Excel writes it, is not a column name
     return _decoded(stream, encoding), raw

@@ -1,30 +1,79 @@
-"""Where state lives: the store port and its backends, chosen by a short URL.
+"""Where state lives: the ports (`EventLog`, `StateStore`, `Outbox`, `Catalog`, `ReadModels`),
+their typed rows, and the backends, chosen by URL from a registry:
 
     sqlite:///path/to/intently.db   (or just a path)   embedded, durable
     memory://                                          tests and throwaway runs
+
+A backend registers its scheme with `register`; `open_store` finds it by the URL's scheme.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from ._base import Account, AccountUpdate, LogRow, SegmentChange, SetAside, Store, StoredEvent
+from ._ports import Catalog, EventLog, LogTransaction, Outbox, ReadModels, StateStore, Store
+from ._rows import (
+    Account,
+    AccountMember,
+    AccountUpdate,
+    JournalCount,
+    JournalEntry,
+    LogRow,
+    Member,
+    Merge,
+    Movement,
+    OutboxItem,
+    OutboxRow,
+    RecordEvent,
+    SegmentChange,
+    SetAside,
+    StoredEvent,
+)
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
+Opener = Callable[[str, str, bool], Store]
+"""(what follows `scheme://`, durability, read-only) -> a store"""
+
+_BACKENDS: dict[str, Opener] = {}
+
+
+def register(scheme: str, opener: Opener) -> None:
+    """Make `scheme://...` URLs open with `opener`."""
+    _BACKENDS[scheme] = opener
+
+
+def schemes() -> list[str]:
+    return sorted(_BACKENDS)
+
 
 def open_store(url: str | Path, *, durability: str = "fsync", readonly: bool = False) -> Store:
-    """Open a backend by URL or path."""
+    """Open a backend by URL; a plain path is a SQLite file."""
     text = str(url)
-    if text.startswith("memory:"):
-        return MemoryStore()
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///"):]
-    elif "://" in text:
-        scheme = text.split("://", 1)[0]
-        raise ValueError(f"unknown store {scheme!r}; use a file path, sqlite:///PATH or memory://")
-    return SQLiteStore(text, durability=durability, readonly=readonly)
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "sqlite", "/" + text
+    opener = _BACKENDS.get(scheme)
+    if opener is None:
+        known = ", ".join(f"{s}://" for s in schemes())
+        raise ValueError(f"unknown store {scheme!r}; use a file path or one of {known}")
+    return opener(rest, durability, readonly)
 
 
-__all__ = ["Account", "AccountUpdate", "LogRow", "MemoryStore", "SQLiteStore", "SegmentChange",
-           "SetAside", "Store", "StoredEvent", "open_store"]
+def _sqlite(rest: str, durability: str, readonly: bool) -> Store:
+    if not rest.startswith("/"):
+        raise ValueError("a SQLite URL is sqlite:///PATH (three slashes)")
+    return SQLiteStore(rest[1:], durability=durability, readonly=readonly)
+
+
+register("sqlite", _sqlite)
+register("memory", lambda rest, durability, readonly: MemoryStore())
+
+__all__ = [
+    "Account", "AccountMember", "AccountUpdate", "Catalog", "EventLog", "JournalCount",
+    "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge", "Movement",
+    "Outbox", "OutboxItem", "OutboxRow", "ReadModels", "RecordEvent", "SQLiteStore",
+    "SegmentChange", "SetAside", "StateStore", "Store", "StoredEvent", "open_store", "register",
+    "schemes",
+]

@@ -21,20 +21,25 @@ from pathlib import Path
 import msgspec
 
 from .._errors import StoreError
-from ..profiles import Merge
-from ._base import (
+from ._rows import (
     Account,
+    AccountMember,
     AccountUpdate,
+    JournalCount,
     JournalEntry,
     LogRow,
+    Member,
+    Merge,
+    Movement,
     OutboxItem,
     OutboxRow,
+    RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -113,7 +118,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated REAL NOT NULL DEFAULT 0,
     next_at REAL NOT NULL,
     body BLOB NOT NULL,
-    created INTEGER
+    created INTEGER,
+    owner TEXT NOT NULL DEFAULT '',
+    lease_until REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_todo ON outbox (status, next_at);
 CREATE INDEX IF NOT EXISTS outbox_by_profile ON outbox (profile_id);
@@ -172,6 +179,119 @@ def _migrate_from_1(db: sqlite3.Connection) -> None:
         raise
 
 
+def _migrate_from_2(db: sqlite3.Connection) -> None:
+    """Schema 3 leases outbox messages to a dispatcher."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(outbox)")}
+    if columns and "owner" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
+
+
+class _Transaction:
+    """One group commit on the store's connection (which it holds locked until it ends)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._db = store._db
+        self._open = True
+
+    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
+        db = self._db
+        cur = db.executemany(
+            "INSERT OR IGNORE INTO message_ids (message_id, seq) VALUES (?, ?)",
+            zip(message_ids, range(first_seq, first_seq + len(message_ids)), strict=False),
+        )
+        if cur.rowcount == len(message_ids):
+            return set()
+        owner: dict[str, int] = {}
+        for start in range(0, len(message_ids), _CHUNK):
+            part = message_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(part))
+            owner.update(db.execute(
+                f"SELECT message_id, seq FROM message_ids WHERE message_id IN ({marks})", part
+            ).fetchall())
+        return {i for i, mid in enumerate(message_ids) if owner.get(mid) != first_seq + i}
+
+    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
+        if not orders:
+            return set()
+        db = self._db
+        db.executemany("INSERT OR IGNORE INTO order_ids (order_id, seq) VALUES (?, ?)", orders)
+        taken = set()
+        for order_id, seq in orders:
+            row = db.execute("SELECT seq FROM order_ids WHERE order_id = ?", (order_id,)
+                             ).fetchone()
+            if row[0] != seq:
+                taken.add(seq)
+        return taken
+
+    def append(self, rows: Sequence[LogRow]) -> None:
+        self._db.executemany(
+            "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def set_aside(self, seq: int, error: str, at: float) -> None:
+        self._db.execute("INSERT OR REPLACE INTO set_aside (seq, error, at) VALUES (?, ?, ?)",
+                         (seq, error, at))
+
+    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
+        db = self._db
+        for account_id, traits, ts, member in updates:
+            row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            merged = {**msgspec.json.decode(row[0]), **traits} if row else traits
+            db.execute(
+                "INSERT INTO accounts (id, traits, first_seen, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
+                "first_seen = min(first_seen, excluded.first_seen), "
+                "last_seen = max(last_seen, excluded.last_seen)",
+                (account_id, msgspec.json.encode(merged), ts, ts))
+            db.execute("INSERT OR IGNORE INTO account_members (account_id, member, since) "
+                       "VALUES (?, ?, ?)", (account_id, member, ts))
+
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+        db = self._db
+        db.executemany(
+            "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
+            "body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT count(*) FROM outbox))",
+            ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
+        db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
+                       "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
+
+    def commit(self) -> None:
+        if not self._open:
+            raise RuntimeError("the transaction has ended")
+        self._open = False
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        finally:
+            self._store._lock.release()
+
+    def rollback(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._store._lock.release()
+
+    def __enter__(self) -> _Transaction:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
 class SQLiteStore:
     """`durability="fsync"` (default) syncs the WAL on every commit: an acknowledged event
     survives power loss. `"process"` survives a crash of the process only, and is faster."""
@@ -205,61 +325,22 @@ class SQLiteStore:
                 raise StoreError(f"{self.path} was written by a newer Intently (schema {version})")
             if version == 1:
                 _migrate_from_1(db)
+            if 0 < version < 3:
+                _migrate_from_2(db)
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- the event log
-    def begin(self) -> None:
+    def transaction(self) -> _Transaction:
         self._lock.acquire()
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except BaseException:
             self._lock.release()
             raise
+        return _Transaction(self)
 
-    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
-        cur = self._db.executemany(
-            "INSERT OR IGNORE INTO message_ids (message_id, seq) VALUES (?, ?)",
-            zip(message_ids, range(first_seq, first_seq + len(message_ids)), strict=False),
-        )
-        if cur.rowcount == len(message_ids):
-            return set()
-        owner: dict[str, int] = {}
-        for start in range(0, len(message_ids), _CHUNK):
-            part = message_ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(part))
-            owner.update(self._db.execute(
-                f"SELECT message_id, seq FROM message_ids WHERE message_id IN ({marks})", part
-            ).fetchall())
-        return {i for i, mid in enumerate(message_ids) if owner.get(mid) != first_seq + i}
-
-    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
-        if not orders:
-            return set()
-        db = self._db
-        db.executemany("INSERT OR IGNORE INTO order_ids (order_id, seq) VALUES (?, ?)", orders)
-        taken = set()
-        for order_id, seq in orders:
-            row = db.execute("SELECT seq FROM order_ids WHERE order_id = ?", (order_id,)
-                             ).fetchone()
-            if row[0] != seq:
-                taken.add(seq)
-        return taken
-
-    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
-        db = self._db
-        for account_id, traits, ts, member in updates:
-            row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
-            merged = {**msgspec.json.decode(row[0]), **traits} if row else traits
-            db.execute(
-                "INSERT INTO accounts (id, traits, first_seen, last_seen) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
-                "first_seen = min(first_seen, excluded.first_seen), "
-                "last_seen = max(last_seen, excluded.last_seen)",
-                (account_id, msgspec.json.encode(merged), ts, ts))
-            db.execute("INSERT OR IGNORE INTO account_members (account_id, member, since) "
-                       "VALUES (?, ?, ?)", (account_id, member, ts))
-
+    # -- accounts
     def account(self, account_id: str) -> Account | None:
         with self._lock:
             row = self._db.execute("SELECT traits, first_seen, last_seen FROM accounts "
@@ -270,7 +351,7 @@ class SQLiteStore:
                 "SELECT member, since FROM account_members WHERE account_id = ? "
                 "ORDER BY since, member", (account_id,)).fetchall()
         return Account(account_id, msgspec.json.decode(row[0]), row[1], row[2],
-                       [(m, since) for m, since in members])
+                       list(map(AccountMember._make, members)))
 
     def accounts_of(self, keys: Sequence[str]) -> list[str]:
         found: set[str] = set()
@@ -288,26 +369,6 @@ class SQLiteStore:
                                     (limit, offset)).fetchall()
         return [r[0] for r in rows]
 
-    def append(self, rows: Sequence[LogRow]) -> None:
-        self._db.executemany(
-            "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-
-    def commit(self) -> None:
-        try:
-            self._db.execute("COMMIT")
-        finally:
-            self._lock.release()
-
-    def rollback(self) -> None:
-        try:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-        finally:
-            self._lock.release()
-
     def last_seq(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT max(seq) FROM events").fetchone()
@@ -324,10 +385,10 @@ class SQLiteStore:
                 ).fetchall()
             if not rows:
                 return
-            yield rows
+            yield list(map(StoredEvent._make, rows))
             cursor = rows[-1][0]
 
-    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[tuple[str, bytes]]]:
+    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[RecordEvent]]:
         cursor = 0
         while True:
             with self._lock:
@@ -336,11 +397,12 @@ class SQLiteStore:
                     "ORDER BY seq LIMIT ?", (cursor, ts, batch)).fetchall()
             if not rows:
                 return
-            yield [(r[1], r[2]) for r in rows]
+            yield [RecordEvent(r[1], r[2]) for r in rows]
             cursor = rows[-1][0]
 
-    def timeline(self, customer_ids: Sequence[str], limit: int = 100,
+    def timeline(self, record_ids: Sequence[str], limit: int = 100,
                  heads: Sequence[int] = ()) -> list[StoredEvent]:
+        customer_ids = record_ids
         marks = ",".join("?" * len(customer_ids))
         with self._lock:
             stored = [h for (h,) in self._db.execute(
@@ -352,22 +414,19 @@ class SQLiteStore:
                     "  JOIN back ON e.seq = back.seq WHERE e.prev > 0 AND back.n < ?) "
                     if starts else "")
             chain = "SELECT seq FROM back UNION " if starts else ""
-            return self._db.execute(
+            rows = self._db.execute(
                 f"{walk}SELECT seq, ts, received_at, payload FROM events WHERE seq IN ("
                 f"  {chain}SELECT seq FROM customer_events WHERE customer_id IN ({marks})"
                 f") ORDER BY seq DESC LIMIT ?",
                 (*starts, *([limit] if starts else []), *customer_ids, limit),
             ).fetchall()
+        return list(map(StoredEvent._make, rows))
 
     def count_events(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     # -- events set aside
-    def set_aside(self, seq: int, error: str, at: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO set_aside (seq, error, at) VALUES (?, ?, ?)",
-                         (seq, error, at))
-
     def set_aside_seqs(self, after: int = 0) -> set[int]:
         with self._lock:
             return {s for (s,) in self._db.execute(
@@ -375,44 +434,50 @@ class SQLiteStore:
 
     def set_aside_events(self, limit: int = 100) -> list[SetAside]:
         with self._lock:
-            return self._db.execute(
+            rows = self._db.execute(
                 "SELECT e.seq, e.ts, e.received_at, e.payload, d.error, d.at FROM set_aside d "
                 "JOIN events e ON e.seq = d.seq ORDER BY d.seq DESC LIMIT ?", (limit,)
             ).fetchall()
+        return list(map(SetAside._make, rows))
 
     # -- the outbox
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
-        db = self._db
-        db.executemany(
-            "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
-            "body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT count(*) FROM outbox))",
-            ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
-        db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
-                       "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
-
     _ITEM = ("id, scenario, profile_id, arm, channel, due, status, attempts, error, updated, "
              "body")
 
-    def outbox_due(self, now: float, limit: int = 100) -> list[OutboxItem]:
+    def claim_due(self, now: float, owner: str, lease_s: float = 60.0, limit: int = 100
+                  ) -> list[OutboxItem]:
+        db = self._db
         with self._lock:
-            return self._db.execute(
-                f"SELECT {self._ITEM} FROM outbox WHERE status IN ('pending', 'sending') "
-                "AND next_at <= ? ORDER BY next_at, created LIMIT ?", (now, limit)).fetchall()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = db.execute(
+                    f"SELECT {self._ITEM} FROM outbox WHERE (status = 'pending' AND next_at <= ?)"
+                    " OR (status = 'sending' AND (lease_until <= ? OR owner = ?)) "
+                    "ORDER BY next_at, created LIMIT ?", (now, now, owner, limit)).fetchall()
+                db.executemany("UPDATE outbox SET status = 'sending', owner = ?, lease_until = ? "
+                               "WHERE id = ?", ((owner, now + lease_s, r[0]) for r in rows))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return [OutboxItem(*r)._replace(status="sending") for r in rows]
 
-    def outbox_mark(self, message_id: str, status: str, attempts: int, next_at: float,
-                    error: str, now: float) -> None:
+    def mark(self, message_id: str, status: str, attempts: int, next_at: float, error: str,
+             now: float) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE outbox SET status = ?, attempts = ?, next_at = ?, error = ?, updated = ? "
-                "WHERE id = ?", (status, attempts, next_at, error, now, message_id))
+                "UPDATE outbox SET status = ?, attempts = ?, next_at = ?, error = ?, updated = ?, "
+                "owner = '', lease_until = 0 WHERE id = ?",
+                (status, attempts, next_at, error, now, message_id))
 
     def outbox(self, limit: int = 100, scenario: str | None = None,
                profile_id: str | None = None) -> list[OutboxItem]:
         where, args = _filters(scenario=scenario, profile_id=profile_id)
         with self._lock:
-            return self._db.execute(
+            rows = self._db.execute(
                 f"SELECT {self._ITEM} FROM outbox {where} ORDER BY due DESC, created DESC "
                 "LIMIT ?", (*args, limit)).fetchall()
+        return [OutboxItem(*r) for r in rows]
 
     def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
         with self._lock:
@@ -420,19 +485,21 @@ class SQLiteStore:
                                     " GROUP BY arm, status", (scenario,)).fetchall()
         return {(r[0], r[1]): r[2] for r in rows}
 
-    def journal_counts(self, scenario: str) -> list[tuple[str, str, int, float, int]]:
+    def journal_counts(self, scenario: str) -> list[JournalCount]:
         with self._lock:
-            return self._db.execute(
+            rows = self._db.execute(
                 "SELECT arm, kind, count(*), sum(value), count(DISTINCT profile_id) FROM journal "
                 "WHERE scenario = ? GROUP BY arm, kind", (scenario,)).fetchall()
+        return [JournalCount(*r) for r in rows]
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
                 limit: int = 100) -> list[JournalEntry]:
         where, args = _filters(scenario=scenario, profile_id=profile_id)
         with self._lock:
-            return self._db.execute(
+            rows = self._db.execute(
                 "SELECT id, scenario, profile_id, arm, kind, ts, value, ref FROM journal "
                 f"{where} ORDER BY ts DESC, id LIMIT ?", (*args, limit)).fetchall()
+        return [JournalEntry(*r) for r in rows]
 
     def save_scenario(self, name: str, body: bytes | None) -> None:
         with self._lock:
@@ -480,12 +547,14 @@ class SQLiteStore:
                 )
                 db.executemany(
                     "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
-                    "VALUES (?, ?, ?, ?)", ((c[1], c[0], int(c[2]), c[3]) for c in changes))
+                    "VALUES (?, ?, ?, ?)",
+                    ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
                 db.executemany(
                     "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-                    "VALUES (?, ?, ?)", ((c[1], c[0], c[3]) for c in changes if c[2]))
+                    "VALUES (?, ?, ?)",
+                    ((c.segment, c.profile_id, c.ts) for c in changes if c.entered))
                 db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?",
-                               ((c[1], c[0]) for c in changes if not c[2]))
+                               ((c.segment, c.profile_id) for c in changes if not c.entered))
                 dropped = [(pid,) for pid, body in profiles.items() if body is None]
                 db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
                 timers = timers or {}
@@ -514,23 +583,24 @@ class SQLiteStore:
             return dict(self._db.execute("SELECT name, body FROM segments").fetchall())
 
     def segment_members(self, segment: str, limit: int = 1000, offset: int = 0
-                        ) -> list[tuple[str, float]]:
+                        ) -> list[Member]:
         with self._lock:
-            return self._db.execute(
+            rows = self._db.execute(
                 "SELECT profile_id, since FROM segment_members WHERE segment = ? "
                 "ORDER BY profile_id LIMIT ? OFFSET ?", (segment, limit, offset)).fetchall()
+        return list(map(Member._make, rows))
 
     def segment_sizes(self) -> dict[str, int]:
         with self._lock:
             return dict(self._db.execute(
                 "SELECT segment, count(*) FROM segment_members GROUP BY segment").fetchall())
 
-    def segment_changes(self, segment: str, since: float = 0.0) -> list[tuple[str, bool, float]]:
+    def segment_changes(self, segment: str, since: float = 0.0) -> list[Movement]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT profile_id, entered, ts FROM segment_changes WHERE segment = ? AND ts >= ?"
                 " ORDER BY ts, id", (segment, since)).fetchall()
-        return [(r[0], bool(r[1]), r[2]) for r in rows]
+        return [Movement(r[0], bool(r[1]), r[2]) for r in rows]
 
     def load_timers(self) -> dict[str, float]:
         with self._lock:

@@ -22,10 +22,11 @@ def _p(product: Product, **extra: object) -> dict:
 
 
 def _order(products: list[Product], rng: random.Random, discount: float = 0.0) -> dict:
-    lines = [{"product_id": p.id, "name": p.name, "category": p.category,
-              "price": round(p.price * (1 - discount), 2), "quantity": 1} for p in products]
+    prices = [round(p.price * (1 - discount), 2) for p in products]
+    lines = [{"product_id": p.id, "name": p.name, "category": p.category, "price": price,
+              "quantity": 1} for p, price in zip(products, prices, strict=True)]
     return {"order_id": f"o-{rng.getrandbits(40):010x}", "products": lines,
-            "revenue": round(sum(line["price"] for line in lines), 2),
+            "revenue": round(sum(prices), 2),
             "discount": round(sum(p.price for p in products) * discount, 2),
             "category": products[0].category}
 

@@ -1,0 +1,215 @@
+"""The ports: what the runtime needs from where state lives, one small protocol per job.
+
+- `EventLog`: the append-only log of accepted events, written in group commits through a
+  `LogTransaction` (dedupe, append, and what must be durable with the events: set-aside
+  events, account updates, the outbox's messages), and read from a position.
+- `StateStore`: the golden records, identities, merges and timers, written at checkpoints.
+- `Outbox`: the messages the log's transactions put there, claimed for delivery under a lease
+  (several dispatchers never send one message twice while the lease holds).
+- `Catalog`: definitions (segments, scenarios, models) and small settings (meta).
+- `ReadModels`: what the surfaces show: timelines, segment members and movements, the journal,
+  the outbox's messages, accounts.
+
+The embedded backends implement all five in one object (`Store`), so a transaction spans them;
+every backend passes the contract suites in `tests/contract/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from ._rows import (
+    Account,
+    AccountUpdate,
+    JournalCount,
+    JournalEntry,
+    LogRow,
+    Member,
+    Merge,
+    Movement,
+    OutboxItem,
+    OutboxRow,
+    RecordEvent,
+    SegmentChange,
+    SetAside,
+    StoredEvent,
+)
+
+
+class LogTransaction(Protocol):
+    """One group commit: nothing written through it is kept unless `commit` returns, and only
+    then may its events be acknowledged. Use it as a context manager (commit on success,
+    rollback on an exception) or call `commit`/`rollback` once."""
+
+    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
+        """Reserve message ids for seqs `first_seq + i`; return the indexes that are duplicates
+        (seen before, or earlier in the same call)."""
+
+    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
+        """Claim each (order id, seq) of purchases; returns the seqs whose order id another
+        event already claimed (the same order sent twice counts once)."""
+
+    def append(self, rows: Sequence[LogRow]) -> None:
+        """Add rows to the log, in seq order."""
+
+    def set_aside(self, seq: int, error: str, at: float) -> None:
+        """Event `seq` was logged but not applied (`error` says why); replays skip it."""
+
+    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
+        """Merge each update's traits into its account (later calls win key by key), widen its
+        first/last seen and add the member."""
+
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+        """Add messages to the outbox (status pending) and rows to the journal, ignoring ids
+        already kept (a replay produces the same ids)."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def __enter__(self) -> LogTransaction: ...
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None: ...
+
+
+class EventLog(Protocol):
+    url: str
+
+    def transaction(self) -> LogTransaction:
+        """Open the one write transaction (a second waits until the first ends)."""
+
+    def last_seq(self) -> int:
+        """The position of the last event appended (0: none)."""
+
+    def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
+        """Every event after `after`, in order, in batches."""
+
+    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[RecordEvent]]:
+        """Every event from event time `ts` on, in log order, in batches. A scan: for
+        occasional jobs such as a new segment's backfill."""
+
+    def count_events(self) -> int: ...
+
+    def set_aside_seqs(self, after: int = 0) -> set[int]:
+        """The set-aside events' positions after `after`."""
+
+    def set_aside_events(self, limit: int = 100) -> list[SetAside]:
+        """The newest set-aside events first, with their errors."""
+
+
+class StateStore(Protocol):
+    def checkpoint(
+        self,
+        seq: int,
+        profiles: dict[str, bytes | None],
+        identities: dict[str, str],
+        merges: Sequence[Merge],
+        changes: Sequence[SegmentChange] = (),
+        timers: dict[str, float | None] | None = None,
+    ) -> None:
+        """Atomically write changed records (None deletes), identities, merges, segment
+        entries and exits (which also keep the member lists) and the records' next timer
+        (None: none), and note that state now reflects every event up to `seq`."""
+
+    def checkpoint_seq(self) -> int: ...
+
+    def load_profile(self, profile_id: str) -> bytes | None: ...
+
+    def resolve(self, key: str) -> str | None:
+        """The record id an identity key (`u:42`, `a:abc`, `e:ann@x.com`) belongs to."""
+
+    def resolve_any(self) -> str | None:
+        """Any one identity key, or None when the store knows none (a new store)."""
+
+    def merges(self, profile_id: str) -> list[Merge]:
+        """Merges into this record, oldest first."""
+
+    def load_timers(self) -> dict[str, float]:
+        """Each record's next timer."""
+
+    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
+
+    def count_profiles(self) -> int: ...
+
+
+class Outbox(Protocol):
+    def claim_due(self, now: float, owner: str, lease_s: float = 60.0, limit: int = 100
+                  ) -> list[OutboxItem]:
+        """Take up to `limit` messages due by `now`, oldest first, for `owner` until
+        `now + lease_s`: pending ones, ones whose lease ran out (a crash left them `sending`),
+        and ones `owner` holds already (a dispatcher restarted under the same name takes back
+        what it was sending). No other owner gets them while the lease holds."""
+
+    def mark(self, message_id: str, status: str, attempts: int, next_at: float, error: str,
+             now: float) -> None:
+        """Record an attempt's outcome (its own small transaction); ends the lease."""
+
+
+class Catalog(Protocol):
+    def save_segment(self, name: str, body: bytes | None) -> None:
+        """Keep a segment definition (None deletes it)."""
+
+    def load_segments(self) -> dict[str, bytes]: ...
+
+    def save_scenario(self, name: str, body: bytes | None) -> None: ...
+
+    def load_scenarios(self) -> dict[str, bytes]: ...
+
+    def save_model(self, name: str, version: str, body: bytes) -> None:
+        """Keep a new version of a model; the newest is the one in use."""
+
+    def load_model(self, name: str) -> bytes | None:
+        """The newest version of a model."""
+
+    def model_versions(self, name: str) -> list[str]:
+        """Every version kept, oldest first."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+class ReadModels(Protocol):
+    def timeline(self, record_ids: Sequence[str], limit: int = 100,
+                 heads: Sequence[int] = ()) -> list[StoredEvent]:
+        """The newest `limit` events of these record ids, newest first. `heads`: the latest
+        seq of each record that the caller knows of (a store may walk the log back from them;
+        it finds the heads of records merged at a checkpoint itself)."""
+
+    def segment_members(self, segment: str, limit: int = 1000, offset: int = 0
+                        ) -> list[Member]:
+        """Members as of the last checkpoint, by profile id."""
+
+    def segment_sizes(self) -> dict[str, int]: ...
+
+    def segment_changes(self, segment: str, since: float = 0.0) -> list[Movement]:
+        """Entries and exits, oldest first: sizes over time come from these."""
+
+    def outbox(self, limit: int = 100, scenario: str | None = None,
+               profile_id: str | None = None) -> list[OutboxItem]:
+        """Messages, newest first."""
+
+    def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
+        """(arm, status) -> messages."""
+
+    def journal(self, profile_id: str | None = None, scenario: str | None = None,
+                limit: int = 100) -> list[JournalEntry]:
+        """Journal rows, newest first."""
+
+    def journal_counts(self, scenario: str) -> list[JournalCount]: ...
+
+    def account(self, account_id: str) -> Account | None: ...
+
+    def accounts_of(self, keys: Sequence[str]) -> list[str]:
+        """The ids of the accounts any of these identity keys joined, sorted."""
+
+    def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
+
+
+@runtime_checkable
+class Store(EventLog, StateStore, Outbox, Catalog, ReadModels, Protocol):
+    """A backend that is all five ports at once (the embedded ones): one writer at a time;
+    reads may come from anywhere the backend allows."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,161 @@
+"""The rows the ports read and write, typed.
+
+Rows read back are named tuples (`row.payload`, not `row[4]`): a backend hands its driver's
+tuples over as they are. `LogRow` alone stays a plain tuple: the pipeline builds one per event,
+and a named tuple costs ten times as much to build.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import msgspec
+
+LogRow = tuple[int, str, float, float, bytes, int]
+"""(seq, record id, event time, received at, JSON payload, prev), in this order: `prev` is the
+seq of the same record's previous event (0: none), so the log doubles as each record's
+timeline. The payload may be the event exactly as the client sent it: event time and receive
+time are authoritative in their own columns."""
+
+
+class StoredEvent(NamedTuple):
+    """An event as the log gives it back."""
+
+    seq: int
+    ts: float
+    received_at: float
+    payload: bytes
+
+
+class RecordEvent(NamedTuple):
+    """An event with the id of the record it was filed under (as it was then)."""
+
+    record_id: str
+    payload: bytes
+
+
+class SetAside(NamedTuple):
+    """An accepted event the pipeline failed on (a dead letter), with its error."""
+
+    seq: int
+    ts: float
+    received_at: float
+    payload: bytes
+    error: str
+    at: float
+
+
+class SegmentChange(NamedTuple):
+    profile_id: str
+    segment: str
+    entered: bool
+    """else left"""
+    ts: float
+
+
+class Movement(NamedTuple):
+    """One entry or exit of one segment."""
+
+    profile_id: str
+    entered: bool
+    ts: float
+
+
+class Member(NamedTuple):
+    profile_id: str
+    since: float
+
+
+class OutboxRow(NamedTuple):
+    """A message the pipeline produced, as it enters the outbox."""
+
+    id: str
+    scenario: str
+    profile_id: str
+    arm: str
+    channel: str
+    due: float
+    body: bytes
+    """the message as JSON"""
+
+
+class OutboxItem(NamedTuple):
+    """A message in the outbox, with its delivery state. `status`: pending, sending, delivered,
+    failed (gave up), expired (too late to send) or logged (no channel configured: written to
+    the log instead)."""
+
+    id: str
+    scenario: str
+    profile_id: str
+    arm: str
+    channel: str
+    due: float
+    status: str
+    attempts: int
+    error: str
+    updated: float
+    body: bytes
+
+
+class JournalEntry(NamedTuple):
+    """What a scenario did for a customer: see `intently.scenarios.JournalRow`."""
+
+    id: str
+    scenario: str
+    profile_id: str
+    arm: str
+    kind: str
+    ts: float
+    value: float
+    ref: str
+
+
+class JournalCount(NamedTuple):
+    """Journal rows of one arm and kind, summed."""
+
+    arm: str
+    kind: str
+    rows: int
+    total: float
+    customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """One entry of the merge log."""
+
+    into_id: str
+    from_id: str
+    reason: str
+    ts: float
+    head: int = 0  # the merged record's latest event: its timeline goes on from there
+
+
+class AccountUpdate(NamedTuple):
+    """One `group` call."""
+
+    account_id: str
+    traits: dict[str, Any]
+    ts: float
+    member: str
+    """the member's identity key"""
+
+
+class AccountMember(NamedTuple):
+    key: str
+    """the identity key they joined with"""
+    since: float
+
+
+class Account(msgspec.Struct, frozen=True):
+    """A company or household that people belong to (Segment's `group`): its own traits, kept
+    apart from the people's, and its members by the identity key they joined with (`u:42`,
+    `a:3f9c`), which the reader resolves to today's record (records merge)."""
+
+    id: str
+    traits: dict[str, Any]
+    first_seen: float
+    last_seen: float
+    members: list[AccountMember]
+    """oldest first"""

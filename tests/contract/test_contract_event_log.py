@@ -1,0 +1,110 @@
+"""The `EventLog` contract, every backend: group commits through a transaction object,
+dedupe by message id and order id, reads from a position, set-aside events."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from _log import rows, write
+
+from intently.store import Store, StoredEvent
+
+
+def test_a_new_log_is_empty(store: Store) -> None:
+    assert store.last_seq() == 0 and store.count_events() == 0
+    assert list(store.read_log(0)) == [] and list(store.events_since(0.0)) == []
+    assert store.set_aside_seqs() == set() and store.set_aside_events() == []
+
+
+def test_claim_reports_duplicates_old_and_within_the_call(store: Store) -> None:
+    assert write(store, 1, ["a", "b"]) == set()
+    assert write(store, 3, ["b", "c", "c", "d"]) == {0, 2}
+    assert store.count_events() == 4 and store.last_seq() == 6
+    assert [row.seq for batch in store.read_log(0) for row in batch] == [1, 2, 4, 6]
+
+
+def test_a_rolled_back_transaction_keeps_nothing(store: Store) -> None:
+    tx = store.transaction()
+    tx.claim(["x"], 1)
+    tx.append(rows(1, ["x"]))
+    tx.set_aside(1, "boom", 1.0)
+    tx.put_accounts([("acme", {"a": 1}, 1.0, "u:1")])
+    tx.put_effects([("m1", "s", "p", "A", "log", 1.0, b"{}")],
+                   [("j1", "s", "p", "A", "entered", 1.0, 0.0, "")])
+    tx.rollback()
+    tx.rollback()  # a second call does nothing
+    assert store.count_events() == 0 and store.set_aside_seqs() == set()
+    assert store.account("acme") is None and store.outbox() == [] and store.journal() == []
+    assert write(store, 1, ["x"]) == set()  # the id was not taken
+
+
+def test_the_transaction_as_a_context_manager_rolls_back_on_an_exception(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.claim(["x"], 1)
+        tx.append(rows(1, ["x"]))
+        raise RuntimeError("the pipeline failed")
+    assert store.count_events() == 0
+    assert write(store, 1, ["x"]) == set()  # and the store is usable again
+
+
+def test_a_transaction_ends_once(store: Store) -> None:
+    tx = store.transaction()
+    tx.commit()
+    with pytest.raises(RuntimeError):
+        tx.commit()
+
+
+def test_one_writer_at_a_time(store: Store) -> None:
+    tx = store.transaction()
+    opened = threading.Event()
+
+    def second() -> None:
+        with store.transaction():
+            opened.set()
+
+    other = threading.Thread(target=second)
+    other.start()
+    assert not opened.wait(0.2)  # waits for the first
+    tx.commit()
+    assert opened.wait(10)
+    other.join(10)
+
+
+def test_read_log_after_a_position_in_batches(store: Store) -> None:
+    write(store, 1, [f"m{i}" for i in range(10)])
+    batches = list(store.read_log(after=4, batch=3))
+    assert [len(b) for b in batches] == [3, 3]
+    first = batches[0][0]
+    assert first == StoredEvent(5, 104.0, 200.0, b'{"m":"m4"}')
+    assert (first.seq, first.ts, first.received_at) == (5, 104.0, 200.0)
+
+
+def test_events_since_an_event_time(store: Store) -> None:
+    write(store, 1, ["a", "b", "c"], record="x")  # event times 100, 101, 102
+    found = [row for batch in store.events_since(101.0, batch=1) for row in batch]
+    assert found == [("x", b'{"m":"b"}'), ("x", b'{"m":"c"}')]
+    assert [row.record_id for row in found] == ["x", "x"]
+
+
+def test_orders_are_claimed_once_and_a_rollback_releases_them(store: Store) -> None:
+    tx = store.transaction()
+    assert tx.claim_orders([("o-1", 1), ("o-2", 2), ("o-1", 3)]) == {3}
+    tx.rollback()
+    with store.transaction() as tx:
+        assert tx.claim_orders([("o-1", 5)]) == set()  # the rolled-back claim is gone
+    with store.transaction() as tx:
+        assert tx.claim_orders([("o-1", 7), ("o-3", 8)]) == {7}
+        assert tx.claim_orders([("o-1", 5)]) == set()  # its own claim, asked again
+        assert tx.claim_orders([]) == set()
+
+
+def test_set_aside_events_are_kept_with_their_errors(store: Store) -> None:
+    write(store, 1, ["a", "b", "c"])
+    with store.transaction() as tx:
+        tx.set_aside(2, "TypeError: boom", 300.0)
+    assert store.set_aside_seqs() == {2} and store.set_aside_seqs(after=2) == set()
+    [aside] = store.set_aside_events()
+    assert aside == (2, 101.0, 200.0, b'{"m":"b"}', "TypeError: boom", 300.0)
+    assert (aside.seq, aside.error, aside.at) == (2, "TypeError: boom", 300.0)
+    assert store.set_aside_events(limit=0) == []

@@ -1,0 +1,53 @@
+"""The `StateStore` contract, every backend: records, identities, merges and timers, written
+atomically at checkpoints."""
+
+from __future__ import annotations
+
+from intently.store import Merge, SegmentChange, Store
+
+
+def test_a_new_state_is_empty(store: Store) -> None:
+    assert store.checkpoint_seq() == 0 and store.count_profiles() == 0
+    assert store.resolve_any() is None and store.load_timers() == {}
+    assert store.profile_ids() == [] and store.load_profile("p") is None
+
+
+def test_checkpoint_writes_records_identities_and_merges(store: Store) -> None:
+    store.checkpoint(7, {"p1": b"one", "p2": b"two"}, {"u:1": "p1", "a:x": "p2"},
+                     [Merge("p1", "p0", "identify", 5.0)])
+    assert store.checkpoint_seq() == 7
+    assert store.load_profile("p1") == b"one"
+    assert store.resolve("a:x") == "p2" and store.resolve("u:404") is None
+    assert store.resolve_any() in ("u:1", "a:x")
+    assert store.merges("p1") == [Merge("p1", "p0", "identify", 5.0)]
+    store.checkpoint(9, {"p2": None, "p1": b"uno"}, {"a:x": "p1"},
+                     [Merge("p1", "p2", "alias", 6.0, head=3)])
+    assert store.load_profile("p2") is None and store.load_profile("p1") == b"uno"
+    assert store.resolve("a:x") == "p1"
+    assert [m.from_id for m in store.merges("p1")] == ["p0", "p2"]  # oldest first
+    assert store.merges("p1")[1].head == 3
+    assert store.profile_ids() == ["p1"] and store.count_profiles() == 1
+
+
+def test_profile_ids_are_paged_in_order(store: Store) -> None:
+    store.checkpoint(1, {f"p{i}": b"x" for i in range(5)}, {}, [])
+    assert store.profile_ids(2) == ["p0", "p1"] and store.profile_ids(2, 3) == ["p3", "p4"]
+
+
+def test_timers_are_set_cleared_and_dropped_with_their_record(store: Store) -> None:
+    store.checkpoint(1, {"p1": b"1", "p2": b"2"}, {}, [], timers={"p1": 50.0, "p2": 60.0})
+    assert store.load_timers() == {"p1": 50.0, "p2": 60.0}
+    store.checkpoint(2, {}, {}, [], timers={"p1": None, "p2": 70.0})
+    assert store.load_timers() == {"p2": 70.0}
+    store.checkpoint(3, {"p2": None}, {}, [])  # a record deleted takes its timer along
+    assert store.load_timers() == {}
+
+
+def test_segment_changes_keep_the_member_lists(store: Store) -> None:
+    store.checkpoint(1, {"p1": b"1", "p2": b"2"}, {}, [], changes=[
+        SegmentChange("p1", "vip", True, 10.0), SegmentChange("p2", "vip", True, 11.0)])
+    store.checkpoint(2, {}, {}, [], changes=[SegmentChange("p1", "vip", False, 12.0)])
+    assert store.segment_members("vip") == [("p2", 11.0)]
+    assert store.segment_sizes() == {"vip": 1}
+    store.checkpoint(3, {"p2": None}, {}, [])  # a record deleted leaves its segments
+    assert store.segment_members("vip") == [] and store.segment_sizes() == {}
