@@ -65,6 +65,10 @@ def test_the_outbox_and_journal_as_shown(store: Store) -> None:
     assert store.outbox()[0].status == "pending"
     store.mark("m1", "delivered", 1, 0.0, "", 11.0)
     assert store.outbox_counts("s") == {("A", "delivered"): 1, ("B", "pending"): 1}
+    backlog = store.outbox_backlog(now=25.0)
+    assert backlog.by_status == {"delivered": 1, "pending": 2}
+    assert (backlog.due, backlog.oldest_due) == (1, 20.0)  # m3 is due at 30
+    assert store.outbox_backlog(now=5.0)[1:] == (0, None)
     assert [j.id for j in store.journal()] == ["j2", "j4", "j3", "j1"]
     assert [j.id for j in store.journal(profile_id="p1")] == ["j2", "j1"]
     assert [j.ref for j in store.journal(scenario="s", limit=1)] == ["o-1"]

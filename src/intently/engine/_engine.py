@@ -10,7 +10,6 @@ checkpoints; opening an engine loads the last checkpoint and replays the log aft
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -194,14 +193,6 @@ def _account_update(ev: Event) -> AccountUpdate:
 
 def _segment_timers(timers: dict[str, float]) -> dict[str, float]:
     return {k: d for k, d in timers.items() if not k.startswith(SCENARIO_TIMER)}
-
-
-def tune_gc() -> None:
-    """Collect young objects less often. The pipeline allocates a few dicts per event and makes
-    no reference cycles on its hot path, so CPython's default (a collection every 700
-    allocations) spends a tenth of the time finding nothing. Called by the CLI, which owns the
-    process; a program embedding the engine decides for itself."""
-    gc.set_threshold(50_000, 20, 100)
 
 
 class Engine:

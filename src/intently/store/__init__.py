@@ -17,6 +17,7 @@ from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
+    Backlog,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -71,7 +72,7 @@ register("sqlite", _sqlite)
 register("memory", lambda rest, durability, readonly: MemoryStore())
 
 __all__ = [
-    "Account", "AccountMember", "AccountUpdate", "Catalog", "EventLog", "JournalCount",
+    "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "EventLog", "JournalCount",
     "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge", "Movement",
     "Outbox", "OutboxItem", "OutboxRow", "ReadModels", "RecordEvent", "SQLiteStore",
     "SegmentChange", "SetAside", "StateStore", "Store", "StoredEvent", "open_store", "register",

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from ._rows import (
     Account,
     AccountUpdate,
+    Backlog,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -192,6 +193,9 @@ class ReadModels(Protocol):
 
     def outbox_counts(self, scenario: str) -> dict[tuple[str, str], int]:
         """(arm, status) -> messages."""
+
+    def outbox_backlog(self, now: float) -> Backlog:
+        """Messages by status, and the pending ones due by `now`."""
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
                 limit: int = 100) -> list[JournalEntry]:

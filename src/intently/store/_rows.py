@@ -98,6 +98,16 @@ class OutboxItem(NamedTuple):
     body: bytes
 
 
+class Backlog(NamedTuple):
+    """The outbox at a glance."""
+
+    by_status: dict[str, int]
+    due: int
+    """pending messages due by now (waiting for a dispatcher)"""
+    oldest_due: float | None
+    """when the longest-waiting of them was due"""
+
+
 class JournalEntry(NamedTuple):
     """What a scenario did for a customer: see `intently.scenarios.JournalRow`."""
 

@@ -11,6 +11,7 @@ from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
+    Backlog,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -330,6 +331,15 @@ class MemoryStore:
                     key = (m.row.arm, m.status)
                     counts[key] = counts.get(key, 0) + 1
         return counts
+
+    def outbox_backlog(self, now: float) -> Backlog:
+        with self._lock:
+            counts: dict[str, int] = {}
+            for m in self._outbox.values():
+                counts[m.status] = counts.get(m.status, 0) + 1
+            due = [m.next_at for m in self._outbox.values()
+                   if m.status == "pending" and m.next_at <= now]
+        return Backlog(counts, len(due), min(due) if due else None)
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
                 limit: int = 100) -> list[JournalEntry]:

@@ -25,6 +25,7 @@ from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
+    Backlog,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -484,6 +485,15 @@ class SQLiteStore:
             rows = self._db.execute("SELECT arm, status, count(*) FROM outbox WHERE scenario = ?"
                                     " GROUP BY arm, status", (scenario,)).fetchall()
         return {(r[0], r[1]): r[2] for r in rows}
+
+    def outbox_backlog(self, now: float) -> Backlog:
+        with self._lock:
+            counts = dict(self._db.execute(
+                "SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+            due, oldest = self._db.execute(
+                "SELECT count(*), min(next_at) FROM outbox WHERE status = 'pending' "
+                "AND next_at <= ?", (now,)).fetchone()
+        return Backlog(counts, due, oldest)
 
     def journal_counts(self, scenario: str) -> list[JournalCount]:
         with self._lock:
