@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 
 def test_demo_runs_and_exits_by_itself(tmp_path: Path) -> None:
     out = subprocess.run(

@@ -95,6 +95,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "no column 'who'" in bad.output
 
 
+@pytest.mark.slow
 def test_clv_fields_in_profiles_and_rules_with_time_alone() -> None:
     """After `clv update`, records carry P(alive), expected orders and value, and a rule on
     them moves with time: a regular who stops ordering leaves "alive" days later, no event."""

@@ -12,9 +12,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from intently import Engine
 from intently.testing import Shop, free_port, start_server
+
+pytestmark = pytest.mark.crash
 
 KEY = "crash-key"
 

@@ -17,6 +17,8 @@ from intently import Engine, ManualClock
 from intently.scenarios import ready_made
 from intently.testing import Shop, free_port, start_server
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 KEY = "dash-key"
 

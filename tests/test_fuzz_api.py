@@ -21,6 +21,8 @@ from intently import Engine, ManualClock, Settings
 from intently.api import create_app
 from intently.engine import EngineWorker
 
+pytestmark = pytest.mark.slow
+
 KEY = "fuzz-key"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()}
 STORE: dict[str, object] = {}

@@ -6,8 +6,12 @@ from __future__ import annotations
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from intently import Engine, ManualClock
 from intently.sources import ingest_file
+
+pytestmark = pytest.mark.slow
 
 
 def write_rows(path: Path, n: int) -> None:

@@ -6,6 +6,7 @@ import json
 import warnings
 from collections import Counter, defaultdict
 
+import pytest
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
@@ -78,6 +79,7 @@ def test_the_cluster_is_reassigned_as_the_chain_grows() -> None:
     assert (engine.profile("browser").cluster or "").startswith("search")
 
 
+@pytest.mark.slow
 def test_the_shipped_clusters_match_their_recipe() -> None:
     rebuilt = json.loads(build_prior_clusters().to_json())
     shipped = json.loads(load_prior_clusters().to_json())

@@ -15,6 +15,8 @@ from intently.intent._evaluate import examples
 from intently.intent._metrics import expected_calibration_error
 from intently.testing import Shop
 
+pytestmark = pytest.mark.slow
+
 BUY = {"purchased"}
 
 

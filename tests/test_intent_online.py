@@ -158,6 +158,7 @@ def test_the_prior_scores_before_any_training_and_matches_its_recipe() -> None:
     assert buyer.key_action == "added_to_cart"
 
 
+@pytest.mark.slow
 def test_the_shipped_prior_is_what_its_recipe_builds() -> None:
     """Rebuilt with whatever scikit-learn, numpy and BLAS are installed, the prior must be the
     same model: the same features, and the same scores within a tolerance that a solver's or a

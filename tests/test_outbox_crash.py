@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from _receivers import http_receiver
 from intently import Engine, ManualClock
@@ -17,6 +18,8 @@ from intently.engine._engine import _stored
 from intently.scenarios import Scenario
 from intently.store import MemoryStore, SQLiteStore
 from intently.testing import Shop, free_port, start_server
+
+pytestmark = pytest.mark.crash
 
 KEY = "crash-key"
 

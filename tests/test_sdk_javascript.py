@@ -20,6 +20,8 @@ import pytest
 
 from intently.testing import free_port, start_server
 
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
 SDK = Path(__file__).parent / "sdk"
 MODULES = SDK / "node_modules"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -20,6 +20,8 @@ from intently.engine import EngineWorker
 from intently.store import MemoryStore
 from intently.testing import free_port, start_server
 
+pytestmark = pytest.mark.integration
+
 WRITE = ("wk", "")
 ADMIN = {"Authorization": "Bearer wk"}
 

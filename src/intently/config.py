@@ -13,6 +13,10 @@ from typing import Any
 class Settings:
     db: str = "intently.db"
     """Store URL or SQLite path (`INTENTLY_DB`)."""
+    log_level: str = "info"
+    """debug, info, warning, error (`INTENTLY_LOG_LEVEL`)."""
+    log_format: str = "text"
+    """`text`, or `json` for one JSON object per line (`INTENTLY_LOG_FORMAT`)."""
     write_keys: tuple[str, ...] = ()
     """Keys accepted on the Segment endpoints (`INTENTLY_WRITE_KEYS`, comma-separated).
     With none, writes are refused."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,6 +25,8 @@ from . import (
 )
 from ._cors import IngestCORS
 from ._deps import Services
+
+_log = logging.getLogger("intently.api")
 
 
 def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAPI:
@@ -55,6 +58,14 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
         # ASCII with escapes: a message may quote the client's input, lone surrogates included
         return Response(json.dumps(exc.to_json()), status_code=exc.status, headers=headers,
                         media_type="application/json")
+
+    @app.exception_handler(Exception)
+    async def defect(request: Request, exc: Exception) -> Response:
+        _log.error("request failed", exc_info=exc, extra={
+            "method": request.method, "path": request.url.path})
+        body = {"success": False, "code": "internal", "error": "internal",
+                "message": f"internal error ({type(exc).__name__}); it is logged"}
+        return Response(json.dumps(body), status_code=500, media_type="application/json")
 
     @app.get("/health", tags=["ops"])
     async def health() -> JSONResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from .._logging import configure
 from ..config import Settings
 from ..engine import Dispatcher, Engine, EngineWorker, channels_from_settings
 from ._app import create_app
@@ -11,6 +12,7 @@ from ._app import create_app
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000,
           engine: Engine | None = None) -> None:
+    configure(settings.log_level, settings.log_format)
     engine = engine or Engine(settings=settings)
     worker = EngineWorker(engine).start()
     dispatcher = start_dispatcher(engine, settings)

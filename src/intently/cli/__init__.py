@@ -5,9 +5,14 @@ from ._app import app
 
 
 def main() -> None:
+    import os
+
     from .._gc import tune_gc
+    from .._logging import configure
 
     tune_gc()
+    configure(os.environ.get("INTENTLY_LOG_LEVEL", "warning"),
+              os.environ.get("INTENTLY_LOG_FORMAT", "text"))
     app()
 
 

@@ -33,7 +33,7 @@ from ..scenarios import Message
 from ..store import Outbox
 
 _decode = msgspec.json.Decoder(Message).decode
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("intently.dispatch")
 
 
 def channels_from_settings(settings: Settings, secret: bytes) -> dict[str, Channel]:
@@ -97,6 +97,8 @@ class Dispatcher:
             outbox.mark(mid, "expired", attempts, 0.0,
                               f"not sent within {self.max_age_s / 3600:g} h of its due time", now)
             self.counts["expired"] += 1
+            _log.warning("message expired unsent", extra={"message_id": mid,
+                                                          "channel": channel_name})
             return
         channel = self.channels.get(channel_name)
         status = "delivered"
@@ -104,15 +106,27 @@ class Dispatcher:
             channel, status = self.fallback, "logged"
         attempts += 1
         try:
-            channel.send(_decode(body))
+            message = _decode(body)
+        except msgspec.MsgspecError as exc:  # written by a defect: this one fails, not the rest
+            outbox.mark(mid, "failed", attempts, 0.0, f"unreadable: {exc}", now)
+            self.counts["failed"] += 1
+            _log.error("a message could not be read; it failed", extra={
+                "message_id": mid, "error": str(exc)})
+            return
+        try:
+            channel.send(message)
         except DeliveryError as exc:
+            context = {"message_id": mid, "channel": channel_name, "attempts": attempts,
+                       "error": str(exc)}
             if exc.retryable and attempts < self.max_attempts:
                 wait = min(self.max_backoff_s, self.backoff_s * 2 ** (attempts - 1))
                 outbox.mark(mid, "pending", attempts, now + wait, str(exc), now)
                 self.counts["retried"] += 1
+                _log.warning("delivery failed; retrying", extra={**context, "retry_in_s": wait})
             else:
                 outbox.mark(mid, "failed", attempts, 0.0, str(exc), now)
                 self.counts["failed"] += 1
+                _log.error("delivery failed; giving up", extra=context)
             return
         outbox.mark(mid, status, attempts, 0.0, "", now)
         self.counts[status] += 1

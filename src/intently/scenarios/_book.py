@@ -9,6 +9,7 @@ does I/O.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -31,6 +32,8 @@ MAX_STEPS = 64  # steps run for one journey at one moment (a guard against goto 
 CONSENTS = {"email": "email", "sms": "sms", "push": "push"}
 TRACKED = {"Email Opened": "opened", "Email Link Clicked": "clicked",
            "Push Opened": "opened", "SMS Link Clicked": "clicked"}
+
+_log = logging.getLogger("intently.scenarios")
 
 
 @lru_cache(maxsize=512)
@@ -414,6 +417,8 @@ class ScenarioBook:
                 return
             j.step = j.step + 1 if target == NEXT else s.labels[target]
         self._journal(p, s.name, j, "failed", ts, ref="too many steps at once (a goto loop?)")
+        _log.warning("scenario stopped: too many steps at once (a goto loop?)", extra={
+            "scenario": s.name, "profile_id": p.id})
         self._finish(p, s, j, ts)
 
     def _send(self, p: Profile, s: Scenario, j: Journey, step: Step, ts: float) -> bool:
@@ -474,6 +479,9 @@ class ScenarioBook:
                 subject, body = self.renderer.render(step.args, p, ts, ref, extra)
             except ValidationError as exc:
                 self._journal(p, s.name, j, "failed", ts, ref=exc.message)
+                _log.warning("message not sent: its content failed", extra={
+                    "scenario": s.name, "profile_id": p.id, "message_id": mid,
+                    "error": exc.message})
                 return
             data["unsubscribe_url"] = self.renderer.tracker.links(ref)["unsubscribe_url"]
         data = {k: v for k, v in data.items() if v is not None}
