@@ -47,6 +47,7 @@ $(NODE_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
 test: hot $(CHROMIUM) $(NODE_MODULES)
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # The fast loop (under a minute): lint, types, then the unit tests (no servers, browsers,
@@ -54,6 +55,7 @@ test: hot $(CHROMIUM) $(NODE_MODULES)
 check: hot
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -x -m "not integration and not browser and not crash and not slow"
 
 # Refresh constraints.txt from the newest releases (in a throwaway environment; the project's

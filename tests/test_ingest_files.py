@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from intently import Engine
 from intently.cli import app
-from intently.sources import ColumnMap, ingest_file
+from intently.engine import ingest_file
+from intently.sources import ColumnMap
 from intently.testing import Shop
 
 REES46_LIKE = """event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from intently import Engine, ManualClock
-from intently.sources import ingest_file
+from intently.engine import ingest_file
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ _WHERE = {
     "AuthError": "._errors", "IntentlyError": "._errors", "NotFound": "._errors",
     "PayloadTooLarge": "._errors", "StoreError": "._errors", "ValidationError": "._errors",
     "Settings": ".config",
-    "Engine": ".engine", "IngestResult": ".engine", "ManualClock": ".engine",
-    "Processed": ".engine", "SystemClock": ".engine",
+    "Engine": ".engine", "IngestResult": ".engine", "ManualClock": ".clock",
+    "Processed": ".engine", "SystemClock": ".clock",
     "Event": ".events", "SignalRule": ".events", "Vocabulary": ".events",
     "Profile": ".profiles",
 }
@@ -54,7 +54,8 @@ if TYPE_CHECKING:
         StoreError,
         ValidationError,
     )
+    from .clock import ManualClock, SystemClock
     from .config import Settings
-    from .engine import Engine, IngestResult, ManualClock, Processed, SystemClock
+    from .engine import Engine, IngestResult, Processed
     from .events import Event, SignalRule, Vocabulary
     from .profiles import Profile

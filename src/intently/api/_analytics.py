@@ -9,8 +9,7 @@ import msgspec
 from fastapi import APIRouter, Request
 
 from .._errors import NotFound, ValidationError
-from ..engine import Engine
-from ..engine._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ..engine import Engine, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ..events import as_validation_error
 from ._auth import require_admin
 from ._body import admin_body

@@ -22,6 +22,7 @@ from . import (
     _schemas,
     _segment,
     _segments,
+    _web,
 )
 from ._cors import IngestCORS
 from ._deps import Services
@@ -47,9 +48,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_decide.router)
     app.include_router(_dashboard.router)
     app.include_router(_analytics.router)
-    from ..web import router as web
-
-    app.include_router(web)
+    app.include_router(_web.router)
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> Response:

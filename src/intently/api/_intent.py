@@ -8,8 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..engine import Engine
-from ..segments import known_field, to_json, to_text
-from ..segments._ast import And, Compare, Did, Node, Not, Or
+from ..segments import And, Compare, Did, Node, Not, Or, known_field, to_json, to_text
 from ._auth import require_admin
 from ._deps import on_engine
 from ._rules import read_rule

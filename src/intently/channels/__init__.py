@@ -1,6 +1,7 @@
 """Channels: where messages leave Intently. One port (`Channel.send`), several backends."""
 
 from ._base import Channel, DeliveryError
+from ._message import Message
 from .http import HTTPChannel, LeadChannel, PushChannel, SMSChannel, sign, verify
 from .log import LogChannel
 from .smtp import SMTPChannel
@@ -11,6 +12,7 @@ __all__ = [
     "HTTPChannel",
     "LeadChannel",
     "LogChannel",
+    "Message",
     "PushChannel",
     "SMSChannel",
     "SMTPChannel",

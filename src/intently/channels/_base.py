@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..scenarios import Message
+from ._message import Message
 
 
 class DeliveryError(Exception):

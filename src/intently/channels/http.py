@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from ..scenarios import Message
 from ._base import DeliveryError
+from ._message import Message
 
 
 def sign(secret: bytes, body: bytes, ts: int) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..scenarios import Message
+from ._message import Message
 
 
 class LogChannel:

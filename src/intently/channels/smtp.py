@@ -8,8 +8,8 @@ import threading
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from ..scenarios import Message
 from ._base import DeliveryError
+from ._message import Message
 
 
 class SMTPChannel:

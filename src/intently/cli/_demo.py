@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.live import Live
 
 from .._errors import IntentlyError
-from ..api import create_app
-from ..api._server import start_dispatcher
+from ..api import create_app, start_dispatcher
 from ..engine import Engine, EngineWorker, as_event
 from ..events import Event
 from ..scenarios import ready_made

@@ -9,8 +9,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .._errors import IntentlyError
-from ..engine import Engine
-from ..sources import ColumnMap, FileIngestResult, ingest_file
+from ..engine import Engine, FileIngestResult, ingest_file
+from ..sources import ColumnMap
 from ..sources import Progress as ReadProgress
 from ._common import CONFIG, DB, JSON, MAP, emit_json, err, guard, map_pairs, settings
 

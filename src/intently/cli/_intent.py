@@ -10,8 +10,7 @@ from typing import Any
 import typer
 
 from .._errors import IntentlyError
-from ..sources import ColumnMap, header, read_rows, row_to_event
-from ..sources._mapping import looks_like_segment
+from ..sources import ColumnMap, header, looks_like_segment, read_rows, row_to_event
 from ._common import CONFIG, DB, JSON, MAP, emit_json, err, guard, map_pairs, settings
 
 app = typer.Typer(help="Purchase intent: train the online model, evaluate it.",

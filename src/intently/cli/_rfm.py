@@ -14,7 +14,7 @@ app = typer.Typer(help="RFM: recency, frequency and monetary scores and named se
 def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Fit the RFM quintile cut points on every customer who bought, as of now, and save them:
     profiles show their RFM score and segment from then on."""
-    from ..engine._jobs import rfm_view, update_rfm
+    from ..engine import rfm_view, update_rfm
 
     engine = open_engine(db, config, intent_model=False)
     try:

@@ -39,7 +39,7 @@ def mine(
                 baskets_file, min_support=min_support, min_confidence=min_confidence,
                 max_len=max_len, basket_col=basket_col, item_col=item_col)]
         else:
-            from ..engine._jobs import mine_stored_rules
+            from ..engine import mine_stored_rules
 
             engine = open_engine(db, config, readonly=not save, intent_model=False)
             try:

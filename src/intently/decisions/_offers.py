@@ -19,8 +19,7 @@ from typing import Any
 
 from .._errors import ValidationError
 from ..profiles import Profile
-from ..segments import Node, parse
-from ..segments._compile import compile_rule
+from ..segments import Node, compile_rule, parse
 
 
 @dataclass(frozen=True)

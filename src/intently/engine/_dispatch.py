@@ -24,12 +24,12 @@ from ..channels import (
     HTTPChannel,
     LeadChannel,
     LogChannel,
+    Message,
     PushChannel,
     SMSChannel,
     SMTPChannel,
 )
 from ..config import Settings
-from ..scenarios import Message
 from ..store import Outbox
 
 _decode = msgspec.json.Decoder(Message).decode

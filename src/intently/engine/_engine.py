@@ -25,6 +25,7 @@ import msgspec
 from .._errors import NotFound, PayloadTooLarge, ValidationError
 from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
+from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..decisions import load_decider, save_offer_rules
 from ..events import Event, Vocabulary, as_validation_error, filed_time
@@ -41,9 +42,7 @@ from ..intent import (
 )
 from ..profiles import Aggregator, Merge, Profile, RecordSettings, Resolver
 from ..scenarios import Effects, Scenario
-from ..segments import Change, Did, Segment
-from ..segments._compile import counter_key
-from ..segments._counters import Counters
+from ..segments import Change, Counters, Did, Segment, counter_key
 from ..store import (
     Account,
     AccountUpdate,
@@ -54,7 +53,6 @@ from ..store import (
     StoredEvent,
     open_store,
 )
-from ._clock import Clock, SystemClock
 from ._scenarios import PREFIX as SCENARIO_TIMER
 from ._scenarios import ScenarioRuntime
 from ._scenarios import load_book as load_scenarios

@@ -15,8 +15,7 @@ from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..events import Event
 from ..profiles import Profile
-from ..segments import Change, Segment, SegmentBook, builtin_segments
-from ..segments._compile import Field
+from ..segments import Change, Field, Segment, SegmentBook, builtin_segments
 from ..store import SegmentChange, Store
 
 ChangeListener = Callable[[list[Change]], None]

@@ -7,8 +7,7 @@ checkpoint writes them; clean ones are evicted least-recently-used first.
 from __future__ import annotations
 
 from ..profiles import Profile, decode_profile, encode_profile
-from ..profiles._resolve import Merge
-from ..store import SegmentChange, Store
+from ..store import Merge, SegmentChange, Store
 
 _UNKNOWN = "\x00unknown"  # not an identity key's value: "not in memory"
 

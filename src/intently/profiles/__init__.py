@@ -2,18 +2,25 @@
 
 from ._aggregates import Aggregator, RecordSettings
 from ._merge import merge_into
-from ._portrait import lifecycle, tag, tags
-from ._profile import Profile, decode_profile, encode_profile
+from ._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, lifecycle, tag, tags
+from ._profile import Journey, Profile, ScenarioState, Times, decode_profile, encode_profile
 from ._resolve import Merge, ProfileState, Resolver, identity_keys
-from ._touch import cart_after, category_key, category_of, item_price, line_value
+from ._touch import cart_after, category_key, category_of, item_price, line_value, revenue_of
 
 __all__ = [
+    "ACTIVE_DAYS",
+    "AT_RISK_DAYS",
+    "DAY",
+    "NEW_DAYS",
     "Aggregator",
+    "Journey",
     "Merge",
     "Profile",
     "ProfileState",
     "RecordSettings",
     "Resolver",
+    "ScenarioState",
+    "Times",
     "cart_after",
     "category_key",
     "category_of",
@@ -24,6 +31,7 @@ __all__ = [
     "lifecycle",
     "line_value",
     "merge_into",
+    "revenue_of",
     "tag",
     "tags",
 ]

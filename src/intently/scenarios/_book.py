@@ -18,11 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._errors import ValidationError
 from ..events import Event
-from ..profiles import Profile, tag
-from ..profiles._profile import Journey, ScenarioState, Times
-from ..profiles._touch import revenue_of
-from ..segments import Change
-from ..segments._compile import compile_rule
+from ..profiles import Journey, Profile, ScenarioState, Times, revenue_of, tag
+from ..segments import Change, compile_rule
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
 from ._effects import Effects, JournalRow, Message

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ValidationError
-from ..segments import Did, Node, RuleError, known_field, parse
-from ..segments._ast import And, Not, Or
+from ..segments import And, Did, Node, Not, Or, RuleError, known_field, parse
 
 CHANNELS = ("email", "sms", "push", "webhook", "log")
 ACTIONS = ("wait", "wait_for", "branch", "split", "send", "update", "webhook", "lead", "exit",

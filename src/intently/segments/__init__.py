@@ -3,6 +3,8 @@
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._book import Change, Segment, SegmentBook
 from ._builtin import builtin_segments
+from ._compile import Field, compile_rule, counter_key
+from ._counters import Counters
 from ._errors import RuleError
 from ._evaluate import FIELDS, Context, evaluate, field_value, known_field
 from ._json import from_json, to_json
@@ -14,7 +16,9 @@ __all__ = [
     "Change",
     "Compare",
     "Context",
+    "Counters",
     "Did",
+    "Field",
     "Node",
     "Not",
     "Or",
@@ -22,6 +26,8 @@ __all__ = [
     "Segment",
     "SegmentBook",
     "builtin_segments",
+    "compile_rule",
+    "counter_key",
     "evaluate",
     "field_value",
     "from_json",

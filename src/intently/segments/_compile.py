@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..profiles import Profile
-from ..profiles._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS
+from ..profiles import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, Profile
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._evaluate import FIELDS, MISSING, PREFIXED, compare, field_value
 

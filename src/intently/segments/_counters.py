@@ -7,8 +7,7 @@ matching times; a record keeps, per condition, only as many times as any rule as
 from __future__ import annotations
 
 from ..events import Event
-from ..profiles import Profile
-from ..profiles._profile import Times
+from ..profiles import Profile, Times
 from ._ast import Did
 from ._compile import counter_key
 from ._evaluate import MISSING, compare

@@ -1,15 +1,14 @@
-"""Where file events come in: streaming CSV, JSONL and Parquet readers and the column mapping."""
+"""Where file events come in: streaming CSV, JSONL and Parquet readers and the column mapping
+(`intently.engine.ingest_file` runs a file through the engine)."""
 
-from ._ingest import FileIngestResult, ingest_file
-from ._mapping import ColumnMap, row_to_event
+from ._mapping import ColumnMap, looks_like_segment, row_to_event
 from ._readers import Progress, header, read_rows
 
 __all__ = [
     "ColumnMap",
-    "FileIngestResult",
     "Progress",
     "header",
-    "ingest_file",
+    "looks_like_segment",
     "read_rows",
     "row_to_event",
 ]

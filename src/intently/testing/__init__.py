@@ -1,6 +1,6 @@
 """Test helpers that ship with the product: a manual clock and the shop simulator."""
 
-from ..engine import ManualClock
+from ..clock import ManualClock
 from ._server import free_port, start_server
 from .simulator import Shop
 

@@ -10,10 +10,9 @@ from typing import Any
 import msgspec
 
 from .._errors import ValidationError
-from ..engine import Engine, as_event
 from ..events import Event
-from ._mapping import ColumnMap, looks_like_segment, row_to_event
-from ._readers import Progress, header, read_rows
+from ..sources import ColumnMap, Progress, header, looks_like_segment, read_rows, row_to_event
+from ._engine import Engine, as_event
 
 
 @dataclass

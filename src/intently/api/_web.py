@@ -1,4 +1,6 @@
-"""Routes of the dashboard: the login, the page and its assets."""
+"""Routes of the dashboard: the login, the page and its assets (`intently.web`, shipped in the
+package: no CDN, the machine may be offline). A login with an admin key gives a signed session
+cookie; nothing is served anonymously but the login page."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ..api._auth import SESSION_COOKIE, SESSION_S, has_session, session_token
-from ..api._deps import services
+from ._auth import SESSION_COOKIE, SESSION_S, has_session, session_token
+from ._deps import services
 
 router = APIRouter(include_in_schema=False)
 _STATIC = resources.files("intently.web") / "static"
