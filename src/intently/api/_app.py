@@ -16,11 +16,11 @@ from . import (
     _analytics,
     _dashboard,
     _decide,
+    _ingest,
     _intent,
     _profiles,
     _scenarios,
     _schemas,
-    _segment,
     _segments,
     _web,
 )
@@ -39,7 +39,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
                            _analytics.MineRequest])
-    app.include_router(_segment.router)
+    app.include_router(_ingest.router)
     app.include_router(_profiles.router)
     app.include_router(_intent.router)
     app.include_router(_segments.router)

@@ -8,13 +8,12 @@ import time
 from dataclasses import replace
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.live import Live
 
 from .._errors import IntentlyError
-from ..api import create_app, start_dispatcher
-from ..engine import Engine, EngineWorker, as_event
+from ..app import Application
+from ..engine import EngineWorker, as_event
 from ..events import Event
 from ..scenarios import ready_made
 from ..testing import Shop
@@ -42,17 +41,19 @@ def demo(
                 base_url=f"http://127.0.0.1:{port}")
     shop = Shop(users=users, days=days, seed=seed, start=time.time() - days * 86400)
     clock = ShopClock(shop.start, days * 86400 / max(minutes * 60.0, 1.0))
-    try:
-        engine = Engine(settings=s, clock=clock)  # segment timers follow the shop's time
+    try:  # segment timers follow the shop's time; messages a year old still go out
+        app = Application.build(s, clock=clock, max_message_age_s=365 * 86400.0)
     except IntentlyError as exc:
         guard(exc)
         return
+    engine, worker = app.engine, app.worker
     if not engine.scenarios.book.scenarios:  # the ready-made ones, editable afterwards
         for scenario in ready_made().values():
             engine.put_scenario(scenario)
-    worker = EngineWorker(engine).start()
-    dispatcher = start_dispatcher(engine, replace(s, max_message_age_hours=24 * 365))
-    server = _start_api(worker, port) if port else None
+    app.start()
+    if port and not app.serve_in_background(port):
+        err.print(f"[yellow]API not started (is port {port} in use?); continuing without it[/]")
+        port = 0
     stop = threading.Event()
     feeder = threading.Thread(target=_feed, args=(shop, worker, clock, stop), daemon=True)
     feeder.start()
@@ -75,10 +76,7 @@ def demo(
         stop.set()
         feeder.join(timeout=5)
         final = worker.call(snapshot).result()
-        if server is not None:
-            server.should_exit = True
-        worker.stop()
-        dispatcher.stop()
+        app.stop()
     console.print()
     emit_json({"events": final.events, "profiles": final.profiles, "orders": final.orders,
                "messages": final.messages, "store": s.db})
@@ -120,18 +118,3 @@ def _feed(shop: Shop, worker: EngineWorker, clock: ShopClock, stop: threading.Ev
         worker.submit(batch).result()
 
 
-def _start_api(worker: EngineWorker, port: int) -> uvicorn.Server | None:
-    app = create_app(worker)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                            access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True, name="intently-api")
-    thread.start()
-    for _ in range(50):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.1)
-    if not server.started:
-        err.print(f"[yellow]API not started (is port {port} in use?); continuing without it[/]")
-        return None
-    return server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .._errors import IntentlyError
-from ..api import serve
+from ..app import Application
 from ._common import CONFIG, DB, err, guard, settings
 
 
@@ -25,6 +25,6 @@ def serve_cmd(
                   "(set INTENTLY_WRITE_KEYS or --write-key)[/]")
     err.print(f"Intently listening on http://{host}:{port}  (store: {s.db})")
     try:
-        serve(s, host=host, port=port)
+        Application.build(s).serve(host, port)
     except IntentlyError as exc:
         guard(exc)

@@ -3,7 +3,14 @@
 from ._aggregates import Aggregator, RecordSettings
 from ._merge import merge_into
 from ._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, lifecycle, tag, tags
-from ._profile import Journey, Profile, ScenarioState, Times, decode_profile, encode_profile
+from ._profile import (
+    Profile,
+    ScenarioProgress,
+    ScenarioState,
+    Times,
+    decode_profile,
+    encode_profile,
+)
 from ._resolve import Merge, ProfileState, Resolver, identity_keys
 from ._touch import cart_after, category_key, category_of, item_price, line_value, revenue_of
 
@@ -13,12 +20,12 @@ __all__ = [
     "DAY",
     "NEW_DAYS",
     "Aggregator",
-    "Journey",
     "Merge",
     "Profile",
     "ProfileState",
     "RecordSettings",
     "Resolver",
+    "ScenarioProgress",
     "ScenarioState",
     "Times",
     "cart_after",

@@ -52,7 +52,7 @@ class Scalars(array):
             cls, "d", values if values is not None else [0.0] * len(SCALARS)))
 
 
-class Journey(msgspec.Struct, array_like=True, gc=False):
+class ScenarioProgress(msgspec.Struct, array_like=True, gc=False):
     """One customer's run through one scenario."""
 
     step: int  # the step to run next (len(steps): done, still watching the goal)
@@ -72,7 +72,7 @@ class Journey(msgspec.Struct, array_like=True, gc=False):
 class ScenarioState(msgspec.Struct, array_like=True, gc=False):
     """What scenarios keep on a record (absent for records no scenario has touched)."""
 
-    journeys: dict[str, Journey] = {}
+    journeys: dict[str, ScenarioProgress] = {}
     sent: Times = msgspec.field(default_factory=Times)  # message times, last 7 days
     sent_by: dict[str, Times] = {}  # the same per scenario
     entries: dict[str, int] = {}  # entries per scenario

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._errors import ValidationError
 from ..events import Event
-from ..profiles import Journey, Profile, ScenarioState, Times, revenue_of, tag
+from ..profiles import Profile, ScenarioProgress, ScenarioState, Times, revenue_of, tag
 from ..segments import Change, compile_rule
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
@@ -335,7 +335,7 @@ class ScenarioBook:
                 v -= weight
         else:
             arm = "main"
-        j = Journey(step=0, arm=arm, entered=ts, n=n, goal_until=ts + s.goal_s,
+        j = ScenarioProgress(step=0, arm=arm, entered=ts, n=n, goal_until=ts + s.goal_s,
                     items=self._items)
         sc.journeys[s.name] = j
         self._journal(p, s.name, j, "entered", ts)
@@ -350,14 +350,14 @@ class ScenarioBook:
         sc.journeys.pop(name, None)
         sc.exited[name] = ts
 
-    def _goto(self, p: Profile, s: Scenario, j: Journey, target: str, ts: float) -> None:
+    def _goto(self, p: Profile, s: Scenario, j: ScenarioProgress, target: str, ts: float) -> None:
         if target == EXIT:
             self._finish(p, s, j, ts)
             return
         j.step = j.step + 1 if target == NEXT else s.labels[target]
         self._run(p, s, j, ts)
 
-    def _finish(self, p: Profile, s: Scenario, j: Journey, ts: float) -> None:
+    def _finish(self, p: Profile, s: Scenario, j: ScenarioProgress, ts: float) -> None:
         j.step = len(s.steps)
         j.done = True
         j.waiting = None
@@ -366,7 +366,7 @@ class ScenarioBook:
         if j.converted or j.goal_until <= ts:
             self._close(self._state(p), s.name, ts)
 
-    def _run(self, p: Profile, s: Scenario, j: Journey, ts: float) -> None:
+    def _run(self, p: Profile, s: Scenario, j: ScenarioProgress, ts: float) -> None:
         steps = s.steps
         for _ in range(MAX_STEPS):
             if j.step >= len(steps):
@@ -418,7 +418,7 @@ class ScenarioBook:
             "scenario": s.name, "profile_id": p.id})
         self._finish(p, s, j, ts)
 
-    def _send(self, p: Profile, s: Scenario, j: Journey, step: Step, ts: float) -> bool:
+    def _send(self, p: Profile, s: Scenario, j: ScenarioProgress, step: Step, ts: float) -> bool:
         """Send now, suppress (returns True: go on), or defer (returns False: wake later)."""
         pol = s.policies
         channel = step.args["channel"]
@@ -464,8 +464,8 @@ class ScenarioBook:
                 return _next_hour(ts, p.tz, best)
         return None
 
-    def _emit(self, p: Profile, s: Scenario, j: Journey, step: Step, ts: float, channel: str,
-              to: str, subject: str, body: str, data: dict[str, Any]) -> None:
+    def _emit(self, p: Profile, s: Scenario, j: ScenarioProgress, step: Step, ts: float,
+              channel: str, to: str, subject: str, body: str, data: dict[str, Any]) -> None:
         j.k += 1
         mid = f"{s.name}/{p.id}/{j.n}/{j.step}/{j.k}"
         if step.action == "send":
@@ -486,7 +486,7 @@ class ScenarioBook:
                                              subject, body, data))
         self._journal(p, s.name, j, "sent", ts, ref=mid)
 
-    def _journal(self, p: Profile, name: str, j: Journey, kind: str, ts: float,
+    def _journal(self, p: Profile, name: str, j: ScenarioProgress, kind: str, ts: float,
                  value: float = 0.0, ref: str = "") -> None:
         rid = f"{kind}:{name}/{p.id}/{j.n}" + (f"/{j.step}/{j.k}" if kind in (
             "sent", "suppressed", "failed") else "")

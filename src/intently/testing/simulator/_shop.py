@@ -32,7 +32,7 @@ CSV_COLUMNS = ("timestamp", "type", "event", "user_id", "anonymous_id", "message
 
 
 @dataclass(slots=True)
-class Journey:
+class PlannedVisit:
     start: float
     buys: bool
     seed: int
@@ -47,7 +47,7 @@ class Customer:
     timezone: str
     email: str
     consents: dict[str, bool]
-    journeys: list[Journey] = field(default_factory=list)
+    journeys: list[PlannedVisit] = field(default_factory=list)
     identified: bool = False
 
     @property
@@ -88,7 +88,7 @@ class Shop:
             rate = archetype.purchase_rate
             if archetype.name == "churning":  # buys early, then fades away
                 rate = 0.6 if day < self.days / 3 else 0.02
-            c.journeys.append(Journey(start, rng.random() < rate, rng.getrandbits(32) + k))
+            c.journeys.append(PlannedVisit(start, rng.random() < rate, rng.getrandbits(32) + k))
         c.journeys.sort(key=lambda j: j.start)
         return c
 
