@@ -30,6 +30,9 @@ class CLVModel:
     overall_spend: float
     customers: int
 
+    def predict_one(self, p: Profile, now: float) -> dict[str, Any] | None:
+        return self.score(p, now)
+
     def score(self, p: Profile, now: float) -> dict[str, float] | None:
         """None for a record with no order before `now`, or where the model has no finite
         answer (parameters fitted at their bounds on too little history)."""

@@ -63,6 +63,11 @@ class RFMModel:
         m = 1 + bisect_left(self.monetary, p.revenue)
         return RFMScore(r, f, m, segment_of(r, f))
 
+    def predict_one(self, p: Profile, now: float) -> dict[str, Any] | None:
+        """`score`, as JSON."""
+        found = self.score(p, now)
+        return found.to_json() if found is not None else None
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..profiles import Profile
 from ._journeys import Journey
 
 PHRASES = {
@@ -61,6 +62,10 @@ class ClusterModel:
         self._base = (c**2).sum(axis=1).tolist()  # |mu|^2 per cluster
         self._delta = {s: (1 - 2 * c[:, i]).tolist() for s, i in self._index.items()}
         self._memo: dict[frozenset[str], str] = {}
+
+    def predict_one(self, p: Profile, now: float) -> dict[str, Any] | None:
+        """The cluster of the record's journey so far (None: no journey yet)."""
+        return {"cluster": self.assign(frozenset(p.chain))} if p.chain else None
 
     def assign(self, present: frozenset[str]) -> str:
         """The name of the nearest cluster for a journey showing these signals."""

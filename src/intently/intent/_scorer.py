@@ -16,6 +16,30 @@ class IntentScorer:
     def __init__(self, model: IntentModel) -> None:
         self.model = model
 
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def predict_one(self, p: Profile, now: float) -> dict[str, Any] | None:
+        """The journey's purchase probability from its chain of signals as it stands (item
+        price and category aside: the record keeps no event's), and its key action; None
+        with no journey."""
+        chain = p.chain
+        n = len(chain)
+        if not n:
+            return None
+        model = self.model
+        acc = 0.0
+        for idx in range(n):
+            acc = model.step(acc, chain[idx], chain[:idx].count(chain[idx]))
+        times = p.chain_ts
+        end: float = times[n - 1]
+        gap = (end - times[n - 2]) / 60.0 if n > 1 else 0.0
+        probability = 1.0 if PURCHASED in chain else sigmoid(model.logit(
+            acc, chain[-1], chain[-2] if n > 1 else None, n, (end - p.journey_start) / 60.0,
+            gap, 0.0, p.cart_value, None))
+        return {"probability": round(probability, 6), "key_action": p.key_action}
+
     def score(self, p: Profile, signals: tuple[str, ...], ts: float,
               props: dict[str, Any]) -> None:
         """Update `p` for an event (`props`: its properties) whose `signals` were just appended

@@ -2,6 +2,7 @@
 
 from ._aggregates import Aggregator, RecordSettings
 from ._merge import merge_into
+from ._models import RecordModel
 from ._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, lifecycle, tag, tags
 from ._profile import (
     Profile,
@@ -23,6 +24,7 @@ __all__ = [
     "Merge",
     "Profile",
     "ProfileState",
+    "RecordModel",
     "RecordSettings",
     "Resolver",
     "ScenarioProgress",
