@@ -25,6 +25,7 @@ from ._rows import (
     SetAside,
     StoredEvent,
 )
+from ._tx import EndsOnExit
 
 
 @dataclass
@@ -48,7 +49,7 @@ class _Message:
 
 
 @dataclass
-class _Transaction:
+class _Transaction(EndsOnExit):
     store: MemoryStore
     claimed: dict[str, int] = field(default_factory=dict)
     rows: list[LogRow] = field(default_factory=list)
@@ -107,15 +108,6 @@ class _Transaction:
     def _end(self) -> None:
         self.open = False
         self.store._lock.release()
-
-    def __enter__(self) -> _Transaction:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.rollback()
 
 
 class MemoryStore:

@@ -39,6 +39,7 @@ from ._rows import (
     SetAside,
     StoredEvent,
 )
+from ._tx import EndsOnExit
 
 SCHEMA_VERSION = 3
 
@@ -188,7 +189,7 @@ def _migrate_from_2(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
 
 
-class _Transaction:
+class _Transaction(EndsOnExit):
     """One group commit on the store's connection (which it holds locked until it ends)."""
 
     def __init__(self, store: SQLiteStore) -> None:
@@ -282,15 +283,6 @@ class _Transaction:
                 self._db.execute("ROLLBACK")
         finally:
             self._store._lock.release()
-
-    def __enter__(self) -> _Transaction:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.rollback()
 
 
 class SQLiteStore:
