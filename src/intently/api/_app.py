@@ -35,7 +35,8 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app = FastAPI(title="Intently", version="0.1.0",
                   description="Real-time behavioral marketing: Segment-compatible ingestion, "
                               "golden records, intent, segments and scenarios.")
-    app.state.services = Services(settings=settings, worker=worker)
+    app.state.services = Services(settings=settings, worker=worker,
+                                  tokens=worker.engine.scenarios.book.renderer.tracker)
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
                            _analytics.MineRequest])

@@ -49,17 +49,15 @@ SESSION_S = 12 * 3600.0
 
 def session_token(request: Request) -> str:
     """A signed dashboard session (after a login with an admin key), valid for 12 hours."""
-    tracker = services(request).worker.engine.scenarios.book.renderer.tracker
-    return tracker.token({"s": "dashboard", "exp": round(time.time() + SESSION_S)})
+    return services(request).tokens.token({"s": "dashboard", "exp": round(time.time() + SESSION_S)})
 
 
 def has_session(request: Request) -> bool:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return False
-    tracker = services(request).worker.engine.scenarios.book.renderer.tracker
     try:
-        data = tracker.read(token)
+        data = services(request).tokens.read(token)
     except ValidationError:
         return False
     return data.get("s") == "dashboard" and float(data.get("exp", 0)) > time.time()

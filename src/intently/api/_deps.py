@@ -11,6 +11,7 @@ from fastapi import Request
 
 from ..config import Settings
 from ..engine import Engine, EngineWorker
+from ..scenarios import Tracker
 from ._live import LiveHub
 
 
@@ -18,6 +19,9 @@ from ._live import LiveHub
 class Services:
     settings: Settings
     worker: EngineWorker
+    tokens: Tracker
+    """Signs and reads the tokens of message links and dashboard sessions (the store's
+    secret: taken once, not through the engine on each request)."""
     hub: LiveHub = field(default_factory=LiveHub)
 
 

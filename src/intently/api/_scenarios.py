@@ -97,8 +97,7 @@ async def outbox(request: Request, limit: int = Query(50, ge=1, le=1000),
 # -- public links in messages (signed tokens; no key)
 async def _track(request: Request, token: str, event: str, extra: dict[str, Any]) -> dict[
         str, Any]:
-    engine = services(request).worker.engine
-    data = engine.scenarios.book.renderer.tracker.read(token)
+    data = services(request).tokens.read(token)
     mid = str(data.get("m", ""))
     scenario, profile_id, arm = mid.split("/", 1)[0], str(data.get("p", "")), data.get("a", "")
     ev = {"type": "track", "event": event, "userId": profile_id,
@@ -121,8 +120,7 @@ async def opened(request: Request, token: str) -> Response:
 
 @public.get("/t/c/{token}", summary="Click redirect", include_in_schema=False)
 async def clicked(request: Request, token: str) -> Response:
-    engine = services(request).worker.engine
-    data = engine.scenarios.book.renderer.tracker.read(token)  # 400 when forged
+    data = services(request).tokens.read(token)  # 400 when forged
     url = str(data.get("u", ""))
     if not url.startswith(("http://", "https://")):
         raise ValidationError("this link has no target", "$.token")
@@ -136,7 +134,7 @@ _PAGE = ("<!doctype html><meta name=viewport content='width=device-width'><title
 
 @public.get("/u/{token}", summary="Unsubscribe page", include_in_schema=False)
 async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
-    data = services(request).worker.engine.scenarios.book.renderer.tracker.read(token)
+    data = services(request).tokens.read(token)
     channel = html.escape(str(data.get("c", "email")))
     form = (f"<h1>Unsubscribe</h1><p>Stop receiving {channel} messages from us?</p>"
             f"<form method=post><button type=submit>Unsubscribe</button></form>")
@@ -146,8 +144,7 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 @public.post("/u/{token}", summary="Unsubscribe (also RFC 8058 one-click)",
              include_in_schema=False)
 async def unsubscribe(request: Request, token: str) -> HTMLResponse:
-    engine = services(request).worker.engine
-    data = engine.scenarios.book.renderer.tracker.read(token)
+    data = services(request).tokens.read(token)
     channel = str(data.get("c", "email"))
     ev = {"type": "track", "event": "Unsubscribed", "userId": str(data.get("p", "")),
           "messageId": f"unsubscribe:{data.get('m')}",
