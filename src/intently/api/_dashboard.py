@@ -86,7 +86,7 @@ async def stream(request: Request, interval: float = Query(0.5, ge=0.1, le=10.0)
                 moved = hub.take(token)
 
                 def read(engine: Engine, moved: set[str] = moved) -> dict[str, Any]:
-                    found = [p for p in (engine.state.peek(pid) for pid in moved) if p]
+                    found = [p for p in (engine.peek(pid) for pid in moved) if p]
                     found = heapq.nlargest(60, found, key=lambda p: p.last_seen)
                     return {"now": engine.clock.now(), "events": engine.events_processed,
                             "messages": engine.messages_queued,

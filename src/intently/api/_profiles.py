@@ -47,7 +47,7 @@ async def stats(request: Request) -> dict[str, Any]:
         return {"events_processed": engine.events_processed,
                 "events_stored": engine.events_stored(),
                 "events_set_aside": engine.events_set_aside,
-                "profiles_cached": len(engine.state.profiles),
+                "profiles_cached": engine.profiles_cached,
                 "last_seq": engine.last_seq}
 
     return await on_engine(request, read)  # type: ignore[no-any-return]

@@ -27,8 +27,7 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
     require_admin(request)
 
     def read(engine: Engine) -> list[dict[str, Any]]:
-        if engine.segments.pending:  # member lists are written at checkpoints
-            engine.checkpoint()
+        engine.settle()  # member lists are written at checkpoints
         sizes = engine.store.segment_sizes()
         return [{**seg.to_json(), "size": sizes.get(name, 0)}
                 for name, seg in engine.segments.book.segments.items()]
@@ -69,8 +68,7 @@ async def members(request: Request, name: str, format: str = Query("json"),
     def read(engine: Engine) -> list[Member]:
         if name not in engine.segments.book.segments:
             raise NotFound(f"no segment {name!r}")
-        if engine.segments.pending:
-            engine.checkpoint()
+        engine.settle()
         return engine.store.segment_members(name, limit=limit, offset=offset)
 
     rows = await on_engine(request, read)
@@ -91,8 +89,7 @@ async def history(request: Request, name: str) -> dict[str, Any]:
     def read(engine: Engine) -> dict[str, Any]:
         if name not in engine.segments.book.segments:
             raise NotFound(f"no segment {name!r}")
-        if engine.segments.pending:
-            engine.checkpoint()
+        engine.settle()
         days: dict[int, list[int]] = {}
         for _, entered, ts in engine.store.segment_changes(name):
             day = days.setdefault(int(ts // 86400), [0, 0])

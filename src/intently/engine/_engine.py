@@ -738,6 +738,20 @@ class Engine:
         pending = [m for m in self.resolver.merges if m.into_id == profile.id]
         return done + pending
 
+    def settle(self) -> None:
+        """Write pending segment entries and exits (member lists are kept at checkpoints), so
+        what the store's read models show is up to date."""
+        if self.segments.pending:
+            self.checkpoint()
+
+    def peek(self, profile_id: str) -> Profile | None:
+        """A record by its id, without making it recent in the cache."""
+        return self.state.peek(profile_id)
+
+    @property
+    def profiles_cached(self) -> int:
+        return len(self.state.profiles)
+
     def hot_profiles(self) -> Iterator[Profile]:
         return iter(self.state.profiles.values())
 
