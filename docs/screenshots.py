@@ -18,7 +18,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from intently import Engine, ManualClock, Settings
-from intently.events._time import parse_timestamp
+from intently.events import parse_timestamp
 from intently.scenarios import ready_made
 from intently.testing import Shop, free_port, start_server
 
