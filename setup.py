@@ -33,6 +33,17 @@ def _remove_compiled(*roots: str) -> None:
                 os.remove(path)
 
 
+def _remove_orphans() -> None:
+    """Delete compiled modules that are no longer hot (or no longer exist): Python would still
+    import them in preference to their source."""
+    hot = set(HOT_MODULES)
+    for path in glob.glob(os.path.join("src", "intently", "**", "*.so"), recursive=True):
+        parts = os.path.relpath(path, "src").split(os.sep)
+        module = ".".join([*parts[:-1], parts[-1].split(".", 1)[0]])
+        if module not in hot:
+            os.remove(path)
+
+
 class OptionalBuildExt(build_ext):
     """Build the compiled modules if possible; if not, say so and install pure Python."""
 
@@ -72,6 +83,7 @@ def _extensions() -> list:  # type: ignore[type-arg]
         print("intently: mypy is not available; installing pure Python", file=sys.stderr)
         _remove_compiled("src")
         return []
+    _remove_orphans()
     paths = [os.path.join("src", *m.split(".")) + ".py" for m in HOT_MODULES]
     try:
         return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths],

@@ -84,7 +84,7 @@ def test_a_cold_start_loads_records_from_the_store(db_path) -> None:
     eng = sqlite_engine(db_path, cache_profiles=10)
     eng.process_many(list(Shop(users=40, days=5, seed=5).events()))
     eng.checkpoint()
-    assert len(eng.state.profiles) <= 10
+    assert eng.profiles_cached <= 10
     n_stored = eng.store.count_profiles()
     eng.close()
     again = sqlite_engine(db_path)

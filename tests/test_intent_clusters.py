@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 from conftest import T0, track
 from intently import Engine, ManualClock
 from intently.cli import app
+from intently.engine import journeys_from_events
+from intently.engine._prior import build_prior_clusters
 from intently.intent import (
     Journey,
-    journeys_from_events,
     load_prior_clusters,
     train_clusters,
 )
-from intently.intent._build_prior import build_prior_clusters
 from intently.store import MemoryStore
 from intently.testing import Shop
 
@@ -117,4 +117,4 @@ def test_after_every_event_the_cluster_is_that_of_the_whole_chain() -> None:
         assert done is not None
         p = done.profile
         assert p.cluster == engine.clusters.assign(frozenset(p.chain)), (p.id, p.chain)
-    assert engine.store.merges(engine.profile("ann").id) or engine.resolver.merges
+    assert engine.store.merges(engine.profile("ann").id) or engine.merges(engine.profile("ann"))

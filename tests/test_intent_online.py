@@ -13,16 +13,16 @@ from typer.testing import CliRunner
 from conftest import HISTORY, T0, track
 from intently import Engine, ManualClock
 from intently.cli import app
+from intently.engine import journeys_from_events
+from intently.engine._prior import build_prior, prior_journeys
 from intently.intent import (
     IntentModel,
     features,
-    journeys_from_events,
     load_prior,
     save_model,
     train,
     train_clusters,
 )
-from intently.intent._build_prior import build_prior, prior_journeys
 from intently.profiles import category_key
 from intently.segments import Segment
 from intently.store import MemoryStore
@@ -166,7 +166,7 @@ def test_the_shipped_prior_is_what_its_recipe_builds() -> None:
     regularization) does not. Exact weights differ between library releases and CPUs."""
     shipped = load_prior()
     journeys = prior_journeys()
-    rebuilt = build_prior(journeys)  # else: python -m intently.intent._build_prior
+    rebuilt = build_prior(journeys)  # else: python -m intently.engine._prior
     assert (rebuilt.version, rebuilt.source, rebuilt.event_cap) == (
         shipped.version, shipped.source, shipped.event_cap)
     for part in ("count", "last", "recent", "category", "scalar"):
@@ -241,7 +241,7 @@ def test_rescoring_leaves_records_as_if_the_new_models_had_scored_every_event() 
     before = _scored(engine)
     fresh = Engine(MemoryStore(), clock=ManualClock(T0), intent_model=model,
                    settings=HISTORY)
-    fresh.clusters = groups
+    fresh.rescore(model, groups)  # an empty store: only switches the models
     fresh.put_segment(Segment.from_text("hot", 'intent > 0.5 and cluster != ""'))
     fresh.process_many(events)
     changed = engine.rescore(model, groups, journeys)

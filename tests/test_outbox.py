@@ -117,7 +117,7 @@ def test_scenarios_over_http_with_yaml_errors_and_report() -> None:
     assert c.get("/v1/scenarios", headers={}).status_code == 401
 
     # the links in the message: open pixel, click redirect, unsubscribe
-    tracker = engine.scenarios.book.renderer.tracker
+    tracker = engine.tracker
     links = tracker.links({"m": msg["id"], "p": "ann", "c": "email", "a": "main"})
     pixel = links["open_url"].removeprefix("http://127.0.0.1:8000")
     assert c.get(pixel).headers["content-type"] == "image/gif"

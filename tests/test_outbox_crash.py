@@ -14,7 +14,7 @@ import pytest
 
 from _receivers import http_receiver
 from intently import Engine, ManualClock
-from intently.engine._engine import _stored
+from intently.events import from_log
 from intently.scenarios import Scenario
 from intently.store import MemoryStore, SQLiteStore
 from intently.testing import Shop, free_port, start_server
@@ -72,7 +72,7 @@ def test_kill_9_neither_loses_nor_duplicates_messages(tmp_path: Path) -> None:
         clean = Engine(MemoryStore(), clock=ManualClock())
         clean.put_scenario(hook_scenario(rx.url + "/hook"))
         for rows in store.read_log(after=0):
-            clean.process_many([_stored(row) for row in rows])
+            clean.process_many([from_log(r.payload, r.ts, r.received_at) for r in rows])
         expected = {r[0] for r in clean.store.outbox(100_000)}
         kept = store.outbox(100_000)
         store.close()

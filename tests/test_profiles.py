@@ -39,7 +39,7 @@ def test_monetary_recency_frequency_and_affinities(engine: Engine) -> None:
 
 
 def test_category_affinity_keeps_the_heavy_hitters(engine: Engine) -> None:
-    cap = engine.aggregator.settings.top_categories
+    cap = engine.pipeline.aggregator.settings.top_categories
     for i in range(cap + 5):
         engine.process(track("Product Viewed", user="u", at=T0 + i, category=f"c{i}"))
     for _ in range(3):
@@ -93,7 +93,7 @@ def test_journey_entry_point_and_reset_after_purchase_or_a_day(engine: Engine) -
 
 
 def test_chain_keeps_the_most_recent_signals(engine: Engine) -> None:
-    limit = engine.aggregator.settings.chain_limit
+    limit = engine.pipeline.aggregator.settings.chain_limit
     for i in range(limit + 10):
         engine.process(track("Product Viewed" if i % 2 else "Product Added", user="u", at=T0 + i))
     p = engine.profile("u")
@@ -110,3 +110,28 @@ def test_record_round_trips_through_its_storage_format(engine: Engine) -> None:
     assert decode_profile(encode_profile(p)) == p
     data = p.to_dict()
     assert data["signal_counts"] == {"purchased": 1} and data["entry"] == {"channel": "web"}
+
+
+def test_records_stored_with_scenario_state_inside_segment_state_still_read() -> None:
+    """Before scenario state had a slot of its own it sat inside the segment state: such a
+    record decodes with its journeys on `sc`, and is written back in today's format."""
+    import msgspec
+
+    from intently.profiles import (
+        Profile,
+        ScenarioProgress,
+        ScenarioState,
+        decode_profile,
+        encode_profile,
+    )
+
+    sc = ScenarioState(journeys={"welcome": ScenarioProgress(1, "main", T0, 1, wake=T0 + 60)})
+    today = Profile(id="r1", sc=sc)
+    today.segments = ("vip",)
+    old = list(msgspec.msgpack.decode(encode_profile(today)))
+    seg, mine = old[-2], old[-1]
+    assert mine is not None and seg[2] is None
+    old_blob = msgspec.msgpack.encode([*old[:-2], [seg[0], seg[1], mine]])  # 20 fields
+    p = decode_profile(old_blob)
+    assert p.sc == sc and p.segments == ("vip",) and p == today
+    assert decode_profile(encode_profile(p)) == today

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 HOT_MODULES = (
-    "intently.engine._engine",
-    "intently.engine._scenarios",
-    "intently.engine._segments",
+    "intently.engine._pipeline",
     "intently.engine._state",
+    "intently.engine._timers",
     "intently.events._bounds",
     "intently.events._checks",
     "intently.events._time",

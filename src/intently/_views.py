@@ -120,7 +120,7 @@ def _event_view(ev: Any) -> dict[str, Any]:
 def set_aside_view(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
     """Accepted events the pipeline failed on, newest first, with their errors."""
     out = []
-    for seq, ts, received, payload, error, at in engine.store.set_aside_events(limit):
+    for seq, ts, received, payload, error, at in engine.set_aside_events(limit):
         try:
             event: Any = msgspec.json.decode(payload)
         except msgspec.DecodeError:

@@ -36,9 +36,9 @@ class Application:
         and a dispatcher for the configured channels; nothing runs until `start`."""
         configure(settings.log_level, settings.log_format)
         engine = engine or Engine(settings=settings, clock=clock)
-        secret = (engine.store.get_meta("secret") or "").encode()
         dispatcher = Dispatcher(
-            engine.store, channels_from_settings(settings, secret), clock=engine.clock.now,
+            engine.outbox, channels_from_settings(settings, engine.tracker.secret),
+            clock=engine.clock.now,
             max_age_s=max_message_age_s or settings.max_message_age_hours * 3600.0)
         return cls(settings, engine, EngineWorker(engine), dispatcher)
 

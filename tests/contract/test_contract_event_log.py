@@ -8,6 +8,7 @@ import threading
 import pytest
 from _log import rows, write
 
+from intently import StoreError
 from intently.store import Store, StoredEvent
 
 
@@ -22,6 +23,25 @@ def test_claim_reports_duplicates_old_and_within_the_call(store: Store) -> None:
     assert write(store, 3, ["b", "c", "c", "d"]) == {0, 2}
     assert store.count_events() == 4 and store.last_seq() == 6
     assert [row.seq for batch in store.read_log(0) for row in batch] == [1, 2, 4, 6]
+
+
+def test_the_log_assigns_positions(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.next_seq() == 1
+        tx.claim(["a", "b", "c"], 1)
+        tx.append(rows(1, ["a", "b"]))
+        assert tx.next_seq() == 3
+    tx = store.transaction()
+    assert tx.next_seq() == 3  # what the last commit left
+    tx.append(rows(5, ["e"]))  # positions of duplicates may stay unused
+    assert tx.next_seq() == 6
+    tx.rollback()
+    tx = store.transaction()
+    assert tx.next_seq() == 3  # a rollback gives its positions back
+    with pytest.raises(StoreError, match="taken"):
+        tx.append(rows(2, ["x"]))
+    tx.rollback()
+    assert store.last_seq() == 2
 
 
 def test_a_rolled_back_transaction_keeps_nothing(store: Store) -> None:

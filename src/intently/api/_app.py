@@ -36,7 +36,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                   description="Real-time behavioral marketing: Segment-compatible ingestion, "
                               "golden records, intent, segments and scenarios.")
     app.state.services = Services(settings=settings, worker=worker,
-                                  tokens=worker.engine.scenarios.book.renderer.tracker)
+                                  tokens=worker.engine.tracker)
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
                            _analytics.MineRequest])

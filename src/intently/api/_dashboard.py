@@ -17,10 +17,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from .._errors import NotFound
-from ..engine import Engine
+from ..engine import Engine, replay
 from ..profiles import Profile, lifecycle
 from ..scenarios import to_yaml
-from ..store import MemoryStore
 from ._auth import require_admin
 from ._deps import on_engine, services
 
@@ -119,8 +118,8 @@ async def overview(request: Request) -> dict[str, Any]:
             if p.cluster and now - p.last_seen <= ACTIVE_S:
                 clusters[p.cluster] += 1
         messages: Counter[str] = Counter()
-        for name in engine.scenarios.book.scenarios:
-            for (_, status), n in engine.store.outbox_counts(name).items():
+        for name in engine.scenario_definitions:
+            for (_, status), n in engine.read_models.outbox_counts(name).items():
                 messages[status] += n
         return {"now": now, "events": engine.events_processed,
                 "events_stored": engine.events_stored(), "customers": len(profiles),
@@ -130,7 +129,7 @@ async def overview(request: Request) -> dict[str, Any]:
                 "messages": dict(messages), "messages_total": sum(messages.values()),
                 "key_actions_before_purchase": keys.most_common(8),
                 "active_clusters": clusters.most_common(8),
-                "segments": engine.store.segment_sizes()}
+                "segments": engine.read_models.segment_sizes()}
 
     return await _on_engine(request, read)  # type: ignore[no-any-return]
 
@@ -141,11 +140,8 @@ def intent_history(engine: Engine, p: Profile, limit: int = 300) -> list[dict[st
     events = list(reversed(engine.timeline(p, limit)))
     if not events or engine.intent is None:
         return []
-    replay = Engine(MemoryStore(), settings=engine.settings, clock=engine.clock,
-                    vocabulary=engine.vocabulary, intent_model=engine.intent.model)
-    for ev in events:
-        ev.message_id = None  # the replay store is empty: nothing is a duplicate anyway
-    done = replay.process_many(events, keep=True).processed
+    done = replay(events, engine.settings, intent_model=engine.intent.model,
+                  vocabulary=engine.vocabulary, clock=engine.clock)
     return [{"ts": d.event.ts, "intent": round(d.intent, 4),
              "signal": d.signals[0] if d.signals else (d.event.event or ""),
              "event": d.event.event or d.event.type} for d in done]
@@ -157,8 +153,8 @@ async def customer(request: Request, identifier: str) -> dict[str, Any]:
 
     def read(engine: Engine) -> dict[str, Any]:
         p = engine.profile(identifier)
-        outbox = engine.store.outbox(50, profile_id=p.id)
-        journal = engine.store.journal(profile_id=p.id, limit=200)
+        outbox = engine.read_models.outbox(50, profile_id=p.id)
+        journal = engine.read_models.journal(profile_id=p.id, limit=200)
         outcomes: dict[str, list[str]] = {}
         for row in journal:
             if row.kind in ("opened", "clicked"):
@@ -185,7 +181,7 @@ async def composition(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
-        if name not in engine.segments.book.segments:
+        if name not in engine.segment_definitions:
             raise NotFound(f"no segment {name!r}")
         now = engine.clock.now()
         members = [p for p in engine.hot_profiles() if name in p.segments]
@@ -246,12 +242,12 @@ async def funnel(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
-        scenario = engine.scenarios.book.scenarios.get(name)
+        scenario = engine.scenario_definitions.get(name)
         if scenario is None:
             raise NotFound(f"no scenario {name!r}")
         steps: dict[int, Counter[str]] = {}
         totals: Counter[str] = Counter()
-        for row in engine.store.journal(scenario=name, limit=100_000):
+        for row in engine.read_models.journal(scenario=name, limit=100_000):
             kind = row.kind
             totals[kind] += 1
             if kind in ("sent", "suppressed", "failed"):

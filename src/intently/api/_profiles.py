@@ -30,7 +30,7 @@ async def list_accounts(request: Request, limit: int = Query(100, ge=1, le=1000)
                         offset: int = Query(0, ge=0, le=10**12)) -> list[str]:
     require_admin(request)
     return await on_engine(  # type: ignore[no-any-return]
-        request, lambda e: e.store.account_ids(limit, offset))
+        request, lambda e: e.read_models.account_ids(limit, offset))
 
 
 @router.get("/accounts/{account_id}", summary="An account's own traits and its members")

@@ -38,7 +38,7 @@ def _summary(s: Scenario) -> dict[str, Any]:
 async def list_scenarios(request: Request) -> list[dict[str, Any]]:
     require_admin(request)
     return await on_engine(request, lambda e: [  # type: ignore[no-any-return]
-        _summary(s) for s in sorted(e.scenarios.book.scenarios.values(), key=lambda s: s.name)])
+        _summary(s) for s in sorted(e.scenario_definitions.values(), key=lambda s: s.name)])
 
 
 @router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)",
@@ -76,10 +76,10 @@ async def scenario_report(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
-        if name not in engine.scenarios.book.scenarios and not engine.store.journal_counts(
+        if name not in engine.scenario_definitions and not engine.read_models.journal_counts(
                 name):
             raise NotFound(f"no scenario {name!r}")
-        return report(engine.store, name)
+        return report(engine.read_models, name)
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
 
@@ -89,7 +89,7 @@ async def outbox(request: Request, limit: int = Query(50, ge=1, le=1000),
                  scenario: str | None = None, customer: str | None = None
                  ) -> list[dict[str, Any]]:
     require_admin(request)
-    store = services(request).worker.engine.store
+    store = services(request).worker.engine.read_models
     rows = await asyncio.to_thread(store.outbox, limit, scenario, customer)
     return [message_view(r, body=True) for r in rows]
 

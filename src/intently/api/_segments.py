@@ -28,9 +28,9 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
 
     def read(engine: Engine) -> list[dict[str, Any]]:
         engine.settle()  # member lists are written at checkpoints
-        sizes = engine.store.segment_sizes()
+        sizes = engine.read_models.segment_sizes()
         return [{**seg.to_json(), "size": sizes.get(name, 0)}
-                for name, seg in engine.segments.book.segments.items()]
+                for name, seg in engine.segment_definitions.items()]
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
 
@@ -66,10 +66,10 @@ async def members(request: Request, name: str, format: str = Query("json"),
     require_admin(request)
 
     def read(engine: Engine) -> list[Member]:
-        if name not in engine.segments.book.segments:
+        if name not in engine.segment_definitions:
             raise NotFound(f"no segment {name!r}")
         engine.settle()
-        return engine.store.segment_members(name, limit=limit, offset=offset)
+        return engine.read_models.segment_members(name, limit=limit, offset=offset)
 
     rows = await on_engine(request, read)
     if format == "csv":
@@ -87,11 +87,11 @@ async def history(request: Request, name: str) -> dict[str, Any]:
     require_admin(request)
 
     def read(engine: Engine) -> dict[str, Any]:
-        if name not in engine.segments.book.segments:
+        if name not in engine.segment_definitions:
             raise NotFound(f"no segment {name!r}")
         engine.settle()
         days: dict[int, list[int]] = {}
-        for _, entered, ts in engine.store.segment_changes(name):
+        for _, entered, ts in engine.read_models.segment_changes(name):
             day = days.setdefault(int(ts // 86400), [0, 0])
             day[0 if entered else 1] += 1
         size, out = 0, []

@@ -70,7 +70,7 @@ def _apply_us(events: list[bytes], make: Any, repeats: int) -> float:
     for _ in range(repeats):
         engine = make()
         batch = [msgspec.convert(d, Event) for d in decoded]
-        apply = engine._apply
+        apply = engine.pipeline.apply
         started = time.perf_counter()
         for ev in batch:
             apply(ev)
@@ -98,7 +98,7 @@ def intent_score_us(events: list[bytes], repeats: int = 3) -> float:
         for scoring in (True, False):
             engine = Engine(MemoryStore(), intent_model=None if scoring else False)
             batch = [msgspec.convert(d, Event) for d in decoded]
-            apply = engine._apply
+            apply = engine.pipeline.apply
             started = time.perf_counter()
             for ev in batch:
                 apply(ev)
@@ -132,7 +132,7 @@ def run(events: list[bytes], repeats: int = 1) -> dict[str, Any]:
             rate, engine = pipeline(events, Path(tmp) / f"pipe{r}.db", settings)
             best_pipe = max(best_pipe, rate)
             if r == repeats - 1:
-                profiles = len(engine.state.profiles)
+                profiles = engine.profiles_cached
                 per_profile = bytes_per_profile(engine)
             engine.close()
         p50, p99 = latency(events[:2000], Path(tmp) / "latency.db", settings)

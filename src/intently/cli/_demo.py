@@ -47,7 +47,7 @@ def demo(
         guard(exc)
         return
     engine, worker = app.engine, app.worker
-    if not engine.scenarios.book.scenarios:  # the ready-made ones, editable afterwards
+    if not engine.scenario_definitions:  # the ready-made ones, editable afterwards
         for scenario in ready_made().values():
             engine.put_scenario(scenario)
     app.start()

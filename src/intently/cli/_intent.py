@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -34,8 +33,8 @@ def train(
     """Learn the purchase-intent model and the behavioral clusters from history, validate the
     model on the latest 30% of journeys (by time), and save both as a new version in the store:
     the engine uses them at once (a running `intently serve` picks them up when restarted)."""
-    from ..engine import Engine
-    from ..intent import journeys_from_events, save_model, train_clusters
+    from ..engine import Engine, journeys_from_events
+    from ..intent import save_model, train_clusters
     from ..intent import train as fit_model
 
     s = settings(config, db=db)
@@ -54,18 +53,18 @@ def train(
             journeys = journeys_from_events(_valid(rows()), s)
         else:
             reader = Engine(settings=s, readonly=True, intent_model=False)
-            source = reader.store.url
-            journeys = journeys_from_events(_logged(reader), s)
-            reader.store.close()
+            source = reader.store_url
+            journeys = journeys_from_events(reader.logged(), s)
+            reader.close()
         model = fit_model(journeys, source=source)
         groups = train_clusters(journeys, k=clusters, version=model.version, source=source)
         engine = Engine(settings=s)
-        save_model(engine.store, model)
-        save_model(engine.store, groups, "clusters")
+        save_model(engine.catalog, model)
+        save_model(engine.catalog, groups, "clusters")
         # Records show the new models now, not at their next event: their current journeys
         # come from the store's log (already cut when training on it).
         current = journeys if events_file is None else (
-            journeys_from_events(_logged(engine), s) if engine.last_seq else [])
+            journeys_from_events(engine.logged(), s) if engine.last_seq else [])
         rescored = engine.rescore(model, groups, current)
         engine.close()
     except IntentlyError as exc:
@@ -108,20 +107,6 @@ def clusters_cmd(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> No
                       ", ".join(f"{k} {v:.0%}" for k, v in sorted(
                           c.signals.items(), key=lambda kv: -kv[1])[:5]))
     Console().print(table)
-
-
-def _logged(engine: Any) -> Iterator[bytes]:
-    """Every event in the store's log, as stored (raw JSON), in order."""
-    import msgspec
-
-    encode = msgspec.json.encode
-    decode = msgspec.json.decode
-    for rows in engine.store.read_log(after=0):
-        for _seq, ts, _received, payload in rows:
-            event = decode(payload)
-            event["timestamp"] = ts  # the time it was filed under (skew-corrected)
-            event.pop("sentAt", None)
-            yield encode(event)
 
 
 def _valid(rows: Iterator[dict]) -> Iterator[dict]:  # type: ignore[type-arg]

@@ -43,7 +43,7 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
         "intent": p.intent, "key": p.key_action, "cluster": p.cluster or "",
         "sessions": p.sessions, "entry": p.entry.source or p.entry.channel,
     } for p in recent]
-    sizes: dict[str, int] = {name: 0 for name in engine.segments.book.segments}
+    sizes: dict[str, int] = {name: 0 for name in engine.segment_definitions}
     for p in profiles:
         for name in p.segments:
             if name in sizes:
@@ -51,7 +51,7 @@ def snapshot(engine: Engine, active_window_s: float = 1800.0, top: int = 12) -> 
     outbox = [{"due": m.due, "scenario": m.scenario, "arm": m.arm, "channel": m.channel,
                "status": m.status, "customer": m.profile_id,
                "subject": msgspec.json.decode(m.body).get("subject", "")}
-              for m in engine.store.outbox(6)] if engine.scenarios.active else []
+              for m in engine.read_models.outbox(6)] if bool(engine.scenario_definitions) else []
     return Snapshot(engine.events_processed, engine.last_seq, len(profiles), active,
                     sum(p.orders for p in profiles), sum(p.revenue for p in profiles), rows,
                     sizes, engine.messages_queued, outbox)

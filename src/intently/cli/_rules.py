@@ -47,10 +47,7 @@ def mine(
                                          min_confidence=min_confidence, max_len=max_len,
                                          save=save)
             finally:
-                if save:
-                    engine.close()
-                else:
-                    engine.store.close()
+                engine.close()
     except ValueError as exc:
         fail(str(exc))
         return

@@ -62,14 +62,14 @@ def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Scenarios with their trigger and what they did so far."""
     engine = open_engine(db, config, readonly=True, intent_model=False)
     rows = []
-    for name, s in sorted(engine.scenarios.book.scenarios.items()):
-        counts = engine.store.journal_counts(name)
+    for name, s in sorted(engine.scenario_definitions.items()):
+        counts = engine.read_models.journal_counts(name)
         totals = {k: sum(n for _, kind, n, _, _ in counts if kind == k)
                   for k in ("entered", "sent", "converted")}
         rows.append({"name": name, "enabled": s.enabled, "trigger": s.trigger.kind,
                      "priority": s.policies.priority, "holdout": s.holdout,
                      "description": s.description, **totals})
-    engine.store.close()
+    engine.close()
     if as_json:
         emit_json(rows)
         return
@@ -100,9 +100,9 @@ def show(name: str, db: str = DB, config: str = CONFIG) -> None:
     """A scenario as YAML (ready-made ones too): copy, edit, `add`."""
     engine = open_engine(db, config, readonly=True, intent_model=False) if Path(
         settings(config, db=db).db).exists() else None
-    found = engine.scenarios.book.scenarios.get(name) if engine else None
+    found = engine.scenario_definitions.get(name) if engine else None
     if engine:
-        engine.store.close()
+        engine.close()
     found = found or ready_made().get(name)
     if found is None:
         fail(f"no scenario {name!r}")
@@ -127,11 +127,11 @@ def report_cmd(name: str, as_json: bool = JSON, db: str = DB, config: str = CONF
     """Per arm: entries, sends, deliveries, opens, clicks, conversions and revenue, with the
     uplift over the holdout and its 95% interval; a winner only when it is significant."""
     engine = open_engine(db, config, readonly=True, intent_model=False)
-    if name not in engine.scenarios.book.scenarios and not engine.store.journal_counts(name):
-        engine.store.close()
+    if name not in engine.scenario_definitions and not engine.read_models.journal_counts(name):
+        engine.close()
         fail(f"no scenario {name!r}")
-    data = report(engine.store, name)
-    engine.store.close()
+    data = report(engine.read_models, name)
+    engine.close()
     if as_json:
         emit_json(data)
         return
@@ -157,8 +157,8 @@ def outbox(limit: int = typer.Option(20, help="Newest messages to show"),
            as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """The newest messages and their delivery status."""
     engine = open_engine(db, config, readonly=True, intent_model=False)
-    rows = engine.store.outbox(limit, scenario=scenario)
-    engine.store.close()
+    rows = engine.read_models.outbox(limit, scenario=scenario)
+    engine.close()
     out = [message_view(r) for r in rows]
     if as_json:
         emit_json(out)
@@ -175,8 +175,7 @@ def dispatch(once: bool = typer.Option(False, help="Deliver what is due, then ex
     too). Email, SMS and push without a configured provider are logged, not sent."""
     s = settings(config, db=db)
     engine = open_engine(db, config, must_exist=False)
-    secret = (engine.store.get_meta("secret") or "").encode()
-    dispatcher = Dispatcher(engine.store, channels_from_settings(s, secret),
+    dispatcher = Dispatcher(engine.outbox, channels_from_settings(s, engine.tracker.secret),
                             max_age_s=s.max_message_age_hours * 3600.0)
     try:
         if once:

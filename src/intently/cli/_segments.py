@@ -20,10 +20,10 @@ app = typer.Typer(help="Live segments: rules over the golden record and behavior
 def list_(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Segments with their rule and current size."""
     engine = open_engine(db, config, readonly=True, intent_model=False)
-    sizes = engine.store.segment_sizes()
+    sizes = engine.read_models.segment_sizes()
     rows = [{**seg.to_json(), "size": sizes.get(name, 0)}
-            for name, seg in engine.segments.book.segments.items()]
-    engine.store.close()
+            for name, seg in engine.segment_definitions.items()]
+    engine.close()
     if as_json:
         emit_json(rows)
         return
@@ -98,10 +98,10 @@ def members(
 ) -> None:
     """The customers in a segment (as of the last checkpoint), with when they entered."""
     engine = open_engine(db, config, readonly=True, intent_model=False)
-    if name not in engine.segments.book.segments:
+    if name not in engine.segment_definitions:
         fail(f"no segment {name!r}")
-    rows = engine.store.segment_members(name, limit=limit)
-    engine.store.close()
+    rows = engine.read_models.segment_members(name, limit=limit)
+    engine.close()
     if format_ == "json":
         emit_json([{"profile_id": p, "since": since} for p, since in rows])
     elif format_ == "csv":
@@ -133,7 +133,7 @@ def groups(
         fail(str(exc))
         return
     finally:
-        engine.store.close()
+        engine.close()
     if as_json:
         emit_json(groups_json(found))
         return

@@ -7,11 +7,11 @@ import json
 import time
 from typing import Any
 
-from ..store import Store
+from ..store import Catalog
 from ._offers import Decider, OfferRule, mined_offers
 
 
-def save_offer_rules(store: Store, rules: list[dict[str, Any]], kind: str = "offer_rules"
+def save_offer_rules(store: Catalog, rules: list[dict[str, Any]], kind: str = "offer_rules"
                      ) -> None:
     if kind == "offer_rules":  # validate before keeping
         for i, r in enumerate(rules):
@@ -19,7 +19,7 @@ def save_offer_rules(store: Store, rules: list[dict[str, Any]], kind: str = "off
     store.save_model(kind, time.strftime("%Y%m%dT%H%M%S"), json.dumps(rules).encode())
 
 
-def load_decider(store: Store, **kw: Any) -> Decider:
+def load_decider(store: Catalog, **kw: Any) -> Decider:
     written = store.load_model("offer_rules")
     mined = store.load_model("basket_rules")
     rules = [OfferRule.from_dict(r, f"$[{i}]")

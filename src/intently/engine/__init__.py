@@ -1,11 +1,17 @@
-"""The runner: the per-event pipeline, group commit, checkpoints, the clock."""
+"""The runtime: the pure per-event pipeline, the runner around it (group commit, checkpoints,
+recovery, timers), the services the surfaces use, the worker thread and the outbox dispatcher."""
 
 from .._gc import tune_gc
 from ..clock import Clock, ManualClock, SystemClock
+from ..events import as_event, decode_event
 from ._dispatch import Dispatcher, channels_from_settings
-from ._engine import Engine, IngestResult, Processed, as_event, decode_event
+from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
 from ._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ._pipeline import Pipeline, PipelineState, Processed
+from ._replay import journeys_from_events, replay
+from ._runner import IngestResult, Runner
+from ._state import HotState, MemoryState
 from ._worker import EngineWorker
 
 __all__ = [
@@ -14,16 +20,23 @@ __all__ = [
     "Engine",
     "EngineWorker",
     "FileIngestResult",
+    "HotState",
     "IngestResult",
     "ManualClock",
+    "MemoryState",
+    "Pipeline",
+    "PipelineState",
     "Processed",
+    "Runner",
     "SystemClock",
     "as_event",
     "channels_from_settings",
     "clv_view",
     "decode_event",
     "ingest_file",
+    "journeys_from_events",
     "mine_stored_rules",
+    "replay",
     "rfm_view",
     "tune_gc",
     "update_clv",

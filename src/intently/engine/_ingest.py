@@ -10,9 +10,9 @@ from typing import Any
 import msgspec
 
 from .._errors import ValidationError
-from ..events import Event
+from ..events import Event, as_event
 from ..sources import ColumnMap, Progress, header, looks_like_segment, read_rows, row_to_event
-from ._engine import Engine, as_event
+from ._engine import Engine
 
 
 @dataclass

@@ -52,9 +52,8 @@ def mine_stored_rules(engine: Engine, *, min_support: float, min_confidence: flo
     """Basket rules from the purchases in the log; with `save`, offers use them at once."""
     from ..analytics import baskets_from_events, mine_rules
     from ..decisions import save_offer_rules
-    from ._engine import _stored
 
-    events = (_stored(row) for rows in engine.store.read_log(after=0) for row in rows)
+    events = engine.logged()
     rules = [r.to_json() for r in mine_rules(
         baskets_from_events(events, vocabulary=engine.vocabulary), min_support=min_support,
         min_confidence=min_confidence, max_len=max_len)]

@@ -1,7 +1,8 @@
-"""The hot state in front of the store: the golden-record cache and the identity map.
+"""The state the pipeline reads and writes: in front of a store (`HotState`: the golden-record
+cache and the identity map), or in memory alone (`MemoryState`: replays and training).
 
-Records and identities changed since the last checkpoint are dirty and stay in memory until the
-checkpoint writes them; clean ones are evicted least-recently-used first.
+In `HotState`, records and identities changed since the last checkpoint are dirty and stay in
+memory until the checkpoint writes them; clean ones are evicted least-recently-used first.
 """
 
 from __future__ import annotations
@@ -12,8 +13,39 @@ from ..store import Merge, SegmentChange, Store
 _UNKNOWN = "\x00unknown"  # not an identity key's value: "not in memory"
 
 
+class MemoryState:
+    """Records and identities in dicts, nothing stored: implements `PipelineState` for
+    replaying events through the pipeline (training, the dashboard's intent history)."""
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, Profile] = {}
+        self.identities: dict[str, str] = {}
+
+    def lookup(self, key: str) -> str | None:
+        return self.identities.get(key)
+
+    def assign(self, key: str, profile_id: str) -> None:
+        self.identities[key] = profile_id
+
+    def get(self, profile_id: str) -> Profile:
+        return self.profiles[profile_id]
+
+    def create(self, profile_id: str) -> Profile:
+        profile = self.profiles[profile_id] = Profile(id=profile_id)
+        return profile
+
+    def drop(self, profile_id: str) -> None:
+        self.profiles.pop(profile_id, None)
+
+    def load(self, profile_id: str) -> Profile | None:
+        return self.profiles.get(profile_id)
+
+    def touch(self, profile_id: str) -> None:
+        pass
+
+
 class HotState:
-    """Implements `profiles.ProfileState` over a store."""
+    """Implements `PipelineState` over a store."""
 
     def __init__(self, store: Store, capacity: int = 200_000) -> None:
         self.store = store
@@ -71,6 +103,12 @@ class HotState:
         self.profiles.pop(profile_id, None)
         self.dirty.discard(profile_id)
         self.dropped.add(profile_id)
+
+    def load(self, profile_id: str) -> Profile | None:
+        return None if profile_id in self.dropped else self.peek_or_load(profile_id)
+
+    def touch(self, profile_id: str) -> None:
+        self.dirty.add(profile_id)
 
     # -- checkpoints
     def adopt(self, profile: Profile) -> None:

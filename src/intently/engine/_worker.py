@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from .._errors import StoreError, ValidationError
 from ..events import Event
-from ._engine import Engine, IngestResult
+from ._engine import Engine
+from ._runner import IngestResult
 
 T = TypeVar("T")
 _log = logging.getLogger("intently.engine")

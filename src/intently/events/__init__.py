@@ -1,6 +1,7 @@
 """Where events come in: the Segment-format event, its validation and the signal vocabulary."""
 
 from ._checks import filed_time
+from ._decode import as_event, decode_batch, decode_event, from_log
 from ._errors import as_validation_error
 from ._model import Batch, Event
 from ._time import isoformat, parse_timestamp
@@ -12,9 +13,13 @@ __all__ = [
     "Event",
     "SignalRule",
     "Vocabulary",
+    "as_event",
     "as_validation_error",
+    "decode_batch",
+    "decode_event",
     "event_key",
     "filed_time",
+    "from_log",
     "isoformat",
     "parse_timestamp",
 ]

@@ -20,7 +20,6 @@ __all__ = [
     "evaluate",
     "evaluate_file",
     "features",
-    "journeys_from_events",
     "load_clusters",
     "load_model",
     "load_prior",
@@ -32,12 +31,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Training and evaluation load scikit-learn and the engine: only when asked for."""
+    """Training and evaluation load scikit-learn: only when asked for."""
     if name in ("evaluate", "evaluate_file"):
         from . import _evaluate
 
         return getattr(_evaluate, name)
-    if name in ("train", "journeys_from_events"):
+    if name == "train":
         from . import _train
 
         return getattr(_train, name)

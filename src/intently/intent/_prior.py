@@ -1,6 +1,6 @@
 """The prior: the intent model fitted on the bundled shop simulator and shipped as `prior.json`,
 so scores make sense before `intently intent train` has seen any of the user's own history.
-`_build_prior.py` makes it (deterministic; a test checks the shipped file matches)."""
+`engine/_prior.py` makes it (deterministic; a test checks the shipped file matches)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
 """Training the online intent model on history: from the store's log or from a file.
 
-History is replayed through a throwaway in-memory engine, so training sees exactly the signals,
-identities and journeys the live pipeline produces (derived signals included). Validation is by
+Journeys come from replaying history through the pipeline (`engine.journeys_from_events`), so
+training sees exactly the signals, identities and journeys the live run produces. Validation is by
 time: fit on the journeys that started first, score the later ones, then refit on everything.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,50 +16,11 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .._errors import ValidationError
-from ..events.signals import PURCHASED
-from ..profiles import cart_after, category_key, category_of, item_price, line_value
 from ._journeys import Journey
 from ._metrics import score
 from ._model import IntentModel, features, from_weights
 
 MAX_STEPS = 50
-
-
-def journeys_from_events(events: Iterable[Any], settings: Any = None) -> list[Journey]:
-    """Replay events (Segment dicts, Events or JSON bytes) through an in-memory engine and cut
-    its stream into journeys: a purchase ends one (and labels it), as the engine's journey
-    boundaries do."""
-    from ..engine import Engine
-    from ..store import MemoryStore
-
-    engine = Engine(MemoryStore(), settings=settings, intent_model=False)
-    open_journeys: dict[tuple[str, float], Journey] = {}
-    done: list[Journey] = []
-
-    def listen(batch: list[Any]) -> None:
-        for item in batch:
-            signals = item.signals
-            key = (item.profile.id, item.journey_start)
-            journey = open_journeys.get(key)
-            if journey is None:
-                journey = open_journeys[key] = Journey(item.profile.id, item.journey_start)
-                done.append(journey)
-            if PURCHASED in signals:
-                journey.converted = True
-                journey.purchase_at = item.event.ts
-                del open_journeys[key]
-            elif signals and not journey.converted:
-                props = item.event.properties
-                cart = journey.carts[-1] if journey.carts else 0.0
-                journey.add(item.event.ts, signals, item_price(props),
-                            cart_after(cart, signals, line_value(props)),
-                            category_key(category_of(props)))
-
-    engine.listeners.append(listen)
-    engine.process_many(events)
-    journeys = [j for j in done if j.signals]
-    journeys.sort(key=lambda j: (j.start, j.customer))
-    return journeys
 
 
 def examples(journeys: list[Journey], cap: int) -> tuple[list[dict[str, float]], np.ndarray,

@@ -81,12 +81,13 @@ class ScenarioState(msgspec.Struct, array_like=True, gc=False):
 
 
 class SegmentState(msgspec.Struct, array_like=True, gc=False):
-    """What live segments and scenarios keep on a record (absent for records neither has
-    touched). One slot on the record for both keeps a record's fixed size down."""
+    """What live segments keep on a record (absent for records no segment has touched)."""
 
     members: tuple[str, ...] = ()  # the segments the customer is in now
     windows: dict[str, Times] | None = None  # recent match times per windowed rule condition
-    sc: ScenarioState | None = None  # scenario journeys, send history, pending triggers
+    # where records stored before scenarios had a slot of their own kept their state: read
+    # once (decoding moves it to `Profile.sc`), written as None
+    legacy_sc: ScenarioState | None = None
 
 
 class Touch(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):

@@ -86,6 +86,7 @@ class _Stored(msgspec.Struct, array_like=True, gc=False):
     key_action: str | None = None
     cluster: str | None = None
     seg: SegmentState | None = None
+    sc: ScenarioState | None = None
 
 
 assert _Stored.__struct_fields__ == FIELDS
@@ -120,7 +121,11 @@ def decode_profile(blob: bytes) -> Profile:
     p = _decoder.decode(blob)
     e = p.entry
     seg = p.seg
+    sc = p.sc
     if seg is not None:
+        if seg.legacy_sc is not None:  # stored before scenario state had a slot of its own
+            sc = sc or seg.legacy_sc
+            seg.legacy_sc = None
         seg.members = tuple(intern(s) for s in seg.members)
         if seg.windows:
             seg.windows = {intern(k): v for k, v in seg.windows.items()}
@@ -134,4 +139,4 @@ def decode_profile(blob: bytes) -> Profile:
             e.channel, e.source, e.campaign, e.medium, e.referrer, e.landing))),
         [intern(s) for s in p.chain], p.chain_ts,
         intern(p.key_action) if p.key_action else p.key_action,
-        intern(p.cluster) if p.cluster else p.cluster, seg)
+        intern(p.cluster) if p.cluster else p.cluster, seg, sc)

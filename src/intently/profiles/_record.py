@@ -25,7 +25,7 @@ from ._parts import (
 
 FIELDS = ("id", "user_id", "identities", "traits", "figures", "events", "counts", "sessions",
           "session_events", "orders", "categories", "hours", "tz", "consents", "entry", "chain",
-          "chain_ts", "key_action", "cluster", "seg")
+          "chain_ts", "key_action", "cluster", "seg", "sc")
 
 
 class Profile:
@@ -59,6 +59,7 @@ class Profile:
         key_action: str | None = None,
         cluster: str | None = None,
         seg: SegmentState | None = None,
+        sc: ScenarioState | None = None,
     ) -> None:
         self.id = id
         self.user_id = user_id
@@ -81,7 +82,9 @@ class Profile:
         self.chain_ts: Times = chain_ts if chain_ts is not None else Times()
         self.key_action = key_action  # the signal that raised the intent most in this journey
         self.cluster = cluster  # the behavioral cluster the current journey follows
-        self.seg = seg  # segments, windowed-condition times, scenario journeys
+        self.seg = seg  # segments and windowed-condition times (None: no segment yet)
+        # scenario journeys, send history and pending triggers (None: no scenario yet)
+        self.sc = sc
         f = figures if figures is not None and len(figures) >= len(SCALARS) else (
             [*(figures or ()), *[0.0] * (len(SCALARS) - len(figures or ()))])
         self.first_seen: float = f[0]  # first event time (epoch seconds)
@@ -110,7 +113,7 @@ class Profile:
         return (self.id, self.user_id, self.identities, self.traits, self.figures,
                 self.events, self.counts, self.sessions, self.session_events, self.orders,
                 self.categories, self.hours, self.tz, self.consents, self.entry, self.chain,
-                self.chain_ts, self.key_action, self.cluster, self.seg)
+                self.chain_ts, self.key_action, self.cluster, self.seg, self.sc)
 
     def stored(self) -> tuple[Any, ...]:
         """`fields()` with the packed arrays as their bytes: what the storage format holds."""
@@ -118,7 +121,7 @@ class Profile:
                 array("d", self.figures).tobytes(), self.events, self.counts, self.sessions,
                 self.session_events, self.orders, self.categories, self.hours.tobytes(),
                 self.tz, self.consents, self.entry, self.chain, self.chain_ts.tobytes(),
-                self.key_action, self.cluster, self.seg)
+                self.key_action, self.cluster, self.seg, self.sc)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self.fields() == other.fields()
@@ -126,7 +129,7 @@ class Profile:
     def __repr__(self) -> str:
         return f"Profile(id={self.id!r}, events={self.events})"
 
-    # -- segment and scenario state (one slot for both)
+    # -- segment state
     @property
     def segments(self) -> tuple[str, ...]:
         return self.seg.members if self.seg is not None else ()
@@ -136,17 +139,6 @@ class Profile:
         if self.seg is None:
             self.seg = SegmentState()
         self.seg.members = members
-
-    @property
-    def sc(self) -> ScenarioState | None:
-        """Scenario journeys, send history and pending triggers (None: no scenario yet)."""
-        return self.seg.sc if self.seg is not None else None
-
-    @sc.setter
-    def sc(self, state: ScenarioState | None) -> None:
-        if self.seg is None:
-            self.seg = SegmentState()
-        self.seg.sc = state
 
     @property
     def windows(self) -> dict[str, Times] | None:

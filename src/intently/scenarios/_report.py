@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..store import Store
+from ..store import ReadModels
 
 Z95 = 1.959963984540054
 
@@ -50,7 +50,7 @@ def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float:
     return math.erfc(abs(zval) / math.sqrt(2))
 
 
-def report(store: Store, name: str) -> dict[str, Any]:
+def report(store: ReadModels, name: str) -> dict[str, Any]:
     arms: dict[str, dict[str, Any]] = {}
 
     def arm(a: str) -> dict[str, Any]:

@@ -43,6 +43,10 @@ class LogTransaction(Protocol):
     then may its events be acknowledged. Use it as a context manager (commit on success,
     rollback on an exception) or call `commit`/`rollback` once."""
 
+    def next_seq(self) -> int:
+        """The log position the next appended event takes: the log assigns positions (one
+        writer at a time holds the transaction, so they never collide)."""
+
     def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
         """Reserve message ids for seqs `first_seq + i`; return the indexes that are duplicates
         (seen before, or earlier in the same call)."""
@@ -52,7 +56,8 @@ class LogTransaction(Protocol):
         event already claimed (the same order sent twice counts once)."""
 
     def append(self, rows: Sequence[LogRow]) -> None:
-        """Add rows to the log, in seq order."""
+        """Add rows to the log in seq order, the first at `next_seq()` or later (the
+        positions of duplicates stay unused); a position taken already raises StoreError."""
 
     def set_aside(self, seq: int, error: str, at: float) -> None:
         """Event `seq` was logged but not applied (`error` says why); replays skip it."""

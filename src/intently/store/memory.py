@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from .._errors import StoreError
 from ._rows import (
     Account,
     AccountMember,
@@ -80,7 +81,14 @@ class _Transaction(EndsOnExit):
                 taken.add(seq)
         return taken
 
+    def next_seq(self) -> int:
+        return (self.rows[-1][0] if self.rows else self.store.last_seq()) + 1
+
     def append(self, rows: Sequence[LogRow]) -> None:
+        if not rows:
+            return
+        if rows[0][0] < self.next_seq():
+            raise StoreError(f"log position {rows[0][0]} is taken (next is {self.next_seq()})")
         self.rows.extend(rows)
 
     def set_aside(self, seq: int, error: str, at: float) -> None:

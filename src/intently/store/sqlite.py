@@ -196,6 +196,11 @@ class _Transaction(EndsOnExit):
         self._store = store
         self._db = store._db
         self._open = True
+        row = self._db.execute("SELECT max(seq) FROM events").fetchone()
+        self._next = int(row[0] or 0) + 1
+
+    def next_seq(self) -> int:
+        return self._next
 
     def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
         db = self._db
@@ -228,6 +233,11 @@ class _Transaction(EndsOnExit):
         return taken
 
     def append(self, rows: Sequence[LogRow]) -> None:
+        if not rows:
+            return
+        if rows[0][0] < self._next:
+            raise StoreError(f"log position {rows[0][0]} is taken (next is {self._next})")
+        self._next = rows[-1][0] + 1
         self._db.executemany(
             "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,12 +1,13 @@
-"""Regenerate `prior.json` and `clusters.json`: `python -m intently.intent._build_prior`."""
+"""The shipped prior intent and cluster models, trained on the simulator's shop; regenerate
+`intent/prior.json` and `intent/clusters.json` with `python -m intently.engine._prior`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ._clusters import ClusterModel, train_clusters
-from ._journeys import Journey
-from ._model import IntentModel
+from .. import intent
+from ..intent import ClusterModel, IntentModel, Journey, train_clusters
+from ._replay import journeys_from_events
 
 PRIOR_USERS, PRIOR_DAYS, PRIOR_SEED = 3000, 30, 2026
 
@@ -16,7 +17,6 @@ SOURCE = f"simulator prior ({PRIOR_USERS} customers, {PRIOR_DAYS} days, seed {PR
 
 def prior_journeys() -> list[Journey]:
     from ..testing import Shop
-    from ._train import journeys_from_events
 
     return journeys_from_events(Shop(users=PRIOR_USERS, days=PRIOR_DAYS, seed=PRIOR_SEED).events())
 
@@ -24,7 +24,7 @@ def prior_journeys() -> list[Journey]:
 def build_prior(journeys: list[Journey] | None = None) -> IntentModel:
     """The simulator's catalog is not the user's: the prior weighs no item categories (a model
     trained on the user's own history learns theirs)."""
-    from ._train import train
+    from ..intent import train
 
     journeys = journeys if journeys is not None else prior_journeys()
     for j in journeys:
@@ -39,12 +39,10 @@ def build_prior_clusters(journeys: list[Journey] | None = None) -> ClusterModel:
     return train_clusters(journeys if journeys is not None else prior_journeys(),
                           version=f"prior-{PRIOR_SEED}", source=SOURCE)
 
-
-
 if __name__ == "__main__":
     journeys = prior_journeys()
     for name, model in (("prior.json", build_prior(journeys)),
                         ("clusters.json", build_prior_clusters(journeys))):
-        out = Path(__file__).with_name(name)
+        out = Path(intent.__file__).with_name(name)
         out.write_bytes(model.to_json())
         print(f"wrote {out}")

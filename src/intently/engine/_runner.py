@@ -1,0 +1,385 @@
+"""The runner: the pipeline over a store. Group commit, set-aside, checkpoints and recovery.
+
+Durability: a batch's events are appended and committed before `process_many` returns, so an
+acknowledged event is never lost; the log assigns their positions. State (records, identities,
+timers) lives in memory and is written at checkpoints; opening a runner loads the last
+checkpoint and replays the log after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+import msgspec
+
+from ..clock import Clock
+from ..config import Settings
+from ..events import Event, decode_batch, from_log
+from ..profiles import Profile
+from ..scenarios import Effects
+from ..segments import Change
+from ..store import (
+    AccountUpdate,
+    JournalEntry,
+    LogTransaction,
+    OutboxRow,
+    SegmentChange,
+    SetAside,
+    Store,
+    StoredEvent,
+)
+from ._pipeline import Pipeline, PipelineFailure, Processed
+from ._state import HotState
+
+_encode = msgspec.json.Encoder().encode
+_log = logging.getLogger("intently.engine")
+
+Listener = Callable[[list[Processed]], None]
+ChangeListener = Callable[[list[Change]], None]
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    first_seq: int = 0
+    last_seq: int = 0
+    duplicate_at: set[int] = field(default_factory=set)
+    processed: list[Processed] = field(default_factory=list)
+
+    def add(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.first_seq = self.first_seq or other.first_seq
+        self.last_seq = other.last_seq or self.last_seq
+        self.processed.extend(other.processed)
+
+
+def _stored(row: StoredEvent) -> Event:
+    return from_log(row.payload, row.ts, row.received_at)
+
+
+def _account_update(ev: Event) -> AccountUpdate:
+    """A group call: the account's traits (moved aside on decode) and who joined it."""
+    traits = ev.properties.get("group_traits")
+    member = f"u:{ev.user_id}" if ev.user_id else f"a:{ev.anonymous_id}"
+    return AccountUpdate(str(ev.group_id), traits if isinstance(traits, dict) else {}, ev.ts,
+                         member)
+
+
+class Runner:
+    """Runs a pipeline over a store. Single-threaded: one runner owns its store for writing
+    (`EngineWorker` shares it between threads)."""
+
+    def __init__(self, store: Store, state: HotState, pipeline: Pipeline, settings: Settings,
+                 clock: Clock, readonly: bool = False) -> None:
+        self.store = store
+        self.state = state
+        self.pipeline = pipeline
+        self.settings = settings
+        self.clock = clock
+        self.readonly = readonly
+        self.listeners: list[Listener] = []
+        self.change_listeners: list[ChangeListener] = []
+        self.events_processed = 0
+        self.events_set_aside = len(store.set_aside_seqs())
+        self.messages_queued = 0
+        self._stored = -1  # events in the log, counted once when first asked
+        self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
+        self._since_checkpoint = 0
+        self._checkpointed_at = time.monotonic()
+        self._seq = 0  # the last committed log position (the log assigns them)
+        self.recovered = self._recover()
+
+    # -- writing
+    def process(self, event: Event | dict[str, Any] | bytes) -> Processed | None:
+        """Process one event durably. Returns None for a duplicate messageId."""
+        result = self.process_many([event], keep=True)
+        return result.processed[0] if result.processed else None
+
+    def process_many(self, events: Iterable[Event | dict[str, Any] | bytes], *,
+                     keep: bool = False) -> IngestResult:
+        """Process events in group commits of `settings.batch_size`. Every event is validated
+        first; a ValidationError names the index of the bad one and nothing of its batch is
+        kept. With `keep`, the result lists what each event did."""
+        total = IngestResult()
+        size = self.settings.batch_size
+        items: list[Event | dict[str, Any] | bytes] = []
+        offset = 0
+        for item in events:
+            items.append(item)
+            if len(items) >= size:
+                total.add(self.commit_batch(*decode_batch(items, offset), keep=keep))
+                offset += len(items)
+                items = []
+        if items:
+            total.add(self.commit_batch(*decode_batch(items, offset), keep=keep))
+        return total
+
+    def commit_batch(self, batch: list[Event], raws: Sequence[bytes | None] | None = None, *,
+                     keep: bool = False) -> IngestResult:
+        """One group commit of validated events: dedupe, pipeline, append, commit.
+
+        `raws[i]`, when given, is event i's JSON exactly as received; it is stored as is
+        instead of encoding the event again (unless the runner had to fill in its messageId)."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        now = self.clock.now()
+        s = self.settings
+        pipeline = self.pipeline
+        tx = self.store.transaction()
+        try:  # all checks before any state changes
+            first = tx.next_seq()
+            mids, payloads, orders = pipeline.prepare(
+                batch, raws, now, first, self._ids, future_s=s.future_tolerance_seconds,
+                max_bytes=s.max_event_bytes)
+        except BaseException:
+            tx.rollback()
+            raise
+        wanted = keep or bool(self.listeners)
+        pending_before = len(pipeline.pending)
+        try:
+            dupes = tx.claim(mids, first)
+            if orders:  # the same order sent twice (a browser and a server, say) counts once
+                orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
+                dupes |= {seq - first for seq in tx.claim_orders(orders)}
+            applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
+            tx.append(applied.rows)
+            if applied.groups:
+                tx.put_accounts([_account_update(ev) for ev in applied.groups])
+            effects = pipeline.take_effects()
+            if effects is not None:
+                self._put_effects(tx, effects)
+            last = tx.next_seq() - 1
+            tx.commit()
+        except BaseException as exc:
+            tx.rollback()
+            self._reload()  # memory may hold effects of the rolled-back batch
+            if isinstance(exc, PipelineFailure):
+                return self._set_aside(batch, payloads, exc, keep)
+            raise
+        self._seq = max(self._seq, last)
+        accepted = len(applied.rows)
+        result = IngestResult(accepted, len(dupes), first, self._seq, dupes, applied.processed)
+        self.events_processed += accepted
+        if self._stored >= 0:
+            self._stored += accepted
+        self._since_checkpoint += accepted
+        if self.listeners and applied.processed:
+            for listener in self.listeners:
+                listener(applied.processed)
+        if self.change_listeners and len(pipeline.pending) > pending_before:
+            fresh = pipeline.pending[pending_before:]
+            for change_listener in self.change_listeners:
+                change_listener(fresh)
+        if not keep:
+            result.processed = []
+        self.maybe_checkpoint()
+        return result
+
+    def _set_aside(self, batch: list[Event], payloads: list[bytes], failure: PipelineFailure,
+                   keep: bool) -> IngestResult:
+        """Commit the batch with event `failure.index` logged but set aside (not applied),
+        with its error: the client's events are all kept, and the engine goes on."""
+        i = failure.index
+        error = f"{type(failure.error).__name__}: {failure.error}"[:2000]
+        _log.error("event set aside: the pipeline failed on it", extra={
+            "message_id": batch[i].message_id, "error": error})
+        result = IngestResult()
+        if i:
+            result.add(self.commit_batch(batch[:i], payloads[:i], keep=keep))
+        result.duplicate_at = set(result.duplicate_at) if i else set()
+        ev = batch[i]
+        with self.store.transaction() as tx:
+            seq = tx.next_seq()
+            dupes = tx.claim([ev.message_id or ""], seq)
+            if not dupes:
+                tx.append([(seq, "", ev.ts, ev.received_at, payloads[i], 0)])
+                tx.set_aside(seq, error, ev.received_at)
+        if dupes:
+            result.duplicates += 1
+            result.duplicate_at.add(i)
+        else:
+            self._seq = seq
+            result.accepted += 1
+            self.events_set_aside += 1
+            if self._stored >= 0:
+                self._stored += 1
+        if i + 1 < len(batch):
+            rest = self.commit_batch(batch[i + 1:], payloads[i + 1:], keep=keep)
+            result.add(rest)
+            result.duplicate_at.update(d + i + 1 for d in rest.duplicate_at)
+        result.last_seq = self._seq
+        return result
+
+    def _put_effects(self, tx: LogTransaction, effects: Effects) -> None:
+        """The messages and journal rows the scenarios produced, with the events' transaction."""
+        encode = _encode
+        tx.put_effects(
+            [OutboxRow(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
+             for m in effects.messages],
+            [JournalEntry(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
+             for r in effects.journal])
+        self.messages_queued += len(effects.messages)
+
+    def _flush_effects(self) -> None:
+        """Commit effects made outside a batch (timers fired by the clock, a replay)."""
+        effects = self.pipeline.take_effects()
+        if effects is None or self.readonly:
+            return
+        with self.store.transaction() as tx:
+            self._put_effects(tx, effects)
+
+    def tick(self, now: float | None = None) -> list[Change]:
+        """Fire segment and scenario timers due by `now` (the clock's time by default):
+        customers leave "cart abandoners" when the day passes, with no event of theirs, and a
+        reminder goes out three hours after an abandoned cart. Returns the segment changes."""
+        changes = self.pipeline.fire(self.clock.now() if now is None else now)
+        self._flush_effects()
+        if changes:
+            for listener in self.change_listeners:
+                listener(changes)
+        return changes
+
+    # -- what the state holds
+    @property
+    def last_seq(self) -> int:
+        """The log position of the last committed event."""
+        return self._seq
+
+    def events_stored(self) -> int:
+        """Events in the log (duplicates are not stored, so not counted)."""
+        if self._stored < 0:
+            self._stored = self.store.count_events()
+        return self._stored
+
+    def logged(self, after: int = 0) -> Iterator[Event]:
+        """The log's events after position `after`, in order."""
+        for rows in self.store.read_log(after=after):
+            for row in rows:
+                yield _stored(row)
+
+    def set_aside_events(self, limit: int = 100) -> list[SetAside]:
+        """Events logged but not applied, with their errors, newest first."""
+        return self.store.set_aside_events(limit)
+
+    def peek(self, profile_id: str) -> Profile | None:
+        """A record by its id, without making it recent in the cache."""
+        return self.state.peek(profile_id)
+
+    def find(self, identifier: str) -> Profile | None:
+        """A record by record id, userId, anonymousId, email, phone, or the id of a record
+        that was merged into it."""
+        state = self.state
+        candidates = [identifier, state.lookup("u:" + identifier), state.lookup("a:" + identifier),
+                      state.lookup("e:" + identifier.lower()), state.lookup("p:" + identifier),
+                      state.lookup("m:" + identifier)]
+        for pid in candidates:
+            profile = state.peek(pid) if pid is not None else None
+            if profile is not None:
+                return profile
+        return None
+
+    def all_profiles(self) -> Iterator[Profile]:
+        """Every record: the cached ones, then the stored ones not in the cache (read from the
+        store without filling the cache)."""
+        state = self.state
+        yield from list(state.profiles.values())
+        offset = 0
+        while True:
+            ids = self.store.profile_ids(limit=1000, offset=offset)
+            if not ids:
+                return
+            offset += len(ids)
+            for pid in ids:
+                if pid not in state.profiles and pid not in state.dropped:
+                    profile = state.peek(pid)
+                    if profile is not None:
+                        yield profile
+
+    def changed(self, profile: Profile, changes: list[Change], now: float) -> None:
+        """A record was changed outside an event (a segment added, a model swapped): keep it
+        until the checkpoint writes it, with its segment changes, and work out its timer."""
+        pipeline = self.pipeline
+        if changes:
+            pipeline.pending.extend(changes)
+        self.state.adopt(profile)
+        pipeline.reschedule(profile, now)
+
+    # -- checkpoints and recovery
+    def maybe_checkpoint(self) -> None:
+        s = self.settings
+        if self._since_checkpoint >= s.checkpoint_events or self.state.over_capacity() or (
+            self._since_checkpoint
+            and time.monotonic() - self._checkpointed_at >= s.checkpoint_seconds
+        ):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Write changed records, identities, merges, segment changes and timers; recovery
+        replays from here."""
+        if self.readonly:
+            return
+        pipeline = self.pipeline
+        changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
+                   for c in pipeline.pending]
+        pipeline.pending = []
+        self.state.checkpoint(self._seq, pipeline.resolver.merges, changes,
+                              pipeline.timers.take_updates())
+        pipeline.resolver.merges = []
+        self.state.evict()
+        self._since_checkpoint = 0
+        self._checkpointed_at = time.monotonic()
+
+    def _recover(self) -> int:
+        """Load from the last checkpoint and replay the log after it. Returns events replayed."""
+        store = self.store
+        start = store.checkpoint_seq()
+        skip = store.set_aside_seqs(start)
+        apply = self.pipeline.apply
+        replayed = 0
+        for rows in store.read_log(after=start):
+            for row in rows:
+                if skip and row.seq in skip:
+                    continue
+                try:
+                    profile, _ = apply(_stored(row))
+                except Exception as exc:  # stored by an older version, or a defect
+                    if self.readonly:
+                        raise
+                    return self._set_aside_stored(row, exc)
+                profile.last_seq = float(row.seq)
+                replayed += 1
+        self._seq = store.last_seq()
+        self._flush_effects()  # the same ids as before the crash: the store keeps each once
+        if replayed and not self.readonly:
+            self.checkpoint()
+        return replayed
+
+    def _set_aside_stored(self, row: StoredEvent, exc: Exception) -> int:
+        """A logged event fails on replay: set it aside and recover again without it, so a
+        restart never halts on one event."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        _log.error("event set aside during recovery", extra={"seq": row.seq, "error": error})
+        self.events_set_aside += 1
+        with self.store.transaction() as tx:
+            tx.set_aside(row.seq, error, self.clock.now())
+        self._reload()
+        return self.recovered
+
+    def _reload(self) -> None:
+        """Back to the last checkpoint, then replay: memory may hold a rolled-back batch."""
+        self.state.clear()
+        self.pipeline.reset(self.store.load_timers())
+        self.recovered = self._recover()
+
+    def close(self) -> None:
+        if not self.readonly:
+            self.checkpoint()
+        self.store.close()

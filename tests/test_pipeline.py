@@ -1,0 +1,90 @@
+"""The pure pipeline and its one timer queue: the same code in the runner, in training and in
+replays; segment and scenario wake-ups in one queue, one stored row per record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import HISTORY, T0, sqlite_engine, track
+from intently import Engine, ManualClock
+from intently.engine import MemoryState, Pipeline, replay
+from intently.engine._timers import Timers
+from intently.events import Vocabulary
+from intently.profiles import RecordSettings, encode_profile
+from intently.segments import Segment
+from intently.store import MemoryStore
+from intently.testing import Shop
+from test_scenarios import identify, scenario
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def test_a_replay_in_memory_makes_the_records_the_engine_makes() -> None:
+    events = list(Shop(users=60, days=4, seed=8).events())
+    engine = Engine(MemoryStore(), clock=ManualClock(T0), settings=HISTORY, intent_model=False)
+    engine.process_many(events)
+    replayed = {d.profile.id: d.profile for d in replay(events, HISTORY, clock=ManualClock(T0))}
+    assert len(replayed) > 50
+    for pid, p in replayed.items():
+        stored = engine.peek(pid)
+        assert stored is not None
+        p.last_seq = stored.last_seq  # log positions: the replay keeps no log
+        assert encode_profile(p) == encode_profile(stored)
+
+
+def test_the_pipeline_runs_over_any_state() -> None:
+    state = MemoryState()
+    pipeline = Pipeline(state, Vocabulary(), RecordSettings())
+    ev_state = [track("Product Viewed", user="ann", at=T0), track("Order Completed",
+                                                                   user="ann", at=T0 + 60)]
+    from intently.events import as_event
+
+    for raw in ev_state:
+        ev = as_event(raw)
+        ev.received_at = ev.ts
+        pipeline.apply(ev)
+    (p,) = state.profiles.values()
+    assert p.events == 2 and p.orders == 1 and state.lookup("u:ann") == p.id
+
+
+def test_one_timer_per_record_for_segments_and_scenarios(tmp_path: Path) -> None:
+    """A record waiting on a segment window and a scenario's wait has one timer, the earlier;
+    both fire when due, and a restart in between changes nothing."""
+    clock = ManualClock(T0)
+    engine = sqlite_engine(tmp_path / "t.db", clock)
+    engine.put_segment(Segment.from_text("carts", "did added_to_cart in 24h"))
+    engine.put_scenario(scenario(name="nudge", trigger={"event": "added_to_cart"},
+                                 steps=[{"wait": {"hours": 30}},
+                                        {"send": {"channel": "email", "subject": "R",
+                                                  "body": "x"}}]))
+    engine.process(identify("ann"))
+    engine.process(track("Product Added", user="ann", at=T0))
+    engine.checkpoint()
+    pid = engine.profile("ann").id
+    assert engine.store.load_timers() == {pid: T0 + DAY}  # the window first, then the wait
+    engine.close()
+
+    engine = sqlite_engine(tmp_path / "t.db", clock)
+    exits = engine.tick(T0 + DAY + 1)
+    assert [(c.segment, c.entered) for c in exits] == [("carts", False)]
+    engine.checkpoint()
+    assert engine.store.load_timers() == {pid: T0 + 30 * HOUR}  # now the scenario's wait
+    assert engine.read_models.outbox(10) == []
+    engine.tick(T0 + 30 * HOUR)
+    assert [m.scenario for m in engine.read_models.outbox(10)] == ["nudge"]
+    engine.checkpoint()
+    assert engine.store.load_timers() == {pid: T0 + 7 * DAY}  # the goal window closes
+    engine.tick(T0 + 7 * DAY)
+    engine.checkpoint()
+    assert engine.store.load_timers() == {}
+    engine.close()
+
+
+def test_scenario_timers_stored_under_the_old_prefix_are_read_and_rewritten() -> None:
+    timers = Timers({"sc:p1": 50.0, "p1": 70.0, "sc:p2": 90.0, "p3": 10.0})
+    assert timers.due == {"p1": 50.0, "p2": 90.0, "p3": 10.0}
+    assert timers.take_updates() == {"sc:p1": None, "sc:p2": None, "p1": 50.0, "p2": 90.0}
+    assert timers.pop(60.0) == (10.0, "p3") and timers.pop(60.0) == (50.0, "p1")
+    assert timers.pop(60.0) is None
+    assert timers.take_updates() == {"p3": None, "p1": None}
