@@ -30,3 +30,23 @@ def test_no_package_imports_another_packages_private_modules() -> None:
                     p.startswith("_") for p in target[2:]):
                 offenders.append(f"{path.relative_to(SRC)}:{line} {'.'.join(target)}")
     assert offenders == [], "\n".join(offenders)
+
+
+SURFACES = ("api", "cli", "_views.py", "app.py")
+ENGINE_PARTS = {"store", "pipeline", "state", "_segments", "_scenarios", "models"}
+
+
+def test_surfaces_use_the_engines_verbs_not_its_parts() -> None:
+    """The CLI, the API, the dashboard's reads and the composition root go through the engine's
+    verbs and its ports (`read_models`, `catalog`, `outbox`), never its runner's parts."""
+    offenders = []
+    for name in SURFACES:
+        root = SRC / name
+        for path in ([root] if root.is_file() else root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Attribute) and node.attr in ENGINE_PARTS
+                        and isinstance(node.value, ast.Name | ast.Attribute)
+                        and (node.value.id if isinstance(node.value, ast.Name)
+                             else node.value.attr) in ("engine", "e", "reader")):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} .{node.attr}")
+    assert offenders == [], "\n".join(offenders)

@@ -4,7 +4,7 @@ its parts.
 
     Engine = Runner (group commit, checkpoints, recovery)
              + Pipeline (the pure per-event core, over the runner's HotState)
-             + SegmentService, ScenarioService, ModelService, Rescorer
+             + SegmentService, ScenarioService, ModelService, rescore
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ..profiles import Merge, Profile, RecordSettings
 from ..scenarios import Scenario, Tracker
 from ..segments import Change, Segment
 from ..store import Account, Catalog, Outbox, ReadModels, Store, open_store
-from ._catalog import scenario_book, segment_book, tracker
-from ._models import ModelService, Rescorer
+from ._catalog import scenario_book, tracker
+from ._models import ModelService, rescore
 from ._pipeline import Pipeline
 from ._runner import Runner
 from ._scenarios import ScenarioService
@@ -94,11 +94,10 @@ class Engine(Runner):
         pipeline = Pipeline(
             state, vocabulary, record_settings(settings, vocabulary), intent=scorer,
             clusters=clusters,
-            segments=segment_book(store, settings.builtin_segments, models.rfm, models.clv),
+            segments=models.segment_book(),
             scenarios=scenarios, timers=store.load_timers())
         self._segments = SegmentService(self)
         self._scenarios = ScenarioService(self, scenarios)
-        self._rescorer = Rescorer(self)
         super().__init__(store, state, pipeline, settings, clock or SystemClock(), readonly)
 
     # -- the models in use
@@ -123,13 +122,15 @@ class Engine(Runner):
         return self.models.decider
 
     def reload_models(self) -> None:
-        """Use the newest RFM, lifetime value and offer models in the store."""
-        self._rescorer.reload(self.models)
+        """Use the newest RFM, lifetime value and offer models in the store: profiles show
+        them and rules read `rfm.*` and `clv.*` from now on."""
+        self.models.reload()
+        self.pipeline.segments = self.models.segment_book()
 
     def rescore(self, intent: IntentModel, clusters: ClusterModel,
                 journeys: Iterable[Journey] = ()) -> int:
         """Score with these models from now on and bring every record up to them at once."""
-        return self._rescorer.rescore(intent, clusters, journeys)
+        return rescore(self, intent, clusters, journeys)
 
     def set_offer_rules(self, rules: list[dict[str, Any]]) -> None:
         self.models.set_offer_rules(rules)
