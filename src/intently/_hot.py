@@ -27,6 +27,11 @@ HOT_MODULES = (
     "intently.profiles._record",
     "intently.profiles._resolve",
     "intently.profiles._touch",
+    "intently.scenarios._book",
+    "intently.segments._book",
+    "intently.segments._compile",
+    "intently.segments._counters",
+    "intently.segments._evaluate",
 )
 
 

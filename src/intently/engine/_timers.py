@@ -34,6 +34,11 @@ class Timers:
             updates[pid] = due[pid]
         self.due = due
         self.updates = updates  # what the next checkpoint writes (None: delete)
+        # The heap holds at most one live entry per record, at or before its due time: a
+        # timer pushed later (every event of a customer moves an inactivity trigger) only
+        # updates `due`; the early entry, when it pops, goes back in at the real time. So
+        # the heap stays about one entry per record instead of one per event.
+        self.queued: dict[str, float] = dict(due)  # the live heap entry's time, per record
         self.heap: list[tuple[float, str]] = [(d, p) for p, d in due.items()]
         heapq.heapify(self.heap)
         # per record, when each of its clocked segments could next change; not stored (unknown
@@ -48,11 +53,19 @@ class Timers:
     def pop(self, until: float) -> tuple[float, str] | None:
         """The next record whose timer is due at or before `until`, and its due time; its
         timer is removed (set it again to wake it later)."""
-        heap, due = self.heap, self.due
+        heap, due, queued = self.heap, self.due, self.queued
         while heap and heap[0][0] <= until:
-            when, pid = heapq.heappop(heap)
-            if due.get(pid) != when:
-                continue  # superseded by a later schedule
+            t, pid = heapq.heappop(heap)
+            if queued.get(pid) != t:
+                continue  # superseded by an earlier entry
+            del queued[pid]
+            when = due.get(pid)
+            if when is None:
+                continue  # cancelled
+            if when > t:  # moved later since this entry went in
+                queued[pid] = when
+                heapq.heappush(heap, (when, pid))
+                continue
             del due[pid]
             self.updates[pid] = None
             return when, pid
@@ -69,7 +82,10 @@ class Timers:
         if due.get(pid) != when:
             due[pid] = when
             self.updates[pid] = when
-            heapq.heappush(self.heap, (when, pid))
+            q = self.queued.get(pid)
+            if q is None or when < q:
+                self.queued[pid] = when
+                heapq.heappush(self.heap, (when, pid))
 
     def take_updates(self) -> dict[str, float | None]:
         """What changed since the last call, for the checkpoint."""
