@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from .._hot import compiled
-from . import http, pipeline, rules, scenarios
+from . import http, pipeline, realistic, rules, scenarios
 from ._data import shop_events
 
 
@@ -21,6 +21,7 @@ def run_all(quick: bool = False) -> dict[str, Any]:
         "quick": quick,
     }
     figures.update(pipeline.run(events, repeats=1 if quick else 2))
+    figures.update(realistic.run(quick))
     figures.update(http.run(events[: 30_000 if quick else 200_000]))
     figures.update(rules.run(million=not quick))
     figures.update(scenarios.run(quick))

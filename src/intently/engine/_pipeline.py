@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -26,6 +26,7 @@ from ..segments import Change, SegmentBook
 from ._timers import Timers
 
 _encode = msgspec.json.Encoder().encode
+_NO_WINDOWS: dict[str, Any] = {}  # read only: a record with no windowed conditions yet
 
 
 class PipelineState(ProfileState, Protocol):
@@ -125,10 +126,9 @@ class Pipeline:
             if changes:
                 self.pending.extend(changes)
             if book.clocked:  # only the rules this event could change have new wake-ups
-                compiled = book.compiled
-                names = [n for n in book.last_evaluated if compiled[n].clock]
-                if names or profile.id in timers.segments:
-                    self._next_changes(profile, ts, names)
+                names = book.last_clocked
+                if (names or profile.id in timers.segments) and self._next_changes(
+                        profile, ts, names):
                     wake = True
         scenarios = self.scenarios
         if scenarios is not None and (scenarios.scenarios or profile.sc is not None):
@@ -183,32 +183,33 @@ class Pipeline:
         self._next_changes(p, now, list(self.segments.clocked))
         self._schedule(p)
 
-    def _next_changes(self, p: Profile, now: float, names: Sequence[str]) -> None:
-        """Recompute when each of these clocked segments could next change for the record."""
+    def _next_changes(self, p: Profile, now: float, names: Sequence[str]) -> bool:
+        """Recompute when each of these clocked segments could next change for the record;
+        whether any of its wake-ups moved."""
         pid = p.id
         timers = self.timers
         mine = timers.segments.get(pid)
-        if mine is None:
-            if not names:
-                return
-            mine = {}
-        windows = p.windows or {}
+        windows = p.windows
+        if windows is None:
+            windows = _NO_WINDOWS
         members = p.segments
         compiled = self.segments.compiled
+        moved = False
         for name in names:
             comp = compiled.get(name)
-            if comp is None:  # a segment that was removed
-                mine.pop(name, None)
-                continue
-            t = comp.next_change(p, now, windows, name in members)
-            if t is None:
-                mine.pop(name, None)
+            t = None if comp is None else comp.next_change(p, now, windows, name in members)
+            if t is None:  # no wake-up (or a segment that was removed)
+                if mine is not None and mine.pop(name, None) is not None:
+                    moved = True
             else:
-                mine[name] = t
-        if mine:
-            timers.segments[pid] = mine
-        else:
-            timers.segments.pop(pid, None)
+                if mine is None:
+                    mine = timers.segments[pid] = {}
+                if mine.get(name) != t:
+                    mine[name] = t
+                    moved = True
+        if mine is not None and not mine:
+            del timers.segments[pid]
+        return moved
 
     def _schedule(self, p: Profile) -> None:
         """The record's one timer: the earliest of its segments' and scenarios' wake-ups."""

@@ -94,6 +94,7 @@ class Runner:
         self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
+        self.checkpoint_seconds_max = 0.0  # the longest checkpoint so far (a pause in ingest)
         self._seq = 0  # the last committed log position (the log assigns them)
         self.recovered = self._recover()
 
@@ -275,16 +276,20 @@ class Runner:
 
     def find(self, identifier: str) -> Profile | None:
         """A record by record id, userId, anonymousId, email, phone, or the id of a record
-        that was merged into it."""
+        that was merged into it. Safe to call from a thread other than the writer's (a
+        decision at the till): it reads, and the identity map it may fill is a cache."""
         state = self.state
-        candidates = [identifier, state.lookup("u:" + identifier), state.lookup("a:" + identifier),
-                      state.lookup("e:" + identifier.lower()), state.lookup("p:" + identifier),
-                      state.lookup("m:" + identifier)]
-        for pid in candidates:
-            profile = state.peek(pid) if pid is not None else None
-            if profile is not None:
-                return profile
-        return None
+        profile = state.profiles.get(identifier)
+        if profile is not None:
+            return profile
+        for key in ("u:" + identifier, "a:" + identifier, "e:" + identifier.lower(),
+                    "p:" + identifier, "m:" + identifier):
+            pid = state.lookup(key)
+            if pid is not None:
+                profile = state.peek(pid)
+                if profile is not None:
+                    return profile
+        return state.peek(identifier)
 
     def all_profiles(self) -> Iterator[Profile]:
         """Every record: the cached ones, then the stored ones not in the cache (read from the
@@ -326,6 +331,7 @@ class Runner:
         replays from here."""
         if self.readonly:
             return
+        started = time.perf_counter()
         pipeline = self.pipeline
         changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
                    for c in pipeline.pending]
@@ -336,6 +342,8 @@ class Runner:
         self.state.evict()
         self._since_checkpoint = 0
         self._checkpointed_at = time.monotonic()
+        self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
+                                          time.perf_counter() - started)
 
     def _recover(self) -> int:
         """Load from the last checkpoint and replay the log after it. Returns events replayed."""

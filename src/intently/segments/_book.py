@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from sys import intern
+from typing import Any
 
 from ..events import Event
 from ..profiles import Profile
@@ -17,6 +18,8 @@ from ._compile import ANY_EVENT, TRAITS, Compiled, Field, compile_rule
 from ._counters import Counters
 from ._json import from_json, to_json
 from ._text import parse, to_text
+
+_NO_WINDOWS: dict[str, Any] = {}  # read only: a record with no windowed conditions yet
 
 
 @dataclass
@@ -76,10 +79,15 @@ class SegmentBook:
         for name, comp in self.compiled.items():
             for trigger in comp.triggers:
                 self.by_trigger.setdefault(trigger, []).append(name)
-        self.every_event = tuple(self.by_trigger.get(ANY_EVENT, ()))
         self.rank = {name: i for i, name in enumerate(self.compiled)}
+        rank = self.rank
+        self.every_event = sorted(self.by_trigger.get(ANY_EVENT, ()), key=rank.__getitem__)
         self.last_evaluated: list[str] = []
         self.clocked = tuple(n for n, c in self.compiled.items() if c.clock)
+        # the rules an event could change that time could change too (their wake-ups move)
+        self.last_clocked: list[str] = []
+        self._clocked = frozenset(self.clocked)
+        self._every_clocked = [n for n in self.every_event if n in self._clocked]
         self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
 
     # -- evaluation
@@ -89,14 +97,30 @@ class SegmentBook:
         if not self.compiled:
             return []
         self.counters.update(p, ev, signals)
-        names = set(self.every_event)
         by_trigger = self.by_trigger
-        for key in (ev.action, *signals):
-            names.update(by_trigger.get(key, ()))
+        extra: list[str] | None = None  # rules beyond those every event re-evaluates
+        found = by_trigger.get(ev.action)
+        if found:
+            extra = list(found)
+        for signal in signals:
+            found = by_trigger.get(signal)
+            if found:
+                extra = [*extra, *found] if extra else list(found)
         if ev.traits or ev.type == "identify" or "consent" in ev.context:
-            names.update(by_trigger.get(TRAITS, ()))
-        rank = self.rank  # a fixed order, so entries and exits replay identically
-        self.last_evaluated = sorted(names, key=rank.__getitem__)
+            found = by_trigger.get(TRAITS)
+            if found:
+                extra = [*extra, *found] if extra else list(found)
+        if extra is None:  # the usual event: only the rules that read every event
+            self.last_evaluated = self.every_event
+            self.last_clocked = self._every_clocked
+        else:
+            rank = self.rank  # a fixed order, so entries and exits replay identically
+            names = sorted({*self.every_event, *extra}, key=rank.__getitem__)
+            self.last_evaluated = names
+            clocked = self._clocked
+            self.last_clocked = [n for n in names if n in clocked]
+        if not self.last_evaluated:
+            return []
         return self._apply(p, self.last_evaluated, now)
 
     def evaluate_one(self, p: Profile, name: str, now: float) -> list[Change]:
@@ -115,17 +139,22 @@ class SegmentBook:
         return [Change(p.id, name, False, now)]
 
     def _apply(self, p: Profile, names: Iterable[str], now: float) -> list[Change]:
-        windows = p.windows or {}
-        current = set(p.segments)
-        changes = []
+        windows = p.windows
+        if windows is None:
+            windows = _NO_WINDOWS
+        members = p.segments
+        compiled = self.compiled
+        changes: list[Change] = []
         for name in names:
-            inside = self.compiled[name].check(p, now, windows)
-            if inside != (name in current):
+            inside = compiled[name].check(p, now, windows)
+            if inside != (name in members):
                 changes.append(Change(p.id, name, inside, now))
-                if inside:
-                    current.add(name)
-                else:
-                    current.discard(name)
         if changes:
+            current = set(members)
+            for c in changes:
+                if c.entered:
+                    current.add(c.segment)
+                else:
+                    current.discard(c.segment)
             p.segments = tuple(sorted(current))
         return changes

@@ -30,6 +30,8 @@ class Counters:
         if not by_name:
             return False
         matched = False
+        if ev.action not in by_name and not any(s in by_name for s in signals):
+            return False
         for name in (ev.action, *signals):
             entries = by_name.get(name)
             if not entries:

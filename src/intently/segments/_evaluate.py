@@ -56,8 +56,15 @@ def compare(actual: Any, op: str, wanted: Any) -> bool:
             return False
         if isinstance(actual, str) != isinstance(wanted, str):
             return False
-        return bool({">": actual > wanted, ">=": actual >= wanted, "<": actual < wanted,
-                     "<=": actual <= wanted}[op])
+        if op == ">":
+            return bool(actual > wanted)
+        if op == ">=":
+            return bool(actual >= wanted)
+        if op == "<":
+            return bool(actual < wanted)
+        if op == "<=":
+            return bool(actual <= wanted)
+        raise KeyError(op)
     except TypeError:
         return False
 

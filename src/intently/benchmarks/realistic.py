@@ -1,0 +1,121 @@
+"""What users run: the built-in segments and the six ready-made scenarios on, a population ten
+times the record cache, events read from a JSONL file as `intently ingest` reads them. Each
+figure is next to its floor, measured in the same run:
+
+- `realistic_file_events_per_s` against `file_floor_events_per_s`: the same file read line by
+  line, decoded and appended to SQLite with fsync, in the same group commits;
+- the same pipeline on a small population (everything cached), for the cost of size;
+- the longest checkpoint (a pause in ingest) and the process's growth per cached record."""
+
+from __future__ import annotations
+
+import gc
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..config import Settings
+from ..engine import Engine, ingest_file
+from ..events import Event
+from ..scenarios import ready_made
+from ..store import SQLiteStore
+from ._data import shop_events
+
+
+def _write(events: list[bytes], path: Path) -> None:
+    with path.open("wb") as f:
+        for raw in events:
+            f.write(raw + b"\n")
+
+
+def _rss() -> int:
+    """Resident memory of this process, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def file_floor(path: Path, db: Path, batch_size: int) -> float:
+    """Events/s to read the file's lines, decode them and append them durably (group commits
+    of the pipeline's size): what ingesting the file cannot beat."""
+    store = SQLiteStore(db)
+    decode = msgspec.json.Decoder(Event).decode
+    started = time.perf_counter()
+    n = 0
+    with path.open("rb") as f:
+        while True:
+            raws = [line.rstrip(b"\n") for _, line in zip(range(batch_size), f, strict=False)]
+            if not raws:
+                break
+            batch = [decode(raw) for raw in raws]
+            with store.transaction() as tx:
+                first = tx.next_seq()
+                tx.claim([ev.message_id or "" for ev in batch], first)
+                tx.append([(first + i, str(ev.user_id or ev.anonymous_id or ""), ev.ts, 0.0,
+                            raw, 0) for i, (ev, raw) in enumerate(zip(batch, raws, strict=True))])
+            n += len(batch)
+    elapsed = time.perf_counter() - started
+    store.close()
+    return n / elapsed
+
+
+def realistic_engine(db: Path, cache: int) -> Engine:
+    engine = Engine(db, settings=Settings(db=str(db), builtin_segments=True,
+                                          cache_profiles=cache))
+    for scenario in ready_made().values():
+        engine.put_scenario(scenario)
+    return engine
+
+
+def ingest(path: Path, db: Path, cache: int) -> dict[str, float]:
+    """Ingest the file into a realistic engine: events/s (the final checkpoint included), the
+    longest checkpoint, and the process's growth per cached record."""
+    gc.collect()
+    before = _rss()
+    engine = realistic_engine(db, cache)
+    started = time.perf_counter()
+    result = ingest_file(engine, path)
+    engine.checkpoint()
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    cached = engine.profiles_cached
+    growth = (_rss() - before) / max(1, cached)
+    figures = {"events_per_s": result.accepted / elapsed,
+               "checkpoint_max_ms": engine.checkpoint_seconds_max * 1000,
+               "rss_bytes_per_record": growth, "cached": cached,
+               "messages": engine.messages_queued}
+    engine.close()
+    return figures
+
+
+def run(quick: bool) -> dict[str, Any]:
+    large_users, small_users, days = (50_000, 5_000, 2.0) if quick else (1_000_000, 10_000, 2.0)
+    cache = large_users // 10
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        large, small = root / "large.jsonl", root / "small.jsonl"
+        events = shop_events(large_users, days, seed=17)
+        n_large = len(events)
+        _write(events, large)
+        _write(shop_events(small_users, days, seed=17), small)
+        del events
+        floor = file_floor(large, root / "floor.db", Settings().batch_size)
+        big = ingest(large, root / "large.db", cache)
+        little = ingest(small, root / "small.db", cache)
+    return {
+        "realistic_customers": large_users,
+        "realistic_cache_profiles": cache,
+        "realistic_events": n_large,
+        "realistic_file_events_per_s": round(big["events_per_s"]),
+        "file_floor_events_per_s": round(floor),
+        "realistic_file_vs_floor": round(big["events_per_s"] / floor, 3),
+        "realistic_small_population_events_per_s": round(little["events_per_s"]),
+        "realistic_large_vs_small_population": round(
+            big["events_per_s"] / little["events_per_s"], 3),
+        "realistic_checkpoint_max_ms": round(big["checkpoint_max_ms"], 1),
+        "realistic_rss_bytes_per_record": round(big["rss_bytes_per_record"]),
+        "realistic_messages_queued": int(big["messages"]),
+    }
