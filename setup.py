@@ -34,9 +34,12 @@ def _remove_compiled(*roots: str) -> None:
 
 
 def _remove_orphans() -> None:
-    """Delete compiled modules that are no longer hot (or no longer exist): Python would still
-    import them in preference to their source."""
+    """Before a build: delete compiled modules that are no longer hot (or no longer exist),
+    which Python would still import in preference to their source, and the shared library of
+    an earlier build (the new one has another name)."""
     hot = set(HOT_MODULES)
+    for path in glob.glob(os.path.join("src", "*__mypyc*.so")):  # an earlier build's library
+        os.remove(path)
     for path in glob.glob(os.path.join("src", "intently", "**", "*.so"), recursive=True):
         parts = os.path.relpath(path, "src").split(os.sep)
         module = ".".join([*parts[:-1], parts[-1].split(".", 1)[0]])

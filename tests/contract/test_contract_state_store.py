@@ -51,3 +51,15 @@ def test_segment_changes_keep_the_member_lists(store: Store) -> None:
     assert store.segment_sizes() == {"vip": 1}
     store.checkpoint(3, {"p2": None}, {}, [])  # a record deleted leaves its segments
     assert store.segment_members("vip") == [] and store.segment_sizes() == {}
+
+
+def test_many_records_and_identities_in_one_read(store: Store) -> None:
+    """What a batch's cache misses ask for at once, over more keys than one query takes."""
+    n = 2000
+    store.checkpoint(1, {f"p{i}": f"body{i}".encode() for i in range(n)},
+                     {f"u:{i}": f"p{i}" for i in range(n)}, [])
+    keys = [f"u:{i}" for i in range(0, n, 2)] + ["u:nobody", "a:nobody"]
+    assert store.resolve_many(keys) == {f"u:{i}": f"p{i}" for i in range(0, n, 2)}
+    ids = [f"p{i}" for i in range(n - 1, -1, -3)] + ["p-none"]
+    assert store.load_profiles(ids) == {f"p{i}": f"body{i}".encode() for i in range(n - 1, -1, -3)}
+    assert store.resolve_many([]) == {} and store.load_profiles([]) == {}

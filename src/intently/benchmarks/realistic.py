@@ -9,8 +9,9 @@ figure is next to its floor, measured in the same run:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -33,9 +34,17 @@ def _write(events: list[bytes], path: Path) -> None:
 
 
 def _rss() -> int:
-    """Resident memory of this process, in bytes."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """This process's resident anonymous memory (its heap, not the pages of files it maps,
+    such as the store's), in bytes, after a collection and after returning free heap pages
+    to the system (so it counts what is held, not what was once used)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no RssAnon in /proc/self/status")
 
 
 def file_floor(path: Path, db: Path, batch_size: int) -> float:

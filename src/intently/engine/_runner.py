@@ -150,6 +150,7 @@ class Runner:
             if orders:  # the same order sent twice (a browser and a server, say) counts once
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
+            self.state.prefetch(batch)
             applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
             tx.append(applied.rows)
             if applied.groups:
@@ -353,11 +354,20 @@ class Runner:
         apply = self.pipeline.apply
         replayed = 0
         for rows in store.read_log(after=start):
+            events: list[Event | Exception] = []
             for row in rows:
+                try:
+                    events.append(_stored(row))
+                except Exception as exc:  # set aside below, unless it was already
+                    events.append(exc)
+            self.state.prefetch([ev for ev in events if isinstance(ev, Event)])
+            for row, ev in zip(rows, events, strict=True):
                 if skip and row.seq in skip:
                     continue
                 try:
-                    profile, _ = apply(_stored(row))
+                    if isinstance(ev, Exception):
+                        raise ev
+                    profile, _ = apply(ev)
                 except Exception as exc:  # stored by an older version, or a defect
                     if self.readonly:
                         raise

@@ -7,7 +7,8 @@ memory until the checkpoint writes them; clean ones are evicted least-recently-u
 
 from __future__ import annotations
 
-from ..profiles import Profile, decode_profile, encode_profile
+from ..events import Event
+from ..profiles import Profile, decode_profile, encode_profile, lookup_keys
 from ..store import Merge, SegmentChange, Store
 
 _UNKNOWN = "\x00unknown"  # not an identity key's value: "not in memory"
@@ -106,6 +107,32 @@ class HotState:
 
     def load(self, profile_id: str) -> Profile | None:
         return None if profile_id in self.dropped else self.peek_or_load(profile_id)
+
+    def prefetch(self, events: list[Event]) -> None:
+        """Read the identities and records these events need, missing from memory, in two
+        queries (instead of one or two per event on a population larger than the cache)."""
+        keys: list[str] = []
+        for ev in events:
+            keys += lookup_keys(ev)
+        identities = self.identities
+        store = self.store
+        if not self.complete:
+            missing = [k for k in keys if k not in identities]
+            if missing:
+                found = store.resolve_many(missing)
+                for key in missing:
+                    identities[key] = found.get(key)
+        profiles = self.profiles
+        dropped = self.dropped
+        wanted: list[str] = []
+        for key in keys:
+            pid = identities.get(key)
+            if pid is not None and pid not in profiles and pid not in dropped:
+                wanted.append(pid)
+        if wanted:
+            for pid, blob in store.load_profiles(wanted).items():
+                if pid not in profiles:
+                    profiles[pid] = decode_profile(blob)
 
     def touch(self, profile_id: str) -> None:
         self.dirty.add(profile_id)

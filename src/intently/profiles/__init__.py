@@ -12,7 +12,7 @@ from ._profile import (
     decode_profile,
     encode_profile,
 )
-from ._resolve import Merge, ProfileState, Resolver, identity_keys
+from ._resolve import Merge, ProfileState, Resolver, identity_keys, lookup_keys
 from ._touch import cart_after, category_key, category_of, item_price, line_value, revenue_of
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "item_price",
     "lifecycle",
     "line_value",
+    "lookup_keys",
     "merge_into",
     "revenue_of",
     "tag",

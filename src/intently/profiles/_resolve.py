@@ -42,6 +42,21 @@ def identity_keys(ev: Event) -> list[str]:
     return keys
 
 
+def lookup_keys(ev: Event) -> list[str]:
+    """The identity keys resolving `ev` may look up: its user and anonymous ids (in both
+    namespaces, which a new record checks), and the email and phone in its traits. A batch's
+    keys are read from the store at once, before its events are applied."""
+    keys: list[str] = []
+    user, anon = ev.user_id, ev.anonymous_id  # strings by now (validation made them so)
+    if user:
+        keys += ("u:" + user, "a:" + user)  # type: ignore[operator]
+    if anon:
+        keys += ("a:" + anon, "u:" + anon)  # type: ignore[operator]
+    if ev.traits:
+        keys += identity_keys(ev)
+    return keys
+
+
 class Resolver:
     """Finds (or creates) the record for an event and records merges."""
 

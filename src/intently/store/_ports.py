@@ -122,8 +122,14 @@ class StateStore(Protocol):
 
     def load_profile(self, profile_id: str) -> bytes | None: ...
 
+    def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
+        """Many records in one read (a batch's cache misses): those the store has, by id."""
+
     def resolve(self, key: str) -> str | None:
         """The record id an identity key (`u:42`, `a:abc`, `e:ann@x.com`) belongs to."""
+
+    def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """`resolve` for many keys in one read: the known ones, with their record ids."""
 
     def resolve_any(self) -> str | None:
         """Any one identity key, or None when the store knows none (a new store)."""

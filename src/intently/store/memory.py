@@ -225,8 +225,16 @@ class MemoryStore:
     def load_profile(self, profile_id: str) -> bytes | None:
         return self._profiles.get(profile_id)
 
+    def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
+        found = self._profiles
+        return {pid: found[pid] for pid in profile_ids if pid in found}
+
     def resolve(self, key: str) -> str | None:
         return self._identities.get(key)
+
+    def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
+        known = self._identities
+        return {k: known[k] for k in keys if k in known}
 
     def resolve_any(self) -> str | None:
         return next(iter(self._identities), None)

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -631,6 +632,20 @@ class SQLiteStore:
             row = self._db.execute("SELECT body FROM profiles WHERE id = ?",
                                    (profile_id,)).fetchone()
         return row[0] if row else None
+
+    def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
+        return self._many("SELECT id, body FROM profiles WHERE id IN ({})", profile_ids)
+
+    def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
+        return self._many("SELECT key, profile_id FROM identities WHERE key IN ({})", keys)
+
+    def _many(self, query: str, values: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        with self._lock:
+            for start in range(0, len(values), _CHUNK):
+                part = values[start : start + _CHUNK]
+                found.update(self._db.execute(query.format(",".join("?" * len(part))), part))
+        return found
 
     def resolve(self, key: str) -> str | None:
         with self._lock:
