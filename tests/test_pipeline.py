@@ -88,3 +88,13 @@ def test_scenario_timers_stored_under_the_old_prefix_are_read_and_rewritten() ->
     assert timers.pop(60.0) == (10.0, "p3") and timers.pop(60.0) == (50.0, "p1")
     assert timers.pop(60.0) is None
     assert timers.take_updates() == {"p3": None, "p1": None}
+
+
+def test_the_records_due_by_a_time_are_found_without_taking_them_off() -> None:
+    timers = Timers({f"p{i}": float(i) for i in range(100)})
+    for i in range(0, 100, 3):
+        timers.set(f"p{i}", 1000.0 + i)  # moved later: their early entries stay queued
+    found = timers.due_until(49.5)
+    assert set(found) >= {f"p{i}" for i in range(50) if i % 3}
+    assert set(found) <= {f"p{i}" for i in range(50)}
+    assert len(timers.heap) == 100 and timers.pop(1.0) == (1.0, "p1")

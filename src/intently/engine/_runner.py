@@ -150,7 +150,8 @@ class Runner:
             if orders:  # the same order sent twice (a browser and a server, say) counts once
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
-            self.state.prefetch(batch)
+            latest = max(ev.ts for ev in batch) if batch else now
+            self.state.prefetch(batch, pipeline.timers.due_until(latest))
             applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
             tx.append(applied.rows)
             if applied.groups:

@@ -108,9 +108,10 @@ class HotState:
     def load(self, profile_id: str) -> Profile | None:
         return None if profile_id in self.dropped else self.peek_or_load(profile_id)
 
-    def prefetch(self, events: list[Event]) -> None:
-        """Read the identities and records these events need, missing from memory, in two
-        queries (instead of one or two per event on a population larger than the cache)."""
+    def prefetch(self, events: list[Event], records: list[str] | None = None) -> None:
+        """Read the identities and records these events need, and the `records` their timers
+        will wake, missing from memory, in two queries (instead of one or two per event on a
+        population larger than the cache)."""
         keys: list[str] = []
         for ev in events:
             keys += lookup_keys(ev)
@@ -124,7 +125,8 @@ class HotState:
                     identities[key] = found.get(key)
         profiles = self.profiles
         dropped = self.dropped
-        wanted: list[str] = []
+        wanted: list[str] = [pid for pid in records or ()
+                             if pid not in profiles and pid not in dropped]
         for key in keys:
             pid = identities.get(key)
             if pid is not None and pid not in profiles and pid not in dropped:
