@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ..testing import free_port, start_server
+from ..testing import free_port, start_server, wait_healthy
 
 KEY = "bench-key"
 
@@ -45,16 +45,7 @@ def _start_floor(db: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([sys.executable, "-m", "intently.benchmarks.floor_app",
                              "--port", str(port), "--db", str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    reason = proc.stderr.read().decode() if proc.stderr else ""
-    raise RuntimeError(f"the floor app did not start: {reason}")
+    return wait_healthy(proc, port, "the floor app")
 
 
 def _with_scenarios(db: Path) -> None:

@@ -1,7 +1,7 @@
 """Test helpers that ship with the product: a manual clock and the shop simulator."""
 
 from ..clock import ManualClock
-from ._server import free_port, start_server
+from ._server import free_port, start_server, wait_healthy
 from .simulator import Shop
 
-__all__ = ["ManualClock", "Shop", "free_port", "start_server"]
+__all__ = ["ManualClock", "Shop", "free_port", "start_server", "wait_healthy"]

@@ -26,7 +26,14 @@ def start_server(db: Path, port: int, key: str, **settings: str) -> subprocess.P
     proc = subprocess.Popen(
         [sys.executable, "-m", "intently", "serve", "--port", str(port), "--db", str(db)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+    return wait_healthy(proc, port, "intently serve")
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], port: int, name: str,
+                 timeout_s: float = 30.0) -> subprocess.Popen[bytes]:
+    """Return `proc` once its /health on 127.0.0.1:`port` answers 200; kill it and raise with
+    what it printed if it exits or does not answer within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
@@ -35,4 +42,4 @@ def start_server(db: Path, port: int, key: str, **settings: str) -> subprocess.P
             time.sleep(0.05)
     proc.kill()
     reason = proc.stderr.read().decode() if proc.stderr else ""
-    raise RuntimeError(f"intently serve did not start: {reason}")
+    raise RuntimeError(f"{name} did not start: {reason}")
