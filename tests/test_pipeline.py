@@ -98,3 +98,32 @@ def test_the_records_due_by_a_time_are_found_without_taking_them_off() -> None:
     assert set(found) >= {f"p{i}" for i in range(50) if i % 3}
     assert set(found) <= {f"p{i}" for i in range(50)}
     assert len(timers.heap) == 100 and timers.pop(1.0) == (1.0, "p1")
+
+
+def test_a_population_larger_than_the_cache_ends_as_if_everything_fit(tmp_path: Path) -> None:
+    """Eviction, checkpoints forced by a full cache, a batch's look-ups and misses read in
+    one go, and the records its timers wake read ahead: the records, segments and messages
+    come out as when every record stays in memory."""
+    from intently.scenarios import ready_made
+
+    events = list(Shop(users=400, days=6, seed=12).events())
+    outcomes = []
+    for name, cache in (("all", 100_000), ("small", 25)):
+        engine = sqlite_engine(tmp_path / f"{name}.db", builtin_segments=True,
+                               cache_profiles=cache, batch_size=200)
+        for s in ready_made().values():
+            engine.put_scenario(s)
+        engine.process_many(events)
+        engine.tick(T0 + 30 * DAY)
+        engine.checkpoint()
+        records = {pid: encode_profile(engine.profile(pid))
+                   for pid in engine.store.profile_ids(limit=10_000)}
+        messages = sorted(m.id for m in engine.read_models.outbox(100_000))
+        outcomes.append((records, messages, engine.read_models.segment_sizes()))
+        if name == "small":
+            assert engine.profiles_cached <= 25 * 4
+        engine.close()
+    (records, messages, sizes), (small_records, small_messages, small_sizes) = outcomes
+    assert len(records) > 300 and len(messages) > 20 and sum(sizes.values()) > 0
+    assert small_records == records
+    assert small_messages == messages and small_sizes == sizes

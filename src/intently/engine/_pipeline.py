@@ -100,8 +100,10 @@ class Pipeline:
     # -- one event
     def apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
         """Run one event through the pipeline; returns its record and its signals."""
-        ts = ev.ts  # never past the receive time by more than the tolerance: timers follow
-        timers = self.timers  # time, not a client's claim
+        # never past the receive time by more than the tolerance: timers follow time, not a
+        # client's claim
+        ts = ev.ts
+        timers = self.timers
         if timers.due_by(ts):
             self.fire(ts)
         resolver = self.resolver
