@@ -229,6 +229,24 @@ def test_a_runaway_template_is_a_failed_send_not_a_failed_event(body: str) -> No
     assert "failed" in kinds and "sent" not in kinds and engine.store.outbox(10) == []
 
 
+def test_the_template_budget_counts_the_renders_own_work_not_a_busy_machine() -> None:
+    """A render that waits (the machine busy with something else, a long collection) is not
+    over budget; the collector is paused during a render and resumed after it."""
+    import gc
+
+    from intently.scenarios._sandbox import BudgetEnvironment
+
+    class Slow:
+        def __str__(self) -> str:
+            time.sleep(0.4)  # wall time passes; this thread uses no CPU
+            return "ok"
+
+    env = BudgetEnvironment()
+    started = time.perf_counter()
+    assert env.render(env.from_string("{{ a }} {{ b }}"), {"a": Slow(), "b": Slow()}) == "ok ok"
+    assert time.perf_counter() - started > 0.25 and gc.isenabled()
+
+
 def test_the_same_order_sent_twice_counts_once(tmp_path: Path) -> None:
     engine = sqlite_engine(tmp_path / "o.db")
     browser = track("Order Completed", anon="a-1", mid="web-1", order_id="o-7", revenue=20)
