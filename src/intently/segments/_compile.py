@@ -54,30 +54,39 @@ class Compiled:
     # move it ("static": not at all) and its wake-ups
     parts: list[tuple[Check, str, list[tuple[Wakeups, str]]]] = field(default_factory=list)
     extra: dict[str, Field] = field(default_factory=dict)
+    # worked out from `parts` once (`settle`): the conjuncts time cannot make true, and the
+    # wake-ups that could let a member out or a non-member in
+    gates: list[Check] = field(default_factory=list)
+    exit_wakeups: list[Wakeups] = field(default_factory=list)
+    entry_wakeups: list[Wakeups] = field(default_factory=list)
 
-    def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
-        """The earliest future moment at which time alone could change the answer.
-
-        A member can only leave: through a conjunct that time can make false. A non-member
+    def settle(self) -> None:
+        """A member can only leave: through a conjunct that time can make false. A non-member
         can only enter if every conjunct that time cannot make true already holds; then
         through the conjuncts that time can make true."""
+        self.gates = [check for check, way, _ in self.parts if way in ("static", "exit")]
+        for wanted, found in ((("exit", "both"), self.exit_wakeups),
+                              (("enter", "both"), self.entry_wakeups)):
+            found.clear()
+            for _, way, wakeups in self.parts:
+                if way != "static":
+                    found.extend(wake for wake, atom_way in wakeups
+                                 if atom_way in wanted or way == "both")
+
+    def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
+        """The earliest future moment at which time alone could change the answer."""
         if member:
-            wanted = ("exit", "both")
+            wakeups = self.exit_wakeups
         else:
-            for check, way, _ in self.parts:
-                if way in ("static", "exit") and not check(p, now, w):
+            for check in self.gates:
+                if not check(p, now, w):
                     return None  # time alone cannot let this record in
-            wanted = ("enter", "both")
+            wakeups = self.entry_wakeups
         best = None
-        for _, way, wakeups in self.parts:
-            if way == "static":
-                continue
-            for wake, atom_way in wakeups:
-                if atom_way not in wanted and way != "both":
-                    continue
-                for t in wake(p, now, w):
-                    if t > now and (best is None or t < best):
-                        best = t
+        for wake in wakeups:
+            for t in wake(p, now, w):
+                if t > now and (best is None or t < best):
+                    best = t
         return best
 
 
@@ -98,6 +107,7 @@ def compile_rule(node: Node, extra: dict[str, Field] | None = None) -> Compiled:
         way = "static" if not ways else ways.pop() if len(ways) == 1 else "both"
         out.parts.append((check, way, wakeups))
     out.check = _all([check for check, _, _ in out.parts])
+    out.settle()
     return out
 
 
