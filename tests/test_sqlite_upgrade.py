@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from intently.store import SQLiteStore
+from intently.store.sqlite import SCHEMA_VERSION
 
 _V1 = """
 CREATE TABLE events (seq INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, ts REAL NOT NULL,
@@ -37,7 +38,7 @@ def test_schema_1_upgrades_and_keeps_timelines(tmp_path: Path) -> None:
     assert [r.seq for r in store.timeline(["ann"], heads=[4])] == [4, 3, 1]
     assert [r.seq for r in store.timeline(["bob"])] == [2]
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 _V2_OUTBOX = """
@@ -62,4 +63,36 @@ def test_schema_2_outbox_upgrades_to_leases(tmp_path: Path) -> None:
     assert [m.id for m in store.claim_due(10.0, "d1")] == ["m1", "m2"]
     assert store.claim_due(10.0, "d2") == []
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+_V3_JOURNAL = """
+CREATE TABLE journal (id TEXT PRIMARY KEY, scenario TEXT NOT NULL, profile_id TEXT NOT NULL,
+    arm TEXT NOT NULL, kind TEXT NOT NULL, ts REAL NOT NULL, value REAL NOT NULL,
+    ref TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX journal_by_scenario ON journal (scenario, arm, kind);
+CREATE INDEX journal_by_profile ON journal (profile_id, ts);
+INSERT INTO journal VALUES ('sent:s/p/1', 's', 'p', 'A', 'sent', 2.0, 0.0, 'm1'),
+                           ('entered:s/p/1', 's', 'p', 'A', 'entered', 1.0, 0.0, '');
+PRAGMA user_version = 3;
+"""
+
+
+def test_schema_3_journal_is_rebuilt_in_arrival_order_and_stays_unique(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    old = sqlite3.connect(path)
+    old.executescript(_V3_JOURNAL)
+    old.close()
+    store = SQLiteStore(path)
+    with store.transaction() as tx:  # a replay repeats a row the old schema kept
+        tx.put_effects([], [("sent:s/p/1", "s", "p", "A", "sent", 2.0, 0.0, "m1"),
+                            ("exited:s/p/1", "s", "p", "A", "exited", 3.0, 0.0, "")])
+    assert [j.id for j in store.journal(profile_id="p")] == [
+        "exited:s/p/1", "sent:s/p/1", "entered:s/p/1"]
+    assert {(c.kind, c.rows) for c in store.journal_counts("s")} == {
+        ("entered", 1), ("sent", 1), ("exited", 1)}
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [r[0] for r in db.execute("SELECT id FROM journal ORDER BY rowid")] == [
+        "entered:s/p/1", "sent:s/p/1", "exited:s/p/1"]

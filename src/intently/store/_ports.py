@@ -67,8 +67,9 @@ class LogTransaction(Protocol):
         first/last seen and add the member."""
 
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
-        """Add messages to the outbox (status pending) and rows to the journal, ignoring ids
-        already kept (a replay produces the same ids)."""
+        """Add messages to the outbox (status pending) and rows to the journal, ignoring
+        messages whose id is already kept and journal rows whose id the same record already
+        has (a replay produces the same ids; journal ids are unique per record)."""
 
     def commit(self) -> None: ...
 

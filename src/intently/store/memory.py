@@ -136,7 +136,7 @@ class MemoryStore:
         self._changes: list[SegmentChange] = []
         self._timers: dict[str, float] = {}
         self._outbox: dict[str, _Message] = {}
-        self._journal: dict[str, JournalEntry] = {}
+        self._journal: dict[tuple[str, str], JournalEntry] = {}
         self._scenarios: dict[str, bytes] = {}
         self._meta: dict[str, str] = {}
         self._set_aside: dict[int, tuple[str, float]] = {}
@@ -156,7 +156,7 @@ class MemoryStore:
             if m.id not in self._outbox:
                 self._outbox[m.id] = _Message(m, len(self._outbox), next_at=m.due)
         for j in tx.journal:
-            self._journal.setdefault(j.id, j)
+            self._journal.setdefault((j.profile_id, j.id), j)
         self._set_aside.update(tx.aside)
         self._order_ids.update(tx.orders)
         for update in tx.accounts:

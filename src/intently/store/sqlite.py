@@ -42,7 +42,7 @@ from ._rows import (
 )
 from ._tx import EndsOnExit
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -121,7 +121,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated REAL NOT NULL DEFAULT 0,
     next_at REAL NOT NULL,
     body BLOB NOT NULL,
-    created INTEGER,
+    created INTEGER,  -- unused: insertion order is the rowid (schema 3 and before filled it)
     owner TEXT NOT NULL DEFAULT '',
     lease_until REAL NOT NULL DEFAULT 0
 );
@@ -129,7 +129,7 @@ CREATE INDEX IF NOT EXISTS outbox_todo ON outbox (status, next_at);
 CREATE INDEX IF NOT EXISTS outbox_by_profile ON outbox (profile_id);
 CREATE INDEX IF NOT EXISTS outbox_by_scenario ON outbox (scenario);
 CREATE TABLE IF NOT EXISTS journal (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     scenario TEXT NOT NULL,
     profile_id TEXT NOT NULL,
     arm TEXT NOT NULL,
@@ -137,9 +137,9 @@ CREATE TABLE IF NOT EXISTS journal (
     ts REAL NOT NULL,
     value REAL NOT NULL,
     ref TEXT NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS journal_by_scenario ON journal (scenario, arm, kind);
-CREATE INDEX IF NOT EXISTS journal_by_profile ON journal (profile_id, ts);
+CREATE UNIQUE INDEX IF NOT EXISTS journal_by_profile ON journal (profile_id, id);
 CREATE TABLE IF NOT EXISTS set_aside (
     seq INTEGER PRIMARY KEY,
     error TEXT NOT NULL,
@@ -188,6 +188,29 @@ def _migrate_from_2(db: sqlite3.Connection) -> None:
     if columns and "owner" not in columns:
         db.execute("ALTER TABLE outbox ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
+
+
+def _migrate_from_3(db: sqlite3.Connection) -> None:
+    """Schema 4 appends journal rows in the order they come (a rowid table) and keeps them
+    unique per record: schema 3 clustered them by id, so that every commit rewrote pages all
+    over a table that grows with every journey."""
+    if not db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'journal'").fetchone():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE journal RENAME TO journal_3")
+        db.execute("DROP INDEX IF EXISTS journal_by_scenario")
+        db.execute("DROP INDEX IF EXISTS journal_by_profile")
+        db.execute("CREATE TABLE journal (id TEXT NOT NULL, scenario TEXT NOT NULL, "
+                   "profile_id TEXT NOT NULL, arm TEXT NOT NULL, kind TEXT NOT NULL, "
+                   "ts REAL NOT NULL, value REAL NOT NULL, ref TEXT NOT NULL)")
+        db.execute("INSERT INTO journal SELECT id, scenario, profile_id, arm, kind, ts, value, ref"
+                   " FROM journal_3 ORDER BY ts, id")
+        db.execute("DROP TABLE journal_3")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 class _Transaction(EndsOnExit):
@@ -267,7 +290,7 @@ class _Transaction(EndsOnExit):
         db = self._db
         db.executemany(
             "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
-            "body, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT count(*) FROM outbox))",
+            "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
         db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
                        "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
@@ -331,6 +354,8 @@ class SQLiteStore:
                 _migrate_from_1(db)
             if 0 < version < 3:
                 _migrate_from_2(db)
+            if 0 < version < 4:
+                _migrate_from_3(db)
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -457,7 +482,7 @@ class SQLiteStore:
                 rows = db.execute(
                     f"SELECT {self._ITEM} FROM outbox WHERE (status = 'pending' AND next_at <= ?)"
                     " OR (status = 'sending' AND (lease_until <= ? OR owner = ?)) "
-                    "ORDER BY next_at, created LIMIT ?", (now, now, owner, limit)).fetchall()
+                    "ORDER BY next_at, rowid LIMIT ?", (now, now, owner, limit)).fetchall()
                 db.executemany("UPDATE outbox SET status = 'sending', owner = ?, lease_until = ? "
                                "WHERE id = ?", ((owner, now + lease_s, r[0]) for r in rows))
                 db.execute("COMMIT")
@@ -479,7 +504,7 @@ class SQLiteStore:
         where, args = _filters(scenario=scenario, profile_id=profile_id)
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {self._ITEM} FROM outbox {where} ORDER BY due DESC, created DESC "
+                f"SELECT {self._ITEM} FROM outbox {where} ORDER BY due DESC, rowid DESC "
                 "LIMIT ?", (*args, limit)).fetchall()
         return [OutboxItem(*r) for r in rows]
 
@@ -546,7 +571,8 @@ class SQLiteStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 db.executemany(
-                    "INSERT OR REPLACE INTO profiles (id, body, seq) VALUES (?, ?, ?)",
+                    "INSERT INTO profiles (id, body, seq) VALUES (?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
                     ((pid, body, seq) for pid, body in profiles.items() if body is not None),
                 )
                 db.executemany("DELETE FROM profiles WHERE id = ?",
