@@ -473,14 +473,15 @@ class ScenarioBook:
                 extra = {"items": j.items, "recommendations": self.recommend(j.items, p),
                          "offer": step.args.get("offer")}
                 ref = {"m": mid, "p": p.id, "c": channel, "a": j.arm}
-                subject, body = self.renderer.render(step.args, p, ts, ref, extra)
+                subject, body, unsubscribe_url = self.renderer.render(
+                    step.args, p, ts, ref, extra)
             except ValidationError as exc:
                 self._journal(p, s.name, j, "failed", ts, ref=exc.message)
                 _log.warning("message not sent: its content failed", extra={
                     "scenario": s.name, "profile_id": p.id, "message_id": mid,
                     "error": exc.message})
                 return
-            data["unsubscribe_url"] = self.renderer.tracker.links(ref)["unsubscribe_url"]
+            data["unsubscribe_url"] = unsubscribe_url
         data = {k: v for k, v in data.items() if v is not None}
         self.effects.messages.append(Message(mid, s.name, p.id, j.arm, channel, to, ts,
                                              subject, body, data))

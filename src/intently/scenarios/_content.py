@@ -15,8 +15,9 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
+import msgspec
 from jinja2 import StrictUndefined, TemplateError
 
 from .._errors import ValidationError
@@ -24,6 +25,7 @@ from ..profiles import Profile, tags
 from ._sandbox import BudgetEnvironment
 
 _HREF = re.compile(r'href="(https?://[^"]+)"')
+_encode = msgspec.json.Encoder().encode
 
 
 def _shipped_templates() -> dict[str, str]:
@@ -40,7 +42,7 @@ class Tracker:
     secret: bytes
 
     def token(self, data: dict[str, Any]) -> str:
-        body = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode())
+        body = base64.urlsafe_b64encode(_encode(data))
         sig = hmac.new(self.secret, body, hashlib.sha256).digest()[:12]
         return f"{body.decode().rstrip('=')}.{base64.urlsafe_b64encode(sig).decode()}"
 
@@ -61,17 +63,24 @@ class Tracker:
         return {"unsubscribe_url": f"{self.base_url}/u/{self.token(ref)}",
                 "open_url": f"{self.base_url}/t/o/{self.token(ref)}.gif"}
 
-    def wrap(self, html: str, ref: dict[str, str]) -> str:
-        """Route the HTML's links through click tracking and add the open pixel."""
+    def wrap(self, html: str, ref: dict[str, str], open_url: str | None = None) -> str:
+        """Route the HTML's links through click tracking and add the open pixel (`open_url`,
+        when the caller has the message's links already)."""
         def click(m: re.Match[str]) -> str:
             if m.group(1).startswith(self.base_url + "/"):
                 return m.group(0)  # our own links (unsubscribe) are not tracked
             return f'href="{self.base_url}/t/c/{self.token({**ref, "u": m.group(1)})}"'
 
         wrapped = _HREF.sub(click, html)
-        pixel = f'<img src="{self.links(ref)["open_url"]}" width="1" height="1" alt="">'
+        pixel = f'<img src="{open_url or self.links(ref)["open_url"]}" width="1" height="1" alt="">'
         return wrapped.replace("</body>", pixel + "</body>") if "</body>" in wrapped else (
             wrapped + pixel)
+
+
+class Rendered(NamedTuple):
+    subject: str
+    body: str
+    unsubscribe_url: str
 
 
 class Renderer:
@@ -90,6 +99,11 @@ class Renderer:
         except TemplateError as exc:
             raise ValidationError(f"template error: {exc}", path) from None
 
+    def _render(self, source: str, ctx: dict[str, Any]) -> str:
+        if "{" not in source and "\r" not in source and not source.endswith("\n"):
+            return source  # plain text (most subjects): what Jinja would give back
+        return self.env.render(self._template(source), ctx)
+
     def _template(self, source: str) -> Any:
         t = self._compiled.get(source)
         if t is None:
@@ -107,10 +121,10 @@ class Renderer:
                 **extra}
 
     def render(self, args: dict[str, Any], p: Profile, now: float, ref: dict[str, str],
-               extra: dict[str, Any]) -> tuple[str, str]:
-        """(subject, body) of the message `ref` names (see `Tracker.links`). A template that
-        fails at render time (a missing field) raises ValidationError: the journey records the
-        failure instead of sending garbage."""
+               extra: dict[str, Any]) -> Rendered:
+        """The subject, body and unsubscribe link of the message `ref` names (see
+        `Tracker.links`). A template that fails at render time (a missing field) raises
+        ValidationError: the journey records the failure instead of sending garbage."""
         channel = args["channel"]
         links = self.tracker.links(ref)
         ctx = self.context(p, now, {**extra, **links})
@@ -121,16 +135,16 @@ class Renderer:
             if source is None:
                 raise ValidationError(f"no template {name!r}", "$.send.template")
         try:
-            subject = self.env.render(self._template(args.get("subject", "")), ctx)
-            body = self.env.render(self._template(source), ctx)
+            subject = self._render(args.get("subject", ""), ctx)
+            body = self._render(source, ctx)
         except TemplateError as exc:
             raise ValidationError(f"template error: {exc}", "$.send") from None
         except Exception as exc:  # whatever a template does, it is a failed send, not more
             raise ValidationError(f"template error: {type(exc).__name__}: {exc}"[:500],
                                   "$.send") from None
         if channel == "email" and "<" in body:
-            body = self.tracker.wrap(body, ref)
-        elif channel in ("sms", "push"):
-            body = f"{body} Stop: {links['unsubscribe_url']}" if channel == "sms" else body
-        return subject, body
+            body = self.tracker.wrap(body, ref, links["open_url"])
+        elif channel == "sms":
+            body = f"{body} Stop: {links['unsubscribe_url']}"
+        return Rendered(subject, body, links["unsubscribe_url"])
 
