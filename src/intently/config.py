@@ -35,9 +35,12 @@ class Settings:
     """Run the built-in segments. Off by default until their timers are cheap (issue 4):
     they cost about 30 µs an event today."""
     checkpoint_events: int = 500_000
-    """Write state after this many events (about 10 s of traffic at full speed)."""
+    """A changed record is written at most this many events after it changed..."""
     checkpoint_seconds: float = 10.0
-    """...or after this long. Recovery replays at most what came since."""
+    """...and at most this long after. Recovery replays at most what came since."""
+    checkpoint_records: int = 1_000
+    """Most records written with one group commit (an incremental checkpoint: the oldest
+    changes first); bounds the pause it adds to the commit."""
     batch_size: int = 2_000
     """Events per group commit."""
     future_tolerance_seconds: float = 300.0

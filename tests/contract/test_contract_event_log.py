@@ -9,7 +9,7 @@ import pytest
 from _log import rows, write
 
 from intently import StoreError
-from intently.store import Store, StoredEvent
+from intently.store import Merge, SegmentChange, Store, StoredEvent
 
 
 def test_a_new_log_is_empty(store: Store) -> None:
@@ -128,3 +128,20 @@ def test_set_aside_events_are_kept_with_their_errors(store: Store) -> None:
     assert aside == (2, 101.0, 200.0, b'{"m":"b"}', "TypeError: boom", 300.0)
     assert (aside.seq, aside.error, aside.at) == (2, "TypeError: boom", 300.0)
     assert store.set_aside_events(limit=0) == []
+
+
+def test_state_written_with_a_log_transaction_is_kept_only_if_it_commits(store: Store) -> None:
+    with store.transaction() as tx:  # an incremental checkpoint: records with their events
+        tx.append([(1, "p1", 1.0, 1.0, b"{}", 0), (2, "p2", 2.0, 2.0, b"{}", 0)])
+        tx.put_state(1, {"p1": b"one"}, {"u:1": "p1"}, [], [SegmentChange("p1", "vip", True, 1.0)],
+                     {"p1": 90.0})
+    assert store.checkpoint_seq() == 1 and store.load_profile("p1") == b"one"
+    assert store.resolve("u:1") == "p1" and store.load_timers() == {"p1": 90.0}
+    assert [m.profile_id for m in store.segment_members("vip")] == ["p1"]
+    tx = store.transaction()
+    tx.append([(3, "p2", 3.0, 3.0, b"{}", 0)])
+    tx.put_state(3, {"p2": b"two", "p1": None}, {"u:2": "p2"}, [Merge("p2", "p1", "x", 3.0)])
+    tx.rollback()
+    assert store.checkpoint_seq() == 1 and store.load_profile("p2") is None
+    assert store.load_profile("p1") == b"one" and store.resolve("u:2") is None
+    assert store.merges("p2") == [] and store.last_seq() == 2

@@ -63,3 +63,4 @@ def test_many_records_and_identities_in_one_read(store: Store) -> None:
     ids = [f"p{i}" for i in range(n - 1, -1, -3)] + ["p-none"]
     assert store.load_profiles(ids) == {f"p{i}": f"body{i}".encode() for i in range(n - 1, -1, -3)}
     assert store.resolve_many([]) == {} and store.load_profiles([]) == {}
+

@@ -36,9 +36,6 @@ class PipelineState(ProfileState, Protocol):
     def load(self, profile_id: str) -> Profile | None:
         """A record for a timer: None if it was merged away or never existed."""
 
-    def touch(self, profile_id: str) -> None:
-        """The record changed: keep it until the next checkpoint writes it."""
-
 
 @dataclass(slots=True)
 class Processed:
@@ -94,10 +91,26 @@ class Pipeline:
         self.timers.reset(timers)
         self.pending = []
         self.resolver.merges = []
+        self.resolver.links = []
         if self.scenarios is not None:
             self.scenarios.effects.take()
 
     # -- one event
+    def replay(self, ev: Event, seq: int) -> Profile | None:
+        """`apply` for a recovery, the event at log position `seq`: None (nothing done) when
+        its record was written with this event in it already (an incremental checkpoint
+        wrote the record after the position the recovery replays from)."""
+        if self.timers.due_by(ev.ts):
+            self.fire(ev.ts)
+        pid = self.resolver.peek(ev)
+        if pid is not None:
+            stored = self.state.load(pid)
+            if stored is not None and stored.last_seq >= seq:
+                return None
+        profile = self.apply(ev)[0]
+        profile.last_seq = float(seq)
+        return profile
+
     def apply(self, ev: Event) -> tuple[Profile, tuple[str, ...]]:
         """Run one event through the pipeline; returns its record and its signals."""
         # never past the receive time by more than the tolerance: timers follow time, not a

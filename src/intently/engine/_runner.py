@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -28,6 +29,7 @@ from ..store import (
     AccountUpdate,
     JournalEntry,
     LogTransaction,
+    Merge,
     OutboxRow,
     SegmentChange,
     SetAside,
@@ -92,8 +94,9 @@ class Runner:
         self.messages_queued = 0
         self._stored = -1  # events in the log, counted once when first asked
         self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
-        self._since_checkpoint = 0
-        self._checkpointed_at = time.monotonic()
+        self._busy_at = time.monotonic()  # the last commit or checkpoint
+        self._commits: deque[tuple[int, float]] = deque()  # (first position, when), recent
+        self._due_up_to = 0  # records changed at or before this position are due to be written
         self.checkpoint_seconds_max = 0.0  # the longest checkpoint so far (a pause in ingest)
         self._seq = 0  # the last committed log position (the log assigns them)
         self.recovered = self._recover()
@@ -152,6 +155,7 @@ class Runner:
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
             latest = max(ev.ts for ev in batch) if batch else now
             self.state.prefetch(batch, pipeline.timers.due_until(latest))
+            self.state.position = first
             applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
             tx.append(applied.rows)
             if applied.groups:
@@ -160,7 +164,11 @@ class Runner:
             if effects is not None:
                 self._put_effects(tx, effects)
             last = tx.next_seq() - 1
+            started = time.perf_counter()
+            self._write_some(tx, first, last)
             tx.commit()
+            self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
+                                              time.perf_counter() - started)
         except BaseException as exc:
             tx.rollback()
             self._reload()  # memory may hold effects of the rolled-back batch
@@ -168,12 +176,13 @@ class Runner:
                 return self._set_aside(batch, payloads, exc, keep)
             raise
         self._seq = max(self._seq, last)
+        self.state.position = self._seq + 1
         accepted = len(applied.rows)
         result = IngestResult(accepted, len(dupes), first, self._seq, dupes, applied.processed)
         self.events_processed += accepted
         if self._stored >= 0:
             self._stored += accepted
-        self._since_checkpoint += accepted
+        self._busy_at = time.monotonic()
         if self.listeners and applied.processed:
             for listener in self.listeners:
                 listener(applied.processed)
@@ -320,13 +329,64 @@ class Runner:
         pipeline.reschedule(profile, now)
 
     # -- checkpoints and recovery
+    def _write_some(self, tx: LogTransaction, first: int, last: int) -> None:
+        """An incremental checkpoint, with the batch's commit: the records that changed longest
+        ago (past `checkpoint_seconds` or `checkpoint_events`, or the oldest when too many are
+        unwritten), up to `checkpoint_records` of them, with their identities, merges, segment
+        changes and timers; and the position a recovery now replays from."""
+        s, state, pipeline = self.settings, self.state, self.pipeline
+        now = time.monotonic()
+        commits = self._commits
+        commits.append((first, now))
+        while commits and commits[0][1] <= now - s.checkpoint_seconds:
+            self._due_up_to = max(self._due_up_to, commits.popleft()[0])
+        up_to = max(self._due_up_to, last - s.checkpoint_events)
+        limit = s.checkpoint_records
+        over = state.unwritten() - state.capacity // 2
+        if over > 0:  # keep half the cache for written records (the ones it can evict),
+            # catching up at most four times the usual amount in one commit
+            up_to, limit = last, min(max(limit, over), 4 * limit)
+        chosen = set(state.oldest(up_to, limit))
+        resolver = pipeline.resolver
+        if chosen and (resolver.merges or resolver.links):
+            _with_partners(chosen, resolver.links, resolver.merges, state)
+        if not chosen and not pipeline.timers.updates:
+            return
+        profiles, identities = state.take(chosen)
+
+        def written(pid: str) -> bool:  # in this write, or written already
+            return pid in chosen or (pid not in state.dirty and pid not in state.dropped)
+
+        merges = [m for m in resolver.merges if written(m.into_id) and written(m.from_id)]
+        if merges:
+            resolver.merges = [m for m in resolver.merges
+                               if not (written(m.into_id) and written(m.from_id))]
+            resolver.links = [(a, b) for a, b in resolver.links
+                              if not (written(a) and written(b))]
+        changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
+                   for c in pipeline.pending if written(c.profile_id)]
+        if changes:
+            pipeline.pending = [c for c in pipeline.pending if not written(c.profile_id)]
+        updates = pipeline.timers.updates
+        timers = {pid: due for pid, due in updates.items() if written(pid)}
+        for pid in timers:
+            del updates[pid]
+        tx.put_state(state.replay_from(last), profiles, identities, merges, changes, timers)
+
     def maybe_checkpoint(self) -> None:
-        s = self.settings
-        if self._since_checkpoint >= s.checkpoint_events or self.state.over_capacity() or (
-            self._since_checkpoint
-            and time.monotonic() - self._checkpointed_at >= s.checkpoint_seconds
-        ):
+        """After a commit or when idle: drop written records from the cache when it is full;
+        write every change when changes come faster than the incremental checkpoints write
+        them, or when no commit came for `checkpoint_seconds`."""
+        state = self.state
+        if state.unwritten() > 2 * state.capacity:
+            _log.warning("incremental checkpoints fall behind: writing every change", extra={
+                "unwritten": state.unwritten(), "cache_profiles": state.capacity})
             self.checkpoint()
+        elif state.unwritten() and (
+                time.monotonic() - self._busy_at >= self.settings.checkpoint_seconds):
+            self.checkpoint()  # idle: write the rest, no commit waits on it
+        elif state.over_capacity():
+            state.evict()
 
     def checkpoint(self) -> None:
         """Write changed records, identities, merges, segment changes and timers; recovery
@@ -341,9 +401,9 @@ class Runner:
         self.state.checkpoint(self._seq, pipeline.resolver.merges, changes,
                               pipeline.timers.take_updates())
         pipeline.resolver.merges = []
+        pipeline.resolver.links = []
         self.state.evict()
-        self._since_checkpoint = 0
-        self._checkpointed_at = time.monotonic()
+        self._busy_at = time.monotonic()
         self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
                                           time.perf_counter() - started)
 
@@ -352,7 +412,8 @@ class Runner:
         store = self.store
         start = store.checkpoint_seq()
         skip = store.set_aside_seqs(start)
-        apply = self.pipeline.apply
+        replay = self.pipeline.replay
+        state = self.state
         replayed = 0
         for rows in store.read_log(after=start):
             events: list[Event | Exception] = []
@@ -365,17 +426,19 @@ class Runner:
             for row, ev in zip(rows, events, strict=True):
                 if skip and row.seq in skip:
                     continue
+                state.position = row.seq
                 try:
                     if isinstance(ev, Exception):
                         raise ev
-                    profile, _ = apply(ev)
+                    profile = replay(ev, row.seq)
                 except Exception as exc:  # stored by an older version, or a defect
                     if self.readonly:
                         raise
                     return self._set_aside_stored(row, exc)
-                profile.last_seq = float(row.seq)
-                replayed += 1
+                if profile is not None:
+                    replayed += 1
         self._seq = store.last_seq()
+        state.position = self._seq + 1
         self._flush_effects()  # the same ids as before the crash: the store keeps each once
         if replayed and not self.readonly:
             self.checkpoint()
@@ -402,3 +465,19 @@ class Runner:
         if not self.readonly:
             self.checkpoint()
         self.store.close()
+
+
+def _with_partners(chosen: set[str], links: list[tuple[str, str]], merges: list[Merge],
+                   state: HotState) -> None:
+    """Add to `chosen` every unwritten record that an event changed together with one in it
+    (a merge, a moved identity): a checkpoint writes such records together or not at all."""
+    partners: dict[str, list[str]] = {}
+    for a, b in [*links, *((m.into_id, m.from_id) for m in merges)]:
+        partners.setdefault(a, []).append(b)
+        partners.setdefault(b, []).append(a)
+    stack = [pid for pid in chosen if pid in partners]
+    while stack:
+        for other in partners.get(stack.pop(), ()):
+            if other not in chosen and (other in state.dirty or other in state.dropped):
+                chosen.add(other)
+                stack.append(other)

@@ -1,8 +1,11 @@
 """The state the pipeline reads and writes: in front of a store (`HotState`: the golden-record
 cache and the identity map), or in memory alone (`MemoryState`: replays and training).
 
-In `HotState`, records and identities changed since the last checkpoint are dirty and stay in
-memory until the checkpoint writes them; clean ones are evicted least-recently-used first.
+In `HotState`, records and identities changed since they were last written are dirty and stay
+in memory until a checkpoint writes them; clean ones are evicted least-recently-used first.
+Each dirty record remembers the log position from which it changed: the runner writes the
+oldest with each group commit (an incremental checkpoint), and a recovery replays from the
+oldest position still unwritten.
 """
 
 from __future__ import annotations
@@ -52,8 +55,10 @@ class HotState:
         self.store = store
         self.capacity = capacity
         self.profiles: dict[str, Profile] = {}
-        self.dirty: set[str] = set()
-        self.dropped: set[str] = set()
+        # record id -> the log position from which it changed and is not written yet
+        self.dirty: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}  # records merged away, to delete; the same
+        self.position = 0  # the log position of the events being applied (set by the runner)
         self.identities: dict[str, str | None] = {}
         self.dirty_identities: dict[str, str] = {}
         # While every identity the store knows is also in memory (a new store, nothing evicted
@@ -96,14 +101,16 @@ class HotState:
     def create(self, profile_id: str) -> Profile:
         profile = Profile(id=profile_id)
         self.profiles[profile_id] = profile
-        self.dirty.add(profile_id)
-        self.dropped.discard(profile_id)
+        since = self.dropped.pop(profile_id, self.position)
+        if profile_id not in self.dirty:
+            self.dirty[profile_id] = since
         return profile
 
     def drop(self, profile_id: str) -> None:
         self.profiles.pop(profile_id, None)
-        self.dirty.discard(profile_id)
-        self.dropped.add(profile_id)
+        since = self.dirty.pop(profile_id, self.position)
+        if profile_id not in self.dropped:
+            self.dropped[profile_id] = since
 
     def load(self, profile_id: str) -> Profile | None:
         return None if profile_id in self.dropped else self.peek_or_load(profile_id)
@@ -137,13 +144,15 @@ class HotState:
                     profiles[pid] = decode_profile(blob)
 
     def touch(self, profile_id: str) -> None:
-        self.dirty.add(profile_id)
+        dirty = self.dirty
+        if profile_id not in dirty:
+            dirty[profile_id] = self.position
 
     # -- checkpoints
     def adopt(self, profile: Profile) -> None:
         """Put a record read with `peek` into the cache, changed."""
         self.profiles.setdefault(profile.id, profile)
-        self.dirty.add(profile.id)
+        self.touch(profile.id)
 
     def peek_or_load(self, profile_id: str) -> Profile | None:
         """A record, loaded into the cache if it is not there (None if the store has none)."""
@@ -164,10 +173,54 @@ class HotState:
             changed[pid] = encode_profile(profiles[pid])
         identities = dict(sorted(self.dirty_identities.items()))
         self.store.checkpoint(seq, changed, identities, merges, changes or (), timers)
-        self.dirty.clear()
-        self.dropped.clear()
+        self.dirty = {}
+        self.dropped = {}
         self.dirty_identities = {}
         return len(changed)
+
+    def oldest(self, up_to: int, limit: int) -> list[str]:
+        """Up to `limit` records (dropped ones included) unwritten since log position `up_to`
+        or earlier, oldest first (records enter `dirty` in the order they change)."""
+        found: list[str] = []
+        for source in (self.dropped, self.dirty):
+            for pid, since in source.items():
+                if since > up_to or len(found) >= limit:
+                    break
+                found.append(pid)
+        return found
+
+    def take(self, pids: set[str]) -> tuple[dict[str, bytes | None], dict[str, str]]:
+        """Encode these records (None: delete a dropped one) and their identities, and the
+        identities of records already written; they are clean from now on."""
+        changed: dict[str, bytes | None] = {}
+        profiles, dirty, dropped = self.profiles, self.dirty, self.dropped
+        for pid in sorted(pids):  # in key order: B-tree writes touch each page once
+            if pid in dropped:
+                del dropped[pid]
+                changed[pid] = None
+            elif pid in dirty:
+                del dirty[pid]
+                changed[pid] = encode_profile(profiles[pid])
+        identities: dict[str, str] = {}
+        kept: dict[str, str] = {}
+        for key, pid in self.dirty_identities.items():
+            if pid in dirty or pid in dropped:
+                kept[key] = pid
+            else:
+                identities[key] = pid
+        self.dirty_identities = kept
+        return changed, dict(sorted(identities.items()))
+
+    def replay_from(self, last: int) -> int:
+        """The log position after which a recovery replays: just before the oldest change not
+        written, or `last` when every change is written."""
+        since = min(self.dirty.values(), default=last + 1)
+        if self.dropped:
+            since = min(since, min(self.dropped.values()))
+        return min(since - 1, last)
+
+    def unwritten(self) -> int:
+        return len(self.dirty) + len(self.dropped)
 
     def over_capacity(self) -> bool:
         return len(self.profiles) > self.capacity or len(self.identities) > 4 * self.capacity
@@ -185,8 +238,8 @@ class HotState:
 
     def clear(self) -> None:
         self.profiles.clear()
-        self.dirty.clear()
-        self.dropped.clear()
+        self.dirty = {}
+        self.dropped = {}
         self.identities.clear()
         self.dirty_identities = {}
         self.complete = self.store.resolve_any() is None

@@ -26,6 +26,8 @@ class ProfileState(Protocol):
     def get(self, profile_id: str) -> Profile: ...
     def create(self, profile_id: str) -> Profile: ...
     def drop(self, profile_id: str) -> None: ...
+    def touch(self, profile_id: str) -> None:
+        """The record changed: keep it until a checkpoint writes it."""
 
 
 def identity_keys(ev: Event) -> list[str]:
@@ -64,6 +66,9 @@ class Resolver:
         self.state = state
         self.chain_limit = chain_limit
         self.merges: list[Merge] = []
+        # records one event changed together by moving an identity (merges are in `merges`):
+        # an incremental checkpoint writes both or neither
+        self.links: list[tuple[str, str]] = []
 
     def resolve(self, ev: Event) -> Profile:
         state = self.state
@@ -127,7 +132,19 @@ class Resolver:
     def _move(self, old: Profile, key: str, new: Profile) -> None:
         if key in old.identities:
             old.identities.remove(key)
+            self.state.touch(old.id)
+            self.links.append((old.id, new.id))
         self._attach(new, key)
+
+    def peek(self, ev: Event) -> str | None:
+        """The record the event's user or device points to, changing nothing (a recovery
+        checks whether that record has the event already)."""
+        state = self.state
+        if ev.user_id:
+            pid = state.lookup("u:" + ev.user_id)  # type: ignore[operator]
+            if pid is not None:
+                return pid
+        return state.lookup("a:" + ev.anonymous_id) if ev.anonymous_id else None  # type: ignore[operator]
 
     def _claim(self, profile: Profile, key: str, ts: float) -> None:
         pid = self.state.lookup(key)

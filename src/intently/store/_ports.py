@@ -71,6 +71,19 @@ class LogTransaction(Protocol):
         messages whose id is already kept and journal rows whose id the same record already
         has (a replay produces the same ids; journal ids are unique per record)."""
 
+    def put_state(
+        self,
+        seq: int,
+        profiles: dict[str, bytes | None],
+        identities: dict[str, str],
+        merges: Sequence[Merge],
+        changes: Sequence[SegmentChange] = (),
+        timers: dict[str, float | None] | None = None,
+    ) -> None:
+        """`StateStore.checkpoint` within this transaction: some records written with the
+        events that changed them last (an incremental checkpoint), kept only if it commits.
+        `seq` is the position from which a recovery replays."""
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...

@@ -6,6 +6,7 @@ import bisect
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .._errors import StoreError
 from ._rows import (
@@ -59,6 +60,7 @@ class _Transaction(EndsOnExit):
     accounts: list[AccountUpdate] = field(default_factory=list)
     messages: list[OutboxRow] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)
+    state: list[tuple[Any, ...]] = field(default_factory=list)
     open: bool = True
 
     def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
@@ -100,6 +102,13 @@ class _Transaction(EndsOnExit):
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
         self.messages.extend(OutboxRow(*m) for m in messages)
         self.journal.extend(JournalEntry(*j) for j in journal)
+
+    def put_state(self, seq: int, profiles: dict[str, bytes | None],
+                  identities: dict[str, str], merges: Sequence[Merge],
+                  changes: Sequence[SegmentChange] = (),
+                  timers: dict[str, float | None] | None = None) -> None:
+        self.state.append((seq, dict(profiles), dict(identities), list(merges), list(changes),
+                           dict(timers or {})))
 
     def commit(self) -> None:
         if not self.open:
@@ -161,6 +170,8 @@ class MemoryStore:
         self._order_ids.update(tx.orders)
         for update in tx.accounts:
             self._apply_account(update)
+        for state in tx.state:
+            self.checkpoint(*state)
 
     def last_seq(self) -> int:
         return self._seqs[-1] if self._seqs else 0

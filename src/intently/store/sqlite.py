@@ -41,6 +41,7 @@ from ._rows import (
     StoredEvent,
 )
 from ._tx import EndsOnExit
+from ._wal import SAFETY_PAGES, WalCheckpointer
 
 SCHEMA_VERSION = 4
 
@@ -213,6 +214,47 @@ def _migrate_from_3(db: sqlite3.Connection) -> None:
         raise
 
 
+def _write_state(db: sqlite3.Connection, seq: int, profiles: dict[str, bytes | None],
+                 identities: dict[str, str], merges: Sequence[Merge],
+                 changes: Sequence[SegmentChange],
+                 timers: dict[str, float | None] | None) -> None:
+    """Write records, identities, merges, segment changes and timers, and the position recovery
+    replays from, inside the caller's transaction."""
+    db.executemany(
+        "INSERT INTO profiles (id, body, seq) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+        ((pid, body, seq) for pid, body in profiles.items() if body is not None),
+    )
+    db.executemany("DELETE FROM profiles WHERE id = ?",
+                   ((pid,) for pid, body in profiles.items() if body is None))
+    db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
+                   identities.items())
+    db.executemany(
+        "INSERT INTO merges (into_id, from_id, reason, ts, head) "
+        "VALUES (?, ?, ?, ?, ?)",
+        ((m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges),
+    )
+    db.executemany(
+        "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
+        "VALUES (?, ?, ?, ?)",
+        ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
+    db.executemany(
+        "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
+        "VALUES (?, ?, ?)",
+        ((c.segment, c.profile_id, c.ts) for c in changes if c.entered))
+    db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?",
+                   ((c.segment, c.profile_id) for c in changes if not c.entered))
+    dropped = [(pid,) for pid, body in profiles.items() if body is None]
+    db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
+    timers = timers or {}
+    db.executemany("INSERT OR REPLACE INTO timers (profile_id, due) VALUES (?, ?)",
+                   ((p, d) for p, d in timers.items() if d is not None))
+    db.executemany("DELETE FROM timers WHERE profile_id = ?",
+                   [(p,) for p, d in timers.items() if d is None] + dropped)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
+               (seq,))
+
+
 class _Transaction(EndsOnExit):
     """One group commit on the store's connection (which it holds locked until it ends)."""
 
@@ -295,6 +337,12 @@ class _Transaction(EndsOnExit):
         db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
                        "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
 
+    def put_state(self, seq: int, profiles: dict[str, bytes | None],
+                  identities: dict[str, str], merges: Sequence[Merge],
+                  changes: Sequence[SegmentChange] = (),
+                  timers: dict[str, float | None] | None = None) -> None:
+        _write_state(self._db, seq, profiles, identities, merges, changes, timers)
+
     def commit(self) -> None:
         if not self._open:
             raise RuntimeError("the transaction has ended")
@@ -307,6 +355,7 @@ class _Transaction(EndsOnExit):
             raise
         finally:
             self._store._lock.release()
+        self._store._committed()
 
     def rollback(self) -> None:
         if not self._open:
@@ -345,7 +394,11 @@ class SQLiteStore:
             db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'fsync' else 'NORMAL'}")
         db.execute("PRAGMA cache_size = -65536")
         db.execute("PRAGMA temp_store = MEMORY")
-        db.execute("PRAGMA wal_autocheckpoint = 16384")  # fewer, larger WAL checkpoints
+        self._wal: WalCheckpointer | None = None
+        if not readonly and self.path != ":memory:":
+            db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_PAGES}")
+        else:
+            db.execute("PRAGMA wal_autocheckpoint = 16384")  # fewer, larger WAL checkpoints
         if not readonly:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -358,6 +411,8 @@ class SQLiteStore:
                 _migrate_from_3(db)
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if self.path != ":memory:":
+                self._wal = WalCheckpointer(self.path)
 
     # -- the event log
     def transaction(self) -> _Transaction:
@@ -570,43 +625,12 @@ class SQLiteStore:
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "INSERT INTO profiles (id, body, seq) VALUES (?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
-                    ((pid, body, seq) for pid, body in profiles.items() if body is not None),
-                )
-                db.executemany("DELETE FROM profiles WHERE id = ?",
-                               ((pid,) for pid, body in profiles.items() if body is None))
-                db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
-                               identities.items())
-                db.executemany(
-                    "INSERT INTO merges (into_id, from_id, reason, ts, head) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    ((m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges),
-                )
-                db.executemany(
-                    "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
-                    "VALUES (?, ?, ?, ?)",
-                    ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
-                db.executemany(
-                    "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-                    "VALUES (?, ?, ?)",
-                    ((c.segment, c.profile_id, c.ts) for c in changes if c.entered))
-                db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?",
-                               ((c.segment, c.profile_id) for c in changes if not c.entered))
-                dropped = [(pid,) for pid, body in profiles.items() if body is None]
-                db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
-                timers = timers or {}
-                db.executemany("INSERT OR REPLACE INTO timers (profile_id, due) VALUES (?, ?)",
-                               ((p, d) for p, d in timers.items() if d is not None))
-                db.executemany("DELETE FROM timers WHERE profile_id = ?",
-                               [(p,) for p, d in timers.items() if d is None] + dropped)
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
-                           (seq,))
+                _write_state(db, seq, profiles, identities, merges, changes, timers)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        self._committed()
 
     # -- segments
     def save_segment(self, name: str, body: bytes | None) -> None:
@@ -720,7 +744,14 @@ class SQLiteStore:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
 
+    def _committed(self) -> None:
+        if self._wal is not None:
+            self._wal.committed()
+
     def close(self) -> None:
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
         with self._lock:
             self._db.close()
         if self._lockfile is not None:

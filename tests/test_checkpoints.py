@@ -1,0 +1,93 @@
+"""Incremental checkpoints: each group commit writes the records that changed longest ago, with
+their identities, merges, segment changes and timers; a recovery replays from the oldest change
+not written and skips, record by record, the events a written record has already."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import T0, sqlite_engine
+from intently import Engine
+from intently.profiles import decode_profile, encode_profile
+from intently.scenarios import ready_made
+from intently.store import sqlite
+from intently.testing import Shop
+
+DAY = 86400.0
+
+
+def _engine(path: Path, **settings: Any) -> Engine:
+    engine = sqlite_engine(path, builtin_segments=True, batch_size=50, **settings)
+    for s in ready_made().values():
+        engine.put_scenario(s)
+    return engine
+
+
+def _outcome(engine: Engine) -> tuple[dict[str, bytes], list[str], list[str], dict[str, int]]:
+    engine.tick(T0 + 60 * DAY)
+    engine.checkpoint()
+    store = engine.store
+    records = {pid: encode_profile(engine.profile(pid))
+               for pid in store.profile_ids(limit=100_000)}
+    rm = engine.read_models
+    messages = sorted(m.id for m in rm.outbox(100_000))
+    journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
+    return records, messages, journal, rm.segment_sizes()
+
+
+def test_a_crash_between_incremental_checkpoints_recovers_the_same_state(tmp_path: Path) -> None:
+    events = list(Shop(users=300, days=8, seed=21).events())
+    half = len(events) // 2
+
+    reference = _engine(tmp_path / "reference.db")  # everything fits, one checkpoint at the end
+    reference.process_many(events)
+    want = _outcome(reference)
+    reference.close()
+
+    # a small cache and a few records per commit: many records are written after the
+    # position a recovery replays from, and some records wait long
+    small = {"cache_profiles": 40, "checkpoint_records": 7, "checkpoint_events": 120}
+    crashed = _engine(tmp_path / "crashed.db", **small)
+    crashed.process_many(events[:half])
+    mark = crashed.store.checkpoint_seq()
+    assert 0 < mark < crashed.last_seq
+    ahead = [pid for pid in crashed.store.profile_ids(limit=100_000)
+             if decode_profile(crashed.store.load_profile(pid) or b"").last_seq > mark]
+    assert ahead, "no record was written past the replay position: nothing to skip"
+    assert crashed.state.unwritten() > 0
+    crashed.store.close()  # a crash: no final checkpoint
+
+    recovered = _engine(tmp_path / "crashed.db", **small)
+    assert recovered.recovered > 0
+    recovered.process_many(events[half:])
+    got = _outcome(recovered)
+    recovered.close()
+
+    records, messages, journal, sizes = got
+    assert len(want[0]) > 250 and len(want[1]) > 20 and sum(want[3].values()) > 0
+    assert records.keys() == want[0].keys()
+    assert [pid for pid in records if records[pid] != want[0][pid]] == []
+    assert (messages, journal, sizes) == want[1:]
+
+
+def test_each_commit_writes_a_bounded_number_of_records(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[int] = []
+    put_state = sqlite._Transaction.put_state
+
+    def counting(tx: Any, seq: int, profiles: dict[str, bytes | None], *rest: Any) -> None:
+        written.append(len(profiles))
+        put_state(tx, seq, profiles, *rest)
+
+    monkeypatch.setattr(sqlite._Transaction, "put_state", counting)
+    engine = _engine(tmp_path / "bounded.db", cache_profiles=60, checkpoint_records=10,
+                     checkpoint_events=100)
+    engine.process_many(list(Shop(users=200, days=5, seed=3).events()))
+    # up to four times the setting when catching up (and the records merged with one)
+    assert written and max(written) <= 4 * 10 + 4
+    assert sum(written) > 200
+    assert engine.state.unwritten() <= engine.state.capacity
+    engine.close()
