@@ -97,7 +97,10 @@ class Runner:
         self._busy_at = time.monotonic()  # the last commit or checkpoint
         self._commits: deque[tuple[int, float]] = deque()  # (first position, when), recent
         self._due_up_to = 0  # records changed at or before this position are due to be written
-        self.checkpoint_seconds_max = 0.0  # the longest checkpoint so far (a pause in ingest)
+        # the longest checkpoint so far (records written in a commit, or a full checkpoint),
+        # and the longest commit (its fsync and the records it carried included)
+        self.checkpoint_seconds_max = 0.0
+        self.commit_seconds_max = 0.0
         self._seq = 0  # the last committed log position (the log assigns them)
         self.recovered = self._recover()
 
@@ -166,9 +169,11 @@ class Runner:
             last = tx.next_seq() - 1
             started = time.perf_counter()
             self._write_some(tx, first, last)
+            written = time.perf_counter()
             tx.commit()
-            self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
-                                              time.perf_counter() - started)
+            self.checkpoint_seconds_max = max(self.checkpoint_seconds_max, written - started)
+            self.commit_seconds_max = max(self.commit_seconds_max,
+                                          time.perf_counter() - started)
         except BaseException as exc:
             tx.rollback()
             self._reload()  # memory may hold effects of the rolled-back batch
@@ -344,8 +349,8 @@ class Runner:
         limit = s.checkpoint_records
         over = state.unwritten() - state.capacity // 2
         if over > 0:  # keep half the cache for written records (the ones it can evict),
-            # catching up at most four times the usual amount in one commit
-            up_to, limit = last, min(max(limit, over), 4 * limit)
+            # catching up at most twice the usual amount in one commit
+            up_to, limit = last, min(max(limit, over), 2 * limit)
         chosen = set(state.oldest(up_to, limit))
         resolver = pipeline.resolver
         if chosen and (resolver.merges or resolver.links):
@@ -361,6 +366,7 @@ class Runner:
         if merges:
             resolver.merges = [m for m in resolver.merges
                                if not (written(m.into_id) and written(m.from_id))]
+        if resolver.links:
             resolver.links = [(a, b) for a, b in resolver.links
                               if not (written(a) and written(b))]
         changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
@@ -378,10 +384,13 @@ class Runner:
         write every change when changes come faster than the incremental checkpoints write
         them, or when no commit came for `checkpoint_seconds`."""
         state = self.state
-        if state.unwritten() > 2 * state.capacity:
+        if state.unwritten() > 4 * state.capacity:
             _log.warning("incremental checkpoints fall behind: writing every change", extra={
                 "unwritten": state.unwritten(), "cache_profiles": state.capacity})
-            self.checkpoint()
+            started = time.perf_counter()
+            self.checkpoint()  # a pause in ingest
+            self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
+                                              time.perf_counter() - started)
         elif state.unwritten() and (
                 time.monotonic() - self._busy_at >= self.settings.checkpoint_seconds):
             self.checkpoint()  # idle: write the rest, no commit waits on it
@@ -393,7 +402,6 @@ class Runner:
         replays from here."""
         if self.readonly:
             return
-        started = time.perf_counter()
         pipeline = self.pipeline
         changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
                    for c in pipeline.pending]
@@ -404,8 +412,6 @@ class Runner:
         pipeline.resolver.links = []
         self.state.evict()
         self._busy_at = time.monotonic()
-        self.checkpoint_seconds_max = max(self.checkpoint_seconds_max,
-                                          time.perf_counter() - started)
 
     def _recover(self) -> int:
         """Load from the last checkpoint and replay the log after it. Returns events replayed."""
