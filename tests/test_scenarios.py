@@ -336,3 +336,15 @@ def test_goto_loops_stop_and_best_hour_send_time() -> None:
     engine.tick(T0 + DAY)
     [row] = engine.store.outbox(10)
     assert row[5] == 1_790_013_600.0  # 2026-09-21T18:00:00Z
+
+
+def test_plain_text_skips_jinja_and_reads_as_jinja_would_render_it() -> None:
+    from intently.profiles import Profile
+    from intently.scenarios._content import Renderer, Tracker
+
+    renderer = Renderer(Tracker("https://t.example", b"secret"))
+    ctx = renderer.context(Profile(id="p"), 0.0, {})
+    for text in ("Hello", "a < b & c", "", "x\ty", "  spaced  ", "üñí", "a\nb", "<b>hi</b>",
+                 "ends\n", "crlf\r\nline", "{{ customer.first_name }}!"):
+        jinja = renderer.env.render(renderer.env.from_string(text), ctx)
+        assert renderer._render(text, ctx) == jinja, text
