@@ -63,16 +63,16 @@ class Tracker:
         return {"unsubscribe_url": f"{self.base_url}/u/{self.token(ref)}",
                 "open_url": f"{self.base_url}/t/o/{self.token(ref)}.gif"}
 
-    def wrap(self, html: str, ref: dict[str, str], open_url: str | None = None) -> str:
+    def wrap(self, html: str, ref: dict[str, str], open_url: str) -> str:
         """Route the HTML's links through click tracking and add the open pixel (`open_url`,
-        when the caller has the message's links already)."""
+        from the message's `links`)."""
         def click(m: re.Match[str]) -> str:
             if m.group(1).startswith(self.base_url + "/"):
                 return m.group(0)  # our own links (unsubscribe) are not tracked
             return f'href="{self.base_url}/t/c/{self.token({**ref, "u": m.group(1)})}"'
 
         wrapped = _HREF.sub(click, html)
-        pixel = f'<img src="{open_url or self.links(ref)["open_url"]}" width="1" height="1" alt="">'
+        pixel = f'<img src="{open_url}" width="1" height="1" alt="">'
         return wrapped.replace("</body>", pixel + "</body>") if "</body>" in wrapped else (
             wrapped + pixel)
 
