@@ -19,7 +19,11 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
 # The install compiles the hot path with mypyc where a C compiler is at hand (setup.py);
 # `hot` rebuilds it after a hot module was edited, since Python prefers the compiled copy.
+# LightGBM's wheel links the system's OpenMP runtime (Debian's libgomp1, which a machine with
+# gcc has and a bare one may lack).
 $(STAMP): pyproject.toml setup.py constraints.txt
+	@$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('gomp'))" || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q libgomp1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/pip install --quiet -e '.[dev]'

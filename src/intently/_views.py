@@ -8,8 +8,16 @@ import msgspec
 
 from .engine import Engine
 from .events import isoformat
-from .profiles import Profile, tags
+from .profiles import Profile, item_of, tags
 from .store import OutboxItem
+
+
+def _key_item(p: Profile, events: list[Any]) -> str | None:
+    """The item of the key event, from the timeline (the record keeps no item id)."""
+    for ev in events:
+        if ev.ts == p.key_ts and ev.properties:
+            return item_of(ev.properties)
+    return None
 
 
 def _time(ts: float) -> str | None:
@@ -54,7 +62,10 @@ def profile_view(engine: Engine, profile: Profile, timeline: int = 50) -> dict[s
             "chain": chain,
             "intent": round(p.intent, 4),
             "key_action": {"signal": p.key_action, "at": _time(p.key_ts),
-                           "raised_intent_by": round(p.key_delta, 4)} if p.key_action else None,
+                           "raised_intent_by": round(p.key_delta, 4),
+                           "detail": p.key_detail(_key_item(p, events))}
+            if p.key_action else None,
+            "items": p.items.to_dict() if p.items is not None else [],
             "intent_model": engine.intent.model.version if engine.intent else None,
             "cluster": _cluster(engine, p.cluster),
         },

@@ -41,6 +41,7 @@ def customer_row(engine: Engine, p: Profile, trajectory: list[dict[str, Any]]
             "last_seen": p.last_seen, "journey_start": p.journey_start,
             "chain": [{"signal": s, "ts": t} for s, t in chain],
             "intent": round(p.intent, 4), "key_action": p.key_action, "key_ts": p.key_ts,
+            "key_detail": p.key_detail(),
             "key_delta": round(p.key_delta, 4), "cluster": p.cluster,
             "entry": p.entry.to_dict(), "segments": list(p.segments), "orders": p.orders,
             "revenue": round(p.revenue, 2), "trajectory": trajectory}

@@ -131,6 +131,8 @@ def evaluate(
     event_col: str = typer.Option(None, help="Column with the event name"),
     anonymous_col: str = typer.Option(None, help="Column with an anonymous id (fallback)"),
     session_col: str = typer.Option(None, help="Column with a session id (splits journeys)"),
+    item_col: str = typer.Option(None, help="Column with the item id (default: product_id, "
+                                            "item_id or sku)"),
     gap_minutes: float = typer.Option(30.0, help="Inactivity that splits journeys"),
     map_: list[str] = MAP,
     train_share: float = typer.Option(0.7, min=0.1, max=0.9,
@@ -141,16 +143,17 @@ def evaluate(
     as_json: bool = JSON,
 ) -> None:
     """Split by time, train on the earlier journeys, and score predictions after each event of
-    the later ones, next to a majority-rate and a logistic-on-counts baseline. The item's price
-    and category come from the `price` and `category` (or `category_code`) columns, or from
-    `--map price=COLUMN --map category=COLUMN`."""
+    the later ones, next to a majority-rate and a logistic-on-counts baseline, and LightGBM on
+    the online model's own features as a reference. The item's price and category come from
+    the `price` and `category` (or `category_code`) columns, or from `--map price=COLUMN --map
+    category=COLUMN`; its id from `--item-col`."""
     from ..intent import evaluate_file
 
     cmap = ColumnMap(user=user_col, time=time_col, event=event_col, anonymous=anonymous_col,
                      session=session_col, properties=map_pairs(map_))
     try:
         result = evaluate_file(events_file, cmap, purchase_event, gap_minutes=gap_minutes,
-                               train_share=train_share, folds=folds)
+                               train_share=train_share, folds=folds, item_col=item_col)
     except IntentlyError as exc:
         guard(exc)
         return
@@ -163,7 +166,8 @@ def evaluate(
     table = Table("", "auc", "pr_auc", "auc@1", "auc@3", "auc@5", "log_loss", "ece",
                   title=f"intent on {events_file.name}: {result['n_journeys']} journeys, "
                         f"{result['positive_rate']:.1%} convert (test)")
-    rows = {"online": result, "GBM (ref.)": result["reference"],
+    rows = {"online": result, "LightGBM": result["lightgbm"],
+            "GBM (ref.)": result["reference"],
             "logistic": result["baselines"]["logistic_counts"],
             "majority": result["baselines"]["majority"]}
     for name, m in rows.items():

@@ -52,6 +52,9 @@ def _render(view: dict) -> None:  # type: ignore[type-arg]
     journey = view["journey"]
     console.print(f"journey since {journey['started']}  entry: {journey['entry_point']}")
     key = (journey["key_action"] or {}).get("signal")
+    detail = (journey["key_action"] or {}).get("detail")
+    if detail:
+        console.print(f"key action: {detail}")
     console.print("chain: " + " → ".join(
         f"[bold green]{step['signal']}[/]" if step["signal"] == key else step["signal"]
         for step in journey["chain"]))

@@ -20,7 +20,14 @@ from .._errors import PayloadTooLarge
 from ..events import Event, Vocabulary, filed_time
 from ..events.signals import PURCHASED, action_of
 from ..intent import ClusterModel, IntentScorer
-from ..profiles import Aggregator, Profile, ProfileState, RecordSettings, Resolver
+from ..profiles import (
+    Aggregator,
+    ItemView,
+    Profile,
+    ProfileState,
+    RecordSettings,
+    Resolver,
+)
 from ..scenarios import Effects, ScenarioBook
 from ..segments import Change, SegmentBook
 from ._timers import Timers
@@ -49,6 +56,7 @@ class Processed:
     journey_start: float
     intent: float
     cluster: str | None
+    item: ItemView | None = None  # the event's item and its features, where it names one
 
 
 class PipelineFailure(Exception):
@@ -126,7 +134,7 @@ class Pipeline:
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
         intent_before, cluster_before = profile.intent, profile.cluster
         if self.intent is not None:
-            self.intent.score(profile, signals, ts, ev.properties)
+            self.intent.score(profile, signals, ts, ev.properties, self.aggregator.item_view)
         clusters = self.clusters
         # the cluster follows the chain: new signals, or a merge that blended two chains
         if clusters is not None and (signals or len(resolver.merges) != merges):

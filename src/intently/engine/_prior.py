@@ -22,15 +22,18 @@ def prior_journeys() -> list[Journey]:
 
 
 def build_prior(journeys: list[Journey] | None = None) -> IntentModel:
-    """The simulator's catalog is not the user's: the prior weighs no item categories (a model
-    trained on the user's own history learns theirs)."""
+    """The simulator's catalog is not the user's: the prior weighs no item categories and no
+    item or category purchase rates (a model trained on the user's own history learns
+    theirs), only what a customer does with items, whatever they are. The feature set and the
+    penalty are fixed, so the recipe gives one model."""
     from ..intent import train
 
     journeys = journeys if journeys is not None else prior_journeys()
     for j in journeys:
         j.categories = [None] * len(j.categories)
-    model = train(journeys, source=SOURCE)
+    model = train(journeys, source=SOURCE, c=1.0, group="journey+items")
     model.version = f"prior-{PRIOR_SEED}"
+    model.item_lift, model.category_lift = {}, {}
     model.metrics.pop("train_seconds", None)
     return model
 

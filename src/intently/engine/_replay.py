@@ -12,7 +12,7 @@ from ..config import Settings
 from ..events import Event, Vocabulary, decode_batch
 from ..events.signals import PURCHASED
 from ..intent import IntentModel, IntentScorer, Journey
-from ..profiles import cart_after, category_key, category_of, item_price, line_value
+from ..profiles import bought, cart_after, category_key, category_of, item_price, line_value
 from ._engine import record_settings, vocabulary_of
 from ._pipeline import Pipeline, Processed
 from ._state import MemoryState
@@ -63,7 +63,7 @@ def _apply(pipeline: Pipeline, batch: list[Event], now: float, seen: set[str],
             orders.add(order)
         profile, signals = pipeline.apply(ev)
         yield Processed(ev, profile, signals, profile.journey_start, profile.intent,
-                        profile.cluster)
+                        profile.cluster, pipeline.aggregator.item_view)
 
 
 def journeys_from_events(events: Iterable[Any], settings: Settings | None = None
@@ -83,13 +83,16 @@ def journeys_from_events(events: Iterable[Any], settings: Settings | None = None
         if PURCHASED in signals:
             journey.converted = True
             journey.purchase_at = item.event.ts
+            props = item.event.properties
+            for bought_item, category in bought(props, category_of(props)):
+                journey.buy(bought_item, category)
             del open_journeys[key]
         elif signals and not journey.converted:
             props = item.event.properties
             cart = journey.carts[-1] if journey.carts else 0.0
             journey.add(item.event.ts, signals, item_price(props),
                         cart_after(cart, signals, line_value(props)),
-                        category_key(category_of(props)))
+                        category_key(category_of(props)), item.item)
     journeys = [j for j in done if j.signals]
     journeys.sort(key=lambda j: (j.start, j.customer))
     return journeys

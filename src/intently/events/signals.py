@@ -37,7 +37,8 @@ class SignalRule:
 
 
 DEFAULT_RULES: tuple[SignalRule, ...] = (
-    SignalRule("viewed_product", ("Product Viewed", "view", "product_view", "Product Clicked")),
+    SignalRule("viewed_product",
+               ("Product Viewed", "view", "product_view", "Product Clicked", "pv")),
     SignalRule("browsed_category",
                ("Product List Viewed", "Category Viewed", "Product List Filtered")),
     SignalRule("searched", ("Products Searched", "Search", "Searched")),
@@ -49,9 +50,10 @@ DEFAULT_RULES: tuple[SignalRule, ...] = (
     SignalRule("removed_from_cart", ("Product Removed", "remove_from_cart")),
     SignalRule("viewed_cart", ("Cart Viewed",)),
     SignalRule("started_checkout", ("Checkout Started", "Payment Info Entered")),
-    SignalRule(PURCHASED, ("Order Completed", "purchase", "Receipt Registered", "Store Receipt")),
+    SignalRule(PURCHASED, ("Order Completed", "purchase", "Receipt Registered", "Store Receipt",
+                           "buy")),
     SignalRule("refunded", ("Order Refunded",)),
-    SignalRule("wishlisted", ("Product Added to Wishlist",)),
+    SignalRule("wishlisted", ("Product Added to Wishlist", "fav")),
     SignalRule("used_promotion", ("Promotion Clicked", "Coupon Applied")),
     SignalRule("opened_email", ("Email Opened",)),
     SignalRule("clicked_email", ("Email Link Clicked",)),

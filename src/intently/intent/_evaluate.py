@@ -32,12 +32,13 @@ from ._metrics import auc_difference, score
 MAX_STEPS = 50  # prediction points per journey (long journeys would dominate otherwise)
 
 
-def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_event: str
-                 ) -> tuple[list[Row], set[str], int]:
-    """(customer, time, signal, session, item price, item category) per readable row, the
-    purchase signals, and how many rows were skipped. The price is the `price` column (or
-    `--map price=...`), the category the `category` or `category_code` column (or `--map
-    category=...`), as the ingest mapping reads them."""
+def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_event: str,
+                 item_col: str | None = None) -> tuple[list[Row], set[str], int]:
+    """(customer, time, signal, session, item price, item category, item id) per readable
+    row, the purchase signals, and how many rows were skipped. The price is the `price` column
+    (or `--map price=...`), the category the `category` or `category_code` column (or `--map
+    category=...`), as the ingest mapping reads them; the item `item_col`, else the
+    `product_id`, `item_id` or `sku` column (or `--map product_id=...`)."""
     columns = header(path)
     cols = cmap.resolve(columns)
     if not cols.user or not cols.time or not cols.event:
@@ -47,6 +48,10 @@ def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_e
     price_col = cols.properties.get("price") or ("price" if "price" in columns else None)
     category_col = cols.properties.get("category") or next(
         (c for c in ("category", "category_code") if c in columns), None)
+    item_col = item_col or cols.properties.get("product_id") or next(
+        (c for c in ("product_id", "item_id", "sku") if c in columns), None)
+    if item_col is not None and item_col not in columns:
+        raise ValidationError(f"no column {item_col!r} in the file", "--item-col")
     skipped = 0
     purchase = {"__purchase__"}
     signal_of: dict[str, str] = {}
@@ -77,8 +82,9 @@ def read_history(path: Path, cmap: ColumnMap, vocabulary: Vocabulary, purchase_e
         session = row.get(cols.session) if cols.session else None
         price = _number(row.get(price_col)) if price_col else 0.0
         category = row.get(category_col) if category_col else None
+        item = row.get(item_col) if item_col else None
         rows.append((str(user), ts, signal, str(session) if session else None, price,
-                     str(category) if category else None))
+                     str(category) if category else None, str(item) if item else None))
     return rows, purchase, skipped
 
 
@@ -122,15 +128,19 @@ def evaluate(journeys: list[Journey], *, seed: int = 0, train_share: float = 0.7
     parts = [_predict(journeys[:a], journeys[a:b], seed) for a, b in pairwise(bounds)]
     y = np.concatenate([f.y for f in parts])
     step = np.concatenate([f.step for f in parts])
-    p_online, p_reference, p_logistic, p_majority = (
+    p_online, p_reference, p_lightgbm, p_logistic, p_majority = (
         np.concatenate([getattr(f, name) for f in parts])
-        for name in ("online", "reference", "logistic", "majority"))
+        for name in ("online", "reference", "lightgbm", "logistic", "majority"))
     journey = np.cumsum(step == 1)  # which test journey each prediction belongs to
     result: dict[str, Any] = score(y, p_online, step)
     result["vs_logistic_counts"] = auc_difference(y, p_online, p_logistic, journey, seed=seed)
     reference = score(y, p_reference, step)
-    reference.update(model="HistGradientBoostingClassifier",
+    reference.update(model="HistGradientBoostingClassifier on prefix features",
                      train_seconds=sum(f.reference_s for f in parts))
+    lightgbm = score(y, p_lightgbm, step)
+    lightgbm.update(model="LightGBM on the online model's features",
+                    train_seconds=sum(f.lightgbm_s for f in parts))
+    result["vs_lightgbm"] = auc_difference(y, p_online, p_lightgbm, journey, seed=seed)
     test = journeys[cut:]
     result.update(
         n_journeys=len(journeys),
@@ -140,8 +150,10 @@ def evaluate(journeys: list[Journey], *, seed: int = 0, train_share: float = 0.7
         n_predictions=len(y),
         positive_rate=float(np.mean([j.converted for j in test])),
         model="IntentModel (online, linear)",
+        chosen=[f.chosen for f in parts],  # per fold: feature set, penalty, validation AUC
         train_seconds=sum(f.online_s for f in parts),
         reference=reference,
+        lightgbm=lightgbm,
         baselines={
             "majority": score(y, p_majority, step),
             "logistic_counts": score(y, p_logistic, step),
@@ -158,10 +170,13 @@ class _Fold:
     step: np.ndarray
     online: np.ndarray
     reference: np.ndarray
+    lightgbm: np.ndarray
     logistic: np.ndarray
     majority: np.ndarray
     online_s: float
     reference_s: float
+    lightgbm_s: float
+    chosen: dict[str, Any]
 
 
 def _predict(train: list[Journey], test: list[Journey], seed: int) -> _Fold:
@@ -176,6 +191,9 @@ def _predict(train: list[Journey], test: list[Journey], seed: int) -> _Fold:
     started = time.perf_counter()
     online = _online_model(train)
     online_s = time.perf_counter() - started
+    started = time.perf_counter()
+    p_lightgbm = _lightgbm(train, test, online, seed)
+    lightgbm_s = time.perf_counter() - started
     p_online = np.concatenate([np.asarray(online.probabilities(j)[:MAX_STEPS]) for j in test])
     started = time.perf_counter()
     # Small leaves and an L2 penalty: real journey sets are a few thousand, easy to overfit.
@@ -186,18 +204,50 @@ def _predict(train: list[Journey], test: list[Journey], seed: int) -> _Fold:
     reference_s = time.perf_counter() - started
     logistic = LogisticRegression(max_iter=2000).fit(counts_only(x_train, space), y_train)
     return _Fold(y=y_test, step=step, online=p_online,
-                 reference=model.predict_proba(x_test)[:, 1],
+                 reference=model.predict_proba(x_test)[:, 1], lightgbm=p_lightgbm,
                  logistic=logistic.predict_proba(counts_only(x_test, space))[:, 1],
                  majority=np.full(len(y_test), float(y_train.mean())),
-                 online_s=online_s, reference_s=reference_s)
+                 online_s=online_s, reference_s=reference_s, lightgbm_s=lightgbm_s,
+                 chosen=online.metrics["chosen"])
 
 
 def _online_model(train: list[Journey]) -> Any:
     from ._model import from_weights
     from ._train import fit
 
-    bias, weights = fit(train)
-    return from_weights("evaluation", bias, weights)
+    fitted = fit(train)
+    return from_weights("evaluation", fitted.bias, fitted.weights,
+                        item_lift=fitted.tables.item, category_lift=fitted.tables.category,
+                        metrics={"chosen": fitted.choice})
+
+
+def _lightgbm(train: list[Journey], test: list[Journey], online: Any, seed: int
+              ) -> np.ndarray:
+    """LightGBM on exactly the online model's features (training rows read out-of-fold item
+    and category rates, test rows the online model's tables), so the report shows what a
+    non-linear model would add on the same inputs."""
+    from sklearn.feature_extraction import DictVectorizer
+
+    try:
+        import lightgbm
+    except OSError as exc:  # the wheel links the system's OpenMP runtime
+        raise ValidationError(f"LightGBM cannot load ({exc}): install the OpenMP runtime "
+                              "(Debian: apt-get install libgomp1)", "lightgbm") from exc
+
+    from ._train import examples as feature_rows
+
+    rows, y_train, _ = feature_rows(train, online.event_cap)
+    test_rows, _, _ = feature_rows(test, online.event_cap, online.propensity())
+    vec = DictVectorizer(sparse=True)
+    x_train = vec.fit_transform(rows).astype(np.float32)
+    x_test = vec.transform(test_rows).astype(np.float32)
+    model = lightgbm.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=15,
+                                    min_child_samples=40, reg_lambda=1.0, subsample=0.8,
+                                    subsample_freq=1, colsample_bytree=0.8, random_state=seed,
+                                    n_jobs=1, verbose=-1)
+    model.fit(x_train, y_train)
+    proba: Any = model.predict_proba(x_test)
+    return np.asarray(proba[:, 1])
 
 
 def _round(value: Any) -> Any:
@@ -210,9 +260,10 @@ def _round(value: Any) -> Any:
 
 def evaluate_file(path: str | Path, cmap: ColumnMap, purchase_event: str, *,
                   gap_minutes: float = 30.0, vocabulary: Vocabulary | None = None,
-                  train_share: float = 0.7, folds: int = 1) -> dict[str, Any]:
+                  train_share: float = 0.7, folds: int = 1, item_col: str | None = None
+                  ) -> dict[str, Any]:
     rows, purchase, skipped = read_history(Path(path), cmap, vocabulary or Vocabulary(),
-                                           purchase_event)
+                                           purchase_event, item_col)
     if not any(r[2] in purchase for r in rows):
         raise ValidationError(f"no {purchase_event!r} events in the file: check "
                               "--purchase-event and --event-col", str(path))

@@ -20,7 +20,11 @@ from dataclasses import asdict, dataclass, field
 from math import log1p as _log1p  # a module global: cheaper than math.log1p in compiled code
 from typing import Any
 
+from ..profiles import ITEM_FEATURES, ItemView
 from ._journeys import Journey
+from ._propensity import Propensity
+
+ITEM_RATES = ("item_rate", "category_rate")
 
 SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap", "log_price", "log_cart")
 _STEP = [0.0] + [math.log1p(k) - math.log1p(k - 1) for k in range(1, 257)]  # by sighting k
@@ -49,8 +53,16 @@ class IntentModel:
     event_cap: int = 24
     source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    items: dict[str, float] = field(default_factory=dict)  # item features and rates by name
+    item_lift: dict[int, float] = field(default_factory=dict)  # `Propensity.item`
+    category_lift: dict[int, float] = field(default_factory=dict)  # `Propensity.category`
 
     def __post_init__(self) -> None:
+        w = self.items
+        self._w_items = tuple(w.get(name, 0.0) for name in ITEM_FEATURES)
+        self._uses_items = any(self._w_items) or any(w.get(n) for n in ITEM_RATES)
+        self._w_item_rate = w.get("item_rate", 0.0)
+        self._w_category_rate = w.get("category_rate", 0.0)
         s = self.scalar
         self._w_events = s.get("log_events", 0.0)
         self._w_minutes = s.get("log_minutes", 0.0)
@@ -67,7 +79,7 @@ class IntentModel:
 
     def logit(self, acc: float, last: str, before_last: str | None, n: int, minutes: float,
               gap: float, price: float = 0.0, cart: float = 0.0,
-              category: str | None = None) -> float:
+              category: str | None = None, item: ItemView | None = None) -> float:
         value = self.bias + acc + self.last.get(last, 0.0)
         if before_last is not None:
             row = self.recent.get(before_last)
@@ -84,7 +96,18 @@ class IntentModel:
             value += self._w_price * _log1p(price)
         if cart > 0.0:
             value += self._w_cart * _log1p(cart)
+        if item is not None and self._uses_items:
+            w = self._w_items
+            v = item.values
+            for i in range(len(w)):
+                value += w[i] * v[i]
+            lift = self.category_lift.get(item.category_bucket, 0.0)
+            value += self._w_category_rate * lift + self._w_item_rate * (
+                self.item_lift.get(item.item_bucket, lift) - lift)
         return value
+
+    def propensity(self) -> Propensity:
+        return Propensity(self.item_lift, self.category_lift)
 
     @property
     def base_rate(self) -> float:
@@ -124,7 +147,7 @@ class IntentModel:
             before_last = sig[end - 2] if end > 1 else None
             out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap,
                                           journey.prices[e], journey.carts[e],
-                                          journey.categories[e])))
+                                          journey.categories[e], journey.items[e])))
             seen = end
         return out, acc
 
@@ -133,12 +156,17 @@ class IntentModel:
 
     @classmethod
     def from_json(cls, blob: bytes | str) -> IntentModel:
-        return cls(**json.loads(blob))
+        data = json.loads(blob)
+        for table in ("item_lift", "category_lift"):  # JSON keys are text
+            data[table] = {int(k): v for k, v in data.get(table, {}).items()}
+        return cls(**data)
 
 
-def features(journey: Journey, e: int, event_cap: int = 24) -> dict[str, float]:
+def features(journey: Journey, e: int, event_cap: int = 24,
+             tables: Propensity | None = None) -> dict[str, float]:
     """The features after event `e` of a journey, by name: what `IntentModel` weighs, for
-    training."""
+    training. `tables`: the item and category rates to read (training reads tables learned
+    without the journey's own customer)."""
     signals, times = journey.signals, journey.times
     end = journey.ends[e]
     prev_end = journey.ends[e - 1] if e else 0
@@ -165,6 +193,14 @@ def features(journey: Journey, e: int, event_cap: int = 24) -> dict[str, float]:
     out["log_gap"] = math.log1p(max(gap, 0.0))
     out["log_price"] = math.log1p(max(journey.prices[e], 0.0))
     out["log_cart"] = math.log1p(max(journey.carts[e], 0.0))
+    item = journey.items[e]
+    if item is not None:
+        for name, value in zip(ITEM_FEATURES, item.values, strict=True):
+            if value:
+                out["item:" + name] = value
+        if tables is not None:
+            out["item_rate"], out["category_rate"] = tables.rates(item.item_bucket,
+                                                                  item.category_bucket)
     return out
 
 
@@ -176,6 +212,7 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
     recent: dict[str, dict[str, float]] = {}
     category: dict[str, float] = {}
     scalar: dict[str, float] = {}
+    items: dict[str, float] = {}
     for name, w in weights.items():
         if w == 0.0:
             continue
@@ -191,8 +228,10 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
             category[rest] = w
         elif name in SCALAR_FEATURES:
             scalar[name] = w
+        elif kind == "item" or name in ITEM_RATES:
+            items[rest if kind == "item" else name] = w
     return IntentModel(version=version, bias=bias, count=count, last=last, recent=recent,
-                       category=category, scalar=scalar, **extra)
+                       category=category, scalar=scalar, items=items, **extra)
 
 
 def sigmoid(x: float) -> float:

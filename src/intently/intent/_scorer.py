@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..events.signals import PURCHASED
-from ..profiles import Profile, category_key, category_of, item_price
+from ..profiles import ItemView, Profile, category_key, category_of, item_price
 from ._model import IntentModel, sigmoid
 
 
@@ -41,9 +41,9 @@ class IntentScorer:
         return {"probability": round(probability, 6), "key_action": p.key_action}
 
     def score(self, p: Profile, signals: tuple[str, ...], ts: float,
-              props: dict[str, Any]) -> None:
-        """Update `p` for an event (`props`: its properties) whose `signals` were just appended
-        to its journey chain."""
+              props: dict[str, Any], item: ItemView | None = None) -> None:
+        """Update `p` for an event (`props`: its properties; `item`: its item's features, from
+        the record's item memory) whose `signals` were just appended to its journey chain."""
         if not signals:
             return
         journey_start: float = p.journey_start
@@ -55,7 +55,7 @@ class IntentScorer:
         chain = p.chain
         n = len(chain)
         if n and p.chain_ts[n - 1] > ts:  # a late event, put in its place: score afresh
-            self._rescore(p, signals, ts, props)
+            self._rescore(p, signals, ts, props, item)
             return
         model = self.model
         k = len(signals)
@@ -68,6 +68,8 @@ class IntentScorer:
             p.key_delta = 0.0
             p.key_ts = 0.0
             p.key_action = None
+            if p.items:
+                p.items[0] = 0
         else:
             acc, before, key_delta = p.intent_acc, p.intent, p.key_delta
             gap = (ts - p.chain_ts[n - k - 1]) / 60.0
@@ -81,15 +83,18 @@ class IntentScorer:
         category = category_key(category_of(props)) if props else None
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
                                   (ts - journey_start) / 60.0, gap,
-                                  item_price(props) if props else 0.0, cart, category))
+                                  item_price(props) if props else 0.0, cart, category, item))
         p.intent = now
         if now - before > key_delta:
             p.key_delta = now - before
             p.key_ts = ts
             p.key_action = last
+            items = p.items
+            if items:
+                items[0] = item.facts() if item is not None else 0
 
     def _rescore(self, p: Profile, signals: tuple[str, ...], ts: float,
-                 props: dict[str, Any]) -> None:
+                 props: dict[str, Any], item: ItemView | None) -> None:
         """The whole chain again, as if its events had come in order (the item's price and
         category are the late event's: a record keeps no other event's); the late event is the
         key action if it raised the probability most."""
@@ -109,9 +114,13 @@ class IntentScorer:
         before: float = p.intent
         now = sigmoid(model.logit(acc, chain[-1], chain[-2] if n > 1 else None, n,
                                   (end - p.journey_start) / 60.0, gap,
-                                  item_price(props) if props else 0.0, p.cart_value, category))
+                                  item_price(props) if props else 0.0, p.cart_value, category,
+                                  item))
         p.intent = now
         if now - before > p.key_delta:
             p.key_delta = now - before
             p.key_ts = ts
             p.key_action = signals[-1]
+            items = p.items
+            if items:
+                items[0] = item.facts() if item is not None else 0

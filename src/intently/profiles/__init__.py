@@ -1,6 +1,17 @@
 """Where golden records live in memory: the record, its O(1) update, identity resolution."""
 
 from ._aggregates import Aggregator, RecordSettings
+from ._items import (
+    BUY,
+    ITEM_FEATURES,
+    ItemMemory,
+    ItemView,
+    bought,
+    bucket,
+    item_of,
+    kind_of,
+    observe,
+)
 from ._merge import merge_into
 from ._models import RecordModel
 from ._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, lifecycle, tag, tags
@@ -18,9 +29,13 @@ from ._touch import cart_after, category_key, category_of, item_price, line_valu
 __all__ = [
     "ACTIVE_DAYS",
     "AT_RISK_DAYS",
+    "BUY",
     "DAY",
+    "ITEM_FEATURES",
     "NEW_DAYS",
     "Aggregator",
+    "ItemMemory",
+    "ItemView",
     "Merge",
     "Profile",
     "ProfileState",
@@ -30,17 +45,22 @@ __all__ = [
     "ScenarioProgress",
     "ScenarioState",
     "Times",
+    "bought",
+    "bucket",
     "cart_after",
     "category_key",
     "category_of",
     "decode_profile",
     "encode_profile",
     "identity_keys",
+    "item_of",
     "item_price",
+    "kind_of",
     "lifecycle",
     "line_value",
     "lookup_keys",
     "merge_into",
+    "observe",
     "revenue_of",
     "tag",
     "tags",

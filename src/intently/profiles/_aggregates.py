@@ -16,6 +16,7 @@ from ..events.signals import (
     VIEWED_SPECS,
     action_of,
 )
+from ._items import ItemView, observe_event
 from ._profile import (
     Profile,
     Times,
@@ -55,6 +56,7 @@ class Aggregator:
     def __init__(self, settings: RecordSettings | None = None) -> None:
         self.settings = settings or RecordSettings()
         self._offsets: dict[str, tuple[int, int]] = {}  # time zone -> (hour bucket, offset)
+        self.item_view: ItemView | None = None  # the latest event's item and its features
 
     def update(self, p: Profile, ev: Event, raw: tuple[str, ...], name: str | None = None
                ) -> tuple[str, ...]:
@@ -121,13 +123,17 @@ class Aggregator:
             if over > 0:
                 del chain[:over]
                 del chain_ts[:over]
-        # -- affinities, active hours, monetary
+        # -- affinities, active hours, monetary, items
+        view = None
         if props:
             cat = category_of(props)
             if cat is not None:
                 self._count_category(p.categories, cat)
             if "added_to_cart" in raw or "removed_from_cart" in raw:
                 p.cart_value = cart_after(p.cart_value, raw, line_value(props))
+            if raw:
+                view = observe_event(p, props, raw, ts, cat)
+        self.item_view = view
         tz = ctx.get("timezone") if ctx else None
         if tz is None and traits:  # a declared trait, as identify calls often carry it
             tz = traits.get("timezone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._items import merge_items
 from ._profile import Profile, Times
 
 
@@ -58,6 +59,9 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
     # joined the chain are not re-scored: the next event continues from the live running sum).
     into.intent, into.intent_acc = live.intent, live.intent_acc
     into.key_delta, into.key_ts, into.key_action = live.key_delta, live.key_ts, live.key_action
+    items = into.items = merge_items(into.items, other.items)
+    if items:  # the live journey's key action: its facts too
+        items[0] = live.items[0] if live.items else 0
     if other.session_start > into.session_start:
         into.session_start = other.session_start
         into.session_events = other.session_events

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from ._items import ItemMemory
 from ._parts import (
     CART_VALUE,
     FIRST_ORDER,
@@ -87,6 +88,7 @@ class _Stored(msgspec.Struct, array_like=True, gc=False):
     cluster: str | None = None
     seg: SegmentState | None = None
     sc: ScenarioState | None = None
+    items: ItemMemory | None = None
 
 
 assert _Stored.__struct_fields__ == FIELDS
@@ -99,6 +101,10 @@ def _enc(obj: Any) -> Any:
 
 
 def _dec(kind: type, obj: Any) -> Any:
+    if kind is ItemMemory and isinstance(obj, bytes):
+        memory = ItemMemory()
+        memory.frombytes(obj)  # exact size
+        return memory
     if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
         values: list[Any] = array("H" if kind is HourCounts else "d", obj).tolist()  # exact size
         if kind is Scalars and len(values) < len(SCALARS):  # written before a figure was added
@@ -139,4 +145,4 @@ def decode_profile(blob: bytes) -> Profile:
             e.channel, e.source, e.campaign, e.medium, e.referrer, e.landing))),
         [intern(s) for s in p.chain], p.chain_ts,
         intern(p.key_action) if p.key_action else p.key_action,
-        intern(p.cluster) if p.cluster else p.cluster, seg, sc)
+        intern(p.cluster) if p.cluster else p.cluster, seg, sc, p.items)

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from ._items import ItemMemory, describe
 from ._parts import (
     SCALARS,
     HourCounts,
@@ -25,7 +26,7 @@ from ._parts import (
 
 FIELDS = ("id", "user_id", "identities", "traits", "figures", "events", "counts", "sessions",
           "session_events", "orders", "categories", "hours", "tz", "consents", "entry", "chain",
-          "chain_ts", "key_action", "cluster", "seg", "sc")
+          "chain_ts", "key_action", "cluster", "seg", "sc", "items")
 
 
 class Profile:
@@ -60,6 +61,7 @@ class Profile:
         cluster: str | None = None,
         seg: SegmentState | None = None,
         sc: ScenarioState | None = None,
+        items: ItemMemory | None = None,
     ) -> None:
         self.id = id
         self.user_id = user_id
@@ -85,6 +87,7 @@ class Profile:
         self.seg = seg  # segments and windowed-condition times (None: no segment yet)
         # scenario journeys, send history and pending triggers (None: no scenario yet)
         self.sc = sc
+        self.items = items  # the items touched most recently (None: none named yet)
         f = figures if figures is not None and len(figures) >= len(SCALARS) else (
             [*(figures or ()), *[0.0] * (len(SCALARS) - len(figures or ()))])
         self.first_seen: float = f[0]  # first event time (epoch seconds)
@@ -113,7 +116,7 @@ class Profile:
         return (self.id, self.user_id, self.identities, self.traits, self.figures,
                 self.events, self.counts, self.sessions, self.session_events, self.orders,
                 self.categories, self.hours, self.tz, self.consents, self.entry, self.chain,
-                self.chain_ts, self.key_action, self.cluster, self.seg, self.sc)
+                self.chain_ts, self.key_action, self.cluster, self.seg, self.sc, self.items)
 
     def stored(self) -> tuple[Any, ...]:
         """`fields()` with the packed arrays as their bytes: what the storage format holds."""
@@ -121,7 +124,8 @@ class Profile:
                 array("d", self.figures).tobytes(), self.events, self.counts, self.sessions,
                 self.session_events, self.orders, self.categories, self.hours.tobytes(),
                 self.tz, self.consents, self.entry, self.chain, self.chain_ts.tobytes(),
-                self.key_action, self.cluster, self.seg, self.sc)
+                self.key_action, self.cluster, self.seg, self.sc,
+                self.items.tobytes() if self.items is not None else None)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Profile) and self.fields() == other.fields()
@@ -151,6 +155,15 @@ class Profile:
         self.seg.windows = windows
 
     # -- views
+    def key_detail(self, item: str | None = None) -> str | None:
+        """How an item made the journey's key action, for people ("viewed_product `item`
+        again after 3 h (in the cart)"; `item`: the key event's item id, which the record does
+        not keep); None when no item made it."""
+        items = self.items
+        if not items or not self.key_action:
+            return None
+        return describe(items[0], self.key_action, item)
+
     def _counts(self, prefix: str) -> dict[str, int]:
         return {k[2:]: n for k, n in self.counts.items() if k.startswith(prefix)}
 
@@ -188,7 +201,9 @@ class Profile:
             "hours": {str(h): n for h, n in enumerate(self.hours) if n}, "tz": self.tz,
             "consents": dict(self.consents), "entry": self.entry.to_dict(),
             "chain": list(self.chain), "chain_ts": list(self.chain_ts),
-            "key_action": self.key_action, "cluster": self.cluster}
+            "key_action": self.key_action, "cluster": self.cluster,
+            "key_detail": self.key_detail(),
+            "items": self.items.to_dict() if self.items is not None else []}
         data.update(zip(SCALARS, self.figures, strict=True))
         sc = self.sc
         data["scenarios"] = {name: msgspec.to_builtins(j) for name, j in

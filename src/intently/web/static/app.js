@@ -137,7 +137,7 @@ async function live() {
     document.getElementById("feed").innerHTML = shown.length ? shown.map((r) => `<tr class="click${fresh.has(r.id) ? " flash" : ""}" data-id="${esc(r.id)}">
       <td><a href="#/customer/${enc(r.id)}">${esc(r.name || r.email || r.user_id || r.id)}</a><div class="muted">${esc(r.user_id ? r.id : "anonymous")}</div>
         ${r.segments.length ? `<div class="chips">${r.segments.map((s) => `<span class="chip seg">${esc(s)}</span>`).join("")}</div>` : ""}</td>
-      <td>${chain(r)}${r.key_action ? `<div class="muted" style="margin-top:.25rem">key action: <b>${esc(r.key_action)}</b> (+${pct(r.key_delta)})</div>` : ""}</td>
+      <td>${chain(r)}${r.key_action ? `<div class="muted" style="margin-top:.25rem">key action: <b>${esc(r.key_detail || r.key_action)}</b> (+${pct(r.key_delta)})</div>` : ""}</td>
       <td class="hide-sm">${entry(r.entry)}</td><td class="hide-sm">${esc(r.cluster || "")}</td>
       <td>${probBar(r.intent)}${sparkline(r.trajectory)}</td><td class="hide-sm nowrap">${hm(r.last_seen)}</td></tr>`).join("")
       : `<tr><td colspan="6" class="empty">No customer matches these filters yet.</td></tr>`;
@@ -193,7 +193,7 @@ async function customer(id) {
       <a class="btn" href="#/live">← Live feed</a></div>
     <div class="grid cols-4">
       <div class="card stat"><div class="v" id="p-intent">${pct(j.intent)}</div><div class="l">purchase probability now</div></div>
-      <div class="card stat"><div class="v" id="p-key">${esc(j.key_action?.signal || "–")}</div><div class="l">key action${j.key_action ? ` (+${pct(j.key_action.raised_intent_by)} at ${esc(j.key_action.at.slice(11, 16))})` : ""}</div></div>
+      <div class="card stat"><div class="v" id="p-key">${esc(j.key_action?.signal || "–")}</div><div class="l">key action${j.key_action ? ` (+${pct(j.key_action.raised_intent_by)} at ${esc(j.key_action.at.slice(11, 16))})` : ""}${j.key_action?.detail ? `<br>${esc(j.key_action.detail)}` : ""}</div></div>
       <div class="card stat"><div class="v" style="font-size:1.15rem">${esc(j.cluster?.name || "–")}</div><div class="l">${esc(j.cluster?.description || "cluster")}</div></div>
       <div class="card stat"><div class="v">${num(p.aggregates.orders)} · ${money(p.aggregates.revenue)}</div><div class="l">orders · revenue</div></div>
     </div>
