@@ -43,6 +43,7 @@ ITEM_FEATURES = ("item_views", "item_carted", "item_faved", "item_bought", "item
 TABLE_BITS = 20
 """Item and category ids hash (CRC-32) into 2**20 buckets for the model's propensity tables."""
 _MASK = (1 << TABLE_BITS) - 1
+_LOG1P = [math.log1p(k) for k in range(_VIEWS + 2)]  # log1p of small counts, looked up
 _ITEM_KEYS = ("product_id", "item_id", "sku", "id")
 
 
@@ -155,33 +156,32 @@ def observe(memory: ItemMemory, item: str, category: str | None, kind: int, ts: 
             at = j
             break
     now = min(0xFFFFFFFF, max(0, math.ceil(ts)))
-    views = 0
-    mark = 0
-    gap_h = 0.0
-    if at >= 0:
-        mark = memory[3 * at + 2] & 0xFFFF
-        views = mark & _VIEWS
-        gap_h = max(0.0, (ts - memory[3 * at + 3]) / 3600.0)
     same_category = 0
     carts = 0
     favs = 0
     for j in range(n):
         packed = memory[3 * j + 2]
-        m = packed & 0xFFFF
-        if not m & BOUGHT:
-            if m & CARTED:
+        if packed & _HELD and not packed & BOUGHT:
+            if packed & CARTED:
                 carts += 1
-            if m & FAVED:
+            if packed & FAVED:
                 favs += 1
         if cat and j != at and packed >> 16 == cat and memory[3 * j + 3] >= journey_start:
             same_category += 1
-    carted = 1.0 if mark & CARTED and not mark & BOUGHT else 0.0
-    values = (
-        math.log1p(views), carted, 1.0 if mark & FAVED and not mark & BOUGHT else 0.0,
-        1.0 if mark & BOUGHT else 0.0, math.log1p(gap_h) if at >= 0 else 0.0,
-        math.log1p(same_category), math.log1p(carts), math.log1p(favs),
-        1.0 if kind == CART and at >= 0 else 0.0, carted if kind == VIEW else 0.0,
-    )
+    mark = 0
+    if at < 0:  # a new item: only what surrounds it
+        values = (0.0, 0.0, 0.0, 0.0, 0.0, _LOG1P[same_category], _LOG1P[carts],
+                  _LOG1P[favs], 0.0, 0.0)
+    else:
+        mark = memory[3 * at + 2] & 0xFFFF
+        gap_h = max(0.0, (ts - memory[3 * at + 3]) / 3600.0)
+        carted = 1.0 if mark & CARTED and not mark & BOUGHT else 0.0
+        values = (
+            _LOG1P[mark & _VIEWS], carted, 1.0 if mark & FAVED and not mark & BOUGHT else 0.0,
+            1.0 if mark & BOUGHT else 0.0, math.log1p(gap_h), _LOG1P[same_category],
+            _LOG1P[carts], _LOG1P[favs], 1.0 if kind == CART else 0.0,
+            carted if kind == VIEW else 0.0,
+        )
     view = ItemView(item, category, kind, values, h & _MASK, cat_crc & _MASK if category else -1)
     if at >= 0:  # move it to the newest end
         del memory[1 + 3 * at : 1 + 3 * at + 3]

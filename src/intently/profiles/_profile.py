@@ -102,9 +102,7 @@ def _enc(obj: Any) -> Any:
 
 def _dec(kind: type, obj: Any) -> Any:
     if kind is ItemMemory and isinstance(obj, bytes):
-        memory = ItemMemory()
-        memory.frombytes(obj)  # exact size
-        return memory
+        return ItemMemory(array("I", obj).tolist())  # from a list: allocated at its exact size
     if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
         values: list[Any] = array("H" if kind is HourCounts else "d", obj).tolist()  # exact size
         if kind is Scalars and len(values) < len(SCALARS):  # written before a figure was added
