@@ -99,6 +99,10 @@ evaluate: hot
 		$(BIN)/intently intent evaluate ../shared/data/rees46_2019oct_head.csv --user-col user_id \
 			--time-col event_time --event-col event_type --session-col user_session \
 			--purchase-event purchase --json; fi
+	@if [ -f ../shared/data/taobao_userbehavior_timeslice.csv ]; then \
+		$(BIN)/intently intent evaluate ../shared/data/taobao_userbehavior_timeslice.csv \
+			--user-col user_id --time-col timestamp --event-col behavior_type \
+			--map category=category_id --item-col item_id --purchase-event buy --json; fi
 	$(BIN)/pip install --quiet --no-deps "retentioneering>=3"
 	$(BIN)/intently intent evaluate "$$($(BIN)/python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("retentioneering").origin).parent / "datasets" / "ecom.csv.gz")')" \
 		--user-col user_id --time-col timestamp --event-col event --session-col session_id \
