@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,18 @@ def sqlite_engine(path: Path, clock: ManualClock | None = None, **settings: obje
     settings.setdefault("future_tolerance_seconds", HISTORY.future_tolerance_seconds)
     return Engine(path, settings=Settings(db=str(path), **settings),  # type: ignore[arg-type]
                   clock=clock or ManualClock(T0))
+
+
+def named_weights(model: Any) -> dict[str, float]:
+    """An `IntentModel`'s weights by the names `intent.features` gives its inputs."""
+    from intently.profiles import ITEM_FEATURES
+
+    weights = {f"count:{k}": v for k, v in model.count.items()}
+    weights.update({f"last:{k}": v for k, v in model.last.items()})
+    weights.update({f"recent:{a}>{b}": w for a, row in model.recent.items()
+                    for b, w in row.items()})
+    weights.update({f"category:{k}": v for k, v in model.category.items()})
+    weights.update(model.scalar)
+    weights.update({(f"item:{k}" if k in ITEM_FEATURES else k): v
+                    for k, v in model.items.items()})
+    return weights

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from conftest import HISTORY, T0, track
+from conftest import HISTORY, T0, named_weights, track
 from intently import Engine, ManualClock
 from intently._views import profile_view
 from intently.engine import journeys_from_events
@@ -163,14 +163,7 @@ def test_live_scores_with_item_features_equal_the_offline_model() -> None:
 def test_the_model_weighs_exactly_the_named_features() -> None:
     journeys = journeys_from_events(Shop(users=60, days=6, seed=5).events())
     model = train(journeys * 2, source="test", c=1.0, group="journey+items+rates")
-    weights = {f"count:{k}": v for k, v in model.count.items()}
-    weights.update({f"last:{k}": v for k, v in model.last.items()})
-    weights.update({f"recent:{a}>{b}": w for a, row in model.recent.items()
-                    for b, w in row.items()})
-    weights.update({f"category:{k}": v for k, v in model.category.items()})
-    weights.update(model.scalar)
-    weights.update({(f"item:{k}" if k in ITEM_FEATURES else k): v
-                    for k, v in model.items.items()})
+    weights = named_weights(model)
     for j in journeys[:40]:
         for e, p in enumerate(model.probabilities(j)):
             x = features(j, e, tables=model.propensity())

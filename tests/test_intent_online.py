@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import HISTORY, T0, track
+from conftest import HISTORY, T0, named_weights, track
 from intently import Engine, ManualClock
 from intently.cli import app
 from intently.engine import journeys_from_events
@@ -68,16 +68,11 @@ def test_online_scores_equal_the_offline_model_event_by_event() -> None:
 def test_features_and_weights_give_the_same_logit() -> None:
     journeys = journeys_from_events(Shop(users=40, days=5, seed=4).events())
     model = train(journeys * 2, source="test")  # enough journeys to train on
-    weights = {f"count:{k}": v for k, v in model.count.items()}
-    weights.update({f"last:{k}": v for k, v in model.last.items()})
-    weights.update({f"recent:{a}>{b}": w for a, row in model.recent.items()
-                    for b, w in row.items()})
-    weights.update({f"category:{k}": v for k, v in model.category.items()})
-    weights.update(model.scalar)
+    weights = named_weights(model)
     assert model.category  # the simulator's items have categories: they are weighed
     for j in journeys[:30]:
         for e, p in enumerate(model.probabilities(j)):
-            x = features(j, e)
+            x = features(j, e, tables=model.propensity())
             z = model.bias + sum(weights.get(name, 0.0) * v for name, v in x.items())
             assert 1 / (1 + math.exp(-z)) == pytest.approx(p, abs=1e-9)
 
