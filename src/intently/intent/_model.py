@@ -6,7 +6,9 @@ the last `event_cap` signals, the window the record keeps), the last signal, the
 transition (the signal before it -> the last one), the top-level category of the event's item
 (what the customer is looking at: "electronics" for "electronics.smartphone"), and log1p of the
 journey's length (capped), duration and latest gap (minutes), of the event's item price and of
-the journey's cart value. The logit is a weighted sum of them. The per-signal part accumulates
+the journey's cart value; and, when the event names an item, what the customer did with that
+item before (`profiles._items.ITEM_FEATURES`) and the item's and its category's purchase rates
+(`_propensity`). The logit is a weighted sum of them. The per-signal part accumulates
 in `acc` as signals arrive: the k-th sighting adds the weight times log1p(k) - log1p(k - 1), so
 the sum is the weight times log1p(count). `features()` gives the same numbers by name, for
 training; a test checks the two agree.
