@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test check lock hot lint bench evaluate clean screenshots
+.PHONY: demo test check lock hot lint bench evaluate clean screenshots services
 
 # What the install resolves is pinned in constraints.txt: every package, the build's own tools
 # (setuptools, mypy for mypyc) included, so a clean clone installs today what it installed the
@@ -48,7 +48,12 @@ $(NODE_MODULES): tests/sdk/package.json tests/sdk/package-lock.json
 	cd tests/sdk && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
-test: hot $(CHROMIUM) $(NODE_MODULES)
+# The servers the backends' tests talk to (PostgreSQL), from Debian's packages where missing,
+# started where stopped; a machine that runs them already is only checked.
+services:
+	@bash scripts/services.sh
+
+test: hot services $(CHROMIUM) $(NODE_MODULES)
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -56,7 +61,7 @@ test: hot $(CHROMIUM) $(NODE_MODULES)
 
 # The fast loop (under a minute): lint, types, then the unit tests (no servers, browsers,
 # crashes or model recipes: `make test` runs those), stopping at the first failure.
-check: hot
+check: hot services
 	$(BIN)/ruff check src tests docs setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
@@ -69,7 +74,7 @@ lock:
 	$(PYTHON) -m venv .lock-venv
 	PIP_CONSTRAINT= .lock-venv/bin/pip install --quiet --upgrade pip setuptools wheel
 	$(PYTHON) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-		print('\n'.join(p['dependencies'] + p['optional-dependencies']['dev']))" > .lock-venv/wants.txt
+		print('\n'.join(p['dependencies'] + [d for g in p['optional-dependencies'].values() for d in g]))" > .lock-venv/wants.txt
 	PIP_CONSTRAINT= .lock-venv/bin/pip install --quiet -r .lock-venv/wants.txt mypy
 	{ echo "# pip constraints for every install of this project: refresh with 'make lock'"; \
 	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^intently'; } > constraints.txt

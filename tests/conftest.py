@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +46,41 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "intently.db"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/contract.db"
-    backend = open_store(url)
+POSTGRES = os.environ.get("INTENTLY_TEST_POSTGRES", "postgresql:///test")
+"""The PostgreSQL database the tests use (`make test` provisions it: scripts/services.sh);
+each test gets a schema of its own in it, dropped afterwards."""
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A store URL with a new, empty schema of the test database; the schema is dropped after."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    conninfo = POSTGRES.partition("?")[0]
+    try:
+        yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}schema={name}"
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as db:
+            db.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")  # type: ignore[arg-type]
+
+
+STORES = ["memory", "sqlite", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty store of each backend."""
+    if request.param == "postgresql":
+        with postgres_schema() as url:
+            yield url
+    else:
+        yield "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/contract.db"
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    backend = open_store(store_url)
     yield backend
     backend.close()
 

@@ -25,6 +25,6 @@ def test_the_suite_calls_every_method(port: type) -> None:
 
 
 def test_every_backend_is_registered_and_found_by_url() -> None:
-    assert store.schemes() == ["memory", "sqlite"]
-    with pytest.raises(ValueError, match="memory://, sqlite://"):
+    assert store.schemes() == ["memory", "postgres", "postgresql", "sqlite"]
+    with pytest.raises(ValueError, match="memory://, postgres://, postgresql://, sqlite://"):
         store.open_store("nats://localhost")

@@ -2,6 +2,7 @@
 their typed rows, and the backends, chosen by URL from a registry:
 
     sqlite:///path/to/intently.db   (or just a path)   embedded, durable
+    postgresql://user@host/db?schema=NAME              PostgreSQL (`intently[cluster]`)
     memory://                                          tests and throwaway runs
 
 A backend registers its scheme with `register`; `open_store` finds it by the URL's scheme.
@@ -68,7 +69,18 @@ def _sqlite(rest: str, durability: str, readonly: bool) -> Store:
     return SQLiteStore(rest[1:], durability=durability, readonly=readonly)
 
 
+def _postgresql(rest: str, durability: str, readonly: bool) -> Store:
+    try:
+        from .postgres import PostgresStore  # psycopg is imported only when a URL asks for it
+    except ImportError as exc:
+        raise ValueError(f"a postgresql:// store needs psycopg ({exc}): "
+                         "pip install 'intently[cluster]'") from None
+    return PostgresStore(f"postgresql://{rest}", durability=durability, readonly=readonly)
+
+
 register("sqlite", _sqlite)
+register("postgresql", _postgresql)
+register("postgres", _postgresql)
 register("memory", lambda rest, durability, readonly: MemoryStore())
 
 __all__ = [

@@ -1,0 +1,113 @@
+"""The whole engine on the PostgreSQL backend: the same records, messages, journal and segments
+as on SQLite, after a crash between incremental checkpoints too; one writer per schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import HISTORY, T0, postgres_schema, track
+from intently import Engine, ManualClock, Settings, StoreError
+from intently.profiles import encode_profile
+from intently.scenarios import ready_made
+from intently.store import open_store
+from intently.testing import Shop
+
+DAY = 86400.0
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with postgres_schema() as url:
+        yield url
+
+
+def _engine(url: str, **settings: Any) -> Engine:
+    settings.setdefault("future_tolerance_seconds", HISTORY.future_tolerance_seconds)
+    engine = Engine(url, settings=Settings(db=url, builtin_segments=True, batch_size=50,
+                                           **settings),
+                    clock=ManualClock(T0))
+    for s in ready_made().values():
+        engine.put_scenario(s)
+    return engine
+
+
+def _outcome(engine: Engine) -> tuple[dict[str, bytes], list[str], list[str], dict[str, int]]:
+    engine.tick(T0 + 60 * DAY)
+    engine.checkpoint()
+    records = {pid: encode_profile(engine.profile(pid))
+               for pid in engine.store.profile_ids(limit=100_000)}
+    rm = engine.read_models
+    messages = sorted(m.id for m in rm.outbox(100_000))
+    journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
+    return records, messages, journal, rm.segment_sizes()
+
+
+def test_the_engine_on_postgresql_ends_as_on_sqlite_after_a_crash(tmp_path: Path,
+                                                                    pg_url: str) -> None:
+    events = list(Shop(users=200, days=8, seed=4).events())
+    half = len(events) // 2
+    reference = _engine(f"sqlite:///{tmp_path}/reference.db")
+    reference.process_many(events)
+    want = _outcome(reference)
+    reference.close()
+
+    small = {"cache_profiles": 40, "checkpoint_records": 7, "checkpoint_events": 120}
+    crashed = _engine(pg_url, **small)
+    crashed.process_many(events[:half])
+    assert 0 < crashed.store.checkpoint_seq() < crashed.last_seq
+    crashed.store.close()  # a crash: no final checkpoint
+
+    recovered = _engine(pg_url, **small)
+    assert recovered.recovered > 0
+    recovered.process_many(events[half:])
+    got = _outcome(recovered)
+    recovered.close()
+
+    records, messages, journal, sizes = got
+    assert len(want[0]) > 150 and len(want[1]) > 10 and sum(want[3].values()) > 0
+    assert records.keys() == want[0].keys()
+    assert [pid for pid in records if records[pid] != want[0][pid]] == []
+    assert (messages, journal, sizes) == want[1:]
+
+
+def test_timelines_duplicates_and_merges_on_postgresql(pg_url: str) -> None:
+    engine = Engine(pg_url, settings=Settings(db=pg_url, **{
+        "future_tolerance_seconds": HISTORY.future_tolerance_seconds}), clock=ManualClock(T0))
+    engine.process(track("Product Viewed", anon="a-1", at=T0, mid="m1", product_id="p1"))
+    engine.process(track("Product Viewed", anon="a-1", at=T0 + 1, mid="m1"))  # a resend
+    engine.process({"type": "identify", "anonymousId": "a-1", "userId": "u-1",
+                    "timestamp": T0 + 2, "messageId": "m2", "traits": {"email": "ann@x.com"}})
+    engine.process(track("Order Completed", user="u-1", at=T0 + 3, mid="m3", order_id="o-1",
+                         revenue=12.5))
+    engine.checkpoint()
+    record = engine.profile("u-1")
+    assert engine.profile("a-1").id == record.id
+    assert [e.event for e in engine.timeline(record)] == [
+        "Order Completed", None, "Product Viewed"]
+    assert engine.store.count_events() == 3
+    engine.close()
+
+    reopened = Engine(pg_url, readonly=True, settings=Settings(db=pg_url))
+    assert reopened.profile("ann@x.com").id == record.id
+    reopened.close()
+
+
+def test_one_writing_process_per_schema(pg_url: str) -> None:
+    first = open_store(pg_url)
+    with pytest.raises(StoreError, match="another Intently process is writing"):
+        open_store(pg_url)
+    reader = open_store(pg_url, readonly=True)
+    assert reader.count_events() == 0
+    reader.close()
+    first.close()
+    open_store(pg_url).close()  # the lock goes with the connection
+
+
+def test_an_unreachable_database_is_named_without_its_password() -> None:
+    with pytest.raises(StoreError, match="cannot reach PostgreSQL at 127.0.0.1:1/") as caught:
+        open_store("postgresql://intently:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")
+    assert "s3cret" not in str(caught.value)
