@@ -4,7 +4,8 @@
 # machine that runs them already, it only checks. Nothing here changes a server's settings.
 #
 #   PostgreSQL: database `test` owned by the current user, reached over the local socket
-#               (Debian's default peer authentication), as INTENTLY_TEST_POSTGRES says.
+#               (Debian's default peer authentication), as INTENTLY_TEST_POSTGRES says;
+#   nats-server: the binary (the tests run their own servers).
 set -euo pipefail
 
 DATABASE=${INTENTLY_TEST_DATABASE:-test}
@@ -44,3 +45,7 @@ postgresql() {
 }
 
 postgresql
+
+# NATS with JetStream: the cluster's fault tests start nats-server themselves (on a free port,
+# in a folder of their own), so only the binary is needed here.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || install nats-server

@@ -61,8 +61,10 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}schema={name}"
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as db:
-            db.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")  # type: ignore[arg-type]
+        with psycopg.connect(conninfo, autocommit=True) as db:  # a cluster's partitions too
+            for (schema,) in db.execute("SELECT nspname FROM pg_namespace WHERE nspname = %s "
+                                        "OR nspname LIKE %s", (name, f"{name}\\_p%")).fetchall():
+                db.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
 
 
 STORES = ["memory", "sqlite", "postgresql"]

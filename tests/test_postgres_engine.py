@@ -108,6 +108,6 @@ def test_one_writing_process_per_schema(pg_url: str) -> None:
 
 
 def test_an_unreachable_database_is_named_without_its_password() -> None:
-    with pytest.raises(StoreError, match="cannot reach PostgreSQL at 127.0.0.1:1/") as caught:
+    with pytest.raises(StoreError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1/") as caught:
         open_store("postgresql://intently:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "s3cret" not in str(caught.value)

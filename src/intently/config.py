@@ -13,6 +13,23 @@ from typing import Any
 class Settings:
     db: str = "intently.db"
     """Store URL or SQLite path (`INTENTLY_DB`)."""
+    stream: str | None = None
+    """Cluster mode: the NATS JetStream server(s) that hold the event log
+    (`nats://host:4222`, `INTENTLY_STREAM`); `db` must then be a `postgresql://` URL."""
+    stream_subject: str = "intently.events"
+    """Subjects of the stream: `<this>.<partition>`."""
+    stream_replicas: int = 1
+    """JetStream replicas of the stream when it is created (3 in production)."""
+    stream_dedupe_seconds: float = 600.0
+    """JetStream drops a message whose `Nats-Msg-Id` it saw this recently (the partition's
+    owner drops later repeats by message id too)."""
+    stream_ack_seconds: float = 5.0
+    """How long a gateway waits for JetStream's acknowledgement before it answers 503."""
+    partitions: int = 64
+    """Virtual partitions of a cluster, fixed when it first starts."""
+    lease_seconds: float = 5.0
+    """A worker's lease on a partition; renewed three times per lease, taken over by another
+    worker once it runs out (so a dead worker's partitions move within about this long)."""
     log_level: str = "info"
     """debug, info, warning, error (`INTENTLY_LOG_LEVEL`)."""
     log_format: str = "text"

@@ -1,5 +1,6 @@
 """The HTTP surface: `create_app(worker)` (`intently.app.Application.serve` runs it)."""
 
-from ._app import create_app
+from ._app import create_app, create_gateway_app
+from ._deps import Intake
 
-__all__ = ["create_app"]
+__all__ = ["Intake", "create_app", "create_gateway_app"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -25,31 +26,14 @@ from . import (
     _web,
 )
 from ._cors import IngestCORS
-from ._deps import Services
+from ._deps import Intake, Services, embedded_intake
 
 _log = logging.getLogger("intently.api")
 
 
-def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAPI:
-    settings = settings or worker.engine.settings
-    app = FastAPI(title="Intently", version="0.1.0",
-                  description="Real-time behavioral marketing: Segment-compatible ingestion, "
-                              "golden records, intent, segments and scenarios.")
-    app.state.services = Services(settings=settings, worker=worker,
-                                  tokens=worker.engine.tracker)
-    app.add_middleware(IngestCORS)
-    _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
-                           _analytics.MineRequest])
-    app.include_router(_ingest.router)
-    app.include_router(_profiles.router)
-    app.include_router(_intent.router)
-    app.include_router(_segments.router)
-    app.include_router(_scenarios.router)
-    app.include_router(_scenarios.public)
-    app.include_router(_decide.router)
-    app.include_router(_dashboard.router)
-    app.include_router(_analytics.router)
-    app.include_router(_web.router)
+def _answer_errors(app: FastAPI) -> None:
+    """The one error tree's answers: an IntentlyError with its status and message, anything
+    else as a logged 500."""
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> Response:
@@ -66,6 +50,53 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
         body = {"success": False, "code": "internal", "error": "internal",
                 "message": f"internal error ({type(exc).__name__}); it is logged"}
         return Response(json.dumps(body), status_code=500, media_type="application/json")
+
+
+def create_gateway_app(intake: Intake, alive: Callable[[], bool]) -> FastAPI:
+    """A cluster gateway's API: the Segment-compatible ingest routes only, each answered once
+    the event stream holds every event of the request. `alive`: whether the stream is
+    reachable (the health check's answer)."""
+    app = FastAPI(title="Intently gateway", version="0.1.0",
+                  description="Segment-compatible ingestion into an Intently cluster.")
+    app.state.intake = intake
+    app.add_middleware(IngestCORS)
+    _schemas.install(app, [Event, _schemas.IngestBatch])
+    app.include_router(_ingest.router)
+    _answer_errors(app)
+
+    @app.get("/health", tags=["ops"])
+    async def health() -> JSONResponse:
+        """200 while the event stream is reachable, else 503 (clients keep their events)."""
+        ok = alive()
+        return JSONResponse({"status": "ok" if ok else "failed", "role": "gateway"},
+                            status_code=200 if ok else 503)
+
+    return app
+
+
+def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAPI:
+    settings = settings or worker.engine.settings
+    app = FastAPI(title="Intently", version="0.1.0",
+                  description="Real-time behavioral marketing: Segment-compatible ingestion, "
+                              "golden records, intent, segments and scenarios.")
+    app.state.services = Services(settings=settings, worker=worker,
+                                  tokens=worker.engine.tracker)
+    app.state.intake = embedded_intake(worker, settings)
+    app.add_middleware(IngestCORS)
+    _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
+                           _analytics.MineRequest])
+    app.include_router(_ingest.router)
+    app.include_router(_profiles.router)
+    app.include_router(_intent.router)
+    app.include_router(_segments.router)
+    app.include_router(_scenarios.router)
+    app.include_router(_scenarios.public)
+    app.include_router(_decide.router)
+    app.include_router(_dashboard.router)
+    app.include_router(_analytics.router)
+    app.include_router(_web.router)
+
+    _answer_errors(app)
 
     @app.get("/health", tags=["ops"])
     async def health() -> JSONResponse:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
 from ..config import Settings
-from ..engine import Engine, EngineWorker
+from ..engine import Engine, EngineWorker, IngestResult
+from ..events import Event
 from ..scenarios import Tracker
 from ._live import LiveHub
 
@@ -23,6 +24,29 @@ class Services:
     """Signs and reads the tokens of message links and dashboard sessions (the store's
     secret: taken once, not through the engine on each request)."""
     hub: LiveHub = field(default_factory=LiveHub)
+
+
+Submit = Callable[[list[Event], list[bytes | None] | None], Awaitable[IngestResult]]
+
+
+@dataclass
+class Intake:
+    """Where the ingest routes send what they accepted: the embedded engine's worker, or a
+    cluster gateway's stream. `submit` returns once every event is durable."""
+
+    settings: Settings
+    submit: Submit
+
+
+def intake(request: Request) -> Intake:
+    return request.app.state.intake  # type: ignore[no-any-return]
+
+
+def embedded_intake(worker: EngineWorker, settings: Settings) -> Intake:
+    async def submit(events: list[Event], raws: list[bytes | None] | None) -> IngestResult:
+        return await asyncio.wrap_future(worker.submit(events, raws))
+
+    return Intake(settings, submit)
 
 
 def services(request: Request) -> Services:

@@ -7,7 +7,6 @@ client can fix and resend without duplicates. 200 means every event is durable.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -18,7 +17,7 @@ from ..engine import as_event, decode_event
 from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
 from ._body import read_body
-from ._deps import services
+from ._deps import intake
 from ._schemas import body
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -45,9 +44,8 @@ _encode = msgspec.json.Encoder().encode
 
 async def _ingest(request: Request, events: list[Event], root: str,
                   raws: list[bytes | None] | None = None) -> Response:
-    svc = services(request)
     try:
-        result = await asyncio.wrap_future(svc.worker.submit(events, raws))
+        result = await intake(request).submit(events, raws)
     except ValidationError as exc:  # the engine's paths are `$[i]`: put them where they sit
         path = exc.path.replace("$", root, 1) if root != "$" else "$" + exc.path[4:]
         raise type(exc)(exc.message, path) from None
@@ -57,8 +55,7 @@ async def _ingest(request: Request, events: list[Event], root: str,
 
 def _single(kind: str):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
-        svc = services(request)
-        settings = svc.settings
+        settings = intake(request).settings
         key = presented_key(request.headers.get("authorization"))
         body = await read_body(request, settings.max_event_bytes)
         try:
@@ -91,8 +88,7 @@ for _kind, _short in _SHORT.items():
 
 async def ingest_batch(request: Request) -> Response:
     """Segment batch call: {"batch": [events...]}"""
-    svc = services(request)
-    settings = svc.settings
+    settings = intake(request).settings
     key = presented_key(request.headers.get("authorization"))
     body = await read_body(request, settings.max_batch_bytes)
     try:

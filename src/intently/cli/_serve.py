@@ -6,6 +6,7 @@ import typer
 
 from .._errors import IntentlyError
 from ..app import Application
+from ..config import Settings
 from ._common import CONFIG, DB, err, guard, settings
 
 
@@ -14,17 +15,53 @@ def serve_cmd(
     port: int = typer.Option(8000, help="Port to listen on"),
     write_key: list[str] = typer.Option(None, "--write-key", help="Accepted write key"),
     admin_key: list[str] = typer.Option(None, "--admin-key", help="Accepted admin key"),
+    role: str = typer.Option(
+        "all", help="all: everything in this process (embedded, or every cluster role); "
+        "gateway, worker, dispatcher: one cluster role (needs a stream: INTENTLY_STREAM)"),
+    stream: str = typer.Option(None, help="NATS JetStream URL: run in cluster mode "
+                               "(INTENTLY_STREAM)"),
     db: str = DB,
     config: str = CONFIG,
 ) -> None:
     """Serve the Segment-compatible API (/v1/track, /v1/batch, ...) and profile reads."""
     s = settings(config, db=db, write_keys=tuple(write_key) if write_key else None,
-                 admin_keys=tuple(admin_key) if admin_key else None)
+                 admin_keys=tuple(admin_key) if admin_key else None, stream=stream)
+    if role not in ("all", "gateway", "worker", "dispatcher"):
+        err.print(f"[red]--role {role}: use all, gateway, worker or dispatcher[/]")
+        raise typer.Exit(2)
+    if s.stream:
+        _serve_cluster(s, role, host, port)
+        return
+    if role != "all":
+        err.print(f"[red]--role {role} is a cluster role: set a stream (--stream "
+                  "nats://HOST:4222 or INTENTLY_STREAM) and a postgresql:// store[/]")
+        raise typer.Exit(2)
     if not s.write_keys:
         err.print("[yellow]no write key configured: ingestion requests will be refused "
                   "(set INTENTLY_WRITE_KEYS or --write-key)[/]")
     err.print(f"Intently listening on http://{host}:{port}  (store: {s.db})")
     try:
         Application.build(s).serve(host, port)
+    except IntentlyError as exc:
+        guard(exc)
+
+
+def _serve_cluster(s: Settings, role: str, host: str, port: int) -> None:
+    from ..cluster import roles
+
+    if not s.db.startswith(("postgresql://", "postgres://")):
+        err.print("[red]cluster mode keeps its state in PostgreSQL: set the store to a "
+                  "postgresql:// URL (--db or INTENTLY_DB)[/]")
+        raise typer.Exit(2)
+    err.print(f"Intently {role} (cluster: stream {s.stream}, store {s.db})")
+    try:
+        if role == "gateway":
+            roles.serve_gateway(s, host, port)
+        elif role == "worker":
+            roles.run_worker(s)
+        elif role == "dispatcher":
+            roles.run_dispatcher(s)
+        else:
+            roles.serve_all(s, host, port)
     except IntentlyError as exc:
         guard(exc)

@@ -255,6 +255,7 @@ class _Transaction(EndsOnExit):
         self._store = store
         self._cur = store._db.cursor()
         self._open = True
+        self._claimed: list[str] = []
         row = self._cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         self._next = int(row[0]) + 1 if row else 1
 
@@ -265,6 +266,7 @@ class _Transaction(EndsOnExit):
         if not message_ids:
             return set()
         seqs = list(range(first_seq, first_seq + len(message_ids)))
+        self._claimed.extend(message_ids)
         self._cur.execute(
             "INSERT INTO message_ids (message_id, seq) "
             "SELECT m, s FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS t(m, s, o) "
@@ -340,6 +342,7 @@ class _Transaction(EndsOnExit):
             raise RuntimeError("the transaction has ended")
         self._open = False
         try:
+            self._store._fence(self._cur, self._claimed)
             self._cur.execute("COMMIT")
         except BaseException:
             self._store._abort()
@@ -365,10 +368,18 @@ class PostgresStore:
     (`synchronous_commit = off`: a crash of the database server may lose the last commits,
     never their order)."""
 
-    def __init__(self, url: str, *, durability: str = "fsync", readonly: bool = False) -> None:
+    def __init__(self, url: str, *, durability: str = "fsync", readonly: bool = False,
+                 writer_lock: bool = True, definitions: str | None = None) -> None:
+        """`writer_lock=False`: no lock for the process's lifetime (a cluster's partition is
+        written under a lease instead, checked by `_fence` in every write transaction).
+        `definitions`: the schema that holds segments, scenarios, models and meta, when
+        several stores share them (default: this store's own)."""
         if durability not in ("fsync", "process"):
             raise ValueError("durability must be 'fsync' or 'process'")
         conninfo, self.schema = split_url(url)
+        self._defs = definitions or self.schema
+        if not _NAME.fullmatch(self._defs):
+            raise ValueError(f"schema {self._defs!r} is not a plain name")
         self.url = url
         self.readonly = readonly
         try:
@@ -383,7 +394,8 @@ class PostgresStore:
             if readonly:
                 db.execute("SET default_transaction_read_only = on")
             else:
-                self._take_writer_lock()
+                if writer_lock:
+                    self._take_writer_lock()
                 db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                     sql.Identifier(self.schema)))
             db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
@@ -416,6 +428,11 @@ class PostgresStore:
             db.execute("INSERT INTO meta (key, value) VALUES ('schema', %s) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        (str(SCHEMA_VERSION),))
+
+    def _fence(self, cur: psycopg.Cursor[Any], claimed: Sequence[str]) -> None:
+        """Called in every write transaction just before it commits (`claimed`: the message
+        ids it claimed); raising rolls it back. A cluster's partition store checks its lease
+        here."""
 
     def _abort(self) -> None:
         """Roll back whatever transaction the connection is in (a failed statement leaves it
@@ -497,6 +514,7 @@ class PostgresStore:
                    timers: dict[str, float | None] | None = None) -> None:
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             _write_state(cur, seq, profiles, identities, merges, changes, timers)
+            self._fence(cur, ())
 
     def checkpoint_seq(self) -> int:
         row = self._one("SELECT value FROM meta WHERE key = 'checkpoint'")
@@ -549,62 +567,54 @@ class PostgresStore:
 
     def claim_due(self, now: float, owner: str, lease_s: float = 60.0, limit: int = 100
                   ) -> list[OutboxItem]:
-        rows = self._rows(
-            "UPDATE outbox o SET status = 'sending', owner = %(owner)s, lease_until = %(until)s"
-            " FROM (SELECT n FROM outbox WHERE (status = 'pending' AND next_at <= %(now)s)"
-            " OR (status = 'sending' AND (lease_until <= %(now)s OR owner = %(owner)s))"
-            " ORDER BY next_at, n LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due"
-            " WHERE o.n = due.n RETURNING o.next_at, o.n, "
-            + ", ".join(f"o.{c.strip()}" for c in self._ITEM.split(",")),
-            {"owner": owner, "until": now + lease_s, "now": now, "limit": limit})
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return [OutboxItem(*r[2:]) for r in rows]
+        with self._lock:
+            return claim_due(self._db, self.schema, now, owner, lease_s, limit)
 
     def mark(self, message_id: str, status: str, attempts: int, next_at: float, error: str,
              now: float) -> None:
-        self._run("UPDATE outbox SET status = %s, attempts = %s, next_at = %s, error = %s, "
-                  "updated = %s, owner = '', lease_until = 0 WHERE id = %s",
-                  (status, attempts, next_at, error, now, message_id))
+        with self._lock:
+            mark(self._db, self.schema, message_id, status, attempts, next_at, error, now)
 
     # -- definitions and settings
     def save_segment(self, name: str, body: bytes | None) -> None:
         self._save("segments", name, body)
 
     def load_segments(self) -> dict[str, bytes]:
-        return dict(self._rows("SELECT name, body FROM segments"))
+        return dict(self._rows(f"SELECT name, body FROM {self._defs}.segments"))
 
     def save_scenario(self, name: str, body: bytes | None) -> None:
         self._save("scenarios", name, body)
 
     def load_scenarios(self) -> dict[str, bytes]:
-        return dict(self._rows("SELECT name, body FROM scenarios"))
+        return dict(self._rows(f"SELECT name, body FROM {self._defs}.scenarios"))
 
     def _save(self, table: str, name: str, body: bytes | None) -> None:
         if body is None:
-            self._run(f"DELETE FROM {table} WHERE name = %s", (name,))
+            self._run(f"DELETE FROM {self._defs}.{table} WHERE name = %s", (name,))
         else:
-            self._run(f"INSERT INTO {table} (name, body) VALUES (%s, %s) "
+            self._run(f"INSERT INTO {self._defs}.{table} (name, body) VALUES (%s, %s) "
                       "ON CONFLICT (name) DO UPDATE SET body = excluded.body", (name, body))
 
     def save_model(self, name: str, version: str, body: bytes) -> None:
-        self._run("INSERT INTO models (name, version, body) VALUES (%s, %s, %s)",
+        self._run(f"INSERT INTO {self._defs}.models (name, version, body) VALUES (%s, %s, %s)",
                   (name, version, body))
 
     def load_model(self, name: str) -> bytes | None:
-        row = self._one("SELECT body FROM models WHERE name = %s ORDER BY id DESC LIMIT 1",
+        row = self._one(f"SELECT body FROM {self._defs}.models WHERE name = %s "
+                        "ORDER BY id DESC LIMIT 1",
                         (name,))
         return row[0] if row else None
 
     def model_versions(self, name: str) -> list[str]:
-        return [r[0] for r in self._rows("SELECT version FROM models WHERE name = %s "
+        return [r[0] for r in self._rows(f"SELECT version FROM {self._defs}.models WHERE name = %s "
                                          "ORDER BY id", (name,))]
 
     def get_meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = %s", (key,))
+        row = self._one(f"SELECT value FROM {self._defs}.meta WHERE key = %s", (key,))
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self._run("INSERT INTO meta (key, value) VALUES (%s, %s) "
+        self._run(f"INSERT INTO {self._defs}.meta (key, value) VALUES (%s, %s) "
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
     # -- what the surfaces show
@@ -693,6 +703,33 @@ class PostgresStore:
         with self._lock:
             if not self._db.closed:
                 self._db.close()  # the session's advisory locks go with it
+
+
+_OUTBOX_ITEM = ", ".join(f"o.{c.strip()}" for c in PostgresStore._ITEM.split(","))
+
+
+def claim_due(db: psycopg.Connection[Any], schema: str, now: float, owner: str, lease_s: float,
+              limit: int) -> list[OutboxItem]:
+    """`Outbox.claim_due` on the outbox of `schema`, in one statement: rows another
+    dispatcher is claiming at the same moment are skipped, not waited for."""
+    rows = db.execute(
+        f"UPDATE {schema}.outbox o SET status = 'sending', owner = %(owner)s, "  # type: ignore[arg-type]
+        f"lease_until = %(until)s FROM (SELECT n FROM {schema}.outbox"
+        " WHERE (status = 'pending' AND next_at <= %(now)s)"
+        " OR (status = 'sending' AND (lease_until <= %(now)s OR owner = %(owner)s))"
+        " ORDER BY next_at, n LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due"
+        f" WHERE o.n = due.n RETURNING o.next_at, o.n, {_OUTBOX_ITEM}",
+        {"owner": owner, "until": now + lease_s, "now": now, "limit": limit}).fetchall()
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [OutboxItem(*r[2:]) for r in rows]
+
+
+def mark(db: psycopg.Connection[Any], schema: str, message_id: str, status: str, attempts: int,
+         next_at: float, error: str, now: float) -> None:
+    """`Outbox.mark` on the outbox of `schema`."""
+    db.execute(f"UPDATE {schema}.outbox SET status = %s, attempts = %s, next_at = %s, "  # type: ignore[arg-type]
+               "error = %s, updated = %s, owner = '', lease_until = 0 WHERE id = %s",
+               (status, attempts, next_at, error, now, message_id))
 
 
 def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:

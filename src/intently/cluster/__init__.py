@@ -1,0 +1,22 @@
+"""Cluster mode on engines users already run: NATS JetStream (the durable, partitioned log),
+PostgreSQL (state, leases and the offsets, committed together) and later Redis (hot reads).
+
+- `Gateway` (in the HTTP server of `intently serve --role gateway`): validates, files and
+  publishes each event to its partition's subject with `Nats-Msg-Id` = its message id, and
+  answers after JetStream's acknowledgement.
+- `ClusterWorker` (`--role worker`): takes partitions under leases with epochs, applies their
+  events with the embedded engine, and commits state, outbox rows and the stream position in
+  one PostgreSQL transaction fenced by the epoch.
+- `ClusterOutbox` (`--role dispatcher`): the partitions' outboxes as one, for the dispatcher.
+
+docs/cluster.md has the design, its guarantees and its limits.
+"""
+
+from ._gateway import Gateway
+from ._layout import STREAM, partition_of, partition_schema
+from ._leases import Lease, Leases
+from ._partition import Fenced, PartitionStore
+from ._worker import ClusterWorker, bootstrap
+
+__all__ = ["STREAM", "ClusterWorker", "Fenced", "Gateway", "Lease", "Leases",
+           "PartitionStore", "bootstrap", "partition_of", "partition_schema"]

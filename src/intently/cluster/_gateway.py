@@ -1,0 +1,92 @@
+"""The gateway: validates what the Segment-compatible API accepted, files it (receive time,
+filing time, message id) and publishes it to its partition's subject with `Nats-Msg-Id` set
+to the message id. It answers only after JetStream acknowledged every event of the request;
+a resend within the dedupe window is acknowledged as a duplicate and stored once (and the
+partition's owner drops any later repeat by message id)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+import nats
+from nats.js import JetStreamContext
+
+from .._errors import PayloadTooLarge, StoreError
+from ..config import Settings
+from ..engine import IngestResult
+from ..events import Event, filed_time
+from ._layout import partition_of
+from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream
+
+_log = logging.getLogger("intently.cluster")
+_encode = msgspec.json.Encoder().encode
+
+
+class Gateway:
+    """Publishes accepted events; one per gateway process, on the server's event loop."""
+
+    def __init__(self, settings: Settings, name: str = "gateway") -> None:
+        self.settings = settings
+        self.name = name
+        self._nc: nats.NATS | None = None
+        self._js: JetStreamContext | None = None
+        self.published = 0
+        self.duplicates = 0
+
+    async def start(self) -> Gateway:
+        self._nc = await connect(self.settings, self.name)
+        self._js = self._nc.jetstream(timeout=self.settings.stream_ack_seconds)
+        await ensure_stream(self._js, self.settings)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def submit(self, events: list[Event], raws: Sequence[bytes | None] | None = None
+                     ) -> IngestResult:
+        """Publish every event and wait for every acknowledgement: all were stored, or the
+        request fails with 503 (and the client's retry is deduplicated)."""
+        js = self._js
+        if js is None:
+            raise StoreError("the gateway is not connected to NATS")
+        s = self.settings
+        now = time.time()
+        sends: list[tuple[str, bytes, dict[str, str]]] = []
+        for i, ev in enumerate(events):
+            raw = raws[i] if raws is not None else None
+            ev.received_at = now
+            ev.ts = filed_time(ev, now, s.future_tolerance_seconds)
+            if not ev.message_id:
+                ev.message_id = f"gw-{uuid.uuid4().hex}"
+                raw = None
+            payload = raw if raw is not None else _encode(ev)
+            if len(payload) > s.max_event_bytes:
+                raise PayloadTooLarge(f"event is {len(payload)} bytes, over the "
+                                      f"{s.max_event_bytes}-byte limit", f"$[{i}]")
+            headers = {"Nats-Msg-Id": ev.message_id, HEADER_TS: repr(ev.ts),
+                       HEADER_RECEIVED: repr(now)}
+            sends.append((f"{s.stream_subject}.{partition_of(ev, s.partitions)}", payload,
+                          headers))
+        try:
+            acks = await asyncio.gather(*(js.publish(subject, payload, headers=headers)
+                                          for subject, payload, headers in sends))
+        except (TimeoutError, nats.errors.Error) as exc:
+            _log.error("publish failed; the request is refused (the client retries)",
+                       extra={"events": len(events), "error": repr(exc)})
+            raise StoreError(f"the event stream did not acknowledge: {exc!r}") from None
+        dupes = {i for i, ack in enumerate(acks) if ack.duplicate}
+        self.published += len(acks) - len(dupes)
+        self.duplicates += len(dupes)
+        return IngestResult(accepted=len(acks) - len(dupes), duplicates=len(dupes),
+                            duplicate_at=dupes)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.drain()
+            self._nc = None

@@ -1,0 +1,72 @@
+"""The JetStream side: the stream of accepted events, and reading one partition of it."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+
+from ..config import Settings
+from ._layout import STREAM
+
+_log = logging.getLogger("intently.cluster")
+
+HEADER_TS = "Intently-Ts"
+HEADER_RECEIVED = "Intently-Received-At"
+
+
+async def connect(settings: Settings, name: str) -> nats.NATS:
+    """A connection that keeps reconnecting (a restarted server is found again)."""
+    assert settings.stream
+
+    async def error(exc: Exception) -> None:
+        _log.warning("NATS connection error", extra={"client": name, "error": repr(exc)})
+
+    async def disconnected() -> None:
+        _log.warning("NATS disconnected; reconnecting", extra={"client": name})
+
+    async def reconnected() -> None:
+        _log.info("NATS reconnected", extra={"client": name})
+
+    return await nats.connect(settings.stream, name=name, max_reconnect_attempts=-1,
+                              reconnect_time_wait=0.5, connect_timeout=5, error_cb=error,
+                              disconnected_cb=disconnected, reconnected_cb=reconnected)
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
+    """The stream, file-backed, with duplicate detection by `Nats-Msg-Id` over
+    `stream_dedupe_seconds`; created once, left as it is when it exists."""
+    config = StreamConfig(
+        name=STREAM, subjects=[f"{settings.stream_subject}.*"], storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+        num_replicas=settings.stream_replicas,
+        duplicate_window=settings.stream_dedupe_seconds)
+    try:
+        await js.add_stream(config)
+    except BadRequestError as exc:
+        if exc.err_code != 10058:  # "stream name already in use" (with other settings)
+            raise
+        _log.info("stream exists with other settings; left as it is",
+                  extra={"stream": STREAM})
+
+
+async def partition_reader(js: JetStreamContext, settings: Settings, partition: int,
+                           after: int) -> JetStreamContext.PullSubscription:
+    """An ephemeral pull consumer over one partition's subject from stream position
+    `after + 1` (the owner's committed offset lives in PostgreSQL, not in the broker)."""
+    return await js.pull_subscribe(
+        f"{settings.stream_subject}.{partition}", durable=None, stream=STREAM,
+        config=ConsumerConfig(
+            ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1, inactive_threshold=60.0))

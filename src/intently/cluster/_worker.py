@@ -1,0 +1,265 @@
+"""The partition worker: takes partitions under leases, applies their events from JetStream
+through the same engine as the embedded mode, and commits each batch's state, outbox rows and
+stream position in one PostgreSQL transaction fenced by the lease's epoch.
+
+Each owned partition is an `Engine` over a `PartitionStore`. A lost lease, a refused commit or
+a broken connection drops the partition (its memory is discarded, nothing is written); it is
+taken again later, by this worker or another, from the last committed position. Timers
+(segment windows, scenario waits) fire on the owner, under the same fence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, replace
+
+import nats
+import psycopg
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from ..clock import Clock, SystemClock
+from ..config import Settings
+from ..engine import Engine
+from ..events import Event, from_log
+from ..store.postgres import PostgresStore, split_url
+from ._layout import partition_schema
+from ._leases import Lease, Leases
+from ._partition import PartitionStore
+from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream, partition_reader
+
+_log = logging.getLogger("intently.cluster")
+_TAKE_PER_BEAT = 4
+
+
+@dataclass
+class _Owned:
+    lease: Lease
+    store: PartitionStore
+    engine: Engine
+    reader: JetStreamContext.PullSubscription
+    offset: int
+    """The last stream position committed."""
+
+
+def bootstrap(settings: Settings) -> None:
+    """The cluster's shared schema (definitions, meta, leases) and its signing secret, made
+    once by whichever role starts first."""
+    conninfo, base = split_url(settings.db)
+    shared = PostgresStore(settings.db, writer_lock=False)
+    try:
+        shared._run("INSERT INTO meta (key, value) VALUES ('secret', md5(random()::text) || "
+                    "md5(random()::text)) ON CONFLICT (key) DO NOTHING")
+        row = shared._one("SELECT value FROM meta WHERE key = 'partitions'")
+        if row is None:
+            shared._run("INSERT INTO meta (key, value) VALUES ('partitions', %s) "
+                        "ON CONFLICT (key) DO NOTHING", (str(settings.partitions),))
+        elif int(row[0]) != settings.partitions:
+            raise ValueError(f"this cluster has {row[0]} partitions; the setting says "
+                             f"{settings.partitions} (partitions are fixed when a cluster "
+                             "starts)")
+    finally:
+        shared.close()
+    leases = Leases(conninfo, base, settings.partitions, settings.lease_seconds)
+    try:
+        leases.create()
+    finally:
+        leases.close()
+
+
+class ClusterWorker:
+    def __init__(self, settings: Settings, *, name: str | None = None,
+                 clock: Clock | None = None, fetch: int = 500) -> None:
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.clock = clock or SystemClock()
+        self.fetch = fetch
+        self.conninfo, self.base = split_url(settings.db)
+        self.owned: dict[int, _Owned] = {}
+        self.applied = 0
+        self.dropped = 0
+        self._leases: Leases | None = None
+        # each partition's engine holds its share of the records cache
+        self._partition_settings = replace(
+            settings, cache_profiles=max(1_000, settings.cache_profiles // settings.partitions))
+
+    # -- the loop
+    async def run(self, stop: asyncio.Event) -> None:
+        bootstrap(self.settings)
+        nc = await connect(self.settings, self.name)
+        js = nc.jetstream()
+        await ensure_stream(js, self.settings)
+        beat_every = self.settings.lease_seconds / 3
+        last_beat = -beat_every
+        try:
+            while not stop.is_set():
+                if time.monotonic() - last_beat >= beat_every:
+                    last_beat = time.monotonic()
+                    await self._beat(js)
+                busy = await self._step_all(js)
+                if not busy:
+                    await asyncio.sleep(0.02)
+        finally:
+            self._give_back_all()
+            await nc.drain()
+
+    def _leases_db(self) -> Leases:
+        if self._leases is None:
+            self._leases = Leases(self.conninfo, self.base, self.settings.partitions,
+                                  self.settings.lease_seconds)
+        return self._leases
+
+    async def _beat(self, js: JetStreamContext) -> None:
+        """Say we are alive, renew what we hold, give back above our share, take free ones."""
+        try:
+            leases = self._leases_db()
+            workers = leases.heartbeat(self.name)
+            for part, own in list(self.owned.items()):
+                if not leases.renew(own.lease):
+                    self._drop(part, "lease lost")
+            share = leases.fair_share(workers)
+            for part in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - share)]:
+                self._give_back(part)
+            if len(self.owned) < share:  # a few per beat: opening one replays its recent log
+                for part in leases.free()[:_TAKE_PER_BEAT]:
+                    if len(self.owned) >= share:
+                        break
+                    lease = leases.take(part, self.name)
+                    if lease is not None:
+                        await self._open(js, lease)
+        except psycopg.OperationalError as exc:
+            _log.error("PostgreSQL unreachable; partitions dropped, retrying",
+                       extra={"worker": self.name, "error": str(exc).strip()})
+            for part in list(self.owned):
+                self._drop(part, "database unreachable")
+            if self._leases is not None:
+                self._leases.close()
+                self._leases = None
+
+    async def _open(self, js: JetStreamContext, lease: Lease) -> None:
+        part = lease.partition
+        url = _with_schema(self.settings.db, partition_schema(self.base, part))
+        store = PartitionStore(url, lease, self.base, durability=self.settings.durability)
+        try:
+            engine = Engine(store, settings=self._partition_settings, clock=self.clock)
+            reader = await partition_reader(js, self.settings, part, lease.stream_seq)
+        except BaseException:
+            store.close()
+            raise
+        self.owned[part] = _Owned(lease, store, engine, reader, lease.stream_seq)
+        _log.info("partition taken", extra={"worker": self.name, "partition": part,
+                                            "epoch": lease.epoch, "from": lease.stream_seq,
+                                            "replayed": engine.recovered})
+
+    async def _step_all(self, js: JetStreamContext) -> bool:
+        """Fetch from every owned partition at once, then apply each batch."""
+        owned = list(self.owned.items())
+        if not owned:
+            return False
+        fetched = await asyncio.gather(*(self._fetch(own) for _, own in owned))
+        busy = False
+        for (part, own), msgs in zip(owned, fetched, strict=True):
+            if self.owned.get(part) is not own:
+                continue
+            if msgs is None:  # the reader broke (a restarted server): read again from the
+                await self._reopen_reader(js, part, own)  # last commit
+                continue
+            try:
+                if msgs:
+                    busy = True
+                    self._apply(own, msgs)
+                own.engine.tick()
+                own.engine.maybe_checkpoint()
+            except Exception as exc:
+                self._drop(part, f"{type(exc).__name__}: {exc}")
+        return busy
+
+    async def _fetch(self, own: _Owned) -> list[Msg] | None:
+        try:
+            return await own.reader.fetch(self.fetch, timeout=0.1)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        except Exception as exc:
+            _log.warning("partition read failed; reading again from the last commit",
+                         extra={"worker": self.name, "partition": own.lease.partition,
+                                "error": repr(exc)})
+            return None
+
+    async def _reopen_reader(self, js: JetStreamContext, part: int, own: _Owned) -> None:
+        with contextlib.suppress(Exception):  # the old consumer may be gone with the server
+            await own.reader.unsubscribe()
+        try:
+            own.reader = await partition_reader(js, self.settings, part, own.offset)
+        except Exception as exc:
+            _log.warning("partition reader not reopened yet", extra={
+                "worker": self.name, "partition": part, "error": repr(exc)})
+            await asyncio.sleep(0.2)
+
+    def _apply(self, own: _Owned, msgs: list[Msg]) -> None:
+        events: list[Event] = []
+        raws: list[bytes | None] = []
+        offsets: dict[str, int] = {}
+        for msg in msgs:
+            seq = msg.metadata.sequence.stream
+            headers = msg.headers or {}
+            try:
+                ev = from_log(msg.data, float(headers[HEADER_TS]),
+                              float(headers[HEADER_RECEIVED]))
+            except Exception as exc:  # not from a gateway of this version: kept in the
+                _log.error("stream message unreadable; left in the stream", extra={
+                    "partition": own.lease.partition, "stream_seq": seq, "error": repr(exc)})
+                continue  # stream (the only copy), and skipped here
+            events.append(ev)
+            raws.append(msg.data)
+            offsets[ev.message_id or ""] = seq
+        own.store.offsets = offsets
+        if events:
+            result = own.engine.commit_batch(events, raws)
+            self.applied += result.accepted
+        own.offset = msgs[-1].metadata.sequence.stream
+
+    # -- letting go
+    def _drop(self, part: int, why: str) -> None:
+        """Forget a partition without writing anything (its commits would be refused)."""
+        own = self.owned.pop(part, None)
+        if own is None:
+            return
+        self.dropped += 1
+        _log.warning("partition dropped", extra={"worker": self.name, "partition": part,
+                                                 "epoch": own.lease.epoch, "why": why})
+        with contextlib.suppress(Exception):  # a broken connection: nothing left to close
+            own.store.close()
+
+    def _give_back(self, part: int) -> None:
+        """Write what the partition holds, then release its lease for another worker."""
+        own = self.owned.get(part)
+        if own is None:
+            return
+        try:
+            own.engine.checkpoint()
+            own.store.close()
+            self.owned.pop(part, None)
+            self._leases_db().release(own.lease)
+            _log.info("partition given back", extra={"worker": self.name, "partition": part})
+        except Exception as exc:
+            self._drop(part, f"give back failed: {exc}")
+
+    def _give_back_all(self) -> None:
+        for part in list(self.owned):
+            self._give_back(part)
+        with contextlib.suppress(psycopg.Error):
+            self._leases_db().leave(self.name)
+        if self._leases is not None:
+            self._leases.close()
+            self._leases = None
+
+
+def _with_schema(url: str, schema: str) -> str:
+    base, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if p and not p.startswith("schema=")]
+    return f"{base}?{'&'.join([*kept, f'schema={schema}'])}"

@@ -1,0 +1,130 @@
+"""The cluster's roles as processes: `intently serve --role gateway|worker|dispatcher|all`.
+
+Each runs until SIGINT or SIGTERM, then stops cleanly: a gateway finishes its requests, a
+worker writes what its partitions hold and gives their leases back, a dispatcher finishes its
+sends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .._logging import configure
+from ..config import Settings
+from ..engine import Dispatcher, channels_from_settings
+from ..store.postgres import PostgresStore
+from ._gateway import Gateway
+from ._outbox import ClusterOutbox
+from ._worker import ClusterWorker, bootstrap
+
+_log = logging.getLogger("intently.cluster")
+
+
+def _name(role: str) -> str:
+    return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+
+def gateway_app(settings: Settings) -> Any:
+    """The gateway's FastAPI app; it connects to NATS when the server starts."""
+    from ..api import Intake, create_gateway_app
+
+    gateway = Gateway(settings, _name("gateway"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive)
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def serve_gateway(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    configure(settings.log_level, settings.log_format)
+    uvicorn.run(gateway_app(settings), host=host, port=port, log_level="warning",
+                access_log=False, http="httptools", timeout_graceful_shutdown=10)
+
+
+def run_worker(settings: Settings, name: str | None = None,
+               stop: threading.Event | None = None) -> None:
+    """A partition worker in the foreground (or in a thread: then `stop` ends it)."""
+    configure(settings.log_level, settings.log_format)
+    worker = ClusterWorker(settings, name=name or _name("worker"))
+
+    async def main() -> None:
+        done = asyncio.Event()
+        if stop is None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, done.set)
+        else:
+            loop = asyncio.get_running_loop()
+
+            def wait() -> None:
+                stop.wait()
+                loop.call_soon_threadsafe(done.set)
+
+            loop.run_in_executor(None, wait)
+        await worker.run(done)
+
+    asyncio.run(main())
+
+
+def start_dispatcher(settings: Settings) -> tuple[Dispatcher, ClusterOutbox]:
+    """A dispatcher over every partition's outbox, started in its thread."""
+    bootstrap(settings)
+    shared = PostgresStore(settings.db, writer_lock=False)
+    try:
+        secret = shared.get_meta("secret") or ""
+    finally:
+        shared.close()
+    outbox = ClusterOutbox(settings.db, settings.partitions)
+    dispatcher = Dispatcher(outbox, channels_from_settings(settings, secret.encode()),
+                            owner=_name("dispatcher"),
+                            max_age_s=settings.max_message_age_hours * 3600.0)
+    return dispatcher.start(), outbox
+
+
+def run_dispatcher(settings: Settings) -> None:
+    configure(settings.log_level, settings.log_format)
+    dispatcher, outbox = start_dispatcher(settings)
+    _wait_for_signal()
+    dispatcher.stop()
+    outbox.close()
+
+
+def serve_all(settings: Settings, host: str, port: int) -> None:
+    """Every role in one process: the gateway in the foreground, a worker and a dispatcher in
+    threads (a small cluster, or one node of several)."""
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(settings, None, stop),
+                              name="intently-worker")
+    worker.start()
+    dispatcher, outbox = start_dispatcher(settings)
+    try:
+        serve_gateway(settings, host, port)
+    finally:
+        stop.set()
+        dispatcher.stop()
+        outbox.close()
+        worker.join(30)
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
