@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import signal
 
-from intently.cluster.roles import run_worker
 from intently.config import Settings
+from intently.roles import run_worker
 from intently.store import postgres
 
 mode, _, nth = os.environ.get("CRASH_AT", "").partition(":")

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,7 @@ import pytest
 
 from intently import Engine, ManualClock, Settings
 from intently.store import MemoryStore, Store, open_store
+from intently.testing import free_port
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,3 +124,51 @@ def named_weights(model: Any) -> dict[str, float]:
     weights.update({(f"item:{k}" if k in ITEM_FEATURES else k): v
                     for k, v in model.items.items()})
     return weights
+
+
+class NatsServer:
+    """nats-server with JetStream on a free port, its store in a folder of the test's."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+        self.proc = subprocess.Popen(
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: _port_open(self.port), 10, "nats-server did not start")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(ok: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `ok` until it holds; fail with `what` after `seconds` (a bounded wait)."""
+    deadline = time.monotonic() + seconds
+    while not ok():
+        if time.monotonic() > deadline:
+            raise AssertionError(what)
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    yield server
+    if server.proc is not None and server.proc.poll() is None:
+        server.kill()

@@ -20,21 +20,21 @@ import subprocess
 import sys
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from conftest import postgres_schema
+from conftest import NatsServer, postgres_schema, wait_until
 from intently import StoreError
 from intently.cluster import STREAM, Gateway, Leases, partition_of, partition_schema
 from intently.config import Settings
 from intently.events import as_event
 from intently.scenarios import ready_made
 from intently.store.postgres import PostgresStore, split_url
-from intently.testing import Shop, free_port
+from intently.testing import Shop
 
 pytestmark = [pytest.mark.crash, pytest.mark.integration]
 
@@ -43,58 +43,9 @@ LEASE_S = 3.0
 HERE = Path(__file__).parent
 
 
-class NatsServer:
-    """nats-server with JetStream on a free port, its store in a folder of the test's."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-        self.proc = subprocess.Popen(
-            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait(lambda: _port_open(self.port), 10, "nats-server did not start")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-
 def _after(seconds: float, then: Callable[[], None]) -> None:
     time.sleep(seconds)
     then()
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _wait(ok: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "jetstream")
-    server.start()
-    yield server
-    if server.proc is not None and server.proc.poll() is None:
-        server.kill()
 
 
 class Workers:
@@ -169,7 +120,7 @@ def _restart_postgresql() -> bool:
     version = sorted(os.listdir("/etc/postgresql"))[-1]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart",
                     "-m", "fast"], check=True, timeout=60)
-    _wait(lambda: subprocess.run(["pg_isready", "-q"]).returncode == 0, 30,
+    wait_until(lambda: subprocess.run(["pg_isready", "-q"]).returncode == 0, 30,
           "PostgreSQL did not come back")
     return True
 
@@ -248,7 +199,7 @@ def _run_faults(tmp_path: Path, nats: NatsServer, url: str) -> None:
         outcome = asyncio.run(drive())
         leases = Leases(conninfo, base, PARTITIONS, LEASE_S)
         try:
-            _wait(lambda: all(row[3] >= outcome["last"].get(row[0], 0)
+            wait_until(lambda: all(row[3] >= outcome["last"].get(row[0], 0)
                               for row in leases.table()), 90,
                   "partitions did not reach the end of the stream")
             history = leases.history()

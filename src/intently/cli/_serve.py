@@ -47,7 +47,7 @@ def serve_cmd(
 
 
 def _serve_cluster(s: Settings, role: str, host: str, port: int) -> None:
-    from ..cluster import roles
+    from .. import roles
 
     if not s.db.startswith(("postgresql://", "postgres://")):
         err.print("[red]cluster mode keeps its state in PostgreSQL: set the store to a "

@@ -15,8 +15,9 @@ docs/cluster.md has the design, its guarantees and its limits.
 from ._gateway import Gateway
 from ._layout import STREAM, partition_of, partition_schema
 from ._leases import Lease, Leases
+from ._outbox import ClusterOutbox
 from ._partition import Fenced, PartitionStore
 from ._worker import ClusterWorker, bootstrap
 
-__all__ = ["STREAM", "ClusterWorker", "Fenced", "Gateway", "Lease", "Leases",
+__all__ = ["STREAM", "ClusterOutbox", "ClusterWorker", "Fenced", "Gateway", "Lease", "Leases",
            "PartitionStore", "bootstrap", "partition_of", "partition_schema"]

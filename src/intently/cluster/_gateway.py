@@ -7,6 +7,7 @@ partition's owner drops any later repeat by message id)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -87,6 +88,13 @@ class Gateway:
                             duplicate_at=dupes)
 
     async def close(self) -> None:
-        if self._nc is not None:
-            await self._nc.drain()
-            self._nc = None
+        """Wait for acknowledgements in flight, then disconnect (at once when the server is
+        unreachable: nothing is in flight that could still be acknowledged)."""
+        nc, self._nc, self._js = self._nc, None, None
+        if nc is None:
+            return
+        try:
+            await nc.drain()
+        except (TimeoutError, nats.errors.Error, OSError):
+            with contextlib.suppress(nats.errors.Error, OSError):  # the server is gone
+                await nc.close()

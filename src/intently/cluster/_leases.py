@@ -56,7 +56,9 @@ class Leases:
 
     def create(self) -> None:
         """The tables and one row per partition (idempotent)."""
-        with self._db.transaction():
+        with self._db.transaction():  # one process at a time (concurrent CREATE ... IF NOT
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",  # EXISTS collide)
+                             (f"intently:{self.schema}:ddl",))
             self._db.execute(_TABLES)  # type: ignore[arg-type]
             self._db.execute("INSERT INTO leases (part) SELECT generate_series(0, %s - 1) "
                              "ON CONFLICT DO NOTHING", (self.partitions,))
@@ -114,7 +116,8 @@ class Leases:
         """(partition, owner, epoch, stream_seq, seconds left) for every partition."""
         return self._db.execute(
             "SELECT part, owner, epoch, stream_seq, "
-            "greatest(extract(epoch FROM expires_at - now()), -1)::float8 "
+            "CASE WHEN expires_at = '-infinity' THEN -1.0 "
+            "ELSE greatest(extract(epoch FROM expires_at - now()), -1)::float8 END "
             "FROM leases ORDER BY part").fetchall()
 
     def history(self) -> list[tuple[int, int, str, int]]:

@@ -40,8 +40,9 @@ async def connect(settings: Settings, name: str) -> nats.NATS:
         _log.info("NATS reconnected", extra={"client": name})
 
     return await nats.connect(settings.stream, name=name, max_reconnect_attempts=-1,
-                              reconnect_time_wait=0.5, connect_timeout=5, error_cb=error,
-                              disconnected_cb=disconnected, reconnected_cb=reconnected)
+                              reconnect_time_wait=0.5, connect_timeout=5, drain_timeout=5,
+                              error_cb=error, disconnected_cb=disconnected,
+                              reconnected_cb=reconnected)
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:

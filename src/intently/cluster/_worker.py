@@ -34,7 +34,6 @@ from ._partition import PartitionStore
 from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream, partition_reader
 
 _log = logging.getLogger("intently.cluster")
-_TAKE_PER_BEAT = 4
 
 
 @dataclass
@@ -84,6 +83,7 @@ class ClusterWorker:
         self.applied = 0
         self.dropped = 0
         self._leases: Leases | None = None
+        self._closing: list[asyncio.Future[None]] = []
         # each partition's engine holds its share of the records cache
         self._partition_settings = replace(
             settings, cache_profiles=max(1_000, settings.cache_profiles // settings.partitions))
@@ -102,11 +102,20 @@ class ClusterWorker:
                     last_beat = time.monotonic()
                     await self._beat(js)
                 busy = await self._step_all(js)
+                if self._closing:
+                    await asyncio.gather(*self._closing, return_exceptions=True)
+                    self._closing.clear()
                 if not busy:
                     await asyncio.sleep(0.02)
         finally:
             self._give_back_all()
-            await nc.drain()
+            await asyncio.gather(*self._closing, return_exceptions=True)
+            self._closing.clear()
+            try:
+                await nc.drain()
+            except (TimeoutError, nats.errors.Error, OSError):
+                with contextlib.suppress(nats.errors.Error, OSError):  # the server is gone
+                    await nc.close()
 
     def _leases_db(self) -> Leases:
         if self._leases is None:
@@ -125,9 +134,10 @@ class ClusterWorker:
             share = leases.fair_share(workers)
             for part in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - share)]:
                 self._give_back(part)
-            if len(self.owned) < share:  # a few per beat: opening one replays its recent log
-                for part in leases.free()[:_TAKE_PER_BEAT]:
-                    if len(self.owned) >= share:
+            if len(self.owned) < share:  # for a quarter of a lease at most: opening a
+                until = time.monotonic() + self.settings.lease_seconds / 4  # partition
+                for part in leases.free():  # replays its recent log, and ours need renewing
+                    if len(self.owned) >= share or time.monotonic() > until:
                         break
                     lease = leases.take(part, self.name)
                     if lease is not None:
@@ -229,6 +239,7 @@ class ClusterWorker:
         own = self.owned.pop(part, None)
         if own is None:
             return
+        self._stop_reading(own)
         self.dropped += 1
         _log.warning("partition dropped", extra={"worker": self.name, "partition": part,
                                                  "epoch": own.lease.epoch, "why": why})
@@ -244,10 +255,15 @@ class ClusterWorker:
             own.engine.checkpoint()
             own.store.close()
             self.owned.pop(part, None)
+            self._stop_reading(own)
             self._leases_db().release(own.lease)
             _log.info("partition given back", extra={"worker": self.name, "partition": part})
         except Exception as exc:
             self._drop(part, f"give back failed: {exc}")
+
+    def _stop_reading(self, own: _Owned) -> None:
+        """End the partition's subscription (its ephemeral consumer goes after a while)."""
+        self._closing.append(asyncio.ensure_future(own.reader.unsubscribe()))
 
     def _give_back_all(self) -> None:
         for part in list(self.owned):

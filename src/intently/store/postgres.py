@@ -396,8 +396,7 @@ class PostgresStore:
             else:
                 if writer_lock:
                     self._take_writer_lock()
-                db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                    sql.Identifier(self.schema)))
+                self._create_schema()
             db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
             if durability == "process":
                 db.execute("SET synchronous_commit = off")
@@ -416,10 +415,20 @@ class PostgresStore:
                 "database; stop it, or send events to it over HTTP, or open this store "
                 "read-only")
 
+    def _create_schema(self) -> None:
+        """The schema, once: processes starting together take turns (concurrent `CREATE ...
+        IF NOT EXISTS` statements collide in PostgreSQL's catalog)."""
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                             (f"intently:{self.schema}:ddl",))
+            self._db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(self.schema)))
+
     def _create_tables(self) -> None:
         db = self._db
         with db.transaction():
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "ddl"),))
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                       (f"intently:{self.schema}:ddl",))
             db.execute(_TABLES)  # a fixed script, several statements
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is not None and int(row[0]) > SCHEMA_VERSION:

@@ -1,4 +1,5 @@
-"""The cluster's roles as processes: `intently serve --role gateway|worker|dispatcher|all`.
+"""A cluster node's composition root: the roles of cluster mode as processes, started by
+`intently serve --role gateway|worker|dispatcher|all`.
 
 Each runs until SIGINT or SIGTERM, then stops cleanly: a gateway finishes its requests, a
 worker writes what its partitions hold and gives their leases back, a dispatcher finishes its
@@ -16,13 +17,11 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._logging import configure
-from ..config import Settings
-from ..engine import Dispatcher, channels_from_settings
-from ..store.postgres import PostgresStore
-from ._gateway import Gateway
-from ._outbox import ClusterOutbox
-from ._worker import ClusterWorker, bootstrap
+from ._logging import configure
+from .cluster import ClusterOutbox, ClusterWorker, Gateway, bootstrap
+from .config import Settings
+from .engine import Dispatcher, channels_from_settings
+from .store.postgres import PostgresStore
 
 _log = logging.getLogger("intently.cluster")
 
@@ -33,7 +32,7 @@ def _name(role: str) -> str:
 
 def gateway_app(settings: Settings) -> Any:
     """The gateway's FastAPI app; it connects to NATS when the server starts."""
-    from ..api import Intake, create_gateway_app
+    from .api import Intake, create_gateway_app
 
     gateway = Gateway(settings, _name("gateway"))
 

@@ -1,0 +1,135 @@
+"""Cluster roles one at a time, on a nats-server of the test's own and the machine's
+PostgreSQL: the gateway's HTTP API, a worker applying what it published, and two dispatchers
+sharing the partitions' outboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import NatsServer, postgres_schema, wait_until
+from intently.channels import Message
+from intently.cluster import ClusterOutbox, ClusterWorker, Leases, partition_schema
+from intently.config import Settings
+from intently.engine import Dispatcher
+from intently.roles import gateway_app
+from intently.scenarios import ready_made
+from intently.store import open_store
+from intently.store.postgres import PostgresStore, split_url
+from intently.testing import Shop
+
+pytestmark = pytest.mark.integration
+
+KEY = "gw-key"
+
+
+@pytest.fixture
+def cluster(nats_server: NatsServer) -> Iterator[Settings]:
+    with postgres_schema() as url:
+        yield Settings(db=url, stream=nats_server.url, partitions=4, lease_seconds=3.0,
+                       write_keys=(KEY,), stream_ack_seconds=1.0)
+
+
+def test_the_gateway_answers_after_the_stream_holds_the_events(
+        cluster: Settings, nats_server: NatsServer) -> None:
+    with TestClient(gateway_app(cluster)) as http:
+        batch = {"batch": [
+            {"type": "track", "event": "Product Viewed", "anonymousId": "a1", "messageId": "m1"},
+            {"type": "identify", "anonymousId": "a1", "userId": "u1", "messageId": "m2",
+             "traits": {"email": "ann@x.com"}}]}
+        first = http.post("/v1/batch", json=batch, auth=(KEY, ""))
+        assert first.json() == {"success": True, "accepted": 2, "duplicates": 0}
+        again = http.post("/v1/batch", json=batch, auth=(KEY, ""))
+        assert again.json() == {"success": True, "accepted": 0, "duplicates": 2}
+        bad = http.post("/v1/track", json={"event": "x", "anonymousId": "a", "timestamp": []},
+                        auth=(KEY, ""))
+        assert bad.status_code == 400 and "$.timestamp" in bad.text
+        assert http.post("/v1/track", json={"event": "x", "anonymousId": "a"}).status_code == 401
+        assert http.get("/health").json() == {"status": "ok", "role": "gateway"}
+        assert http.get("/v1/profiles/u1").status_code == 404  # a gateway only ingests
+        nats_server.kill()
+        down = http.post("/v1/track", json={"event": "x", "anonymousId": "a", "messageId": "m3"},
+                         auth=(KEY, ""))
+        assert down.status_code == 503 and "did not acknowledge" in down.text
+        assert http.get("/health").status_code == 503
+
+
+class Recorder:
+    """A channel that remembers what it was asked to send, and by which dispatcher."""
+
+    def __init__(self, sent: Counter[str], lock: threading.Lock) -> None:
+        self.sent = sent
+        self.lock = lock
+
+    def send(self, message: Message) -> None:
+        with self.lock:
+            self.sent[message.id] += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
+        cluster: Settings) -> None:
+    shared = PostgresStore(cluster.db, writer_lock=False)
+    for scenario in ready_made().values():
+        shared.save_scenario(scenario.name, json.dumps(scenario.to_json()).encode())
+    shared.close()
+    events = list(Shop(users=150, days=30, seed=2).events())
+    with TestClient(gateway_app(cluster)) as http:
+        for i in range(0, len(events), 100):
+            r = http.post("/v1/batch", json={"batch": events[i : i + 100]}, auth=(KEY, ""))
+            assert r.status_code == 200, r.text
+
+    worker = ClusterWorker(cluster, name="w-test")
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
+    thread.start()
+    try:
+        wait_until(lambda: worker.applied == len(events), 60, "the worker fell short")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+    assert not thread.is_alive()
+    conninfo, base = split_url(cluster.db)
+    leases = Leases(conninfo, base, cluster.partitions, cluster.lease_seconds)
+    assert all(row[1] == "" for row in leases.table())  # given back at the stop
+    leases.close()
+    counts = []
+    for part in range(cluster.partitions):
+        store = open_store(f"{cluster.db.partition('?')[0]}?schema="
+                           f"{partition_schema(base, part)}", readonly=True)
+        counts.append(store.count_events())
+        store.close()
+    assert sum(counts) == len(events) and all(counts)
+
+    sent: Counter[str] = Counter()
+    lock = threading.Lock()
+    outboxes = [ClusterOutbox(cluster.db, cluster.partitions) for _ in range(2)]
+    dispatchers = [Dispatcher(o, {c: Recorder(sent, lock) for c in ("email", "sms", "push",
+                                                                     "webhook", "log")},
+                              owner=f"d{i}", max_age_s=10 * 365 * 86400.0)
+                   for i, o in enumerate(outboxes)]
+    runs = [threading.Thread(target=_drain, args=(d,)) for d in dispatchers]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    for outbox in outboxes:
+        outbox.close()
+    assert sent and max(sent.values()) == 1
+    assert sum(d.counts["delivered"] for d in dispatchers) == len(sent)
+    assert all(d.counts["delivered"] for d in dispatchers)  # both took a share
+
+
+def _drain(dispatcher: Dispatcher) -> None:
+    while dispatcher.run_once(limit=5):
+        pass
+
