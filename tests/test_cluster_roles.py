@@ -5,18 +5,21 @@ sharing the partitions' outboxes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from conftest import NatsServer, postgres_schema, wait_until
 from intently.channels import Message
 from intently.cluster import ClusterOutbox, ClusterWorker, Leases, partition_schema
 from intently.config import Settings
+from intently.decisions import save_offer_rules
 from intently.engine import Dispatcher
 from intently.roles import gateway_app
 from intently.scenarios import ready_made
@@ -133,3 +136,49 @@ def _drain(dispatcher: Dispatcher) -> None:
     while dispatcher.run_once(limit=5):
         pass
 
+
+
+def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Settings) -> None:
+    settings = dataclasses.replace(cluster, cache="redis://127.0.0.1:6379/0")
+    base = split_url(settings.db)[1]
+    shared = PostgresStore(settings.db, writer_lock=False)
+    save_offer_rules(shared, [{"when": ["pasta"], "offer": "parmesan", "audience": "orders >= 1"}])
+    shared.close()
+    buyer = [
+        {"type": "identify", "anonymousId": "d-1", "userId": "c-7", "messageId": "k1",
+         "traits": {"email": "Ann@Example.com"}},
+        {"type": "track", "event": "Order Completed", "userId": "c-7", "anonymousId": "d-1",
+         "messageId": "k2", "properties": {"order_id": "o-1", "revenue": 30.0}}]
+    cache = redis.Redis.from_url(settings.cache or "")
+    try:
+        with TestClient(gateway_app(settings)) as http:
+            assert http.post("/v1/batch", json={"batch": buyer}, auth=(KEY, "")).status_code == 200
+            worker = ClusterWorker(settings, name="w-cache")
+            stop = asyncio.Event()
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
+            thread.start()
+            try:
+                wait_until(lambda: worker.applied == 2, 30, "the worker fell short")
+            finally:
+                loop.call_soon_threadsafe(stop.set)
+                thread.join(30)
+            receipt = {"items": [{"name": "Pasta", "price": 2.5}], "userId": "c-7"}
+            answer = http.post("/v1/decide", json=receipt, auth=(KEY, "")).json()
+            assert [o["offer"] for o in answer["offers"]] == ["parmesan"]
+            record = answer["customer"]
+            by_email = http.post("/v1/decide", json={**receipt, "userId": "ann@example.com"},
+                                 auth=(KEY, "")).json()
+            assert by_email["customer"] == record  # any identifier finds the record
+            stranger = http.post("/v1/decide", json={**receipt, "userId": "nobody"},
+                                 auth=(KEY, "")).json()
+            assert stranger["offers"] == [] and stranger["customer"] == "nobody"
+            cache.flushdb()  # never the source of truth: decided as unknown, no error
+            flushed = http.post("/v1/decide", json=receipt, auth=(KEY, "")).json()
+            assert flushed["offers"] == [] and flushed["customer"] == "c-7"
+            assert http.post("/v1/decide", json={"items": []},
+                             auth=(KEY, "")).status_code == 400
+    finally:
+        for key in cache.scan_iter(f"{base}:*"):
+            cache.delete(key)
+        cache.close()

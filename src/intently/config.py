@@ -25,6 +25,9 @@ class Settings:
     owner drops later repeats by message id too)."""
     stream_ack_seconds: float = 5.0
     """How long a gateway waits for JetStream's acknowledgement before it answers 503."""
+    cache: str | None = None
+    """Cluster mode: the Redis that holds records for real-time decisions
+    (`redis://host:6379/0`, `INTENTLY_CACHE`); gateways answer `/v1/decide` from it."""
     partitions: int = 64
     """Virtual partitions of a cluster, fixed when it first starts."""
     lease_seconds: float = 5.0

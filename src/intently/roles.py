@@ -14,14 +14,16 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ._logging import configure
-from .cluster import ClusterOutbox, ClusterWorker, Gateway, bootstrap
+from .cluster import ClusterOutbox, ClusterWorker, Gateway, RecordReader, bootstrap
 from .config import Settings
+from .decisions import Decider, load_decider
 from .engine import Dispatcher, channels_from_settings
-from .store.postgres import PostgresStore
+from .store.postgres import PostgresStore, split_url
 
 _log = logging.getLogger("intently.cluster")
 
@@ -30,23 +32,55 @@ def _name(role: str) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def gateway_app(settings: Settings) -> Any:
-    """The gateway's FastAPI app; it connects to NATS when the server starts."""
+def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
+    """The gateway's FastAPI app; it connects to NATS when the server starts. With a cache
+    (`settings.cache`), it also answers `POST /v1/decide` from the records there, with the
+    offer rules read from PostgreSQL (again every `rules_every_s`)."""
     from .api import Intake, create_gateway_app
 
     gateway = Gateway(settings, _name("gateway"))
+    reader = RecordReader(settings.cache, split_url(settings.db)[1]) if settings.cache else None
+    decider = [Decider([])]
+
+    async def decide(items: list[str], who: str | None, at: float | None) -> dict[str, Any]:
+        profile = await reader.find(who) if reader is not None and who else None
+        result = decider[0].decide(items, profile, at or time.time(), customer=who)
+        result["customer"] = profile.id if profile is not None else who
+        return result
+
+    async def refresh_rules() -> None:
+        while True:
+            try:
+                decider[0] = await asyncio.to_thread(_load_decider, settings)
+            except Exception as exc:  # the database is away: keep deciding with what we had
+                _log.warning("offer rules not refreshed", extra={"error": repr(exc)})
+            await asyncio.sleep(rules_every_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await gateway.start()
+        rules = asyncio.create_task(refresh_rules()) if reader is not None else None
         try:
             yield
         finally:
+            if rules is not None:
+                rules.cancel()
+            if reader is not None:
+                await reader.close()
             await gateway.close()
 
-    app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive)
+    app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive,
+                             decide if reader is not None else None)
     app.router.lifespan_context = lifespan
     return app
+
+
+def _load_decider(settings: Settings) -> Decider:
+    shared = PostgresStore(settings.db, readonly=True)
+    try:
+        return load_decider(shared)
+    finally:
+        shared.close()
 
 
 def serve_gateway(settings: Settings, host: str, port: int) -> None:

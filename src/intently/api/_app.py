@@ -52,16 +52,19 @@ def _answer_errors(app: FastAPI) -> None:
         return Response(json.dumps(body), status_code=500, media_type="application/json")
 
 
-def create_gateway_app(intake: Intake, alive: Callable[[], bool]) -> FastAPI:
-    """A cluster gateway's API: the Segment-compatible ingest routes only, each answered once
-    the event stream holds every event of the request. `alive`: whether the stream is
-    reachable (the health check's answer)."""
+def create_gateway_app(intake: Intake, alive: Callable[[], bool],
+                       decide: _decide.Decide | None = None) -> FastAPI:
+    """A cluster gateway's API: the Segment-compatible ingest routes, each answered once the
+    event stream holds every event of the request, and `POST /v1/decide` when `decide` is
+    given. `alive`: whether the stream is reachable (the health check's answer)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.")
     app.state.intake = intake
     app.add_middleware(IngestCORS)
-    _schemas.install(app, [Event, _schemas.IngestBatch])
+    _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt])
     app.include_router(_ingest.router)
+    if decide is not None:
+        app.include_router(_decide.decide_router(decide))
     _answer_errors(app)
 
     @app.get("/health", tags=["ops"])

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
+from ..config import Settings
 from ..decisions import OfferRule
 from ..events import as_validation_error
 from ._auth import ADMIN_HELP, check, presented_key, require_admin
-from ._body import admin_body
-from ._deps import on_engine, services
+from ._body import admin_body, read_body
+from ._deps import intake, on_engine, services
 from ._schemas import OFFERS_BODY, body
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -39,19 +41,22 @@ _decode = msgspec.json.Decoder(Receipt).decode
 _encode = msgspec.json.Encoder().encode
 
 
-def _require_key(request: Request) -> None:
+Decide = Callable[[list[str], str | None, float | None], Awaitable[dict[str, Any]]]
+"""(items, customer identifier, receipt time) -> the decision: how a cluster gateway decides."""
+
+
+def _require_key(request: Request, settings: Settings) -> None:
     """A point of sale calls this: a write key or an admin key will do."""
-    s = services(request).settings
-    check(presented_key(request.headers.get("authorization")), s.write_keys + s.admin_keys,
-          ADMIN_HELP)
+    check(presented_key(request.headers.get("authorization")),
+          settings.write_keys + settings.admin_keys, ADMIN_HELP)
 
 
-@router.post("/decide", summary="Offers for a receipt: {items: [...], userId}",
-             openapi_extra=body("Receipt"))
-async def decide(request: Request) -> Response:
-    _require_key(request)
+async def read_receipt(request: Request, settings: Settings
+                       ) -> tuple[list[str], str | None, float | None]:
+    """The receipt's items (names, ids, categories), who is buying, and when."""
+    _require_key(request, settings)
     try:
-        receipt = _decode(await admin_body(request))
+        receipt = _decode(await read_body(request, settings.max_request_bytes))
     except msgspec.DecodeError as exc:
         raise as_validation_error(exc) from None
     if not receipt.items:
@@ -62,15 +67,38 @@ async def decide(request: Request) -> Response:
             items.append(line)
         else:
             items.extend(v for v in (line.name, line.product_id, line.sku, line.category) if v)
-    svc = services(request)
-    engine = svc.worker.engine
-    who = receipt.customer or receipt.userId or receipt.anonymousId
-    profile = engine.find(who) if who else None
-    now = receipt.timestamp or engine.clock.now()
-    result = engine.decider.decide(items, profile, now, customer=who)
-    result["customer"] = profile.id if profile is not None else who
+    return items, receipt.customer or receipt.userId or receipt.anonymousId, receipt.timestamp
+
+
+def answer(result: dict[str, Any]) -> Response:
     # encoded here: FastAPI's generic encoder would cost more than the decision itself
     return Response(_encode(result), media_type="application/json")
+
+
+@router.post("/decide", summary="Offers for a receipt: {items: [...], userId}",
+             openapi_extra=body("Receipt"))
+async def decide(request: Request) -> Response:
+    svc = services(request)
+    items, who, at = await read_receipt(request, svc.settings)
+    engine = svc.worker.engine
+    profile = engine.find(who) if who else None
+    now = at or engine.clock.now()
+    result = engine.decider.decide(items, profile, now, customer=who)
+    result["customer"] = profile.id if profile is not None else who
+    return answer(result)
+
+
+def decide_router(decide: Decide) -> APIRouter:
+    """`POST /v1/decide` answered by `decide` (a cluster gateway's, from its cache)."""
+    routes = APIRouter(prefix="/v1", tags=["decisions"])
+
+    @routes.post("/decide", summary="Offers for a receipt: {items: [...], userId}",
+                 openapi_extra=body("Receipt"))
+    async def gateway_decide(request: Request) -> Response:
+        items, who, at = await read_receipt(request, intake(request).settings)
+        return answer(await decide(items, who, at))
+
+    return routes
 
 
 @router.get("/offers", summary="Offer rules (written and mined)")

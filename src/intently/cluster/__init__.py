@@ -1,5 +1,6 @@
 """Cluster mode on engines users already run: NATS JetStream (the durable, partitioned log),
-PostgreSQL (state, leases and the offsets, committed together) and later Redis (hot reads).
+PostgreSQL (state, leases and the offsets, committed together) and Redis (hot reads for
+real-time decisions: `RecordWriter` in workers, `RecordReader` in gateways).
 
 - `Gateway` (in the HTTP server of `intently serve --role gateway`): validates, files and
   publishes each event to its partition's subject with `Nats-Msg-Id` = its message id, and
@@ -12,6 +13,7 @@ PostgreSQL (state, leases and the offsets, committed together) and later Redis (
 docs/cluster.md has the design, its guarantees and its limits.
 """
 
+from ._cache import RecordReader, RecordWriter
 from ._gateway import Gateway
 from ._layout import STREAM, partition_of, partition_schema
 from ._leases import Lease, Leases
@@ -20,4 +22,5 @@ from ._partition import Fenced, PartitionStore
 from ._worker import ClusterWorker, bootstrap
 
 __all__ = ["STREAM", "ClusterOutbox", "ClusterWorker", "Fenced", "Gateway", "Lease", "Leases",
-           "PartitionStore", "bootstrap", "partition_of", "partition_schema"]
+           "PartitionStore", "RecordReader", "RecordWriter", "bootstrap", "partition_of",
+           "partition_schema"]

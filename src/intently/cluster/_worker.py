@@ -25,9 +25,11 @@ from nats.js import JetStreamContext
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..engine import Engine
+from ..engine import Engine, Processed
 from ..events import Event, from_log
+from ..profiles import Profile
 from ..store.postgres import PostgresStore, split_url
+from ._cache import RecordWriter
 from ._layout import partition_schema
 from ._leases import Lease, Leases
 from ._partition import PartitionStore
@@ -84,6 +86,8 @@ class ClusterWorker:
         self.dropped = 0
         self._leases: Leases | None = None
         self._closing: list[asyncio.Future[None]] = []
+        self.cache = RecordWriter(settings.cache, self.base) if settings.cache else None
+        self._changed: dict[str, Profile] = {}  # records of the batch in hand, for the cache
         # each partition's engine holds its share of the records cache
         self._partition_settings = replace(
             settings, cache_profiles=max(1_000, settings.cache_profiles // settings.partitions))
@@ -157,6 +161,8 @@ class ClusterWorker:
         store = PartitionStore(url, lease, self.base, durability=self.settings.durability)
         try:
             engine = Engine(store, settings=self._partition_settings, clock=self.clock)
+            if self.cache is not None:
+                engine.listeners.append(self._note_changed)
             reader = await partition_reader(js, self.settings, part, lease.stream_seq)
         except BaseException:
             store.close()
@@ -231,7 +237,15 @@ class ClusterWorker:
         if events:
             result = own.engine.commit_batch(events, raws)
             self.applied += result.accepted
+            if self.cache is not None and self._changed:  # committed: now readable
+                self.cache.write(self._changed.values())
+                self._changed.clear()
         own.offset = msgs[-1].metadata.sequence.stream
+
+    def _note_changed(self, processed: list[Processed]) -> None:
+        """An engine listener: the records a commit changed (called after it committed)."""
+        for p in processed:
+            self._changed[p.profile.id] = p.profile
 
     # -- letting go
     def _drop(self, part: int, why: str) -> None:
@@ -273,6 +287,8 @@ class ClusterWorker:
         if self._leases is not None:
             self._leases.close()
             self._leases = None
+        if self.cache is not None:
+            self.cache.close()
 
 
 def _with_schema(url: str, schema: str) -> str:
