@@ -9,12 +9,27 @@ from ._common import JSON, emit_json
 
 def bench(
     quick: bool = typer.Option(False, "--quick", help="Smaller run, under 30 s"),
+    cluster: bool = typer.Option(False, "--cluster", help="Cluster mode's figures instead "
+                                 "(gateways, workers, outbox, decisions, recovery) next to "
+                                 "the embedded mode's"),
+    store: str = typer.Option("postgresql:///test", help="--cluster: the PostgreSQL database "
+                              "(a schema of its own is made and dropped)"),
+    stream: str = typer.Option(None, help="--cluster: a NATS server with JetStream (default: "
+                               "a nats-server started for the run)"),
+    cache: str = typer.Option("redis://127.0.0.1:6379/0", help="--cluster: Redis (its keys "
+                              "are removed at the end)"),
     as_json: bool = JSON,
 ) -> None:
     """Measure the pipeline, its storage floor, HTTP ingest, latency and memory per profile."""
-    from ..benchmarks import run_all
+    if cluster:
+        from ..benchmarks import cluster as cluster_bench
 
-    figures = run_all(quick=quick)
+        figures = cluster_bench.run(store=store, stream=stream, cache=cache,
+                                    users=1000 if quick else 4000)
+    else:
+        from ..benchmarks import run_all
+
+        figures = run_all(quick=quick)
     if as_json:
         emit_json(figures)
         return

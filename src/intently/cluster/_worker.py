@@ -46,6 +46,7 @@ class _Owned:
     reader: JetStreamContext.PullSubscription
     offset: int
     """The last stream position committed."""
+    task: asyncio.Task[None] | None = None
 
 
 def bootstrap(settings: Settings) -> None:
@@ -86,6 +87,7 @@ class ClusterWorker:
         self.dropped = 0
         self._leases: Leases | None = None
         self._closing: list[asyncio.Future[None]] = []
+        self._ended: list[_Owned] = []  # partitions let go of, whose tasks may still wait
         self.cache = RecordWriter(settings.cache, self.base) if settings.cache else None
         self._changed: dict[str, Profile] = {}  # records of the batch in hand, for the cache
         # each partition's engine holds its share of the records cache
@@ -99,20 +101,19 @@ class ClusterWorker:
         js = nc.jetstream()
         await ensure_stream(js, self.settings)
         beat_every = self.settings.lease_seconds / 3
-        last_beat = -beat_every
         try:
-            while not stop.is_set():
-                if time.monotonic() - last_beat >= beat_every:
-                    last_beat = time.monotonic()
-                    await self._beat(js)
-                busy = await self._step_all(js)
+            while not stop.is_set():  # the partitions' tasks run while this one waits
+                await self._beat(js)
                 if self._closing:
                     await asyncio.gather(*self._closing, return_exceptions=True)
                     self._closing.clear()
-                if not busy:
-                    await asyncio.sleep(0.02)
+                self._ended = [o for o in self._ended if o.task is not None and not o.task.done()]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), beat_every)
         finally:
             self._give_back_all()
+            await asyncio.gather(*(own.task for own in self._ended if own.task is not None),
+                                 return_exceptions=True)
             await asyncio.gather(*self._closing, return_exceptions=True)
             self._closing.clear()
             try:
@@ -132,17 +133,18 @@ class ClusterWorker:
         try:
             leases = self._leases_db()
             workers = leases.heartbeat(self.name)
-            for part, own in list(self.owned.items()):
-                if not leases.renew(own.lease):
-                    self._drop(part, "lease lost")
+            self._renew(leases)
+            renewed = time.monotonic()
             share = leases.fair_share(workers)
             for part in sorted(self.owned, reverse=True)[: max(0, len(self.owned) - share)]:
                 self._give_back(part)
-            if len(self.owned) < share:  # for a quarter of a lease at most: opening a
-                until = time.monotonic() + self.settings.lease_seconds / 4  # partition
-                for part in leases.free():  # replays its recent log, and ours need renewing
-                    if len(self.owned) >= share or time.monotonic() > until:
+            if len(self.owned) < share:
+                for part in leases.free():
+                    if len(self.owned) >= share:
                         break
+                    if time.monotonic() - renewed > self.settings.lease_seconds / 3:
+                        self._renew(leases)  # opening a partition replays its recent log:
+                        renewed = time.monotonic()  # many in a row must not starve the others
                     lease = leases.take(part, self.name)
                     if lease is not None:
                         await self._open(js, lease)
@@ -154,6 +156,11 @@ class ClusterWorker:
             if self._leases is not None:
                 self._leases.close()
                 self._leases = None
+
+    def _renew(self, leases: Leases) -> None:
+        for part, own in list(self.owned.items()):
+            if not leases.renew(own.lease):
+                self._drop(part, "lease lost")
 
     async def _open(self, js: JetStreamContext, lease: Lease) -> None:
         part = lease.partition
@@ -167,37 +174,37 @@ class ClusterWorker:
         except BaseException:
             store.close()
             raise
-        self.owned[part] = _Owned(lease, store, engine, reader, lease.stream_seq)
+        own = self.owned[part] = _Owned(lease, store, engine, reader, lease.stream_seq)
+        own.task = asyncio.create_task(self._serve(js, part, own))
         _log.info("partition taken", extra={"worker": self.name, "partition": part,
                                             "epoch": lease.epoch, "from": lease.stream_seq,
                                             "replayed": engine.recovered})
 
-    async def _step_all(self, js: JetStreamContext) -> bool:
-        """Fetch from every owned partition at once, then apply each batch."""
-        owned = list(self.owned.items())
-        if not owned:
-            return False
-        fetched = await asyncio.gather(*(self._fetch(own) for _, own in owned))
-        busy = False
-        for (part, own), msgs in zip(owned, fetched, strict=True):
-            if self.owned.get(part) is not own:
-                continue
+    async def _serve(self, js: JetStreamContext, part: int, own: _Owned) -> None:
+        """One partition's loop, as long as this worker holds it: read what came, apply it,
+        fire due timers. Engine calls never overlap (they do not await)."""
+        ticked = 0.0
+        while self.owned.get(part) is own:
+            msgs = await self._fetch(own)
+            if self.owned.get(part) is not own:  # dropped or given back while it waited
+                return
             if msgs is None:  # the reader broke (a restarted server): read again from the
                 await self._reopen_reader(js, part, own)  # last commit
                 continue
             try:
                 if msgs:
-                    busy = True
                     self._apply(own, msgs)
-                own.engine.tick()
-                own.engine.maybe_checkpoint()
+                if msgs or time.monotonic() - ticked >= 0.5:
+                    ticked = time.monotonic()
+                    own.engine.tick()
+                    own.engine.maybe_checkpoint()
             except Exception as exc:
                 self._drop(part, f"{type(exc).__name__}: {exc}")
-        return busy
+                return
 
     async def _fetch(self, own: _Owned) -> list[Msg] | None:
         try:
-            return await own.reader.fetch(self.fetch, timeout=0.1)
+            return await own.reader.fetch(self.fetch, timeout=1.0)  # back at the first message
         except (TimeoutError, nats.errors.TimeoutError):
             return []
         except Exception as exc:
@@ -276,8 +283,10 @@ class ClusterWorker:
             self._drop(part, f"give back failed: {exc}")
 
     def _stop_reading(self, own: _Owned) -> None:
-        """End the partition's subscription (its ephemeral consumer goes after a while)."""
+        """End the partition's subscription (its ephemeral consumer goes after a while); its
+        task ends when it next wakes."""
         self._closing.append(asyncio.ensure_future(own.reader.unsubscribe()))
+        self._ended.append(own)
 
     def _give_back_all(self) -> None:
         for part in list(self.owned):

@@ -124,7 +124,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_at DOUBLE PRECISION NOT NULL,
     body BYTEA NOT NULL,
     owner TEXT NOT NULL DEFAULT '',
-    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0
+    lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp())
 );
 CREATE INDEX IF NOT EXISTS outbox_todo ON outbox (status, next_at);
 CREATE INDEX IF NOT EXISTS outbox_by_profile ON outbox (profile_id);
