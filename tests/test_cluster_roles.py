@@ -182,3 +182,26 @@ def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Set
         for key in cache.scan_iter(f"{base}:*"):
             cache.delete(key)
         cache.close()
+
+
+def test_an_event_a_worker_refuses_does_not_stop_its_partition(cluster: Settings) -> None:
+    """A worker whose limits are stricter than the gateway's (settings that differ between
+    machines) refuses that event alone, logs it, and applies the rest of the batch."""
+    big = {"type": "track", "event": "Product Viewed", "anonymousId": "a1", "messageId": "big",
+           "properties": {"note": "x" * 2000}}
+    small = [{"type": "track", "event": "Product Viewed", "anonymousId": "a1",
+              "messageId": f"s{i}"} for i in range(2)]
+    with TestClient(gateway_app(cluster)) as http:
+        r = http.post("/v1/batch", json={"batch": [small[0], big, small[1]]}, auth=(KEY, ""))
+        assert r.json()["accepted"] == 3
+    worker = ClusterWorker(dataclasses.replace(cluster, max_event_bytes=1000), name="w-strict")
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
+    thread.start()
+    try:
+        wait_until(lambda: worker.applied == 2 and worker.refused == 1, 30,
+                   "the partition stopped at the refused event")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)

@@ -12,7 +12,8 @@ names (its keys removed at the end). Figures:
 - `cluster_apply_events_per_s_1` and `_2`: a backlog of events applied by one, then two
   workers (from the first event read to the last committed);
 - `cluster_event_to_outbox_ms_p50/p99`: from the gateway's receipt of an event to its
-  scenario's message being written to the outbox, one event at a time, two workers running;
+  scenario's message being written to the outbox, one event at a time, two workers running
+  (once they have written the checkpoints the backlogs left);
 - `cluster_decide_ms_p50/p99`: `POST /v1/decide` on the gateway, answered from Redis;
 - `cluster_recovery_s`: a worker killed with SIGKILL until each of its partitions has a new
   owner (with `lease_seconds`).
@@ -133,6 +134,7 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
     figures["cluster_apply_vs_embedded_2"] = round(
         figures["cluster_apply_events_per_s_2"] / figures["cluster_embedded_events_per_s"], 3)
     _wait(lambda: applied.owners() == 2, 60, "two workers never shared the partitions")
+    _wait(applied.settled, 120, "the workers never wrote their checkpoints")
 
     figures.update(_event_to_outbox(gateway, applied, pings))
     figures.update(_decide(gateway, decides))
@@ -212,6 +214,18 @@ class _Applied:
         query = " + ".join(f"(SELECT count(*) FROM {s}.events)" for s in schemas)
         row = self._db.execute(f"SELECT {query}").fetchone()  # type: ignore[arg-type]
         return int(row[0]) if row else 0
+
+    def settled(self) -> bool:
+        """Every partition's records are written up to its last event (the idle checkpoint
+        after a backlog is done), so latencies are measured in the steady state."""
+        for s in self._existing():
+            row = self._db.execute(
+                f"SELECT (SELECT coalesce(max(seq), 0) FROM {s}.events), "  # type: ignore[arg-type]
+                f"(SELECT coalesce(max(value::bigint), 0) FROM {s}.meta "
+                "WHERE key = 'checkpoint')").fetchone()
+            if row is None or row[1] < row[0]:
+                return False
+        return True
 
     def ping_delays(self) -> list[float]:
         out: list[float] = []

@@ -23,6 +23,7 @@ import psycopg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from .._errors import ValidationError
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import Engine, Processed
@@ -84,6 +85,7 @@ class ClusterWorker:
         self.conninfo, self.base = split_url(settings.db)
         self.owned: dict[int, _Owned] = {}
         self.applied = 0
+        self.refused = 0  # events this worker's settings refuse (the gateway's accepted them)
         self.dropped = 0
         self._leases: Leases | None = None
         self._closing: list[asyncio.Future[None]] = []
@@ -242,8 +244,18 @@ class ClusterWorker:
             offsets[ev.message_id or ""] = seq
         own.store.offsets = offsets
         if events:
-            result = own.engine.commit_batch(events, raws)
-            self.applied += result.accepted
+            try:
+                self.applied += own.engine.commit_batch(events, raws).accepted
+            except ValidationError:  # limits stricter than the gateway's: one at a time, so
+                for ev, raw in zip(events, raws, strict=True):  # the rest goes on
+                    try:
+                        self.applied += own.engine.commit_batch([ev], [raw]).accepted
+                    except ValidationError as exc:
+                        self.refused += 1
+                        _log.error("event refused by this worker's limits; left in the stream",
+                                   extra={"partition": own.lease.partition,
+                                          "stream_seq": offsets.get(ev.message_id or ""),
+                                          "error": str(exc)})
             if self.cache is not None and self._changed:  # committed: now readable
                 self.cache.write(self._changed.values())
                 self._changed.clear()
