@@ -205,3 +205,29 @@ def test_an_event_a_worker_refuses_does_not_stop_its_partition(cluster: Settings
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
+
+
+def test_roles_started_before_nats_wait_for_it(cluster: Settings,
+                                               nats_server: NatsServer) -> None:
+    """A gateway answers 503 (clients keep their events) and a worker waits, until NATS is
+    reachable; then both work, with no restart."""
+    nats_server.kill()
+    worker = ClusterWorker(cluster, name="w-early")
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
+    thread.start()
+    try:
+        with TestClient(gateway_app(cluster)) as http:
+            event = {"event": "Product Viewed", "anonymousId": "a1", "messageId": "e1"}
+            assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 503
+            assert http.get("/health").status_code == 503
+            nats_server.start()
+            wait_until(lambda: http.get("/health").status_code == 200, 30,
+                       "the gateway never connected")
+            assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 200
+            wait_until(lambda: worker.applied == 1, 30, "the worker never started")
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+    assert not thread.is_alive()

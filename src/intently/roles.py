@@ -58,13 +58,14 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        await gateway.start()
+        connecting = await gateway.start_when_ready()
         rules = asyncio.create_task(refresh_rules()) if reader is not None else None
         try:
             yield
         finally:
-            if rules is not None:
-                rules.cancel()
+            for task in (rules, connecting):
+                if task is not None:
+                    task.cancel()
             if reader is not None:
                 await reader.close()
             await gateway.close()

@@ -40,10 +40,37 @@ class Gateway:
         self.duplicates = 0
 
     async def start(self) -> Gateway:
-        self._nc = await connect(self.settings, self.name)
-        self._js = self._nc.jetstream(timeout=self.settings.stream_ack_seconds)
-        await ensure_stream(self._js, self.settings)
+        """Connect and make sure the stream exists; raises when NATS cannot be reached."""
+        nc = await connect(self.settings, self.name)
+        js = nc.jetstream(timeout=self.settings.stream_ack_seconds)
+        try:
+            await ensure_stream(js, self.settings)
+        except BaseException:
+            await nc.close()
+            raise
+        self._nc, self._js = nc, js
         return self
+
+    async def start_when_ready(self) -> asyncio.Task[None] | None:
+        """`start`, or, when NATS cannot be reached yet, a task that keeps trying (requests
+        are answered 503 meanwhile, so clients keep their events)."""
+        try:
+            await self.start()
+            return None
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            _log.error("NATS unreachable; the gateway answers 503 until it is back",
+                       extra={"error": repr(exc)})
+            return asyncio.create_task(self._keep_trying())
+
+    async def _keep_trying(self) -> None:
+        wait = 0.5
+        while self._nc is None:
+            await asyncio.sleep(wait)
+            try:
+                await self.start()
+                _log.info("NATS reachable; the gateway takes events")
+            except (nats.errors.Error, OSError, TimeoutError):
+                wait = min(wait * 2, 10.0)
 
     @property
     def alive(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
@@ -27,7 +28,8 @@ HEADER_RECEIVED = "Intently-Received-At"
 
 
 async def connect(settings: Settings, name: str) -> nats.NATS:
-    """A connection that keeps reconnecting (a restarted server is found again)."""
+    """A connection that keeps reconnecting once made (a restarted server is found again);
+    raises TimeoutError when no server answers within 5 s at first."""
     assert settings.stream
 
     async def error(exc: Exception) -> None:
@@ -39,10 +41,12 @@ async def connect(settings: Settings, name: str) -> nats.NATS:
     async def reconnected() -> None:
         _log.info("NATS reconnected", extra={"client": name})
 
-    return await nats.connect(settings.stream, name=name, max_reconnect_attempts=-1,
-                              reconnect_time_wait=0.5, connect_timeout=5, drain_timeout=5,
-                              error_cb=error, disconnected_cb=disconnected,
-                              reconnected_cb=reconnected)
+    # with reconnects unbounded, nats-py also retries a first connection forever: bound it
+    return await asyncio.wait_for(
+        nats.connect(settings.stream, name=name, max_reconnect_attempts=-1,
+                     reconnect_time_wait=0.5, connect_timeout=2, drain_timeout=5,
+                     error_cb=error, disconnected_cb=disconnected, reconnected_cb=reconnected),
+        timeout=5.0)
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:

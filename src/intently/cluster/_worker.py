@@ -23,7 +23,7 @@ import psycopg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from .._errors import ValidationError
+from .._errors import StoreError, ValidationError
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import Engine, Processed
@@ -98,10 +98,12 @@ class ClusterWorker:
 
     # -- the loop
     async def run(self, stop: asyncio.Event) -> None:
-        bootstrap(self.settings)
-        nc = await connect(self.settings, self.name)
+        """Work until `stop` is set. PostgreSQL or NATS unreachable at the start or later is
+        waited out (logged, retried), never a reason to exit."""
+        nc = await self._start(stop)
+        if nc is None:
+            return
         js = nc.jetstream()
-        await ensure_stream(js, self.settings)
         beat_every = self.settings.lease_seconds / 3
         try:
             while not stop.is_set():  # the partitions' tasks run while this one waits
@@ -123,6 +125,27 @@ class ClusterWorker:
             except (TimeoutError, nats.errors.Error, OSError):
                 with contextlib.suppress(nats.errors.Error, OSError):  # the server is gone
                     await nc.close()
+
+    async def _start(self, stop: asyncio.Event) -> nats.NATS | None:
+        """The shared schema and the stream, once both servers answer (None: stopped first)."""
+        wait = 0.5
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(bootstrap, self.settings)
+                nc = await connect(self.settings, self.name)
+                try:
+                    await ensure_stream(nc.jetstream(), self.settings)
+                except BaseException:
+                    await nc.close()
+                    raise
+                return nc
+            except (psycopg.Error, StoreError, nats.errors.Error, OSError, TimeoutError) as exc:
+                _log.error("cannot start yet; retrying", extra={
+                    "worker": self.name, "error": repr(exc), "retry_s": wait})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            wait = min(wait * 2, 10.0)
+        return None
 
     def _leases_db(self) -> Leases:
         if self._leases is None:
@@ -149,20 +172,38 @@ class ClusterWorker:
                         renewed = time.monotonic()  # many in a row must not starve the others
                     lease = leases.take(part, self.name)
                     if lease is not None:
-                        await self._open(js, lease)
-        except psycopg.OperationalError as exc:
-            _log.error("PostgreSQL unreachable; partitions dropped, retrying",
-                       extra={"worker": self.name, "error": str(exc).strip()})
+                        await self._open_or_release(js, lease, leases)
+        except (psycopg.Error, StoreError) as exc:  # the database went away, or is back
+            _log.error("PostgreSQL unreachable; partitions dropped, retrying",  # in a state
+                       extra={"worker": self.name, "error": str(exc).strip()})  # we left
             for part in list(self.owned):
                 self._drop(part, "database unreachable")
             if self._leases is not None:
-                self._leases.close()
+                with contextlib.suppress(psycopg.Error):
+                    self._leases.close()
                 self._leases = None
+        except (nats.errors.Error, OSError, TimeoutError) as exc:  # a partition's reader
+            _log.error("NATS unreachable while taking partitions; retrying",  # not opened
+                       extra={"worker": self.name, "error": repr(exc)})
 
     def _renew(self, leases: Leases) -> None:
         for part, own in list(self.owned.items()):
             if not leases.renew(own.lease):
                 self._drop(part, "lease lost")
+
+    async def _open_or_release(self, js: JetStreamContext, lease: Lease, leases: Leases
+                               ) -> None:
+        """Open a partition just taken; if that fails, say why and give the lease back at
+        once (another worker, or this one at its next beat, tries again)."""
+        try:
+            await self._open(js, lease)
+        except Exception as exc:
+            _log.error("partition not opened; its lease is released", extra={
+                "worker": self.name, "partition": lease.partition, "error": repr(exc)})
+            with contextlib.suppress(psycopg.Error):
+                leases.release(lease)
+            if isinstance(exc, psycopg.OperationalError):
+                raise  # the database is away: the beat's handler drops everything
 
     async def _open(self, js: JetStreamContext, lease: Lease) -> None:
         part = lease.partition
