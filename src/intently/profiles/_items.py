@@ -11,25 +11,32 @@ record's memory for each live event, and training and evaluation call it on a me
 own while they replay history in time order, so the model sees the same numbers everywhere.
 The features describe the moment *before* the event changes the memory (was this item carted
 before?), plus the event itself where the two meet (`cart_again`: it is carted again).
+
+Compiled with mypyc (`intently._hot`); the memory's array type lives in `_itemmemory`, since
+mypyc does not compile subclasses of built-in types.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
-from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any, Final
 from zlib import crc32
 
-ITEMS_MAX = 8
-"""Distinct items a record remembers."""
-_VIEWS = 0xFF  # views per item, capped at 255, in the low bits of its mark
-CARTED = 1 << 8
-FAVED = 1 << 9
-BOUGHT = 1 << 10
-_HELD = CARTED | FAVED  # worth keeping over a viewed-only item while not bought
+from ._itemmemory import ItemMemory
 
-VIEW, CART, FAV, REMOVE, BUY = 1, 2, 3, 4, 5
+ITEMS_MAX: Final = 8
+"""Distinct items a record remembers."""
+_VIEWS: Final = 0xFF  # views per item, capped at 255, in the low bits of its mark
+CARTED: Final = 1 << 8
+FAVED: Final = 1 << 9
+BOUGHT: Final = 1 << 10
+_HELD: Final = CARTED | FAVED  # worth keeping over a viewed-only item while not bought
+
+VIEW: Final = 1
+CART: Final = 2
+FAV: Final = 3
+REMOVE: Final = 4
+BUY: Final = 5
 KIND_OF_SIGNAL: dict[str, int] = {
     "viewed_product": VIEW, "viewed_specs": VIEW, "viewed_video": VIEW, "shared": VIEW,
     "added_to_cart": CART, "wishlisted": FAV, "removed_from_cart": REMOVE, "purchased": BUY,
@@ -40,41 +47,15 @@ ITEM_FEATURES = ("item_views", "item_carted", "item_faved", "item_bought", "item
                  "category_views", "open_carts", "open_favs", "cart_again", "view_carted")
 """The names of `ItemView.values`, in order."""
 
-TABLE_BITS = 20
+TABLE_BITS: Final = 20
 """Item and category ids hash (CRC-32) into 2**20 buckets for the model's propensity tables."""
-_MASK = (1 << TABLE_BITS) - 1
+_MASK: Final = (1 << TABLE_BITS) - 1
 _LOG1P = [math.log1p(k) for k in range(_VIEWS + 2)]  # log1p of small counts, looked up
 _ITEM_KEYS = ("product_id", "item_id", "sku", "id")
 
 
-class ItemMemory(array):
-    """Unsigned 32-bit words: first, the facts of the journey's key action when an item made
-    it (`ItemView.facts`, 0: none); then three per item, oldest item first: the CRC-32 of the
-    item id; the high 16 bits of its category's CRC-32 (0: none) above its mark (views |
-    CARTED | FAVED | BOUGHT); and when it was last seen, in epoch seconds rounded up. 12 bytes
-    an item: a record keeps no item id as text (the key event names it)."""
-
-    __slots__ = ()
-
-    def __new__(cls, values: Iterable[int] = ()) -> ItemMemory:
-        return cast(ItemMemory, super().__new__(cls, "I", values))
-
-    def to_dict(self) -> list[dict[str, Any]]:
-        """The items, newest first, as people read them (ids as their CRC-32)."""
-        out = []
-        for j in range((len(self) - 1) // 3 - 1, -1, -1):
-            m = self[3 * j + 2] & 0xFFFF
-            out.append({"item_crc32": f"{self[1 + 3 * j]:08x}",
-                        "last_seen": float(self[3 * j + 3]),
-                        "views": m & _VIEWS, "carted": bool(m & CARTED),
-                        "favourite": bool(m & FAVED), "bought": bool(m & BOUGHT)})
-        return out
-
-
 class ItemView:
     """One event's item, its table buckets and its features (`ITEM_FEATURES` order)."""
-
-    __slots__ = ("category", "category_bucket", "item", "item_bucket", "kind", "values")
 
     def __init__(self, item: str, category: str | None, kind: int, values: tuple[float, ...],
                  item_bucket: int, category_bucket: int) -> None:
