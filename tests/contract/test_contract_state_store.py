@@ -64,3 +64,14 @@ def test_many_records_and_identities_in_one_read(store: Store) -> None:
     assert store.load_profiles(ids) == {f"p{i}": f"body{i}".encode() for i in range(n - 1, -1, -3)}
     assert store.resolve_many([]) == {} and store.load_profiles([]) == {}
 
+
+
+def test_the_last_of_a_records_changes_in_one_checkpoint_holds(store: Store) -> None:
+    """Changes pile up between checkpoints: a record may enter, leave and enter again."""
+    store.checkpoint(1, {"p1": b"1", "p2": b"2"}, {}, [], changes=[
+        SegmentChange("p1", "vip", True, 10.0), SegmentChange("p2", "vip", True, 10.0),
+        SegmentChange("p1", "vip", False, 11.0), SegmentChange("p1", "vip", True, 12.0),
+        SegmentChange("p2", "vip", False, 13.0)])
+    assert store.segment_members("vip") == [("p1", 12.0)]
+    assert store.segment_sizes() == {"vip": 1}
+    assert len(store.segment_changes("vip")) == 5

@@ -7,6 +7,7 @@ and a named tuple costs ten times as much to build.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -169,3 +170,15 @@ class Account(msgspec.Struct, frozen=True):
     last_seen: float
     members: list[AccountMember]
     """oldest first"""
+
+
+def final_memberships(changes: Sequence[SegmentChange]
+                       ) -> tuple[list[tuple[str, str, float]], list[tuple[str, str]]]:
+    """The member lists' upserts and deletes that leave each (segment, record) as its last
+    change says (a record may enter, leave and enter again within one checkpoint)."""
+    last: dict[tuple[str, str], SegmentChange] = {}
+    for change in changes:
+        last[(change.segment, change.profile_id)] = change
+    upserts = [(s, p, c.ts) for (s, p), c in last.items() if c.entered]
+    deletes = [(s, p) for (s, p), c in last.items() if not c.entered]
+    return upserts, deletes

@@ -48,6 +48,7 @@ from ._rows import (
     SegmentChange,
     SetAside,
     StoredEvent,
+    final_memberships,
 )
 from ._tx import EndsOnExit
 
@@ -179,18 +180,6 @@ def _lock_key(schema: str, role: str) -> int:
     return zlib.crc32(f"intently:{schema}:{role}".encode()) - 2**31
 
 
-def _final_memberships(changes: Sequence[SegmentChange]
-                       ) -> tuple[list[tuple[str, str, float]], list[tuple[str, str]]]:
-    """The member lists' upserts and deletes that leave each (segment, record) as its last
-    change says (a record may enter, leave and enter again within one checkpoint)."""
-    last: dict[tuple[str, str], SegmentChange] = {}
-    for change in changes:
-        last[(change.segment, change.profile_id)] = change
-    upserts = [(s, p, c.ts) for (s, p), c in last.items() if c.entered]
-    deletes = [(s, p) for (s, p), c in last.items() if not c.entered]
-    return upserts, deletes
-
-
 def _write_state(cur: psycopg.Cursor[Any], seq: int, profiles: dict[str, bytes | None],
                  identities: dict[str, str], merges: Sequence[Merge],
                  changes: Sequence[SegmentChange],
@@ -224,7 +213,7 @@ def _write_state(cur: psycopg.Cursor[Any], seq: int, profiles: dict[str, bytes |
             "SELECT * FROM unnest(%s::text[], %s::text[], %s::boolean[], %s::float8[])",
             ([c.segment for c in changes], [c.profile_id for c in changes],
              [bool(c.entered) for c in changes], [c.ts for c in changes]))
-        upserts, deletes = _final_memberships(changes)
+        upserts, deletes = final_memberships(changes)
         if upserts:
             cur.execute(
                 "INSERT INTO segment_members (segment, profile_id, since) "

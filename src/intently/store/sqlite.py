@@ -39,6 +39,7 @@ from ._rows import (
     SegmentChange,
     SetAside,
     StoredEvent,
+    final_memberships,
 )
 from ._tx import EndsOnExit
 from ._wal import SAFETY_PAGES, WalCheckpointer
@@ -238,12 +239,11 @@ def _write_state(db: sqlite3.Connection, seq: int, profiles: dict[str, bytes | N
         "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
         "VALUES (?, ?, ?, ?)",
         ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
+    upserts, deletes = final_memberships(changes)  # the last change of each record holds
     db.executemany(
         "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-        "VALUES (?, ?, ?)",
-        ((c.segment, c.profile_id, c.ts) for c in changes if c.entered))
-    db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?",
-                   ((c.segment, c.profile_id) for c in changes if not c.entered))
+        "VALUES (?, ?, ?)", upserts)
+    db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?", deletes)
     dropped = [(pid,) for pid, body in profiles.items() if body is None]
     db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
     timers = timers or {}
