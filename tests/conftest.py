@@ -1,21 +1,26 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from intently import Engine, ManualClock, Settings
 from intently.store import MemoryStore, Store, open_store
 from intently.testing import free_port
+
+if TYPE_CHECKING:
+    from intently.cluster import ClusterWorker
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -172,3 +177,37 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     yield server
     if server.proc is not None and server.proc.poll() is None:
         server.kill()
+
+
+@contextmanager
+def running(worker: ClusterWorker) -> Iterator[asyncio.AbstractEventLoop]:
+    """`worker` running in a thread with a loop of its own; stopped (its partitions written
+    and given back) at the end of the block."""
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+    assert not thread.is_alive(), "the worker did not stop"
+
+
+Outcome = tuple[dict[str, bytes], list[str], list[str], dict[str, int]]
+"""What a run left: encoded records by id, outbox message ids, journal rows, segment sizes."""
+
+
+def outcome(engine: Engine, until: float = T0 + 60 * 86400.0) -> Outcome:
+    """Fire the timers due by `until`, write everything, and say what the run left."""
+    from intently.profiles import encode_profile
+
+    engine.tick(until)
+    engine.checkpoint()
+    records = {pid: encode_profile(engine.profile(pid))
+               for pid in engine.store.profile_ids(limit=100_000)}
+    rm = engine.read_models
+    messages = sorted(m.id for m in rm.outbox(100_000))
+    journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
+    return records, messages, journal, rm.segment_sizes()

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from conftest import T0, sqlite_engine
+from conftest import outcome, sqlite_engine
 from intently import Engine
-from intently.profiles import decode_profile, encode_profile
+from intently.profiles import decode_profile
 from intently.scenarios import ready_made
 from intently.store import sqlite
 from intently.testing import Shop
@@ -26,25 +26,13 @@ def _engine(path: Path, **settings: Any) -> Engine:
     return engine
 
 
-def _outcome(engine: Engine) -> tuple[dict[str, bytes], list[str], list[str], dict[str, int]]:
-    engine.tick(T0 + 60 * DAY)
-    engine.checkpoint()
-    store = engine.store
-    records = {pid: encode_profile(engine.profile(pid))
-               for pid in store.profile_ids(limit=100_000)}
-    rm = engine.read_models
-    messages = sorted(m.id for m in rm.outbox(100_000))
-    journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
-    return records, messages, journal, rm.segment_sizes()
-
-
 def test_a_crash_between_incremental_checkpoints_recovers_the_same_state(tmp_path: Path) -> None:
     events = list(Shop(users=300, days=8, seed=21).events())
     half = len(events) // 2
 
     reference = _engine(tmp_path / "reference.db")  # everything fits, one checkpoint at the end
     reference.process_many(events)
-    want = _outcome(reference)
+    want = outcome(reference)
     reference.close()
 
     # a small cache and a few records per commit: many records are written after the
@@ -63,7 +51,7 @@ def test_a_crash_between_incremental_checkpoints_recovers_the_same_state(tmp_pat
     recovered = _engine(tmp_path / "crashed.db", **small)
     assert recovered.recovered > 0
     recovered.process_many(events[half:])
-    got = _outcome(recovered)
+    got = outcome(recovered)
     recovered.close()
 
     records, messages, journal, sizes = got

@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import threading
 from typing import Any
 
 import pytest
 
-from conftest import NatsServer, postgres_schema, wait_until
+from conftest import NatsServer, postgres_schema, running, wait_until
 from intently import Engine, ManualClock, Profile
 from intently.cluster import ClusterWorker, Gateway, partition_schema
 from intently.config import Settings
@@ -45,11 +44,7 @@ def test_the_cluster_ends_as_the_embedded_engine(nats_server: NatsServer) -> Non
         published = asyncio.run(_publish(settings, list(shop.events())))
 
         worker = ClusterWorker(settings, name="w-eq", clock=before)
-        stop = asyncio.Event()
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
-        thread.start()
-        try:
+        with running(worker) as loop:
             wait_until(lambda: worker.applied == len(published), 60, "the worker fell short")
 
             async def fire_timers() -> None:  # on the worker's loop: engines never overlap
@@ -58,9 +53,6 @@ def test_the_cluster_ends_as_the_embedded_engine(nats_server: NatsServer) -> Non
                     own.engine.checkpoint()
 
             asyncio.run_coroutine_threadsafe(fire_timers(), loop).result(60)
-        finally:
-            loop.call_soon_threadsafe(stop.set)
-            thread.join(30)
         got = _cluster_outcome(url)
 
     reference = Engine(MemoryStore(), clock=before,

@@ -4,7 +4,6 @@ sharing the partitions' outboxes."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import threading
@@ -15,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from conftest import NatsServer, postgres_schema, wait_until
+from conftest import NatsServer, postgres_schema, running, wait_until
 from intently.channels import Message
 from intently.cluster import ClusterOutbox, ClusterWorker, Leases, partition_schema
 from intently.config import Settings
@@ -91,16 +90,8 @@ def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
             assert r.status_code == 200, r.text
 
     worker = ClusterWorker(cluster, name="w-test")
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
-    thread.start()
-    try:
+    with running(worker):
         wait_until(lambda: worker.applied == len(events), 60, "the worker fell short")
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-    assert not thread.is_alive()
     conninfo, base = split_url(cluster.db)
     leases = Leases(conninfo, base, cluster.partitions, cluster.lease_seconds)
     assert all(row[1] == "" for row in leases.table())  # given back at the stop
@@ -154,15 +145,8 @@ def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Set
         with TestClient(gateway_app(settings)) as http:
             assert http.post("/v1/batch", json={"batch": buyer}, auth=(KEY, "")).status_code == 200
             worker = ClusterWorker(settings, name="w-cache")
-            stop = asyncio.Event()
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
-            thread.start()
-            try:
+            with running(worker):
                 wait_until(lambda: worker.applied == 2, 30, "the worker fell short")
-            finally:
-                loop.call_soon_threadsafe(stop.set)
-                thread.join(30)
             receipt = {"items": [{"name": "Pasta", "price": 2.5}], "userId": "c-7"}
             answer = http.post("/v1/decide", json=receipt, auth=(KEY, "")).json()
             assert [o["offer"] for o in answer["offers"]] == ["parmesan"]
@@ -195,16 +179,9 @@ def test_an_event_a_worker_refuses_does_not_stop_its_partition(cluster: Settings
         r = http.post("/v1/batch", json={"batch": [small[0], big, small[1]]}, auth=(KEY, ""))
         assert r.json()["accepted"] == 3
     worker = ClusterWorker(dataclasses.replace(cluster, max_event_bytes=1000), name="w-strict")
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
-    thread.start()
-    try:
+    with running(worker):
         wait_until(lambda: worker.applied == 2 and worker.refused == 1, 30,
                    "the partition stopped at the refused event")
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
 
 
 def test_roles_started_before_nats_wait_for_it(cluster: Settings,
@@ -213,21 +190,12 @@ def test_roles_started_before_nats_wait_for_it(cluster: Settings,
     reachable; then both work, with no restart."""
     nats_server.kill()
     worker = ClusterWorker(cluster, name="w-early")
-    stop = asyncio.Event()
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(stop),))
-    thread.start()
-    try:
-        with TestClient(gateway_app(cluster)) as http:
-            event = {"event": "Product Viewed", "anonymousId": "a1", "messageId": "e1"}
-            assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 503
-            assert http.get("/health").status_code == 503
-            nats_server.start()
-            wait_until(lambda: http.get("/health").status_code == 200, 30,
-                       "the gateway never connected")
-            assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 200
-            wait_until(lambda: worker.applied == 1, 30, "the worker never started")
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-    assert not thread.is_alive()
+    with running(worker), TestClient(gateway_app(cluster)) as http:
+        event = {"event": "Product Viewed", "anonymousId": "a1", "messageId": "e1"}
+        assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 503
+        assert http.get("/health").status_code == 503
+        nats_server.start()
+        wait_until(lambda: http.get("/health").status_code == 200, 30,
+                   "the gateway never connected")
+        assert http.post("/v1/track", json=event, auth=(KEY, "")).status_code == 200
+        wait_until(lambda: worker.applied == 1, 30, "the worker never started")

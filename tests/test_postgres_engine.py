@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from conftest import HISTORY, T0, postgres_schema, track
+from conftest import HISTORY, T0, outcome, postgres_schema, track
 from intently import Engine, ManualClock, Settings, StoreError
-from intently.profiles import encode_profile
 from intently.scenarios import ready_made
 from intently.store import open_store
 from intently.testing import Shop
@@ -35,24 +34,13 @@ def _engine(url: str, **settings: Any) -> Engine:
     return engine
 
 
-def _outcome(engine: Engine) -> tuple[dict[str, bytes], list[str], list[str], dict[str, int]]:
-    engine.tick(T0 + 60 * DAY)
-    engine.checkpoint()
-    records = {pid: encode_profile(engine.profile(pid))
-               for pid in engine.store.profile_ids(limit=100_000)}
-    rm = engine.read_models
-    messages = sorted(m.id for m in rm.outbox(100_000))
-    journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
-    return records, messages, journal, rm.segment_sizes()
-
-
 def test_the_engine_on_postgresql_ends_as_on_sqlite_after_a_crash(tmp_path: Path,
                                                                     pg_url: str) -> None:
     events = list(Shop(users=200, days=8, seed=4).events())
     half = len(events) // 2
     reference = _engine(f"sqlite:///{tmp_path}/reference.db")
     reference.process_many(events)
-    want = _outcome(reference)
+    want = outcome(reference)
     reference.close()
 
     small = {"cache_profiles": 40, "checkpoint_records": 7, "checkpoint_events": 120}
@@ -64,7 +52,7 @@ def test_the_engine_on_postgresql_ends_as_on_sqlite_after_a_crash(tmp_path: Path
     recovered = _engine(pg_url, **small)
     assert recovered.recovered > 0
     recovered.process_many(events[half:])
-    got = _outcome(recovered)
+    got = outcome(recovered)
     recovered.close()
 
     records, messages, journal, sizes = got
