@@ -48,18 +48,24 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
         result["customer"] = profile.id if profile is not None else who
         return result
 
+    async def load_rules() -> None:
+        try:
+            decider[0] = await asyncio.to_thread(_load_decider, settings)
+        except Exception as exc:  # the database is away: keep deciding with what we had
+            _log.warning("offer rules not loaded", extra={"error": repr(exc)})
+
     async def refresh_rules() -> None:
         while True:
-            try:
-                decider[0] = await asyncio.to_thread(_load_decider, settings)
-            except Exception as exc:  # the database is away: keep deciding with what we had
-                _log.warning("offer rules not refreshed", extra={"error": repr(exc)})
             await asyncio.sleep(rules_every_s)
+            await load_rules()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         connecting = await gateway.start_when_ready()
-        rules = asyncio.create_task(refresh_rules()) if reader is not None else None
+        rules = None
+        if reader is not None:
+            await load_rules()  # before the first request
+            rules = asyncio.create_task(refresh_rules())
         try:
             yield
         finally:
