@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from nats.js.errors import NotFoundError
 
 from conftest import NatsServer, postgres_schema, wait_until
 from intently import StoreError
@@ -197,6 +198,7 @@ def _run_faults(tmp_path: Path, nats: NatsServer, url: str) -> None:
 
     try:
         outcome = asyncio.run(drive())
+        assert len(outcome["last"]) == PARTITIONS  # every subject's end is known
         leases = Leases(conninfo, base, PARTITIONS, LEASE_S)
         try:
             wait_until(lambda: all(row[3] >= outcome["last"].get(row[0], 0)
@@ -267,11 +269,17 @@ async def _last_positions(gateway: Gateway) -> dict[int, int]:
     assert js is not None
     last: dict[int, int] = {}
     for part in range(PARTITIONS):
-        try:
-            msg = await js.get_last_msg(STREAM, f"intently.events.{part}")
-        except Exception:  # no message on this subject
-            continue
-        last[part] = int(msg.seq)
+        for attempt in range(50):  # the connection may still be settling after the faults
+            try:
+                msg = await js.get_last_msg(STREAM, f"intently.events.{part}")
+                last[part] = int(msg.seq)
+                break
+            except NotFoundError:  # no message on this subject
+                break
+            except Exception:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.2)
     return last
 
 

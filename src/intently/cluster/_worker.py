@@ -37,6 +37,7 @@ from ._partition import PartitionStore
 from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream, partition_reader
 
 _log = logging.getLogger("intently.cluster")
+_READER_CHECK_S = 3.0  # a quiet partition asks whether its consumer still exists this often
 
 
 @dataclass
@@ -226,11 +227,14 @@ class ClusterWorker:
     async def _serve(self, js: JetStreamContext, part: int, own: _Owned) -> None:
         """One partition's loop, as long as this worker holds it: read what came, apply it,
         fire due timers. Engine calls never overlap (they do not await)."""
-        ticked = 0.0
+        ticked = checked = time.monotonic()
         while self.owned.get(part) is own:
             msgs = await self._fetch(own)
             if self.owned.get(part) is not own:  # dropped or given back while it waited
                 return
+            if msgs == [] and time.monotonic() - checked >= _READER_CHECK_S:
+                checked = time.monotonic()  # quiet for a while: is the consumer still there?
+                msgs = None if not await self._reader_alive(own) else msgs
             if msgs is None:  # the reader broke (a restarted server): read again from the
                 await self._reopen_reader(js, part, own)  # last commit
                 continue
@@ -255,6 +259,17 @@ class ClusterWorker:
                          extra={"worker": self.name, "partition": own.lease.partition,
                                 "error": repr(exc)})
             return None
+
+    async def _reader_alive(self, own: _Owned) -> bool:
+        """Whether the partition's consumer still exists on the server: a server restarted
+        without it leaves fetches timing out as if nothing came."""
+        try:
+            await own.reader.consumer_info()
+            return True
+        except Exception as exc:
+            _log.warning("partition reader lost; reading again from the last commit", extra={
+                "worker": self.name, "partition": own.lease.partition, "error": repr(exc)})
+            return False
 
     async def _reopen_reader(self, js: JetStreamContext, part: int, own: _Owned) -> None:
         with contextlib.suppress(Exception):  # the old consumer may be gone with the server
