@@ -3,12 +3,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +15,7 @@ import pytest
 
 from intently import Engine, ManualClock, Settings
 from intently.store import MemoryStore, Store, open_store
-from intently.testing import free_port
+from intently.testing import free_port, port_open, wait_until
 
 if TYPE_CHECKING:
     from intently.cluster import ClusterWorker
@@ -66,10 +64,12 @@ def postgres_schema() -> Iterator[str]:
     """A store URL with a new, empty schema of the test database; the schema is dropped after."""
     import psycopg
 
+    from intently.store.postgres import with_schema
+
     name = f"t_{uuid.uuid4().hex[:16]}"
     conninfo = POSTGRES.partition("?")[0]
     try:
-        yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}schema={name}"
+        yield with_schema(POSTGRES, name)
     finally:
         with psycopg.connect(conninfo, autocommit=True) as db:  # a cluster's partitions too
             for (schema,) in db.execute("SELECT nspname FROM pg_namespace WHERE nspname = %s "
@@ -148,26 +148,12 @@ class NatsServer:
         self.proc = subprocess.Popen(
             [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: _port_open(self.port), 10, "nats-server did not start")
+        wait_until(lambda: port_open(self.port), 10, "nats-server did not start")
 
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait(10)
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_until(ok: Callable[[], bool], seconds: float, what: str) -> None:
-    """Poll `ok` until it holds; fail with `what` after `seconds` (a bounded wait)."""
-    deadline = time.monotonic() + seconds
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(what)
-        time.sleep(0.05)
 
 
 @pytest.fixture

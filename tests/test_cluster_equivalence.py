@@ -21,7 +21,7 @@ from intently.events import Event, as_event
 from intently.profiles import decode_profile, encode_profile
 from intently.scenarios import ready_made
 from intently.store import MemoryStore, open_store
-from intently.store.postgres import PostgresStore, split_url
+from intently.store.postgres import PostgresStore, split_url, with_schema
 from intently.testing import Shop
 
 pytestmark = pytest.mark.integration
@@ -100,8 +100,7 @@ def _cluster_outcome(url: str) -> Outcome:
     sizes: dict[str, int] = {}
     base = split_url(url)[1]
     for part in range(PARTITIONS):
-        store = open_store(f"{url.partition('?')[0]}?schema={partition_schema(base, part)}",
-                           readonly=True)
+        store = open_store(with_schema(url, partition_schema(base, part)), readonly=True)
         for pid in store.profile_ids(limit=100_000):
             records[pid] = _comparable(decode_profile(store.load_profile(pid) or b""))
         messages += [m.id for m in store.outbox(100_000)]

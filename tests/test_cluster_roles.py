@@ -23,7 +23,7 @@ from intently.engine import Dispatcher
 from intently.roles import gateway_app
 from intently.scenarios import ready_made
 from intently.store import open_store
-from intently.store.postgres import PostgresStore, split_url
+from intently.store.postgres import PostgresStore, split_url, with_schema
 from intently.testing import Shop
 
 pytestmark = pytest.mark.integration
@@ -98,8 +98,8 @@ def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
     leases.close()
     counts = []
     for part in range(cluster.partitions):
-        store = open_store(f"{cluster.db.partition('?')[0]}?schema="
-                           f"{partition_schema(base, part)}", readonly=True)
+        store = open_store(with_schema(cluster.db, partition_schema(base, part)),
+                           readonly=True)
         counts.append(store.count_events())
         store.close()
     assert sum(counts) == len(events) and all(counts)

@@ -31,14 +31,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from ..testing import free_port, start_server, wait_healthy
+from ..testing import free_port, port_open, start_server, wait_healthy, wait_until
 from ._data import shop_events
 from .http import KEY, _load
 
@@ -50,10 +50,10 @@ def run(*, store: str, cache: str, stream: str | None = None, users: int = 2000,
         partitions: int = 16, lease_s: float = 5.0, batch: int = 100, clients: int = 8,
         pings: int = 200, decides: int = 1000) -> dict[str, Any]:
     from ..scenarios import Scenario
-    from ..store.postgres import PostgresStore
+    from ..store.postgres import PostgresStore, with_schema
 
     schema = f"bench_{uuid.uuid4().hex[:12]}"
-    url = f"{store}{'&' if '?' in store else '?'}schema={schema}"
+    url = with_schema(store, schema)
     with tempfile.TemporaryDirectory() as tmp, _nats(stream, Path(tmp)) as nats_url:
         env = {**os.environ, "INTENTLY_DB": url, "INTENTLY_STREAM": nats_url,
                "INTENTLY_CACHE": cache, "INTENTLY_PARTITIONS": str(partitions),
@@ -122,10 +122,10 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
                     raise RuntimeError(f"a worker exited: {reason}")
             return applied.count() >= least
 
-        _wait(functools.partial(progress, base + 1), 120, "the workers never started")
+        wait_until(functools.partial(progress, base + 1), 120, "the workers never started")
         started = time.perf_counter()  # from the first event applied: not process start-up
         counted = applied.count()
-        _wait(functools.partial(progress, want), 600, "the workers fell behind")
+        wait_until(functools.partial(progress, want), 600, "the workers fell behind")
         rate = (want - counted) / (time.perf_counter() - started)
         figures[f"cluster_apply_events_per_s_{n}"] = round(rate)
         if n == 1:
@@ -133,8 +133,8 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
             workers[0].wait(60)
     figures["cluster_apply_vs_embedded_2"] = round(
         figures["cluster_apply_events_per_s_2"] / figures["cluster_embedded_events_per_s"], 3)
-    _wait(lambda: applied.owners() == 2, 60, "two workers never shared the partitions")
-    _wait(applied.settled, 120, "the workers never wrote their checkpoints")
+    wait_until(lambda: applied.owners() == 2, 60, "two workers never shared the partitions")
+    wait_until(applied.settled, 120, "the workers never wrote their checkpoints")
 
     figures.update(_event_to_outbox(gateway, applied, pings))
     figures.update(_decide(gateway, decides))
@@ -154,7 +154,7 @@ def _event_to_outbox(gateway: str, applied: _Applied, pings: int) -> dict[str, f
                 "event": "Bench Ping", "anonymousId": f"ping-{tag}-{i}",
                 "messageId": f"ping-{tag}-{i}"}
                       ).raise_for_status()
-    _wait(lambda: len(applied.ping_delays()) >= pings, 120, "pings never reached the outbox")
+    wait_until(lambda: len(applied.ping_delays()) >= pings, 120, "pings never reached the outbox")
     delays = sorted(applied.ping_delays())
     return {"cluster_event_to_outbox_ms_p50": _pct(delays, 0.5),
             "cluster_event_to_outbox_ms_p99": _pct(delays, 0.99)}
@@ -181,7 +181,7 @@ def _recovery(workers: list[subprocess.Popen[bytes]], applied: _Applied) -> dict
     started = time.perf_counter()
     victim.kill()
     victim.wait(10)
-    _wait(lambda: not (set(applied.held_by(victim.pid)) & set(held))
+    wait_until(lambda: not (set(applied.held_by(victim.pid)) & set(held))
           and applied.owned() == applied.partitions, 120, "partitions never moved")
     return {"cluster_recovery_s": round(time.perf_counter() - started, 2),
             "cluster_recovery_partitions": len(held)}
@@ -275,18 +275,11 @@ def _nats(url: str | None, folder: Path) -> Iterator[str]:
                              str(folder / "jetstream")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: _open(port), 10, "nats-server did not start")
+        wait_until(lambda: port_open(port), 10, "nats-server did not start")
         yield f"nats://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def _open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _drop(url: str, schema: str, cache: str) -> None:
@@ -311,11 +304,3 @@ def _body(events: list[bytes]) -> bytes:
 
 def _pct(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, int(q * len(values)))], 2)
-
-
-def _wait(ok: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not ok():
-        if time.monotonic() > deadline:
-            raise RuntimeError(what)
-        time.sleep(0.02)

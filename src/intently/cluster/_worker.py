@@ -29,7 +29,7 @@ from ..config import Settings
 from ..engine import Engine, Processed
 from ..events import Event, from_log
 from ..profiles import Profile
-from ..store.postgres import PostgresStore, split_url
+from ..store.postgres import PostgresStore, split_url, with_schema
 from ._cache import RecordWriter
 from ._layout import partition_schema
 from ._leases import Lease, Leases
@@ -208,7 +208,7 @@ class ClusterWorker:
 
     async def _open(self, js: JetStreamContext, lease: Lease) -> None:
         part = lease.partition
-        url = _with_schema(self.settings.db, partition_schema(self.base, part))
+        url = with_schema(self.settings.db, partition_schema(self.base, part))
         store = PartitionStore(url, lease, self.base, durability=self.settings.durability)
         try:
             engine = Engine(store, settings=self._partition_settings, clock=self.clock)
@@ -367,8 +367,3 @@ class ClusterWorker:
         if self.cache is not None:
             self.cache.close()
 
-
-def _with_schema(url: str, schema: str) -> str:
-    base, _, query = url.partition("?")
-    kept = [p for p in query.split("&") if p and not p.startswith("schema=")]
-    return f"{base}?{'&'.join([*kept, f'schema={schema}'])}"

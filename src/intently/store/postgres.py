@@ -175,6 +175,13 @@ def split_url(url: str) -> tuple[str, str]:
     return f"postgresql://{parts.netloc}{parts.path}{'?' if rest else ''}{rest}", schema
 
 
+def with_schema(url: str, schema: str) -> str:
+    """The same database URL with `schema` as its schema (any other query kept)."""
+    base, _, query = url.partition("?")
+    kept = [p for p in query.split("&") if p and not p.startswith("schema=")]
+    return f"{base}?{'&'.join([*kept, f'schema={schema}'])}"
+
+
 def _lock_key(schema: str, role: str) -> int:
     """An advisory lock's key (signed 64-bit) for one schema's writer or writer transaction."""
     return zlib.crc32(f"intently:{schema}:{role}".encode()) - 2**31

@@ -7,9 +7,26 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+
+def port_open(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(ok: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `ok` until it holds; raise TimeoutError(`what`) after `seconds` (a bounded
+    wait)."""
+    deadline = time.monotonic() + seconds
+    while not ok():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)
 
 
 def free_port() -> int:
