@@ -8,7 +8,7 @@ import msgspec
 
 from .engine import Engine
 from .events import isoformat
-from .profiles import Profile, item_of, tags
+from .profiles import Profile, consents_of, item_of, tags
 from .store import OutboxItem
 
 
@@ -139,3 +139,34 @@ def set_aside_view(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
         out.append({"seq": seq, "at": _time(ts), "received_at": _time(received),
                     "set_aside_at": _time(at), "error": error, "event": event})
     return out
+
+
+EXPORT_FORMAT = "intently.export/1"
+_EVERYTHING = 1 << 40  # "no limit" for reads of one person's rows
+
+
+def export_view(engine: Engine, profile: Profile) -> dict[str, Any]:
+    """Everything held on one person, machine-readable (access and portability): the golden
+    record with its scores and their explanations, every event (oldest first), the consent
+    changes among them, segments, accounts and merges, and every message with its outcome."""
+    view = profile_view(engine, profile, timeline=0)
+    view.pop("timeline", None)
+    events = engine.timeline(profile, _EVERYTHING)[::-1]
+    ids = [profile.id, *profile.merged_from]
+    reads = engine.read_models
+    messages = [m for pid in ids for m in reads.outbox(_EVERYTHING, profile_id=pid)]
+    journal = [j for pid in ids for j in reads.journal(pid, limit=_EVERYTHING)]
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": isoformat(engine.clock.now()),
+        "customer": view,
+        "consent_history": [{"at": _time(ev.ts), "event": ev.event or ev.type,
+                             "message_id": ev.message_id, "consents": granted}
+                            for ev in events if (granted := consents_of(ev))],
+        "events": [_event_view(ev) for ev in events],
+        "messages": sorted((message_view(m, body=True) for m in messages),
+                           key=lambda m: (m["due"], m["id"])),
+        "journal": [{"scenario": j.scenario, "arm": j.arm, "kind": j.kind, "at": _time(j.ts),
+                     "value": j.value, "ref": j.ref}
+                    for j in sorted(journal, key=lambda j: (j.ts, j.id))],
+    }

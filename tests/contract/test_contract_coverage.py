@@ -11,7 +11,7 @@ from intently import store
 
 SUITES = {store.EventLog: "event_log", store.LogTransaction: "event_log",
           store.StateStore: "state_store", store.Outbox: "outbox", store.Catalog: "catalog",
-          store.ReadModels: "read_models"}
+          store.ReadModels: "read_models", store.PrivacyStore: "privacy"}
 
 
 @pytest.mark.parametrize("port", list(SUITES), ids=lambda p: p.__name__)

@@ -49,7 +49,10 @@ async def _ingest(request: Request, events: list[Event], root: str,
     except ValidationError as exc:  # the engine's paths are `$[i]`: put them where they sit
         path = exc.path.replace("$", root, 1) if root != "$" else "$" + exc.path[4:]
         raise type(exc)(exc.message, path) from None
-    body = {"success": True, "accepted": result.accepted, "duplicates": result.duplicates}
+    # events of suppressed identities are answered as accepted: the write key ships in web
+    # pages, and the answer must not tell its holder who asked to be forgotten
+    body = {"success": True, "accepted": result.accepted + result.suppressed,
+            "duplicates": result.duplicates}
     return Response(_encode(body), media_type="application/json")
 
 

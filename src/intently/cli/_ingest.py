@@ -58,7 +58,8 @@ def ingest(
         emit_json(result.to_json())
     else:
         err.print(f"accepted {result.accepted}, duplicates {result.duplicates}, "
-                  f"rejected {result.rejected}"
+                  + (f"suppressed {result.suppressed}, " if result.suppressed else "")
+                  + f"rejected {result.rejected}"
                   + (f" (reasons in {result.rejected_file})" if result.rejected_file else ""))
 
 

@@ -29,14 +29,20 @@ def segment_book(catalog: Catalog, builtin: bool = False, rfm: RFMModel | None =
     return SegmentBook(segments, fields)
 
 
-def tracker(catalog: Catalog, base_url: str, readonly: bool = False) -> Tracker:
-    """Signs and reads link and session tokens with the store's secret (made on first use)."""
-    secret = catalog.get_meta("secret")
-    if secret is None:
-        secret = secrets.token_hex(32)
+def secret(catalog: Catalog, readonly: bool = False) -> bytes:
+    """The store's own secret (made on first use): it signs links and session tokens and keys
+    the suppression list's digests."""
+    found = catalog.get_meta("secret")
+    if found is None:
+        found = secrets.token_hex(32)
         if not readonly:
-            catalog.set_meta("secret", secret)
-    return Tracker(base_url.rstrip("/"), secret.encode())
+            catalog.set_meta("secret", found)
+    return found.encode()
+
+
+def tracker(catalog: Catalog, base_url: str, readonly: bool = False) -> Tracker:
+    """Signs and reads link and session tokens with the store's secret."""
+    return Tracker(base_url.rstrip("/"), secret(catalog, readonly))
 
 
 def scenario_book(catalog: Catalog, tokens: Tracker, message_cap_per_day: int,

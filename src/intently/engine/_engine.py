@@ -37,6 +37,7 @@ from ..store import Account, Catalog, Outbox, ReadModels, Store, open_store
 from ._catalog import scenario_book, tracker
 from ._models import ModelService, rescore
 from ._pipeline import Pipeline
+from ._privacy import PrivacyService
 from ._runner import Runner
 from ._scenarios import ScenarioService
 from ._segments import SegmentService
@@ -99,6 +100,8 @@ class Engine(Runner):
         self._segments = SegmentService(self)
         self._scenarios = ScenarioService(self, scenarios)
         super().__init__(store, state, pipeline, settings, clock or SystemClock(), readonly)
+        self.privacy = PrivacyService(self)
+        """Erasure, suppression and the privacy journal."""
 
     # -- the models in use
     @property

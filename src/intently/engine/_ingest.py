@@ -21,10 +21,12 @@ class FileIngestResult:
     duplicates: int = 0
     rejected: int = 0
     rejected_file: str | None = None
+    suppressed: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected, "rejected_file": self.rejected_file}
+                "suppressed": self.suppressed, "rejected": self.rejected,
+                "rejected_file": self.rejected_file}
 
 
 def ingest_file(
@@ -66,12 +68,14 @@ def ingest_file(
             done = engine.commit_batch(batch)
             result.accepted += done.accepted
             result.duplicates += done.duplicates
+            result.suppressed += done.suppressed
         except ValidationError:  # isolate the offender (over the size limit, say)
             for n, ev in zip(rows, batch, strict=True):
                 try:
                     done = engine.commit_batch([ev])
                     result.accepted += done.accepted
                     result.duplicates += done.duplicates
+                    result.suppressed += done.suppressed
                 except ValidationError as exc:
                     reject(n, exc, msgspec.to_builtins(ev))
         batch.clear()

@@ -36,8 +36,10 @@ from ..store import (
     Store,
     StoredEvent,
 )
+from ._catalog import secret
 from ._pipeline import Pipeline, PipelineFailure, Processed
 from ._state import HotState
+from ._suppress import SuppressionList
 
 _encode = msgspec.json.Encoder().encode
 _log = logging.getLogger("intently.engine")
@@ -54,10 +56,14 @@ class IngestResult:
     last_seq: int = 0
     duplicate_at: set[int] = field(default_factory=set)
     processed: list[Processed] = field(default_factory=list)
+    suppressed: int = 0
+    """events dropped because they carry a suppressed identity (not logged, not counted in
+    `accepted`; an HTTP client is answered as if they were accepted)"""
 
     def add(self, other: IngestResult) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
+        self.suppressed += other.suppressed
         self.first_seq = self.first_seq or other.first_seq
         self.last_seq = other.last_seq or self.last_seq
         self.processed.extend(other.processed)
@@ -102,6 +108,7 @@ class Runner:
         self.checkpoint_seconds_max = 0.0
         self.commit_seconds_max = 0.0
         self._seq = 0  # the last committed log position (the log assigns them)
+        self.suppression = SuppressionList(store, store, secret(store, readonly))
         self.recovered = self._recover()
 
     # -- writing
@@ -151,8 +158,12 @@ class Runner:
             raise
         wanted = keep or bool(self.listeners)
         pending_before = len(pipeline.pending)
+        blocked = self.suppression.blocked(batch)
         try:
             dupes = tx.claim(mids, first)
+            if blocked:  # dropped like duplicates: never logged, never applied
+                blocked -= dupes
+                dupes |= blocked
             if orders:  # the same order sent twice (a browser and a server, say) counts once
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
@@ -176,14 +187,18 @@ class Runner:
                                           time.perf_counter() - started)
         except BaseException as exc:
             tx.rollback()
-            self._reload()  # memory may hold effects of the rolled-back batch
+            self.reload()  # memory may hold effects of the rolled-back batch
             if isinstance(exc, PipelineFailure):
                 return self._set_aside(batch, payloads, exc, keep)
             raise
         self._seq = max(self._seq, last)
         self.state.position = self._seq + 1
         accepted = len(applied.rows)
-        result = IngestResult(accepted, len(dupes), first, self._seq, dupes, applied.processed)
+        result = IngestResult(accepted, len(dupes) - len(blocked), first, self._seq,
+                              dupes - blocked if blocked else dupes, applied.processed,
+                              len(blocked))
+        if blocked:
+            self.suppression.dropped(len(blocked))
         self.events_processed += accepted
         if self._stored >= 0:
             self._stored += accepted
@@ -458,11 +473,13 @@ class Runner:
         self.events_set_aside += 1
         with self.store.transaction() as tx:
             tx.set_aside(row.seq, error, self.clock.now())
-        self._reload()
+        self.reload()
         return self.recovered
 
-    def _reload(self) -> None:
-        """Back to the last checkpoint, then replay: memory may hold a rolled-back batch."""
+    def reload(self) -> None:
+        """Back to the last checkpoint, then replay: memory may hold a rolled-back batch, or a
+        record the store no longer has (an erasure)."""
+        self._stored = -1  # counted again when next asked
         self.state.clear()
         self.pipeline.reset(self.store.load_timers())
         self.recovered = self._recover()

@@ -24,7 +24,15 @@ from ._profile import (
     encode_profile,
 )
 from ._resolve import Merge, ProfileState, Resolver, identity_keys, lookup_keys
-from ._touch import cart_after, category_key, category_of, item_price, line_value, revenue_of
+from ._touch import (
+    cart_after,
+    category_key,
+    category_of,
+    consents_of,
+    item_price,
+    line_value,
+    revenue_of,
+)
 
 __all__ = [
     "ACTIVE_DAYS",
@@ -50,6 +58,7 @@ __all__ = [
     "cart_after",
     "category_key",
     "category_of",
+    "consents_of",
     "decode_profile",
     "encode_profile",
     "identity_keys",

@@ -1,4 +1,5 @@
-"""Where state lives: the ports (`EventLog`, `StateStore`, `Outbox`, `Catalog`, `ReadModels`),
+"""Where state lives: the ports (`EventLog`, `StateStore`, `Outbox`, `Catalog`, `ReadModels`,
+`PrivacyStore`),
 their typed rows, and the backends, chosen by URL from a registry:
 
     sqlite:///path/to/intently.db   (or just a path)   embedded, durable
@@ -13,12 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ._ports import Catalog, EventLog, LogTransaction, Outbox, ReadModels, StateStore, Store
+from ._ports import (
+    Catalog,
+    EventLog,
+    LogTransaction,
+    Outbox,
+    PrivacyStore,
+    ReadModels,
+    StateStore,
+    Store,
+)
 from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
     Backlog,
+    Erasure,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -27,10 +38,13 @@ from ._rows import (
     Movement,
     OutboxItem,
     OutboxRow,
+    PrivacyRequest,
     RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
+    Subject,
+    Suppression,
 )
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -84,9 +98,9 @@ register("postgres", _postgresql)
 register("memory", lambda rest, durability, readonly: MemoryStore())
 
 __all__ = [
-    "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "EventLog", "JournalCount",
-    "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge", "Movement",
-    "Outbox", "OutboxItem", "OutboxRow", "ReadModels", "RecordEvent", "SQLiteStore",
-    "SegmentChange", "SetAside", "StateStore", "Store", "StoredEvent", "open_store", "register",
-    "schemes",
+    "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "Erasure", "EventLog",
+    "JournalCount", "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge",
+    "Movement", "Outbox", "OutboxItem", "OutboxRow", "PrivacyRequest", "PrivacyStore",
+    "ReadModels", "RecordEvent", "SQLiteStore", "SegmentChange", "SetAside", "StateStore",
+    "Store", "StoredEvent", "Subject", "Suppression", "open_store", "register", "schemes",
 ]

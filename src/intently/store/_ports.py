@@ -9,8 +9,10 @@
 - `Catalog`: definitions (segments, scenarios, models) and small settings (meta).
 - `ReadModels`: what the surfaces show: timelines, segment members and movements, the journal,
   the outbox's messages, accounts.
+- `PrivacyStore`: erasure of everything held on a person, the suppression list, and the
+  privacy journal (each verb one transaction with its journal row).
 
-The embedded backends implement all five in one object (`Store`), so a transaction spans them;
+The embedded backends implement all six in one object (`Store`), so a transaction spans them;
 every backend passes the contract suites in `tests/contract/`.
 """
 
@@ -23,6 +25,7 @@ from ._rows import (
     Account,
     AccountUpdate,
     Backlog,
+    Erasure,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -31,10 +34,13 @@ from ._rows import (
     Movement,
     OutboxItem,
     OutboxRow,
+    PrivacyRequest,
     RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
+    Subject,
+    Suppression,
 )
 
 
@@ -236,9 +242,35 @@ class ReadModels(Protocol):
     def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
 
 
+class PrivacyStore(Protocol):
+    def subject_keys(self, record_ids: Sequence[str]) -> list[str]:
+        """Every identity key that resolves to one of these records, sorted."""
+
+    def erase(self, subject: Subject, suppress: Sequence[Suppression],
+              request: PrivacyRequest) -> Erasure:
+        """In one transaction: delete the subject's records, identities, merges (both ways),
+        segment entries and memberships, timers, events (theirs, and set-aside ones that
+        mention their values), outbox messages, journal rows and account memberships; add the
+        suppressions and the request to the privacy journal. Then make the deleted bytes
+        unreadable where the backend can (SQLite: zeroed pages and an emptied WAL).
+        Deduplication keys (message and order ids) stay: they name no one."""
+
+    def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
+        """Add suppressions (one already kept keeps its first date) and journal the request
+        (with no suppressions: only journal it, as for an export)."""
+
+    def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
+        """Lift suppressions; returns how many were kept."""
+
+    def suppressions(self) -> list[Suppression]: ...
+
+    def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
+        """The privacy journal, newest first."""
+
+
 @runtime_checkable
-class Store(EventLog, StateStore, Outbox, Catalog, ReadModels, Protocol):
-    """A backend that is all five ports at once (the embedded ones): one writer at a time;
+class Store(EventLog, StateStore, Outbox, Catalog, ReadModels, PrivacyStore, Protocol):
+    """A backend that is all six ports at once (the embedded ones): one writer at a time;
     reads may come from anywhere the backend allows."""
 
     def close(self) -> None: ...

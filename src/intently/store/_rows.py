@@ -182,3 +182,55 @@ def final_memberships(changes: Sequence[SegmentChange]
     upserts = [(s, p, c.ts) for (s, p), c in last.items() if c.entered]
     deletes = [(s, p) for (s, p), c in last.items() if not c.entered]
     return upserts, deletes
+
+
+class Subject(NamedTuple):
+    """Everything held on one person, as an erasure must find it: their record ids (the
+    record and every record merged into it), their identity keys, the latest log position of
+    each record (its timeline walks back from there), and the raw values that name them
+    (identifiers, email, phone), for events filed under no record (set aside on arrival)."""
+
+    record_ids: tuple[str, ...]
+    keys: tuple[str, ...]
+    heads: tuple[int, ...]
+    values: tuple[str, ...]
+
+
+class Suppression(NamedTuple):
+    """An identity key kept from being ingested again, by its keyed digest (the key itself is
+    not kept, so an erased person's identifiers are not either)."""
+
+    digest: str
+    since: float
+    reason: str
+    """"erased" (suppressed with the erasure) or "suppressed" (without deleting)"""
+
+
+class PrivacyRequest(NamedTuple):
+    """One privacy action, journaled without the personal data: `subject` is a keyed digest
+    of the identifier asked about; `detail` is JSON (what was removed, counted)."""
+
+    id: str
+    verb: str
+    """erase, suppress, unsuppress or export"""
+    subject: str
+    at: float
+    actor: str
+    detail: str
+
+
+class Erasure(NamedTuple):
+    """What an erasure removed, counted."""
+
+    records: int
+    identities: int
+    events: int
+    messages: int
+    journal: int
+    segment_rows: int
+    merges: int
+
+
+def mentions(payload: bytes, values: Sequence[str]) -> bool:
+    """Whether a stored JSON payload holds any of these values as a JSON string."""
+    return any(msgspec.json.encode(v) in payload for v in values if v)

@@ -8,12 +8,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .._errors import StoreError
 from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
     Backlog,
+    Erasure,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -22,10 +25,14 @@ from ._rows import (
     Movement,
     OutboxItem,
     OutboxRow,
+    PrivacyRequest,
     RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
+    Subject,
+    Suppression,
+    mentions,
 )
 from ._tx import EndsOnExit
 
@@ -150,6 +157,8 @@ class MemoryStore:
         self._meta: dict[str, str] = {}
         self._set_aside: dict[int, tuple[str, float]] = {}
         self._accounts: dict[str, Account] = {}
+        self._suppressed: dict[str, Suppression] = {}
+        self._privacy: list[PrivacyRequest] = []
 
     # -- the event log
     def transaction(self) -> _Transaction:
@@ -406,6 +415,73 @@ class MemoryStore:
     def account_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
         with self._lock:
             return sorted(self._accounts)[offset : offset + limit]
+
+    # -- privacy
+    def subject_keys(self, record_ids: Sequence[str]) -> list[str]:
+        wanted = set(record_ids)
+        return sorted(k for k, pid in self._identities.items() if pid in wanted)
+
+    def erase(self, subject: Subject, suppress: Sequence[Suppression],
+              request: PrivacyRequest) -> Erasure:
+        ids, keys = set(subject.record_ids), set(subject.keys)
+        with self._lock:
+            aside = self._set_aside
+            gone = {r[0] for r in self._events if r[1] in ids or (
+                r[1] == "" and r[0] in aside and mentions(r[4], subject.values))}
+            kept = [r for r in self._events if r[0] not in gone]
+            self._events, self._seqs = kept, [r[0] for r in kept]
+            for seq in gone:
+                aside.pop(seq, None)
+            records = sum(self._profiles.pop(pid, None) is not None for pid in ids)
+            identities = [k for k, pid in self._identities.items() if pid in ids or k in keys]
+            for key in identities:
+                del self._identities[key]
+            merges = [m for m in self._merges if m.into_id in ids or m.from_id in ids]
+            self._merges = [m for m in self._merges if m not in merges]
+            segment_rows = sum(c.profile_id in ids for c in self._changes)
+            self._changes = [c for c in self._changes if c.profile_id not in ids]
+            for members in self._members.values():
+                for pid in ids & members.keys():
+                    del members[pid]
+            for pid in ids:
+                self._timers.pop(pid, None)
+            messages = [m for m, msg in self._outbox.items() if msg.row.profile_id in ids]
+            for mid in messages:
+                del self._outbox[mid]
+            journal = [k for k in self._journal if k[0] in ids]
+            for jk in journal:
+                del self._journal[jk]
+            for aid, account in list(self._accounts.items()):
+                if any(m.key in keys for m in account.members):
+                    self._accounts[aid] = msgspec.structs.replace(
+                        account, members=[m for m in account.members if m.key not in keys])
+            self._suppress(suppress)
+            self._privacy.append(request)
+        return Erasure(records, len(identities), len(gone), len(messages), len(journal),
+                       segment_rows, len(merges))
+
+    def _suppress(self, suppress: Sequence[Suppression]) -> None:
+        for s in suppress:
+            self._suppressed.setdefault(s.digest, s)
+
+    def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
+        with self._lock:
+            self._suppress(suppress)
+            self._privacy.append(request)
+
+    def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
+        with self._lock:
+            lifted = sum(self._suppressed.pop(d, None) is not None for d in set(digests))
+            self._privacy.append(request)
+        return lifted
+
+    def suppressions(self) -> list[Suppression]:
+        with self._lock:
+            return sorted(self._suppressed.values())
+
+    def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
+        with self._lock:
+            return sorted(self._privacy[::-1], key=lambda r: -r.at)[:limit]
 
     def close(self) -> None:
         pass

@@ -31,11 +31,13 @@ import psycopg
 from psycopg import sql
 
 from .._errors import StoreError
+from . import _postgres_privacy as _privacy
 from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
     Backlog,
+    Erasure,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -44,10 +46,13 @@ from ._rows import (
     Movement,
     OutboxItem,
     OutboxRow,
+    PrivacyRequest,
     RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
+    Subject,
+    Suppression,
     final_memberships,
 )
 from ._tx import EndsOnExit
@@ -157,7 +162,7 @@ CREATE TABLE IF NOT EXISTS account_members (
     PRIMARY KEY (account_id, member)
 );
 CREATE INDEX IF NOT EXISTS account_members_by_member ON account_members (member);
-"""
+""" + _privacy.TABLES
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _log = logging.getLogger("intently.store")
@@ -624,6 +629,38 @@ class PostgresStore:
                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
 
     # -- what the surfaces show
+    # -- privacy
+    def subject_keys(self, record_ids: Sequence[str]) -> list[str]:
+        return sorted(r[0] for r in self._rows(
+            "SELECT key FROM identities WHERE profile_id = ANY(%s)", (list(record_ids),)))
+
+    def erase(self, subject: Subject, suppress: Sequence[Suppression],
+              request: PrivacyRequest) -> Erasure:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "log"),))
+            erased = _privacy.erase(cur, self._defs, subject, suppress, request)
+            self._fence(cur, ())
+        return erased
+
+    def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            _privacy.add_suppressions(cur, self._defs, suppress)
+            _privacy.log_request(cur, self._defs, request)
+
+    def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            _privacy.log_request(cur, self._defs, request)
+            return _privacy.lift(cur, self._defs, digests)
+
+    def suppressions(self) -> list[Suppression]:
+        return [Suppression(*r) for r in self._rows(
+            f"SELECT digest, since, reason FROM {self._defs}.suppressions ORDER BY digest")]
+
+    def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
+        return [PrivacyRequest(*r) for r in self._rows(
+            f"SELECT id, verb, subject, at, actor, detail FROM {self._defs}.privacy_log "
+            "ORDER BY at DESC, n DESC LIMIT %s", (limit,))]
+
     def timeline(self, record_ids: Sequence[str], limit: int = 100,
                  heads: Sequence[int] = ()) -> list[StoredEvent]:
         rows = self._rows("SELECT seq, ts, received_at, payload FROM events "

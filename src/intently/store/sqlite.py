@@ -15,18 +15,20 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from .._errors import StoreError
+from . import _sqlite_privacy as _privacy
 from ._rows import (
     Account,
     AccountMember,
     AccountUpdate,
     Backlog,
+    Erasure,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -35,16 +37,20 @@ from ._rows import (
     Movement,
     OutboxItem,
     OutboxRow,
+    PrivacyRequest,
     RecordEvent,
     SegmentChange,
     SetAside,
     StoredEvent,
+    Subject,
+    Suppression,
     final_memberships,
 )
 from ._tx import EndsOnExit
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -391,6 +397,7 @@ class SQLiteStore:
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA secure_delete = ON")  # freed bytes are zeroed (erasure)
             db.execute(f"PRAGMA synchronous = {'FULL' if durability == 'fsync' else 'NORMAL'}")
         db.execute("PRAGMA cache_size = -65536")
         db.execute("PRAGMA temp_store = MEMORY")
@@ -410,6 +417,7 @@ class SQLiteStore:
             if 0 < version < 4:
                 _migrate_from_3(db)
             db.executescript(_SCHEMA)
+            db.executescript(_privacy.SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self.path != ":memory:":
                 self._wal = WalCheckpointer(self.path)
@@ -743,6 +751,59 @@ class SQLiteStore:
     def count_profiles(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM profiles").fetchone()[0])
+
+    # -- privacy
+    def subject_keys(self, record_ids: Sequence[str]) -> list[str]:
+        with self._lock:
+            return _privacy.subject_keys(self._db, record_ids)
+
+    def erase(self, subject: Subject, suppress: Sequence[Suppression],
+              request: PrivacyRequest) -> Erasure:
+        erased = self._write(lambda db: _privacy.erase(db, subject, suppress, request))
+        if self.path != ":memory:":
+            with self._lock:
+                _privacy.empty_wal(self._db, self.path)
+        return erased
+
+    def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            _privacy.add_suppressions(db, suppress)
+            _privacy.log_request(db, request)
+        self._write(run)
+
+    def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
+        def run(db: sqlite3.Connection) -> int:
+            _privacy.log_request(db, request)
+            return _privacy.lift(db, digests)
+        return self._write(run)
+
+    def suppressions(self) -> list[Suppression]:
+        with self._lock:
+            return _privacy.suppressions(self._db)
+
+    def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
+        with self._lock:
+            return _privacy.privacy_log(self._db, limit)
+
+    def vacuum(self) -> None:
+        """Rewrite the file without its free pages (what an older version freed without
+        zeroing it included), then empty the WAL."""
+        with self._lock:
+            self._db.execute("VACUUM")
+            _privacy.empty_wal(self._db, self.path)
+
+    def _write(self, run: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = run(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self._committed()
+        return result
 
     def _committed(self) -> None:
         if self._wal is not None:

@@ -1,0 +1,157 @@
+"""Privacy verbs over a runner: erase a person, suppress or lift their identifiers, and
+journal each request without the personal data.
+
+An erasure first writes a checkpoint (so the store holds everything the engine knows), deletes
+the person in one store transaction (`PrivacyStore.erase`), then reloads the engine's memory
+from the store, so no cache, timer or pending change of theirs survives."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._errors import NotFound
+from ..profiles import Profile
+from ..store import Erasure, PrivacyRequest, Subject, Suppression
+
+if TYPE_CHECKING:
+    from ._runner import Runner
+
+_log = logging.getLogger("intently.privacy")
+
+
+def candidate_keys(identifier: str) -> list[str]:
+    """The identity keys an identifier may be, in every namespace (as `find` tries them)."""
+    ident = identifier.strip()
+    phone = "".join(c for c in ident if c.isdigit() or c == "+")
+    return sorted({"u:" + ident, "a:" + ident, "e:" + ident.lower(),
+                   *(["p:" + phone] if phone else [])})
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    request: str
+    """the privacy journal's id for this request"""
+    found: bool
+    records: int
+    identities: int
+    events: int
+    messages: int
+    journal: int
+    segment_rows: int
+    merges: int
+    suppressed: int
+    """identity keys now on the suppression list"""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class PrivacyService:
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    @property
+    def suppressed_events(self) -> int:
+        """Events dropped because they carried a suppressed identity (since the store began)."""
+        return self._runner.suppression.events_dropped
+
+    def subject(self, profile: Profile) -> Subject:
+        """The records (the profile and every record merged into it, recursively), identity
+        keys and identifying values of the person behind `profile`."""
+        store = self._runner.store
+        ids = [profile.id]
+        seen = {profile.id}
+        for pid in ids:
+            found = [m.from_id for m in store.merges(pid)]
+            if pid == profile.id:
+                found += [k[2:] for k in profile.identities if k.startswith("m:")]
+            for from_id in found:
+                if from_id not in seen:
+                    seen.add(from_id)
+                    ids.append(from_id)
+        keys = {k for k in profile.identities if not k.startswith("m:")}
+        keys.update(store.subject_keys(ids))
+        values = {k[2:] for k in keys}
+        for trait in ("email", "phone"):
+            value = profile.traits.get(trait)
+            if isinstance(value, str) and value:
+                values.add(value)
+        heads = tuple(int(h) for h in (profile.last_seq,) if h > 0)
+        return Subject(tuple(ids), tuple(sorted(keys)), heads, tuple(sorted(values)))
+
+    def _request(self, verb: str, identifier: str, actor: str, **detail: Any) -> PrivacyRequest:
+        runner = self._runner
+        return PrivacyRequest(uuid.uuid4().hex, verb, runner.suppression.digest("id:" + identifier),
+                              runner.clock.now(), actor, json.dumps(detail, sort_keys=True))
+
+    def erase(self, identifier: str, *, actor: str, suppress: bool = True) -> ErasureReport:
+        """Delete everything held on the person `identifier` names (any identifier, as
+        `find` takes), and keep their identity keys from being ingested again unless
+        `suppress` is False. A person not found is still suppressed (and journaled)."""
+        runner = self._runner
+        if runner.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        runner.checkpoint()
+        profile = runner.find(identifier)
+        subject = (self.subject(profile) if profile is not None
+                   else Subject((), (), (), (identifier,)))
+        keys = sorted({*subject.keys, *candidate_keys(identifier)})
+        now = runner.clock.now()
+        suppressions = ([Suppression(runner.suppression.digest(k), now, "erased") for k in keys]
+                        if suppress else [])
+        request = self._request("erase", identifier, actor, found=profile is not None,
+                                records=len(subject.record_ids), suppress=suppress)
+        erased = runner.store.erase(subject, suppressions, request)
+        runner.suppression.digests.update(s.digest for s in suppressions)
+        runner.reload()
+        _log.info("erased", extra={"request": request.id, **erased._asdict()})
+        return self._report(request, profile is not None, erased, len(suppressions))
+
+    @staticmethod
+    def _report(request: PrivacyRequest, found: bool, erased: Erasure, suppressed: int
+                ) -> ErasureReport:
+        return ErasureReport(request.id, found, *erased, suppressed=suppressed)
+
+    def _keys(self, identifier: str) -> list[str]:
+        profile = self._runner.find(identifier)
+        keys = set(candidate_keys(identifier))
+        if profile is not None:
+            keys.update(k for k in profile.identities if not k.startswith("m:"))
+        return sorted(keys)
+
+    def suppress(self, identifier: str, *, actor: str) -> int:
+        """Keep the person's identity keys (every key of their record, when known) from being
+        ingested, without deleting what is held. Returns how many keys are suppressed."""
+        runner = self._runner
+        keys = self._keys(identifier)
+        now = runner.clock.now()
+        rows = [Suppression(runner.suppression.digest(k), now, "suppressed") for k in keys]
+        runner.store.suppress(rows, self._request("suppress", identifier, actor,
+                                                  keys=len(rows)))
+        runner.suppression.digests.update(s.digest for s in rows)
+        return len(rows)
+
+    def unsuppress(self, identifier: str, *, actor: str) -> int:
+        """Lift the suppression of the identifier's keys; returns how many were lifted."""
+        runner = self._runner
+        digests = [runner.suppression.digest(k) for k in self._keys(identifier)]
+        lifted = runner.store.unsuppress(
+            digests, self._request("unsuppress", identifier, actor))
+        runner.suppression.digests.difference_update(digests)
+        return lifted
+
+    def exported(self, identifier: str, *, actor: str) -> str:
+        """Journal an export (the bundle itself is built by the caller); returns its id."""
+        profile = self._runner.find(identifier)
+        if profile is None:
+            raise NotFound(f"no customer {identifier!r}")
+        request = self._request("export", identifier, actor)
+        self._runner.store.suppress([], request)
+        return request.id
+
+    def log(self, limit: int = 100) -> list[PrivacyRequest]:
+        return self._runner.store.privacy_log(limit)
