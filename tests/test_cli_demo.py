@@ -33,8 +33,8 @@ def test_simulate_then_ingest_then_profile(tmp_path: Path) -> None:
     ing = subprocess.run([*run, "ingest", str(tmp_path / "shop.csv"), "--db", db, "--json",
                           "--anonymous-col", "anonymous_id"], capture_output=True, text=True)
     assert ing.returncode == 0, ing.stderr
-    assert json.loads(ing.stdout) == {"accepted": n, "duplicates": 0, "rejected": 0,
-                                      "rejected_file": None}
+    assert json.loads(ing.stdout) == {"accepted": n, "duplicates": 0, "suppressed": 0,
+                                      "rejected": 0, "rejected_file": None}
     prof = subprocess.run([*run, "profile", "c000001", "--db", db], capture_output=True,
                           text=True)
     assert prof.returncode == 0 and "c000001" in prof.stdout

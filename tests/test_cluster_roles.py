@@ -29,6 +29,7 @@ from intently.testing import Shop
 pytestmark = pytest.mark.integration
 
 KEY = "gw-key"
+TILL = "till-key"
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def _drain(dispatcher: Dispatcher) -> None:
 
 
 def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Settings) -> None:
-    settings = dataclasses.replace(cluster, cache="redis://127.0.0.1:6379/0")
+    settings = dataclasses.replace(cluster, cache="redis://127.0.0.1:6379/0", read_keys=(TILL,))
     base = split_url(settings.db)[1]
     shared = PostgresStore(settings.db, writer_lock=False)
     save_offer_rules(shared, [{"when": ["pasta"], "offer": "parmesan", "audience": "orders >= 1"}])
@@ -148,17 +149,18 @@ def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Set
             with running(worker):
                 wait_until(lambda: worker.applied == 2, 30, "the worker fell short")
             receipt = {"items": [{"name": "Pasta", "price": 2.5}], "userId": "c-7"}
-            answer = http.post("/v1/decide", json=receipt, auth=(KEY, "")).json()
+            assert http.post("/v1/decide", json=receipt, auth=(KEY, "")).status_code == 403
+            answer = http.post("/v1/decide", json=receipt, auth=(TILL, "")).json()
             assert [o["offer"] for o in answer["offers"]] == ["parmesan"]
             record = answer["customer"]
             by_email = http.post("/v1/decide", json={**receipt, "userId": "ann@example.com"},
-                                 auth=(KEY, "")).json()
+                                 auth=(TILL, "")).json()
             assert by_email["customer"] == record  # any identifier finds the record
             stranger = http.post("/v1/decide", json={**receipt, "userId": "nobody"},
-                                 auth=(KEY, "")).json()
+                                 auth=(TILL, "")).json()
             assert stranger["offers"] == [] and stranger["customer"] == "nobody"
             cache.flushdb()  # never the source of truth: decided as unknown, no error
-            flushed = http.post("/v1/decide", json=receipt, auth=(KEY, "")).json()
+            flushed = http.post("/v1/decide", json=receipt, auth=(TILL, "")).json()
             assert flushed["offers"] == [] and flushed["customer"] == "c-7"
             assert http.post("/v1/decide", json={"items": []},
                              auth=(KEY, "")).status_code == 400

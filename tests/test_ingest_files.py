@@ -91,7 +91,7 @@ def test_cli_ingest_json_output_and_profile(tmp_path: Path) -> None:
                               "--event-col", "event_type", "--map", "category=category_code"])
     assert out.exit_code == 0, out.output
     summary = json.loads(out.stdout)
-    assert summary == {"accepted": 4, "duplicates": 0, "rejected": 3,
+    assert summary == {"accepted": 4, "duplicates": 0, "suppressed": 0, "rejected": 3,
                        "rejected_file": str(path) + ".rejected.jsonl"}
     shown = runner.invoke(app, ["profile", "541312140", "--db", str(db), "--json"])
     assert shown.exit_code == 0, shown.output

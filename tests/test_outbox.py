@@ -89,7 +89,7 @@ def test_email_goes_through_smtp() -> None:
 
 
 def client_with(engine: Engine) -> TestClient:
-    s = Settings(write_keys=("wk",), admin_keys=("admin",))
+    s = Settings(write_keys=("wk",), admin_keys=("admin",), read_keys=("till",))
     engine.settings = s
     worker = EngineWorker(engine).start()
     return TestClient(create_app(worker, s))
@@ -146,8 +146,10 @@ def test_decide_offers_for_a_receipt() -> None:
     assert c.put("/v1/offers", json=rules, headers=ADMIN).status_code == 200
     bad = c.put("/v1/offers", json=[{"when": [], "offer": "x"}], headers=ADMIN)
     assert bad.status_code == 400 and bad.json()["path"] == "$[0].when"
-    r = c.post("/v1/decide", auth=("wk", ""), json={
-        "userId": "ann", "items": [{"name": "Champagne", "price": 30}, "candy"]})
+    receipt = {"userId": "ann", "items": [{"name": "Champagne", "price": 30}, "candy"]}
+    r = c.post("/v1/decide", auth=("wk", ""), json=receipt)
+    assert r.status_code == 403 and "read key" in r.json()["message"]  # a write key names no one
+    r = c.post("/v1/decide", auth=("till", ""), json=receipt)
     assert r.status_code == 200, r.text
     assert [o["offer"] for o in r.json()["offers"]] == ["flowers"]  # glasses: not a regular
     assert c.post("/v1/decide", auth=("wk", ""), json={"items": ["bread"]}).json()[
@@ -156,8 +158,8 @@ def test_decide_offers_for_a_receipt() -> None:
     assert r.status_code == 400 and r.json()["path"] == "$.items"
     c.post("/v1/identify", auth=("wk", ""), json={"userId": "ann", "traits": {
         "consents": {"offers": False}}})
-    r = c.post("/v1/decide", auth=("wk", ""), json={"userId": "ann", "items": ["champagne",
-                                                                              "candy"]})
+    r = c.post("/v1/decide", auth=("till", ""), json={"userId": "ann", "items": ["champagne",
+                                                                                "candy"]})
     assert r.json()["offers"] == [] and "opted out" in r.json()["reason"]
     assert c.post("/v1/decide", json={"items": ["x"]}).status_code == 401
     c.app.state.services.worker.stop()  # type: ignore[attr-defined]

@@ -51,6 +51,13 @@ class AuthError(IntentlyError):
     code = "unauthorized"
 
 
+class Forbidden(IntentlyError):
+    """A known key without the scope the request needs."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(IntentlyError, LookupError):
     status = 404
     code = "not_found"

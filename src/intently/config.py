@@ -42,6 +42,15 @@ class Settings:
     With none, writes are refused."""
     admin_keys: tuple[str, ...] = ()
     """Keys for reading profiles and the dashboard (`INTENTLY_ADMIN_KEYS`)."""
+    read_keys: tuple[str, ...] = ()
+    """Keys for a point of sale (`INTENTLY_READ_KEYS`): real-time decisions for a named
+    customer (`POST /v1/decide` with a user id or email). A write key decides for an
+    anonymous receipt only: it ships in web pages, and must not tell who an email belongs
+    to. Admin keys may decide too."""
+    privacy_keys: tuple[str, ...] = ()
+    """Keys for the privacy routes alone (`/v1/privacy/*`: erase, export, suppress;
+    `INTENTLY_PRIVACY_KEYS`), for a data-protection team that needs nothing else. Admin keys
+    may use those routes too."""
     durability: str = "fsync"
     """`fsync`: an acknowledged event survives power loss; `process`: only a process crash."""
     session_gap_minutes: float = 30.0

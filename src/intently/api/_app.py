@@ -19,6 +19,7 @@ from . import (
     _decide,
     _ingest,
     _intent,
+    _privacy,
     _profiles,
     _scenarios,
     _schemas,
@@ -90,6 +91,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                            _analytics.MineRequest])
     app.include_router(_ingest.router)
     app.include_router(_profiles.router)
+    app.include_router(_privacy.router)
     app.include_router(_intent.router)
     app.include_router(_segments.router)
     app.include_router(_scenarios.router)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import time
 
@@ -61,6 +62,20 @@ def has_session(request: Request) -> bool:
     except ValidationError:
         return False
     return data.get("s") == "dashboard" and float(data.get("exp", 0)) > time.time()
+
+
+PRIVACY_HELP = "send an admin key or a privacy key (INTENTLY_PRIVACY_KEYS=<key>) in the header"
+
+
+def require_privacy(request: Request) -> str:
+    """The privacy routes erase and export people: a key in the header only (admin or
+    privacy), never the dashboard's cookie, which a cross-site form could carry. Returns the
+    actor to journal: a short digest of the key, never the key."""
+    settings = services(request).settings
+    key = presented_key(request.headers.get("authorization"))
+    check(key, settings.admin_keys + settings.privacy_keys, PRIVACY_HELP)
+    kind = "admin" if key in settings.admin_keys else "privacy"
+    return f"{kind}-key:{hashlib.sha256(str(key).encode()).hexdigest()[:10]}"
 
 
 def require_admin(request: Request) -> None:

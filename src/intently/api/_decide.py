@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 from fastapi import APIRouter, Request, Response
 
-from .._errors import ValidationError
+from .._errors import Forbidden, ValidationError
 from ..config import Settings
 from ..decisions import OfferRule
 from ..events import as_validation_error
-from ._auth import ADMIN_HELP, check, presented_key, require_admin
+from ._auth import check, presented_key, require_admin
 from ._body import admin_body, read_body
 from ._deps import intake, on_engine, services
 from ._schemas import OFFERS_BODY, body
@@ -45,20 +46,30 @@ Decide = Callable[[list[str], str | None, float | None], Awaitable[dict[str, Any
 """(items, customer identifier, receipt time) -> the decision: how a cluster gateway decides."""
 
 
-def _require_key(request: Request, settings: Settings) -> None:
-    """A point of sale calls this: a write key or an admin key will do."""
-    check(presented_key(request.headers.get("authorization")),
-          settings.write_keys + settings.admin_keys, ADMIN_HELP)
+DECIDE_HELP = ("send a read key (INTENTLY_READ_KEYS=<key>) or an admin key; a write key "
+               "decides for anonymous receipts only")
+
+
+def _may_name(key: str | None, settings: Settings) -> bool:
+    """A read or admin key decides for anyone; a write key (it ships in web pages) for a
+    receipt that names no one, so it cannot learn who an email, a user id or a device
+    belongs to."""
+    return key is not None and any(hmac.compare_digest(key.encode(), k.encode())
+                                   for k in settings.read_keys + settings.admin_keys)
 
 
 async def read_receipt(request: Request, settings: Settings
                        ) -> tuple[list[str], str | None, float | None]:
     """The receipt's items (names, ids, categories), who is buying, and when."""
-    _require_key(request, settings)
+    key = presented_key(request.headers.get("authorization"))
+    check(key, settings.read_keys + settings.admin_keys + settings.write_keys, DECIDE_HELP)
     try:
         receipt = _decode(await read_body(request, settings.max_request_bytes))
     except msgspec.DecodeError as exc:
         raise as_validation_error(exc) from None
+    who = receipt.customer or receipt.userId or receipt.anonymousId
+    if who and not _may_name(key, settings):
+        raise Forbidden(f"a decision for a named customer needs a read key: {DECIDE_HELP}")
     if not receipt.items:
         raise ValidationError("a receipt needs at least one item", "$.items")
     items: list[str] = []
@@ -67,7 +78,7 @@ async def read_receipt(request: Request, settings: Settings
             items.append(line)
         else:
             items.extend(v for v in (line.name, line.product_id, line.sku, line.category) if v)
-    return items, receipt.customer or receipt.userId or receipt.anonymousId, receipt.timestamp
+    return items, who, receipt.timestamp
 
 
 def answer(result: dict[str, Any]) -> Response:

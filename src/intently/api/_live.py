@@ -74,6 +74,14 @@ class LiveHub:
             self._subscribers[token] = set()
             return moved
 
+    def forget(self, record_ids: list[str]) -> None:
+        """Drop erased records' trajectories and pending moves."""
+        with self._lock:
+            for pid in record_ids:
+                self.trajectories.pop(pid, None)
+                for pending in self._subscribers.values():
+                    pending.discard(pid)
+
     def trajectory(self, pid: str) -> list[dict[str, Any]]:
         with self._lock:
             points = list(self.trajectories.get(pid, ()))

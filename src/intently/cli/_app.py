@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "scenarios": ("_scenarios", "app", "Scenarios: triggers, steps, channels, holdouts and "
                   "their results."),
     "events": ("_events", "app", "The event log: events set aside."),
+    "privacy": ("_privacy", "app", "Privacy: erasure, export, suppression and the privacy "
+                "journal."),
 }
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import NotFound
 from ..profiles import Profile
-from ..store import Erasure, PrivacyRequest, Subject, Suppression
+from ..store import PrivacyRequest, Subject, Suppression
 
 if TYPE_CHECKING:
     from ._runner import Runner
@@ -45,9 +45,11 @@ class ErasureReport:
     merges: int
     suppressed: int
     """identity keys now on the suppression list"""
+    record_ids: tuple[str, ...] = ()
+    """the records erased (internal ids: what caches keyed by record must forget)"""
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "record_ids": list(self.record_ids)}
 
 
 class PrivacyService:
@@ -88,10 +90,12 @@ class PrivacyService:
         return PrivacyRequest(uuid.uuid4().hex, verb, runner.suppression.digest("id:" + identifier),
                               runner.clock.now(), actor, json.dumps(detail, sort_keys=True))
 
-    def erase(self, identifier: str, *, actor: str, suppress: bool = True) -> ErasureReport:
+    def erase(self, identifier: str, *, actor: str, suppress: bool = True,
+              vacuum: bool = False) -> ErasureReport:
         """Delete everything held on the person `identifier` names (any identifier, as
         `find` takes), and keep their identity keys from being ingested again unless
-        `suppress` is False. A person not found is still suppressed (and journaled)."""
+        `suppress` is False. A person not found is still suppressed (and journaled).
+        `vacuum`: also rewrite the store's file, where the backend has one (SQLite)."""
         runner = self._runner
         if runner.readonly:
             raise RuntimeError("this engine was opened read-only")
@@ -108,13 +112,12 @@ class PrivacyService:
         erased = runner.store.erase(subject, suppressions, request)
         runner.suppression.digests.update(s.digest for s in suppressions)
         runner.reload()
+        compact = getattr(runner.store, "vacuum", None) if vacuum else None
+        if compact is not None:
+            compact()
         _log.info("erased", extra={"request": request.id, **erased._asdict()})
-        return self._report(request, profile is not None, erased, len(suppressions))
-
-    @staticmethod
-    def _report(request: PrivacyRequest, found: bool, erased: Erasure, suppressed: int
-                ) -> ErasureReport:
-        return ErasureReport(request.id, found, *erased, suppressed=suppressed)
+        return ErasureReport(request.id, profile is not None, *erased,
+                             suppressed=len(suppressions), record_ids=subject.record_ids)
 
     def _keys(self, identifier: str) -> list[str]:
         profile = self._runner.find(identifier)

@@ -1,0 +1,78 @@
+"""The privacy routes: erase a person, export what is held on them, suppress or lift their
+identifiers, read the privacy journal. Identifiers travel in the body, never in the URL (URLs
+end up in access logs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from .._views import export_view
+from ..engine import Engine
+from ._auth import require_privacy
+from ._deps import on_engine, services
+
+router = APIRouter(prefix="/v1/privacy", tags=["privacy"])
+
+
+class Subject(BaseModel):
+    identifier: str = Field(min_length=1, max_length=512,
+                            description="userId, anonymousId, email, phone or record id")
+
+
+class EraseRequest(Subject):
+    suppress: bool = Field(True, description="Keep the person's identifiers from being "
+                           "ingested again (their next events are dropped)")
+
+
+@router.post("/erase", summary="Delete everything held on a person, and suppress them")
+async def erase(request: Request, body: EraseRequest) -> dict[str, Any]:
+    actor = require_privacy(request)
+
+    def run(engine: Engine) -> dict[str, Any]:
+        report = engine.privacy.erase(body.identifier, actor=actor, suppress=body.suppress)
+        return report.to_json()
+
+    report: dict[str, Any] = await on_engine(request, run)
+    services(request).hub.forget(report["record_ids"])
+    return report
+
+
+@router.post("/export", summary="Everything held on a person, as one JSON bundle")
+async def export(request: Request, body: Subject) -> dict[str, Any]:
+    actor = require_privacy(request)
+
+    def run(engine: Engine) -> dict[str, Any]:
+        bundle = export_view(engine, engine.profile(body.identifier))
+        engine.privacy.exported(body.identifier, actor=actor)
+        return bundle
+
+    return await on_engine(request, run)  # type: ignore[no-any-return]
+
+
+@router.post("/suppress", summary="Drop a person's next events, without deleting")
+async def suppress(request: Request, body: Subject) -> dict[str, int]:
+    actor = require_privacy(request)
+    keys = await on_engine(request, lambda e: e.privacy.suppress(body.identifier, actor=actor))
+    return {"suppressed": keys}
+
+
+@router.post("/unsuppress", summary="Lift a suppression")
+async def unsuppress(request: Request, body: Subject) -> dict[str, int]:
+    actor = require_privacy(request)
+    lifted = await on_engine(request,
+                             lambda e: e.privacy.unsuppress(body.identifier, actor=actor))
+    return {"lifted": lifted}
+
+
+@router.get("/log", summary="The privacy journal, newest first (no personal data)")
+async def log(request: Request, limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
+    require_privacy(request)
+
+    def read(engine: Engine) -> dict[str, Any]:
+        return {"requests": [r._asdict() for r in engine.privacy.log(limit)],
+                "suppressed_events": engine.privacy.suppressed_events}
+
+    return await on_engine(request, read)  # type: ignore[no-any-return]

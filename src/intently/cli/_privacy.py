@@ -1,0 +1,143 @@
+"""`intently privacy ...`: erase a person, export what is held on them, suppress or lift their
+identifiers, and read the privacy journal. Each verb writes to the store, so it runs where no
+server holds the store (or use the server's `/v1/privacy/*` routes)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import typer
+
+from .._errors import IntentlyError
+from ._common import CONFIG, DB, JSON, emit_json, err, guard, open_engine
+
+app = typer.Typer(help="Privacy: erasure, export, suppression and the privacy journal.",
+                  no_args_is_help=True)
+
+IDENTIFIER = typer.Argument(..., help="userId, anonymousId, email, phone or record id")
+ACTOR = typer.Option(None, help="Who asks (journaled); default: the system user")
+
+
+def _actor(actor: str | None) -> str:
+    return actor or f"cli:{getpass.getuser()}"
+
+
+@app.command("erase")
+def erase(
+    identifier: str = IDENTIFIER,
+    keep_ingesting: bool = typer.Option(
+        False, "--keep-ingesting", help="Do not suppress the person's identifiers: their next "
+        "events are ingested again (by default they are dropped)"),
+    vacuum: bool = typer.Option(False, help="Also rewrite the SQLite file (for files written "
+                                "before secure deletion was on; slow on a large store)"),
+    actor: str | None = ACTOR,
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Delete everything held on a person: record, identities, merges, segments, timers,
+    events, messages and journal rows. Their identifiers are suppressed."""
+    engine = open_engine(db, config, must_exist=True, intent_model=False)
+    try:
+        report = engine.privacy.erase(identifier, actor=_actor(actor),
+                                      suppress=not keep_ingesting, vacuum=vacuum)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    finally:
+        engine.close()
+    if as_json:
+        emit_json(report.to_json())
+        return
+    if not report.found:
+        err.print(f"no customer {identifier!r} found; their identifiers are suppressed "
+                  f"({report.suppressed} keys), request {report.request}")
+        return
+    err.print(f"erased: {report.records} record(s), {report.identities} identities, "
+              f"{report.events} events, {report.messages} messages, {report.journal} journal "
+              f"rows, {report.segment_rows} segment rows, {report.merges} merges; "
+              f"{report.suppressed} keys suppressed; request {report.request}")
+
+
+@app.command("export")
+def export(
+    identifier: str = IDENTIFIER,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the bundle here "
+                                    "(default: standard output)"),
+    actor: str | None = ACTOR,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Everything held on a person as one JSON bundle (access and portability)."""
+    import msgspec
+
+    from .._views import export_view
+
+    engine = open_engine(db, config, must_exist=True)
+    try:
+        bundle = export_view(engine, engine.profile(identifier))
+        engine.privacy.exported(identifier, actor=_actor(actor))
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    finally:
+        engine.close()
+    text = msgspec.json.format(msgspec.json.encode(bundle), indent=2)
+    if out is None:
+        typer.echo(text.decode())
+    else:
+        out.write_bytes(text + b"\n")
+        err.print(f"{len(bundle['events'])} events, {len(bundle['messages'])} messages "
+                  f"written to {out}")
+
+
+@app.command("suppress")
+def suppress(identifier: str = IDENTIFIER, actor: str | None = ACTOR, as_json: bool = JSON,
+             db: str = DB, config: str = CONFIG) -> None:
+    """Drop a person's next events at ingest, without deleting what is held."""
+    engine = open_engine(db, config, must_exist=False, intent_model=False)
+    try:
+        keys = engine.privacy.suppress(identifier, actor=_actor(actor))
+    finally:
+        engine.close()
+    emit_json({"suppressed": keys}) if as_json else err.print(f"{keys} keys suppressed")
+
+
+@app.command("unsuppress")
+def unsuppress(identifier: str = IDENTIFIER, actor: str | None = ACTOR, as_json: bool = JSON,
+               db: str = DB, config: str = CONFIG) -> None:
+    """Lift a suppression: the person's next events are ingested again."""
+    engine = open_engine(db, config, must_exist=True, intent_model=False)
+    try:
+        lifted = engine.privacy.unsuppress(identifier, actor=_actor(actor))
+    finally:
+        engine.close()
+    emit_json({"lifted": lifted}) if as_json else err.print(f"{lifted} keys lifted")
+
+
+@app.command("log")
+def log(limit: int = typer.Option(50, min=1, max=100_000), as_json: bool = JSON,
+        db: str = DB, config: str = CONFIG) -> None:
+    """The privacy journal, newest first: verb, when, who, and a digest of the subject
+    (never the identifier itself)."""
+    engine = open_engine(db, config, readonly=True, intent_model=False)
+    try:
+        rows = [r._asdict() for r in engine.privacy.log(limit)]
+        dropped = engine.privacy.suppressed_events
+    finally:
+        engine.close()
+    if as_json:
+        emit_json({"requests": rows, "suppressed_events": dropped})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..events import isoformat
+
+    table = Table("when", "verb", "actor", "subject digest", "detail", "id",
+                  title=f"privacy journal ({dropped} events of suppressed people dropped)")
+    for r in rows:
+        table.add_row(isoformat(r["at"]), r["verb"], r["actor"], r["subject"][:12] + "…",
+                      r["detail"], r["id"])
+    Console().print(table)
