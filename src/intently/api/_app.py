@@ -26,8 +26,11 @@ from . import (
     _segments,
     _web,
 )
+from ._auth import require_admin
 from ._cors import IngestCORS
 from ._deps import Intake, Services, embedded_intake
+from ._headers import SecurityHeaders
+from ._sessions import Sessions
 
 _log = logging.getLogger("intently.api")
 
@@ -59,7 +62,8 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
     event stream holds every event of the request, and `POST /v1/decide` when `decide` is
     given. `alive`: whether the stream is reachable (the health check's answer)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
-                  description="Segment-compatible ingestion into an Intently cluster.")
+                  description="Segment-compatible ingestion into an Intently cluster.",
+                  docs_url=None, redoc_url=None, openapi_url=None)
     app.state.intake = intake
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt])
@@ -82,11 +86,14 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     settings = settings or worker.engine.settings
     app = FastAPI(title="Intently", version="0.1.0",
                   description="Real-time behavioral marketing: Segment-compatible ingestion, "
-                              "golden records, intent, segments and scenarios.")
+                              "golden records, intent, segments and scenarios.",
+                  docs_url=None, redoc_url=None, openapi_url=None)  # behind sign-in, below
     app.state.services = Services(settings=settings, worker=worker,
-                                  tokens=worker.engine.tracker)
+                                  tokens=worker.engine.tracker,
+                                  sessions=Sessions(worker.engine.catalog))
     app.state.intake = embedded_intake(worker, settings)
     app.add_middleware(IngestCORS)
+    app.add_middleware(SecurityHeaders)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,
                            _analytics.MineRequest])
     app.include_router(_ingest.router)
@@ -102,6 +109,12 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_web.router)
 
     _answer_errors(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document(request: Request) -> JSONResponse:
+        """The OpenAPI document, for an admin key or a signed-in dashboard."""
+        require_admin(request)
+        return JSONResponse(app.openapi())
 
     @app.get("/health", tags=["ops"])
     async def health() -> JSONResponse:

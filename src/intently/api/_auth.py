@@ -6,11 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
+from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from .._errors import AuthError, ValidationError
+from .._errors import AuthError, Forbidden, ValidationError
 from ._deps import services
 
 WRITE_HELP = ("set a write key: INTENTLY_WRITE_KEYS=<key> (or write_keys in intently.toml, "
@@ -46,22 +48,52 @@ def check(key: str | None, allowed: tuple[str, ...], help_text: str) -> None:
 
 SESSION_COOKIE = "intently_session"
 SESSION_S = 12 * 3600.0
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def session_token(request: Request) -> str:
-    """A signed dashboard session (after a login with an admin key), valid for 12 hours."""
-    return services(request).tokens.token({"s": "dashboard", "exp": round(time.time() + SESSION_S)})
+def key_digest(key: str) -> str:
+    """A short digest of a key: what a session or a journal row names instead of the key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def session_token(request: Request, key: str) -> str:
+    """A signed dashboard session (after a login with admin key `key`), valid for 12 hours,
+    until its logout, or until that key is no longer an admin key."""
+    return services(request).tokens.token({
+        "s": "dashboard", "exp": round(time.time() + SESSION_S),
+        "sid": secrets.token_hex(12), "k": key_digest(key)})
+
+
+def session(request: Request) -> dict[str, object] | None:
+    """The session the cookie carries, if it is still good."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    svc = services(request)
+    try:
+        data = svc.tokens.read(token)
+    except ValidationError:
+        return None
+    if data.get("s") != "dashboard" or float(data.get("exp", 0)) <= time.time():
+        return None
+    if data.get("k") not in {key_digest(k) for k in svc.settings.admin_keys}:
+        return None  # the key it was opened with is gone
+    if svc.sessions.revoked(str(data.get("sid", ""))):
+        return None
+    return data
 
 
 def has_session(request: Request) -> bool:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return False
-    try:
-        data = services(request).tokens.read(token)
-    except ValidationError:
-        return False
-    return data.get("s") == "dashboard" and float(data.get("exp", 0)) > time.time()
+    return session(request) is not None
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether a browser request comes from the dashboard's own pages (a cross-site form
+    carries another Origin; the session cookie is SameSite=Strict as well)."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc == request.headers.get("host")
+    return request.headers.get("sec-fetch-site") == "same-origin"
 
 
 PRIVACY_HELP = "send an admin key or a privacy key (INTENTLY_PRIVACY_KEYS=<key>) in the header"
@@ -75,7 +107,7 @@ def require_privacy(request: Request) -> str:
     key = presented_key(request.headers.get("authorization"))
     check(key, settings.admin_keys + settings.privacy_keys, PRIVACY_HELP)
     kind = "admin" if key in settings.admin_keys else "privacy"
-    return f"{kind}-key:{hashlib.sha256(str(key).encode()).hexdigest()[:10]}"
+    return f"{kind}-key:{key_digest(str(key))[:10]}"
 
 
 def require_admin(request: Request) -> None:
@@ -83,5 +115,8 @@ def require_admin(request: Request) -> None:
     dashboard's session cookie, which a login with an admin key gives."""
     header = request.headers.get("authorization")
     if header is None and has_session(request):
+        if request.method not in _SAFE and not _same_origin(request):
+            raise Forbidden("a change from the dashboard must come from its own pages "
+                            "(the Origin header names another site)")
         return
     check(presented_key(header), services(request).settings.admin_keys, ADMIN_HELP)

@@ -14,6 +14,7 @@ from ..engine import Engine, EngineWorker, IngestResult
 from ..events import Event
 from ..scenarios import Tracker
 from ._live import LiveHub
+from ._sessions import Sessions
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Services:
     tokens: Tracker
     """Signs and reads the tokens of message links and dashboard sessions (the store's
     secret: taken once, not through the engine on each request)."""
+    sessions: Sessions
+    """Dashboard sessions logged out before they expire."""
     hub: LiveHub = field(default_factory=LiveHub)
 
 

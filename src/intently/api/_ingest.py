@@ -13,6 +13,7 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 
 from .._errors import ValidationError
+from ..config import Settings
 from ..engine import as_event, decode_event
 from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
@@ -56,22 +57,42 @@ async def _ingest(request: Request, events: list[Event], root: str,
     return Response(_encode(body), media_type="application/json")
 
 
+def _header_key(request: Request, settings: Settings) -> str | None:
+    """The key in the Authorization header, checked now (None: it may be in the body, as
+    Segment's `writeKey`)."""
+    key = presented_key(request.headers.get("authorization"))
+    if key is not None:
+        check(key, settings.write_keys, WRITE_HELP)
+    return key
+
+
+def _no_key_read(key: str | None, settings: Settings) -> None:
+    """A body that does not decode holds no key: without one in the header, that is the
+    answer (a caller without a key learns nothing of validation)."""
+    if key is None:
+        check(None, settings.write_keys, WRITE_HELP)
+
+
 def _single(kind: str):  # type: ignore[no-untyped-def]
     async def endpoint(request: Request) -> Response:
         settings = intake(request).settings
-        key = presented_key(request.headers.get("authorization"))
+        key = _header_key(request, settings)
         body = await read_body(request, settings.max_event_bytes)
         try:
             raw = msgspec.json.decode(body)
         except msgspec.MsgspecError as exc:
+            _no_key_read(key, settings)
             raise as_validation_error(exc) from None
         except RecursionError:
+            _no_key_read(key, settings)
             raise ValidationError("nested too deeply", "$") from None
         if not isinstance(raw, dict):
+            _no_key_read(key, settings)
             raise ValidationError("expected a JSON object", "$")
         written = raw.pop("writeKey", None)
-        check(key or (written if isinstance(written, str) else None), settings.write_keys,
-              WRITE_HELP)
+        if key is None:
+            check(written if isinstance(written, str) else None, settings.write_keys,
+                  WRITE_HELP)
         raw["type"] = kind
         return await _ingest(request, [as_event(raw, "$")], "$")
 
@@ -92,13 +113,15 @@ for _kind, _short in _SHORT.items():
 async def ingest_batch(request: Request) -> Response:
     """Segment batch call: {"batch": [events...]}"""
     settings = intake(request).settings
-    key = presented_key(request.headers.get("authorization"))
+    key = _header_key(request, settings)
     body = await read_body(request, settings.max_batch_bytes)
     try:
         batch = _batch_decoder.decode(body)
     except msgspec.MsgspecError as exc:
+        _no_key_read(key, settings)
         raise as_validation_error(exc) from None
-    check(key or batch.write_key, settings.write_keys, WRITE_HELP)
+    if key is None:
+        check(batch.write_key, settings.write_keys, WRITE_HELP)
     if not batch.batch:
         raise ValidationError("the batch is empty", "$.batch")
     raws: list[bytes | None]

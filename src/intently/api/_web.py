@@ -12,8 +12,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ._auth import SESSION_COOKIE, SESSION_S, has_session, session_token
-from ._deps import services
+from ._auth import SESSION_COOKIE, SESSION_S, has_session, session, session_token
+from ._deps import on_engine, services
+from ._sessions import META
 
 router = APIRouter(include_in_schema=False)
 _STATIC = resources.files("intently.web") / "static"
@@ -57,13 +58,19 @@ async def login(request: Request) -> Response:
         return HTMLResponse(_LOGIN.format(error=f"<p class=err>{html.escape(reason)}</p>"),
                             status_code=401)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_token(request), max_age=int(SESSION_S),
+    response.set_cookie(SESSION_COOKIE, session_token(request, key), max_age=int(SESSION_S),
                         httponly=True, samesite="strict", path="/")
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """End the session: its token is refused from now on, on this server and after a
+    restart (the logout is kept in the catalog until the token would have expired)."""
+    current = session(request)
+    if current is not None:
+        text = services(request).sessions.revoke(str(current["sid"]), float(str(current["exp"])))
+        await on_engine(request, lambda e: e.catalog.set_meta(META, text))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
