@@ -16,6 +16,7 @@ from intently.channels import (
     HTTPChannel,
     LeadChannel,
     LogChannel,
+    Outbound,
     PushChannel,
     SMSChannel,
     SMTPChannel,
@@ -25,6 +26,7 @@ from intently.scenarios import Message
 from intently.testing import free_port
 
 SECRET = b"s3cret"
+LOCAL = Outbound(["127.0.0.1"])  # the test receivers listen on loopback: allowed by name
 
 
 def message(channel: str, to: str) -> Message:
@@ -81,7 +83,7 @@ def _case(kind: str) -> Iterator[Case]:
         cls = {"webhook": HTTPChannel, "lead": LeadChannel, "sms": SMSChannel,
                "push": PushChannel}[kind]
         url = f"{rx.url}/{kind}"
-        ch = cls(None if kind == "webhook" else url, secret=SECRET, token="tok")
+        ch = cls(None if kind == "webhook" else url, secret=SECRET, token="tok", outbound=LOCAL)
         msg = message(kind, url if kind == "webhook" else {"lead": "branch", "sms": "+4712345678",
                                                             "push": "device-1"}[kind])
 
@@ -115,7 +117,7 @@ def test_temporary_failures_are_retryable_and_permanent_ones_are_not(failing_cas
 
 def test_http_channels_sign_their_body() -> None:
     with http_receiver() as rx:
-        HTTPChannel(secret=SECRET).send(message("webhook", rx.url + "/hook"))
+        HTTPChannel(secret=SECRET, outbound=LOCAL).send(message("webhook", rx.url + "/hook"))
         [req] = rx.requests
         assert verify(SECRET, req["body"], req["headers"]["x-intently-signature"])
         assert not verify(b"other", req["body"], req["headers"]["x-intently-signature"])
@@ -135,5 +137,31 @@ def test_an_unreachable_server_is_retryable() -> None:
         SMTPChannel("127.0.0.1", free_port(), timeout=2).send(message("email", "a@b.c"))
     assert info.value.retryable
     with pytest.raises(DeliveryError) as info:
-        HTTPChannel(timeout=2).send(message("webhook", f"http://127.0.0.1:{free_port()}/x"))
+        HTTPChannel(timeout=2, outbound=LOCAL).send(
+            message("webhook", f"http://127.0.0.1:{free_port()}/x"))
     assert info.value.retryable
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/x", "http://localhost:9/x", "http://[::1]:9/x", "http://10.1.2.3/x",
+    "http://169.254.169.254/latest/meta-data/", "http://192.168.0.1/x", "file:///etc/passwd",
+    "gopher://127.0.0.1/x"])
+def test_private_addresses_and_other_schemes_are_refused_by_default(url: str) -> None:
+    with pytest.raises(DeliveryError) as info:
+        HTTPChannel(timeout=2).send(message("webhook", url))
+    assert not info.value.retryable
+    assert "outbound_allow" in str(info.value) or "not an http(s) URL" in str(info.value)
+
+
+def test_the_allow_list_names_hosts_suffixes_and_networks() -> None:
+    with http_receiver() as rx:
+        port = rx.url.rsplit(":", 1)[1]
+        for allow in (["localhost"], ["127.0.0.0/8"], ["*.localhost", "localhost"]):
+            HTTPChannel(outbound=Outbound(allow)).send(
+                message("webhook", f"http://localhost:{port}/hook"))
+        assert len(rx.requests) == 3
+    only = Outbound(["hooks.example.com"])
+    with pytest.raises(DeliveryError, match="not on the outbound allow-list"):
+        only.check("http://127.0.0.1:9/x")
+    with pytest.raises(DeliveryError, match="private, loopback"):
+        Outbound().check("http://localhost:9/x")

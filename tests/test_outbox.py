@@ -10,13 +10,17 @@ from _receivers import http_receiver, smtp_server
 from conftest import T0, track
 from intently import Engine, ManualClock, Settings
 from intently.api import create_app
-from intently.channels import HTTPChannel, SMTPChannel
+from intently.channels import HTTPChannel, Outbound, SMTPChannel
 from intently.engine import Dispatcher, EngineWorker
 from intently.scenarios import report
 from intently.store import MemoryStore
 from test_scenarios import identify, scenario
 
 ADMIN = {"Authorization": "Bearer admin"}
+
+
+def local_hook() -> HTTPChannel:
+    return HTTPChannel(outbound=Outbound(["127.0.0.1"]))  # the receivers listen on loopback
 WEBHOOK = {"trigger": {"event": "Product Viewed"}, "steps": [{"webhook": {"url": ""}}]}
 
 
@@ -32,7 +36,7 @@ def test_dispatcher_retries_with_backoff_then_delivers_once() -> None:
         engine = webhook_engine(rx.url + "/hook")
         engine.process(track("Product Viewed", user="ann", at=T0))
         now = [T0]
-        d = Dispatcher(engine.store, {"webhook": HTTPChannel()}, clock=lambda: now[0],
+        d = Dispatcher(engine.store, {"webhook": local_hook()}, clock=lambda: now[0],
                        backoff_s=10)
         rx.statuses += [503, 503]
         assert d.run_once() == 1
@@ -56,7 +60,7 @@ def test_permanent_failures_give_up_and_stale_messages_expire() -> None:
         engine.process(track("Product Viewed", user="ann", at=T0))
         engine.process(track("Product Viewed", user="bob", at=T0 - 3 * 86400))
         rx.statuses.append(404)
-        d = Dispatcher(engine.store, {"webhook": HTTPChannel()}, clock=lambda: T0)
+        d = Dispatcher(engine.store, {"webhook": local_hook()}, clock=lambda: T0)
         d.run_once()
         status = {r[2]: r[6] for r in engine.store.outbox(10)}
         assert status == {"ann": "failed", "bob": "expired"}

@@ -38,7 +38,8 @@ def test_kill_9_neither_loses_nor_duplicates_messages(tmp_path: Path) -> None:
         setup.put_scenario(hook_scenario(rx.url + "/hook"))
         setup.close()
         port = free_port()
-        settings = {"checkpoint_events": "300", "max_message_age_hours": "1000000"}
+        settings = {"checkpoint_events": "300", "max_message_age_hours": "1000000",
+                    "outbound_allow": "127.0.0.1"}
         kills = 0
         sent = 0
         with httpx.Client(auth=(KEY, ""), timeout=10) as http:

@@ -105,6 +105,12 @@ class Settings:
     push_token: str | None = None
     lead_url: str | None = None
     """Sales leads are POSTed here (signed like webhooks); with none, they go to the log."""
+    outbound_allow: tuple[str, ...] = ()
+    """Where webhooks and the SMS, push and lead providers may be sent
+    (`INTENTLY_OUTBOUND_ALLOW`, comma-separated): host names, `*.example.com`, addresses or
+    networks (`10.0.0.0/8`). Empty: any public host. Loopback, link-local and private
+    addresses are refused unless named here (a scenario's author must not reach the
+    machine's own services)."""
     webhook_secret: str | None = None
     """HMAC key for webhook signatures (default: the store's own secret)."""
 

@@ -2,6 +2,7 @@
 
 from ._base import Channel, DeliveryError
 from ._message import Message
+from ._outbound import Outbound
 from .http import HTTPChannel, LeadChannel, PushChannel, SMSChannel, sign, verify
 from .log import LogChannel
 from .smtp import SMTPChannel
@@ -13,6 +14,7 @@ __all__ = [
     "LeadChannel",
     "LogChannel",
     "Message",
+    "Outbound",
     "PushChannel",
     "SMSChannel",
     "SMTPChannel",

@@ -15,6 +15,7 @@ import httpx
 
 from ._base import DeliveryError
 from ._message import Message
+from ._outbound import Outbound
 
 
 def sign(secret: bytes, body: bytes, ts: int) -> str:
@@ -42,10 +43,13 @@ class HTTPChannel:
     name = "webhook"
 
     def __init__(self, url: str | None = None, *, secret: bytes = b"", token: str | None = None,
-                 timeout: float = 10.0, name: str | None = None) -> None:
+                 timeout: float = 10.0, name: str | None = None,
+                 outbound: Outbound | None = None) -> None:
+        """`outbound`: where it may send (default: public addresses only)."""
         self.url = url  # None: the message's own `to` is the URL (webhook steps)
         self.secret = secret
         self.token = token
+        self.outbound = outbound or Outbound()
         if name:
             self.name = name
         self.client = httpx.Client(timeout=timeout)
@@ -63,6 +67,7 @@ class HTTPChannel:
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
         url = self.url or message.to
+        self.outbound.check(url)
         try:
             r = self.client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -25,6 +25,7 @@ from ..channels import (
     LeadChannel,
     LogChannel,
     Message,
+    Outbound,
     PushChannel,
     SMSChannel,
     SMTPChannel,
@@ -40,18 +41,22 @@ def channels_from_settings(settings: Settings, secret: bytes) -> dict[str, Chann
     """The configured channels; email, SMS, push and leads without a provider are absent
     (their messages are logged, status `logged`)."""
     key = settings.webhook_secret.encode() if settings.webhook_secret else secret
-    found: dict[str, Channel] = {"webhook": HTTPChannel(secret=key), "log": LogChannel()}
+    out = Outbound(settings.outbound_allow)
+    found: dict[str, Channel] = {"webhook": HTTPChannel(secret=key, outbound=out),
+                                 "log": LogChannel()}
     if settings.smtp_host:
         found["email"] = SMTPChannel(settings.smtp_host, settings.smtp_port,
                                      sender=settings.smtp_from, user=settings.smtp_user,
                                      password=settings.smtp_password,
                                      starttls=settings.smtp_starttls)
     if settings.sms_url:
-        found["sms"] = SMSChannel(settings.sms_url, token=settings.sms_token, secret=key)
+        found["sms"] = SMSChannel(settings.sms_url, token=settings.sms_token, secret=key,
+                                  outbound=out)
     if settings.push_url:
-        found["push"] = PushChannel(settings.push_url, token=settings.push_token, secret=key)
+        found["push"] = PushChannel(settings.push_url, token=settings.push_token, secret=key,
+                                    outbound=out)
     if settings.lead_url:
-        found["lead"] = LeadChannel(settings.lead_url, secret=key)
+        found["lead"] = LeadChannel(settings.lead_url, secret=key, outbound=out)
     return found
 
 
