@@ -4,6 +4,7 @@ chain and key action, and a segment created after an invalid rule showed its err
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -142,3 +143,33 @@ def test_every_page_renders(page: Any, server: str) -> None:
 def test_chromium_is_debians() -> None:
     out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout
     assert "Chromium" in out
+
+
+def test_a_customer_is_exported_and_erased_from_their_page(page: Any, server: str) -> None:
+    admin = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(headers=admin) as http:
+        feed = http.get(server + "/v1/dashboard/feed?limit=200").json()["customers"]
+        who = feed[-1]["id"]
+        events = http.get(f"{server}/v1/profiles/{who}?timeline=0").json()["aggregates"]["events"]
+    page.goto(f"{server}/#/customer/{who}")
+    page.wait_for_selector("#privacy")
+    result = page.locator("#privacy-result")
+    page.fill("#privacy-key", "wrong")
+    page.click("#privacy-export")
+    result.locator(".error").wait_for()
+    assert "unknown key" in result.inner_text()
+    page.fill("#privacy-key", KEY)
+    with page.expect_download() as download:
+        page.click("#privacy-export")
+    bundle = json.loads(Path(download.value.path()).read_text())
+    assert bundle["customer"]["id"] == who and len(bundle["events"]) == events
+    page.click("#privacy-erase")  # not confirmed yet
+    assert "Type the customer's id" in result.inner_text()
+    page.fill("#privacy-confirm", who)
+    page.click("#privacy-erase")
+    result.locator(".ok", has_text="Erased").wait_for()
+    assert f"{events} events" in result.inner_text()
+    with httpx.Client(headers=admin) as http:
+        assert http.get(f"{server}/v1/profiles/{who}").status_code == 404
+        log = http.get(server + "/v1/privacy/log").json()["requests"]
+    assert [r["verb"] for r in log[:2]] == ["erase", "export"]

@@ -222,7 +222,56 @@ async function customer(id) {
         ${d.journeys.length ? `<h2 style="margin-top:1rem">Scenario journeys</h2><table><tbody>${d.journeys.slice(0, 12).map((x) => `<tr><td class="nowrap">${esc(when(x.ts))}</td><td>${esc(x.scenario)}</td><td>${esc(x.kind)}${x.ref ? ` <span class="muted">${esc(x.ref)}</span>` : ""}</td></tr>`).join("")}</tbody></table>` : ""}</div>
       <div class="card"><h2>Timeline</h2><table><tbody>${p.timeline.map((e) => `<tr><td class="nowrap">${esc(e.at.slice(0, 16).replace("T", " "))}</td>
         <td>${esc(e.event || e.type)}</td><td class="muted">${esc(Object.entries(e.properties || {}).filter(([, v]) => typeof v !== "object").slice(0, 3).map(([k, v]) => `${k}: ${v}`).join(", "))}</td></tr>`).join("")}</tbody></table></div>
+      ${privacyCard(p.id)}
     </div>`;
+  wirePrivacy(p.id);
+}
+
+// -- privacy: export and erasure take an admin or privacy key typed here, sent in the header
+// (never the session cookie: a form on another site must not be able to erase anyone)
+function privacyCard(id) {
+  return `<div class="card" id="privacy"><h2>Privacy</h2>
+    <p class="muted">Export everything held on this customer, or erase it. Both need an admin or privacy key; it is sent with the request and not kept.</p>
+    <div class="field"><label for="privacy-key">Admin or privacy key</label><input id="privacy-key" type="password" autocomplete="off"></div>
+    <button type="button" id="privacy-export">Export as JSON</button>
+    <div class="field" style="margin-top:1rem"><label for="privacy-confirm">To erase, type the customer's id: <code>${esc(id)}</code></label><input id="privacy-confirm" type="text" autocomplete="off"></div>
+    <button type="button" class="danger" id="privacy-erase">Erase this customer</button>
+    <div id="privacy-result" aria-live="polite"></div></div>`;
+}
+
+async function privacyCall(verb, id) {
+  const key = document.getElementById("privacy-key").value;
+  const r = await fetch(`/v1/privacy/${verb}`, { method: "POST", credentials: "omit",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify({ identifier: id }) });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.message || r.statusText);
+  return body;
+}
+
+function wirePrivacy(id) {
+  const result = document.getElementById("privacy-result");
+  const show = (cls, text) => { result.innerHTML = `<div class="${cls}" role="status">${esc(text)}</div>`; };
+  document.getElementById("privacy-export").addEventListener("click", async () => {
+    try {
+      const bundle = await privacyCall("export", id);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(new Blob([JSON.stringify(bundle, null, 2)], { type: "application/json" }));
+      link.download = `intently-export-${id}.json`;
+      link.click();
+      show("ok", `Exported ${bundle.events.length} events and ${bundle.messages.length} messages.`);
+    } catch (e) { show("error", e.message); }
+  });
+  document.getElementById("privacy-erase").addEventListener("click", async () => {
+    if (document.getElementById("privacy-confirm").value.trim() !== id) {
+      show("error", "Type the customer's id to confirm the erasure."); return;
+    }
+    try {
+      const r = await privacyCall("erase", id);
+      show("ok", `Erased: ${r.records} record(s), ${r.events} events, ${r.messages} messages; ${r.suppressed} identifiers suppressed.`);
+      document.getElementById("privacy-erase").disabled = true;
+    } catch (e) { show("error", e.message); }
+  });
 }
 
 function ruleForm(existing) {
