@@ -20,6 +20,11 @@ class Settings:
     """Subjects of the stream: `<this>.<partition>`."""
     stream_replicas: int = 1
     """JetStream replicas of the stream when it is created (3 in production)."""
+    stream_max_age_days: float = 7.0
+    """How long the stream keeps events (0: until the disk limit). PostgreSQL is the system
+    of record; the stream carries events to their partition. This bounds how long an erased
+    person's events stay in the stream, and how long a partition may go unowned before its
+    events age out."""
     stream_dedupe_seconds: float = 600.0
     """JetStream drops a message whose `Nats-Msg-Id` it saw this recently (the partition's
     owner drops later repeats by message id too)."""

@@ -77,7 +77,7 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
             await gateway.close()
 
     app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive,
-                             decide if reader is not None else None)
+                             decide if reader is not None else None, gateway.control)
     app.router.lifespan_context = lifespan
     return app
 

@@ -57,10 +57,12 @@ def _answer_errors(app: FastAPI) -> None:
 
 
 def create_gateway_app(intake: Intake, alive: Callable[[], bool],
-                       decide: _decide.Decide | None = None) -> FastAPI:
+                       decide: _decide.Decide | None = None,
+                       control: _privacy.Control | None = None) -> FastAPI:
     """A cluster gateway's API: the Segment-compatible ingest routes, each answered once the
-    event stream holds every event of the request, and `POST /v1/decide` when `decide` is
-    given. `alive`: whether the stream is reachable (the health check's answer)."""
+    event stream holds every event of the request, `POST /v1/decide` when `decide` is
+    given, and the privacy requests when `control` is. `alive`: whether the stream is
+    reachable (the health check's answer)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.",
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -70,6 +72,8 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
     app.include_router(_ingest.router)
     if decide is not None:
         app.include_router(_decide.decide_router(decide))
+    if control is not None:
+        app.include_router(_privacy.cluster_router(control))
     _answer_errors(app)
 
     @app.get("/health", tags=["ops"])

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from .._errors import AuthError, Forbidden, ValidationError
-from ._deps import services
+from ._deps import intake, services
 
 WRITE_HELP = ("set a write key: INTENTLY_WRITE_KEYS=<key> (or write_keys in intently.toml, "
               "or --write-key), then send it as the HTTP basic auth user name")
@@ -103,7 +103,7 @@ def require_privacy(request: Request) -> str:
     """The privacy routes erase and export people: a key in the header only (admin or
     privacy), never the dashboard's cookie, which a cross-site form could carry. Returns the
     actor to journal: a short digest of the key, never the key."""
-    settings = services(request).settings
+    settings = intake(request).settings  # a cluster gateway has no engine services
     key = presented_key(request.headers.get("authorization"))
     check(key, settings.admin_keys + settings.privacy_keys, PRIVACY_HELP)
     kind = "admin" if key in settings.admin_keys else "privacy"

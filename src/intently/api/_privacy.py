@@ -4,6 +4,8 @@ end up in access logs)."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -74,3 +76,35 @@ async def log(request: Request, limit: int = Query(100, ge=1, le=10_000),
                 "suppressed_events": engine.privacy.suppressed_events}
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
+
+
+Control = Callable[[str, dict[str, object]], Awaitable[int]]
+"""(kind, request) -> partitions it went to: how a cluster gateway sends a privacy request."""
+
+
+def cluster_router(control: Control) -> APIRouter:
+    """The privacy routes of a cluster gateway: each request is published to every partition
+    and applied there, in order with the events (202: the journal shows each partition's
+    part, under the request id answered here)."""
+    routes = APIRouter(prefix="/v1/privacy", tags=["privacy"])
+
+    async def send(kind: str, actor: str, identifier: str, **extra: object) -> dict[str, Any]:
+        request = uuid.uuid4().hex
+        parts = await control(kind, {"request": request, "identifier": identifier,
+                                     "actor": actor, **extra})
+        return {"request": request, "partitions": parts, "status": "accepted"}
+
+    @routes.post("/erase", status_code=202,
+                 summary="Erase a person in every partition, and suppress them")
+    async def erase(body: EraseRequest, actor: str = Actor) -> dict[str, Any]:
+        return await send("erase", actor, body.identifier, suppress=body.suppress)
+
+    @routes.post("/suppress", status_code=202, summary="Suppress a person in every partition")
+    async def suppress(body: Subject, actor: str = Actor) -> dict[str, Any]:
+        return await send("suppress", actor, body.identifier)
+
+    @routes.post("/unsuppress", status_code=202, summary="Lift a suppression everywhere")
+    async def unsuppress(body: Subject, actor: str = Actor) -> dict[str, Any]:
+        return await send("unsuppress", actor, body.identifier)
+
+    return routes

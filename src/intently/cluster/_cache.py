@@ -55,6 +55,21 @@ class RecordWriter:
             self.failures += 1
             _log.warning("decision cache not written", extra={"error": repr(exc)})
 
+    def forget(self, record_ids: Iterable[str], keys: Iterable[str]) -> None:
+        """Delete erased records and their identity keys. A failure is logged: the entries
+        would otherwise answer decisions until Redis is flushed, so it is an error."""
+        p = self.prefix
+        names = [f"{p}rec:{pid}" for pid in record_ids] + [f"{p}id:{k}" for k in keys]
+        names += [f"{p}id:m:{pid}" for pid in record_ids]
+        if not names:
+            return
+        try:
+            self._redis.delete(*names)
+        except redis.RedisError as exc:
+            self.failures += 1
+            _log.error("erased records not removed from the decision cache; flush it",
+                       extra={"error": repr(exc)})
+
     def close(self) -> None:
         self._redis.close()
 

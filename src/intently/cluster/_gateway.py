@@ -22,7 +22,7 @@ from ..config import Settings
 from ..engine import IngestResult
 from ..events import Event, filed_time
 from ._layout import partition_of
-from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream
+from ._stream import HEADER_CONTROL, HEADER_RECEIVED, HEADER_TS, connect, ensure_stream
 
 _log = logging.getLogger("intently.cluster")
 _encode = msgspec.json.Encoder().encode
@@ -113,6 +113,27 @@ class Gateway:
         self.duplicates += len(dupes)
         return IngestResult(accepted=len(acks) - len(dupes), duplicates=len(dupes),
                             duplicate_at=dupes)
+
+    async def control(self, kind: str, request: dict[str, object]) -> int:
+        """Publish a privacy request to every partition, where each owner applies it in
+        order with the partition's events (a person's records may sit in several partitions).
+        Returns the partitions it went to; raises StoreError when any was not acknowledged
+        (a retry with the same request id is deduplicated)."""
+        js = self._js
+        if js is None:
+            raise StoreError("the gateway is not connected to NATS")
+        s = self.settings
+        body = _encode(request)
+        try:
+            await asyncio.gather(*(js.publish(
+                f"{s.stream_subject}.{part}", body,
+                headers={"Nats-Msg-Id": f"{request['request']}:p{part}", HEADER_CONTROL: kind})
+                for part in range(s.partitions)))
+        except (TimeoutError, nats.errors.Error) as exc:
+            _log.error("privacy request not published", extra={"kind": kind,
+                                                               "error": repr(exc)})
+            raise StoreError(f"the event stream did not acknowledge: {exc!r}") from None
+        return s.partitions
 
     async def close(self) -> None:
         """Wait for acknowledgements in flight, then disconnect (at once when the server is

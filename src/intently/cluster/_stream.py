@@ -25,6 +25,10 @@ _log = logging.getLogger("intently.cluster")
 
 HEADER_TS = "Intently-Ts"
 HEADER_RECEIVED = "Intently-Received-At"
+HEADER_CONTROL = "Intently-Control"
+"""On a control message (a privacy request) instead of an event: its kind (`erase`,
+`suppress`, `unsuppress`); the body is the request as JSON. It is published to every
+partition, in order with the events there."""
 
 
 async def connect(settings: Settings, name: str) -> nats.NATS:
@@ -51,12 +55,14 @@ async def connect(settings: Settings, name: str) -> nats.NATS:
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
     """The stream, file-backed, with duplicate detection by `Nats-Msg-Id` over
-    `stream_dedupe_seconds`; created once, left as it is when it exists."""
+    `stream_dedupe_seconds`, keeping events `stream_max_age_days`; created once, left as it
+    is when it exists."""
     config = StreamConfig(
         name=STREAM, subjects=[f"{settings.stream_subject}.*"], storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
         num_replicas=settings.stream_replicas,
-        duplicate_window=settings.stream_dedupe_seconds)
+        duplicate_window=settings.stream_dedupe_seconds,
+        max_age=settings.stream_max_age_days * 86400.0 or None)
     try:
         await js.add_stream(config)
     except BadRequestError as exc:

@@ -18,6 +18,7 @@ import socket
 import time
 from dataclasses import dataclass, replace
 
+import msgspec
 import nats
 import psycopg
 from nats.aio.msg import Msg
@@ -34,7 +35,14 @@ from ._cache import RecordWriter
 from ._layout import partition_schema
 from ._leases import Lease, Leases
 from ._partition import PartitionStore
-from ._stream import HEADER_RECEIVED, HEADER_TS, connect, ensure_stream, partition_reader
+from ._stream import (
+    HEADER_CONTROL,
+    HEADER_RECEIVED,
+    HEADER_TS,
+    connect,
+    ensure_stream,
+    partition_reader,
+)
 
 _log = logging.getLogger("intently.cluster")
 _READER_CHECK_S = 3.0  # a quiet partition asks whether its consumer still exists this often
@@ -282,6 +290,51 @@ class ClusterWorker:
             await asyncio.sleep(0.2)
 
     def _apply(self, own: _Owned, msgs: list[Msg]) -> None:
+        """Events in commits; a privacy request among them is applied in its place."""
+        run: list[Msg] = []
+        for msg in msgs:
+            kind = (msg.headers or {}).get(HEADER_CONTROL)
+            if kind is None:
+                run.append(msg)
+                continue
+            if run:
+                self._apply_events(own, run)
+                run = []
+            self._control(own, kind, msg)
+        if run:
+            self._apply_events(own, run)
+        own.offset = msgs[-1].metadata.sequence.stream
+
+    def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
+        """A privacy request (`erase`, `suppress`, `unsuppress`) sent to every partition: this
+        one applies it to the records it holds. Applied again after a takeover, it changes
+        nothing more and is journaled once."""
+        part = own.lease.partition
+        try:
+            req = msgspec.json.decode(msg.data)
+            identifier, actor = str(req["identifier"]), str(req.get("actor", ""))
+            request_id = f"{req['request']}:p{part}"
+        except (msgspec.DecodeError, KeyError, TypeError) as exc:
+            _log.error("privacy request unreadable; skipped", extra={
+                "partition": part, "stream_seq": msg.metadata.sequence.stream,
+                "error": repr(exc)})
+            return
+        own.store.offsets = {request_id: msg.metadata.sequence.stream}
+        privacy = own.engine.privacy
+        if kind == "erase":
+            report = privacy.erase(identifier, actor=actor, request_id=request_id,
+                                   suppress=bool(req.get("suppress", True)))
+            if self.cache is not None:
+                self.cache.forget(report.record_ids, report.keys)
+        elif kind == "suppress":
+            privacy.suppress(identifier, actor=actor, request_id=request_id)
+        elif kind == "unsuppress":
+            privacy.unsuppress(identifier, actor=actor, request_id=request_id)
+        else:
+            _log.error("unknown control message; skipped", extra={"partition": part,
+                                                                   "kind": kind})
+
+    def _apply_events(self, own: _Owned, msgs: list[Msg]) -> None:
         events: list[Event] = []
         raws: list[bytes | None] = []
         offsets: dict[str, int] = {}
@@ -315,7 +368,6 @@ class ClusterWorker:
             if self.cache is not None and self._changed:  # committed: now readable
                 self.cache.write(self._changed.values())
                 self._changed.clear()
-        own.offset = msgs[-1].metadata.sequence.stream
 
     def _note_changed(self, processed: list[Processed]) -> None:
         """An engine listener: the records a commit changed (called after it committed)."""

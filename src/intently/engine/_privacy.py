@@ -47,9 +47,13 @@ class ErasureReport:
     """identity keys now on the suppression list"""
     record_ids: tuple[str, ...] = ()
     """the records erased (internal ids: what caches keyed by record must forget)"""
+    keys: tuple[str, ...] = ()
+    """their identity keys (what caches keyed by identity must forget; not in `to_json`)"""
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "record_ids": list(self.record_ids)}
+        data = {**self.__dict__, "record_ids": list(self.record_ids)}
+        del data["keys"]
+        return data
 
 
 class PrivacyService:
@@ -85,17 +89,21 @@ class PrivacyService:
         heads = tuple(int(h) for h in (profile.last_seq,) if h > 0)
         return Subject(tuple(ids), tuple(sorted(keys)), heads, tuple(sorted(values)))
 
-    def _request(self, verb: str, identifier: str, actor: str, **detail: Any) -> PrivacyRequest:
+    def _request(self, verb: str, identifier: str, actor: str, request_id: str | None,
+                 **detail: Any) -> PrivacyRequest:
         runner = self._runner
-        return PrivacyRequest(uuid.uuid4().hex, verb, runner.suppression.digest("id:" + identifier),
+        return PrivacyRequest(request_id or uuid.uuid4().hex, verb,
+                              runner.suppression.digest("id:" + identifier),
                               runner.clock.now(), actor, json.dumps(detail, sort_keys=True))
 
     def erase(self, identifier: str, *, actor: str, suppress: bool = True,
-              vacuum: bool = False) -> ErasureReport:
+              vacuum: bool = False, request_id: str | None = None) -> ErasureReport:
         """Delete everything held on the person `identifier` names (any identifier, as
         `find` takes), and keep their identity keys from being ingested again unless
         `suppress` is False. A person not found is still suppressed (and journaled).
-        `vacuum`: also rewrite the store's file, where the backend has one (SQLite)."""
+        `vacuum`: also rewrite the store's file, where the backend has one (SQLite).
+        `request_id`: the journal's id for it (a cluster's request, applied again after a
+        takeover, is journaled once)."""
         runner = self._runner
         if runner.readonly:
             raise RuntimeError("this engine was opened read-only")
@@ -107,8 +115,9 @@ class PrivacyService:
         now = runner.clock.now()
         suppressions = ([Suppression(runner.suppression.digest(k), now, "erased") for k in keys]
                         if suppress else [])
-        request = self._request("erase", identifier, actor, found=profile is not None,
-                                records=len(subject.record_ids), suppress=suppress)
+        request = self._request("erase", identifier, actor, request_id,
+                                found=profile is not None, records=len(subject.record_ids),
+                                suppress=suppress)
         erased = runner.store.erase(subject, suppressions, request)
         runner.suppression.digests.update(s.digest for s in suppressions)
         runner.reload()
@@ -117,7 +126,8 @@ class PrivacyService:
             compact()
         _log.info("erased", extra={"request": request.id, **erased._asdict()})
         return ErasureReport(request.id, profile is not None, *erased,
-                             suppressed=len(suppressions), record_ids=subject.record_ids)
+                             suppressed=len(suppressions), record_ids=subject.record_ids,
+                             keys=tuple(keys))
 
     def _keys(self, identifier: str) -> list[str]:
         profile = self._runner.find(identifier)
@@ -126,24 +136,24 @@ class PrivacyService:
             keys.update(k for k in profile.identities if not k.startswith("m:"))
         return sorted(keys)
 
-    def suppress(self, identifier: str, *, actor: str) -> int:
+    def suppress(self, identifier: str, *, actor: str, request_id: str | None = None) -> int:
         """Keep the person's identity keys (every key of their record, when known) from being
         ingested, without deleting what is held. Returns how many keys are suppressed."""
         runner = self._runner
         keys = self._keys(identifier)
         now = runner.clock.now()
         rows = [Suppression(runner.suppression.digest(k), now, "suppressed") for k in keys]
-        runner.store.suppress(rows, self._request("suppress", identifier, actor,
+        runner.store.suppress(rows, self._request("suppress", identifier, actor, request_id,
                                                   keys=len(rows)))
         runner.suppression.digests.update(s.digest for s in rows)
         return len(rows)
 
-    def unsuppress(self, identifier: str, *, actor: str) -> int:
+    def unsuppress(self, identifier: str, *, actor: str, request_id: str | None = None) -> int:
         """Lift the suppression of the identifier's keys; returns how many were lifted."""
         runner = self._runner
         digests = [runner.suppression.digest(k) for k in self._keys(identifier)]
         lifted = runner.store.unsuppress(
-            digests, self._request("unsuppress", identifier, actor))
+            digests, self._request("unsuppress", identifier, actor, request_id))
         runner.suppression.digests.difference_update(digests)
         return lifted
 
@@ -152,7 +162,7 @@ class PrivacyService:
         profile = self._runner.find(identifier)
         if profile is None:
             raise NotFound(f"no customer {identifier!r}")
-        request = self._request("export", identifier, actor)
+        request = self._request("export", identifier, actor, None)
         self._runner.store.suppress([], request)
         return request.id
 

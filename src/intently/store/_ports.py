@@ -257,7 +257,8 @@ class PrivacyStore(Protocol):
 
     def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
         """Add suppressions (one already kept keeps its first date) and journal the request
-        (with no suppressions: only journal it, as for an export)."""
+        (with no suppressions: only journal it, as for an export). A request id journaled
+        already is not journaled again (a cluster may apply a request twice)."""
 
     def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
         """Lift suppressions; returns how many were kept."""

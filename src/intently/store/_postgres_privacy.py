@@ -80,4 +80,4 @@ def lift(cur: Cursor, defs: str, digests: Sequence[str]) -> int:
 
 def log_request(cur: Cursor, defs: str, request: PrivacyRequest) -> None:
     cur.execute(f"INSERT INTO {defs}.privacy_log (id, verb, subject, at, actor, detail) "
-                "VALUES (%s, %s, %s, %s, %s, %s)", request)
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING", request)

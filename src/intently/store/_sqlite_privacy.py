@@ -127,7 +127,7 @@ def lift(db: sqlite3.Connection, digests: Sequence[str]) -> int:
 
 
 def log_request(db: sqlite3.Connection, request: PrivacyRequest) -> None:
-    db.execute("INSERT INTO privacy_log (id, verb, subject, at, actor, detail) "
+    db.execute("INSERT OR IGNORE INTO privacy_log (id, verb, subject, at, actor, detail) "
                "VALUES (?, ?, ?, ?, ?, ?)", request)
 
 

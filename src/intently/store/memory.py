@@ -456,7 +456,7 @@ class MemoryStore:
                     self._accounts[aid] = msgspec.structs.replace(
                         account, members=[m for m in account.members if m.key not in keys])
             self._suppress(suppress)
-            self._privacy.append(request)
+            self._journal_request(request)
         return Erasure(records, len(identities), len(gone), len(messages), len(journal),
                        segment_rows, len(merges))
 
@@ -464,15 +464,19 @@ class MemoryStore:
         for s in suppress:
             self._suppressed.setdefault(s.digest, s)
 
+    def _journal_request(self, request: PrivacyRequest) -> None:
+        if all(r.id != request.id for r in self._privacy):
+            self._privacy.append(request)
+
     def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
         with self._lock:
             self._suppress(suppress)
-            self._privacy.append(request)
+            self._journal_request(request)
 
     def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
         with self._lock:
             lifted = sum(self._suppressed.pop(d, None) is not None for d in set(digests))
-            self._privacy.append(request)
+            self._journal_request(request)
         return lifted
 
     def suppressions(self) -> list[Suppression]:

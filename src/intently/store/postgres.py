@@ -639,7 +639,7 @@ class PostgresStore:
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "log"),))
             erased = _privacy.erase(cur, self._defs, subject, suppress, request)
-            self._fence(cur, ())
+            self._fence(cur, (request.id,))  # a partition's position moves past the request
         return erased
 
     def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
