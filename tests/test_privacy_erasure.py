@@ -104,11 +104,12 @@ def test_erasure_leaves_no_byte_of_the_person_and_keeps_everyone_else(
     assert _found(_stored_bytes(db), PERSONAL)  # the search finds what is there
 
     report = engine.privacy.erase(ANN["email"], actor="dpo@shop")
-    assert report.found and report.records == 1 and report.events == len(ann_events(0))
-    assert report.messages >= 1 and report.journal >= 1 and report.merges >= 1
+    erased = report.erased
+    assert report.found and erased.records == 1 and erased.events == len(ann_events(0))
+    assert erased.messages >= 1 and erased.journal >= 1 and erased.merges >= 1
     assert report.suppressed >= 4
     assert engine.find(ANN["user"]) is None and engine.find(ANN["anon"]) is None
-    assert engine.events_stored() == events_before - report.events
+    assert engine.events_stored() == events_before - erased.events
     engine.close()
 
     assert _found(_stored_bytes(db), PERSONAL) == []
@@ -143,7 +144,7 @@ def test_erasure_leaves_no_byte_of_the_person_and_keeps_everyone_else(
 def test_an_erasure_of_someone_unknown_still_suppresses_them(tmp_path: Path) -> None:
     engine = sqlite_engine(tmp_path / "x.db")
     report = engine.privacy.erase("nobody@example.org", actor="dpo", vacuum=True)
-    assert not report.found and report.records == report.events == 0
+    assert not report.found and report.erased.records == report.erased.events == 0
     assert report.suppressed == len(candidate_keys("nobody@example.org"))
     result = engine.process_many([{"type": "identify", "anonymousId": "d1", "timestamp": T0,
                                    "traits": {"email": "nobody@example.org"}}])

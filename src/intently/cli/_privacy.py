@@ -54,10 +54,11 @@ def erase(
         err.print(f"no customer {identifier!r} found; their identifiers are suppressed "
                   f"({report.suppressed} keys), request {report.request}")
         return
-    err.print(f"erased: {report.records} record(s), {report.identities} identities, "
-              f"{report.events} events, {report.messages} messages, {report.journal} journal "
-              f"rows, {report.segment_rows} segment rows, {report.merges} merges; "
-              f"{report.suppressed} keys suppressed; request {report.request}")
+    e = report.erased
+    err.print(f"erased: {e.records} record(s), {e.identities} identities, {e.events} events, "
+              f"{e.messages} messages, {e.journal} journal rows, {e.segment_rows} segment "
+              f"rows, {e.merges} merges; {report.suppressed} keys suppressed; "
+              f"request {report.request}")
 
 
 @app.command("export")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import NotFound
 from ..profiles import Profile
-from ..store import PrivacyRequest, Subject, Suppression
+from ..store import Erasure, PrivacyRequest, Subject, Suppression
 
 if TYPE_CHECKING:
     from ._runner import Runner
@@ -36,13 +36,8 @@ class ErasureReport:
     request: str
     """the privacy journal's id for this request"""
     found: bool
-    records: int
-    identities: int
-    events: int
-    messages: int
-    journal: int
-    segment_rows: int
-    merges: int
+    erased: Erasure
+    """what was removed, counted"""
     suppressed: int
     """identity keys now on the suppression list"""
     record_ids: tuple[str, ...] = ()
@@ -51,9 +46,8 @@ class ErasureReport:
     """their identity keys (what caches keyed by identity must forget; not in `to_json`)"""
 
     def to_json(self) -> dict[str, Any]:
-        data = {**self.__dict__, "record_ids": list(self.record_ids)}
-        del data["keys"]
-        return data
+        return {"request": self.request, "found": self.found, **self.erased._asdict(),
+                "suppressed": self.suppressed, "record_ids": list(self.record_ids)}
 
 
 class PrivacyService:
@@ -125,7 +119,7 @@ class PrivacyService:
         if compact is not None:
             compact()
         _log.info("erased", extra={"request": request.id, **erased._asdict()})
-        return ErasureReport(request.id, profile is not None, *erased,
+        return ErasureReport(request.id, profile is not None, erased,
                              suppressed=len(suppressions), record_ids=subject.record_ids,
                              keys=tuple(keys))
 

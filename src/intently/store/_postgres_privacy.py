@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from ._rows import Erasure, PrivacyRequest, Subject, Suppression, mentions
+from ._rows import Erasure, PrivacyRequest, Subject, Suppression, erase_rows, mentions
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS suppressions (
@@ -45,27 +45,16 @@ def _delete(cur: Cursor, table: str, column: str, values: Sequence[Any]) -> int:
 
 def erase(cur: Cursor, defs: str, subject: Subject, suppress: Sequence[Suppression],
           request: PrivacyRequest) -> Erasure:
-    ids, keys = list(subject.record_ids), list(subject.keys)
     cur.execute("SELECT e.seq, e.payload FROM set_aside d JOIN events e ON e.seq = d.seq "
                 "WHERE e.customer_id = ''")
     loose = [seq for seq, payload in cur.fetchall() if mentions(payload, subject.values)]
-    cur.execute("SELECT seq FROM events WHERE customer_id = ANY(%s)", (ids,))
-    seqs = [r[0] for r in cur.fetchall()] + loose
-    events = _delete(cur, "events", "seq", seqs)
-    _delete(cur, "set_aside", "seq", seqs)
-    records = _delete(cur, "profiles", "id", ids)
-    identities = _delete(cur, "identities", "profile_id", ids)
-    identities += _delete(cur, "identities", "key", keys)
-    merges = _delete(cur, "merges", "into_id", ids) + _delete(cur, "merges", "from_id", ids)
-    segment_rows = (_delete(cur, "segment_changes", "profile_id", ids)
-                    + _delete(cur, "segment_members", "profile_id", ids))
-    _delete(cur, "timers", "profile_id", ids)
-    messages = _delete(cur, "outbox", "profile_id", ids)
-    journal = _delete(cur, "journal", "profile_id", ids)
-    _delete(cur, "account_members", "member", keys)
+    cur.execute("SELECT seq FROM events WHERE customer_id = ANY(%s)",
+                (list(subject.record_ids),))
+    erased = erase_rows(lambda table, column, values: _delete(cur, table, column, values),
+                        subject, [r[0] for r in cur.fetchall()] + loose)
     add_suppressions(cur, defs, suppress)
     log_request(cur, defs, request)
-    return Erasure(records, identities, events, messages, journal, segment_rows, merges)
+    return erased
 
 
 def add_suppressions(cur: Cursor, defs: str, suppress: Sequence[Suppression]) -> None:

@@ -7,7 +7,7 @@ and a named tuple costs ten times as much to build.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -229,6 +229,26 @@ class Erasure(NamedTuple):
     journal: int
     segment_rows: int
     merges: int
+
+
+def erase_rows(delete: Callable[[str, str, Sequence[Any]], int], subject: Subject,
+               seqs: Sequence[int]) -> Erasure:
+    """The deletes of an erasure, the same on every database backend: `delete(table, column,
+    values)` removes the rows whose column is one of the values and counts them; `seqs` are
+    the subject's events (found the backend's way)."""
+    ids, keys = list(subject.record_ids), list(subject.keys)
+    events = delete("events", "seq", seqs)
+    delete("set_aside", "seq", seqs)
+    records = delete("profiles", "id", ids)
+    identities = delete("identities", "profile_id", ids) + delete("identities", "key", keys)
+    merges = delete("merges", "into_id", ids) + delete("merges", "from_id", ids)
+    segment_rows = (delete("segment_changes", "profile_id", ids)
+                    + delete("segment_members", "profile_id", ids))
+    delete("timers", "profile_id", ids)
+    messages = delete("outbox", "profile_id", ids)
+    journal = delete("journal", "profile_id", ids)
+    delete("account_members", "member", keys)
+    return Erasure(records, identities, events, messages, journal, segment_rows, merges)
 
 
 def mentions(payload: bytes, values: Sequence[str]) -> bool:

@@ -15,7 +15,7 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 
-from ._rows import Erasure, PrivacyRequest, Subject, Suppression, mentions
+from ._rows import Erasure, PrivacyRequest, Subject, Suppression, erase_rows, mentions
 
 _log = logging.getLogger("intently.store")
 
@@ -97,24 +97,12 @@ def _delete_in(db: sqlite3.Connection, table: str, column: str, values: Sequence
 def erase(db: sqlite3.Connection, subject: Subject, suppress: Sequence[Suppression],
           request: PrivacyRequest) -> Erasure:
     """Inside the caller's transaction."""
-    ids, keys = list(subject.record_ids), list(subject.keys)
-    seqs = _event_seqs(db, subject)
-    events = _delete_in(db, "events", "seq", seqs)
-    _delete_in(db, "set_aside", "seq", seqs)
-    _delete_in(db, "customer_events", "customer_id", ids)
-    records = _delete_in(db, "profiles", "id", ids)
-    identities = _delete_in(db, "identities", "profile_id", ids)
-    identities += _delete_in(db, "identities", "key", keys)
-    merges = _delete_in(db, "merges", "into_id", ids) + _delete_in(db, "merges", "from_id", ids)
-    segment_rows = (_delete_in(db, "segment_changes", "profile_id", ids)
-                    + _delete_in(db, "segment_members", "profile_id", ids))
-    _delete_in(db, "timers", "profile_id", ids)
-    messages = _delete_in(db, "outbox", "profile_id", ids)
-    journal = _delete_in(db, "journal", "profile_id", ids)
-    _delete_in(db, "account_members", "member", keys)
+    _delete_in(db, "customer_events", "customer_id", list(subject.record_ids))
+    erased = erase_rows(lambda table, column, values: _delete_in(db, table, column, values),
+                        subject, _event_seqs(db, subject))
     add_suppressions(db, suppress)
     log_request(db, request)
-    return Erasure(records, identities, events, messages, journal, segment_rows, merges)
+    return erased
 
 
 def add_suppressions(db: sqlite3.Connection, suppress: Sequence[Suppression]) -> None:
