@@ -193,3 +193,34 @@ def test_the_export_holds_every_event_the_person_sent(tmp_path: Path,
     assert all(m["customer"] == customer["id"] for m in bundle["messages"])
     assert {j["scenario"] for j in bundle["journal"]} >= {"welcome"}
     engine.close()
+
+
+def test_retention_drops_raw_fields_then_old_events(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    clock = ManualClock(T0 - 40 * 86400)
+    engine = sqlite_engine(db, clock, retention_raw_days=30.0, retention_events_days=90.0)
+    old = [{"type": "page", "anonymousId": f"d{i}", "name": "Home", "messageId": _mid(),
+            "timestamp": T0 - 40 * 86400, "context": {
+                "ip": f"198.51.100.{i}", "userAgent": "Mozilla/5.0 (X11; Weird 9.9)",
+                "locale": "sv-SE"}} for i in range(30)]
+    engine.process_many(old)
+    clock.set(T0)
+    fresh = [{**ev, "messageId": _mid(), "timestamp": T0,
+              "context": {"ip": "192.0.2.200", "locale": "sv-SE"}} for ev in old[:5]]
+    engine.process_many(fresh)
+    engine.checkpoint()
+    report = engine.privacy.retention.apply()
+    assert (report.scrubbed, report.dropped) == (30, 0)
+    assert engine.privacy.retention.apply().scrubbed == 0  # incremental: nothing new aged
+    events = [ev for ev in engine.logged()]
+    assert len(events) == 35 and all(ev.context.get("locale") == "sv-SE" for ev in events)
+    assert [ev.context.get("ip") for ev in events if "ip" in ev.context] == ["192.0.2.200"] * 5
+    engine.close()
+    blob = _stored_bytes(db)
+    assert b"198.51.100." not in blob and b"Weird 9.9" not in blob and b"192.0.2.200" in blob
+
+    clock.set(T0 + 60 * 86400)  # the old events are now 100 days old, the fresh ones 60
+    again = sqlite_engine(db, clock, retention_raw_days=30.0, retention_events_days=90.0)
+    assert again.privacy.retention.apply().dropped == 30
+    assert again.events_stored() == 5 and again.profile("d1").events == 2  # records keep all
+    again.close()

@@ -110,6 +110,17 @@ class Settings:
     push_token: str | None = None
     lead_url: str | None = None
     """Sales leads are POSTed here (signed like webhooks); with none, they go to the log."""
+    retention_raw_days: float = 0.0
+    """After this many days, drop `retention_raw_fields` from stored events (0: keep them).
+    Applied hourly by the server, or now by `intently privacy retain`."""
+    retention_raw_fields: tuple[str, ...] = (
+        "context.ip", "context.userAgent", "context.userAgentData", "context.location",
+        "context.device.advertisingId")
+    """Dotted paths dropped from events older than `retention_raw_days`."""
+    retention_events_days: float = 0.0
+    """After this many days, delete stored events (0: keep them). Records keep what the
+    events built (aggregates, scores, segments); timelines, exports and rebuilds from the log
+    lose them."""
     outbound_allow: tuple[str, ...] = ()
     """Where webhooks and the SMS, push and lead providers may be sent
     (`INTENTLY_OUTBOUND_ALLOW`, comma-separated): host names, `*.example.com`, addresses or

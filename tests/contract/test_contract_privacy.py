@@ -95,3 +95,20 @@ def test_suppressions_are_added_once_and_lifted(store: Store) -> None:
     assert [s.digest for s in store.suppressions()] == ["d2"]
     assert [r.verb for r in store.privacy_log()] == ["unsuppress", "suppress", "suppress"]
     assert len(store.privacy_log(limit=1)) == 1
+
+
+def test_retention_rewrites_payloads_and_drops_old_events(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.claim(["e1", "e2", "e3"], 1)
+        tx.append([(1, "c", 10.0, 100.0, b'{"ip":"203.0.113.9"}', 0),
+                   (2, "c", 11.0, 200.0, b'{"ip":"203.0.113.9"}', 1),
+                   (3, "c", 12.0, 300.0, b'{"ip":"203.0.113.9"}', 2)])
+        tx.set_aside(1, "ValueError: old", 100.0)
+    store.rewrite_payloads([(2, b'{}'), (3, b'{"kept":1}')])
+    assert [r.payload for b in store.read_log(0) for r in b] == [
+        b'{"ip":"203.0.113.9"}', b'{}', b'{"kept":1}']
+    assert store.drop_events(received_before=250.0, up_to_seq=1) == 1  # 2: past the bound
+    assert [r.seq for b in store.read_log(0) for r in b] == [2, 3]
+    assert store.set_aside_seqs() == set()
+    assert store.drop_events(received_before=250.0, up_to_seq=3) == 1
+    assert [r.seq for b in store.read_log(0) for r in b] == [3]

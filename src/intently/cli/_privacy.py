@@ -142,3 +142,20 @@ def log(limit: int = typer.Option(50, min=1, max=100_000), as_json: bool = JSON,
         table.add_row(isoformat(r["at"]), r["verb"], r["actor"], r["subject"][:12] + "…",
                       r["detail"], r["id"])
     Console().print(table)
+
+
+@app.command("retain")
+def retain(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
+    """Apply the retention settings now: drop raw fields (IP, user agent, location) from
+    events older than retention_raw_days, delete events older than retention_events_days.
+    A server does this hourly."""
+    engine = open_engine(db, config, must_exist=True, intent_model=False)
+    try:
+        report = engine.privacy.retention.apply()
+    finally:
+        engine.close()
+    if as_json:
+        emit_json(report.__dict__)
+    else:
+        err.print(f"raw fields dropped from {report.scrubbed} events, {report.dropped} events "
+                  f"deleted (scrubbed up to log position {report.scrubbed_up_to})")

@@ -253,6 +253,7 @@ class ClusterWorker:
                     ticked = time.monotonic()
                     own.engine.tick()
                     own.engine.maybe_checkpoint()
+                    own.engine.privacy.retention.apply_if_due()
             except Exception as exc:
                 self._drop(part, f"{type(exc).__name__}: {exc}")
                 return

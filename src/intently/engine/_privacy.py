@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import NotFound
 from ..profiles import Profile
 from ..store import Erasure, PrivacyRequest, Subject, Suppression
+from ._retention import Retention
 
 if TYPE_CHECKING:
     from ._runner import Runner
@@ -53,6 +54,8 @@ class ErasureReport:
 class PrivacyService:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
+        self.retention = Retention(runner)
+        """Raw fields and old events dropped as the settings say."""
 
     @property
     def suppressed_events(self) -> int:

@@ -476,10 +476,14 @@ class Runner:
         self.reload()
         return self.recovered
 
+    def recount(self) -> None:
+        """The log changed under the runner (events dropped): count it again when asked."""
+        self._stored = -1
+
     def reload(self) -> None:
         """Back to the last checkpoint, then replay: memory may hold a rolled-back batch, or a
         record the store no longer has (an erasure)."""
-        self._stored = -1  # counted again when next asked
+        self.recount()
         self.state.clear()
         self.pipeline.reset(self.store.load_timers())
         self.recovered = self._recover()

@@ -124,6 +124,7 @@ class EngineWorker:
         except Exception:
             self.background_errors += 1
             _log.exception("timers or checkpoint failed; the engine goes on")
+        engine.privacy.retention.apply_if_due()  # hourly; logs its own failures
 
     def _commit(self, items: list[tuple[str, Any, Future[Any]]]) -> None:
         events = [ev for _, (batch, _), _ in items for ev in batch]

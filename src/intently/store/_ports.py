@@ -268,6 +268,15 @@ class PrivacyStore(Protocol):
     def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
         """The privacy journal, newest first."""
 
+    def rewrite_payloads(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        """Replace the payloads of these logged events (retention drops raw fields); freed
+        bytes are made unreadable where the backend can."""
+
+    def drop_events(self, received_before: float, up_to_seq: int) -> int:
+        """Delete the events received before `received_before`, at or below `up_to_seq` (a
+        recovery never needs them: the caller passes the checkpoint's position), with their
+        set-aside entries; returns how many."""
+
 
 @runtime_checkable
 class Store(EventLog, StateStore, Outbox, Catalog, ReadModels, PrivacyStore, Protocol):

@@ -140,3 +140,18 @@ def empty_wal(db: sqlite3.Connection, path: str, tries: int = 50) -> bool:
     _log.warning("the WAL could not be emptied after an erasure; it will be at the next "
                  "checkpoint", extra={"path": path})
     return False
+
+
+def rewrite_payloads(db: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> None:
+    db.executemany("UPDATE events SET payload = ? WHERE seq = ?",
+                   [(payload, seq) for seq, payload in rows])
+
+
+def drop_events(db: sqlite3.Connection, received_before: float, up_to_seq: int) -> int:
+    """A scan of the log (no index on receive time: appends stay cheap); a periodic job."""
+    seqs = [s for (s,) in db.execute(
+        "SELECT seq FROM events WHERE seq <= ? AND received_at < ?",
+        (up_to_seq, received_before))]
+    _delete_in(db, "set_aside", "seq", seqs)
+    _delete_in(db, "customer_events", "seq", seqs)
+    return _delete_in(db, "events", "seq", seqs)

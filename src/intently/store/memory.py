@@ -487,6 +487,21 @@ class MemoryStore:
         with self._lock:
             return sorted(self._privacy[::-1], key=lambda r: -r.at)[:limit]
 
+    def rewrite_payloads(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        with self._lock:
+            new = dict(rows)
+            self._events = [(r[0], r[1], r[2], r[3], new[r[0]], r[5]) if r[0] in new else r
+                            for r in self._events]
+
+    def drop_events(self, received_before: float, up_to_seq: int) -> int:
+        with self._lock:
+            gone = {r[0] for r in self._events if r[3] < received_before and r[0] <= up_to_seq}
+            self._events = [r for r in self._events if r[0] not in gone]
+            self._seqs = [r[0] for r in self._events]
+            for seq in gone:
+                self._set_aside.pop(seq, None)
+        return len(gone)
+
     def close(self) -> None:
         pass
 

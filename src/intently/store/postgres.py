@@ -661,6 +661,22 @@ class PostgresStore:
             f"SELECT id, verb, subject, at, actor, detail FROM {self._defs}.privacy_log "
             "ORDER BY at DESC, n DESC LIMIT %s", (limit,))]
 
+    def rewrite_payloads(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            cur.executemany("UPDATE events SET payload = %s WHERE seq = %s",
+                            [(payload, seq) for seq, payload in rows])
+            self._fence(cur, ())
+
+    def drop_events(self, received_before: float, up_to_seq: int) -> int:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            cur.execute("DELETE FROM set_aside WHERE seq IN (SELECT seq FROM events "
+                        "WHERE seq <= %s AND received_at < %s)", (up_to_seq, received_before))
+            cur.execute("DELETE FROM events WHERE seq <= %s AND received_at < %s",
+                        (up_to_seq, received_before))
+            dropped = max(cur.rowcount, 0)
+            self._fence(cur, ())
+        return dropped
+
     def timeline(self, record_ids: Sequence[str], limit: int = 100,
                  heads: Sequence[int] = ()) -> list[StoredEvent]:
         rows = self._rows("SELECT seq, ts, received_at, payload FROM events "

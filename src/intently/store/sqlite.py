@@ -760,9 +760,7 @@ class SQLiteStore:
     def erase(self, subject: Subject, suppress: Sequence[Suppression],
               request: PrivacyRequest) -> Erasure:
         erased = self._write(lambda db: _privacy.erase(db, subject, suppress, request))
-        if self.path != ":memory:":
-            with self._lock:
-                _privacy.empty_wal(self._db, self.path)
+        self._empty_wal()
         return erased
 
     def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
@@ -784,6 +782,20 @@ class SQLiteStore:
     def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
         with self._lock:
             return _privacy.privacy_log(self._db, limit)
+
+    def rewrite_payloads(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        self._write(lambda db: _privacy.rewrite_payloads(db, rows))
+        self._empty_wal()
+
+    def drop_events(self, received_before: float, up_to_seq: int) -> int:
+        dropped = self._write(lambda db: _privacy.drop_events(db, received_before, up_to_seq))
+        self._empty_wal()
+        return dropped
+
+    def _empty_wal(self) -> None:
+        if self.path != ":memory:":
+            with self._lock:
+                _privacy.empty_wal(self._db, self.path)
 
     def vacuum(self) -> None:
         """Rewrite the file without its free pages (what an older version freed without
