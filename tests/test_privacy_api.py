@@ -89,3 +89,21 @@ def test_suppress_and_lift_over_http(client: TestClient) -> None:
     assert r.json()["lifted"] >= 1
     _send(client, track("A", user="u9", mid="x2"))
     assert client.get("/v1/profiles/u9", headers=ADMIN).status_code == 200
+
+
+def test_segment_members_can_be_listed_under_pseudonyms(client: TestClient) -> None:
+    assert client.put("/v1/segments/active", json={"text": "events >= 1"},
+                      headers=ADMIN).status_code == 200
+    _send(client, *[track("Product Viewed", user=f"u{i}", mid=f"p{i}") for i in range(5)])
+    plain = client.get("/v1/segments/active/members", headers=ADMIN).json()["members"]
+    ids = sorted(m["profile_id"] for m in plain)
+    assert ids == [f"u{i}" for i in range(5)]
+    url = "/v1/segments/active/members?pseudonymous=true"
+    first = client.get(url, headers=ADMIN).json()["members"]
+    again = client.get(url, headers=ADMIN).json()["members"]
+    names = sorted(m["pseudonym"] for m in first)
+    assert names == sorted(m["pseudonym"] for m in again)  # stable: joins across exports
+    assert len(set(names)) == 5 and all(n.startswith("ps_") for n in names)
+    assert not any(i in n for n in names for i in ids)
+    csv_text = client.get(url + "&format=csv", headers=ADMIN).text
+    assert csv_text.splitlines()[0] == "pseudonym,since" and "u1" not in csv_text

@@ -62,23 +62,29 @@ async def delete_segment(request: Request, name: str) -> dict[str, Any]:
 @router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")
 async def members(request: Request, name: str, format: str = Query("json"),
                   limit: int = Query(1000, ge=1, le=1_000_000),
-                  offset: int = Query(0, ge=0, le=10**12)) -> Response:
+                  offset: int = Query(0, ge=0, le=10**12),
+                  pseudonymous: bool = Query(False, description="Keyed hashes instead of "
+                                             "record ids, for analysts")) -> Response:
     require_admin(request)
 
     def read(engine: Engine) -> list[Member]:
         if name not in engine.segment_definitions:
             raise NotFound(f"no segment {name!r}")
         engine.settle()
-        return engine.read_models.segment_members(name, limit=limit, offset=offset)
+        rows = engine.read_models.segment_members(name, limit=limit, offset=offset)
+        if pseudonymous:
+            rows = [Member(engine.privacy.pseudonym(p), s) for p, s in rows]
+        return rows
 
     rows = await on_engine(request, read)
+    column = "pseudonym" if pseudonymous else "profile_id"
     if format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["profile_id", "since"])
+        writer.writerow([column, "since"])
         writer.writerows(rows)
         return Response(out.getvalue(), media_type="text/csv")
-    data = {"segment": name, "members": [{"profile_id": p, "since": s} for p, s in rows]}
+    data = {"segment": name, "members": [{column: p, "since": s} for p, s in rows]}
     return Response(msgspec.json.encode(data), media_type="application/json")
 
 

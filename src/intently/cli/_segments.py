@@ -93,6 +93,8 @@ def members(
     name: str,
     format_: str = typer.Option("table", "--format", help="table, csv or json"),
     limit: int = typer.Option(100_000, help="At most this many"),
+    pseudonymous: bool = typer.Option(False, help="Keyed hashes instead of record ids (stable "
+                                      "for this store), for analysts"),
     db: str = DB,
     config: str = CONFIG,
 ) -> None:
@@ -101,12 +103,15 @@ def members(
     if name not in engine.segment_definitions:
         fail(f"no segment {name!r}")
     rows = engine.read_models.segment_members(name, limit=limit)
+    if pseudonymous:
+        rows = [(engine.privacy.pseudonym(p), since) for p, since in rows]
     engine.close()
+    column = "pseudonym" if pseudonymous else "profile_id"
     if format_ == "json":
-        emit_json([{"profile_id": p, "since": since} for p, since in rows])
+        emit_json([{column: p, "since": since} for p, since in rows])
     elif format_ == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["profile_id", "since"])
+        writer.writerow([column, "since"])
         writer.writerows(rows)
     else:
         for pid, _ in rows:

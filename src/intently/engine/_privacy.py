@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from .._errors import NotFound
 from ..profiles import Profile
 from ..store import Erasure, PrivacyRequest, Subject, Suppression
+from ._catalog import secret
 from ._retention import Retention
+from ._suppress import Pseudonyms
 
 if TYPE_CHECKING:
     from ._runner import Runner
@@ -56,6 +58,8 @@ class PrivacyService:
         self._runner = runner
         self.retention = Retention(runner)
         """Raw fields and old events dropped as the settings say."""
+        self.pseudonym = Pseudonyms(secret(runner.store, runner.readonly))
+        """`pseudonym(record_id)`: a stable keyed hash for outputs analysts read."""
 
     @property
     def suppressed_events(self) -> int:

@@ -41,3 +41,16 @@ class SuppressionList:
         _log.info("events of suppressed identities dropped", extra={
             "events": n, "total": self.events_dropped})
         self._catalog.set_meta(COUNTER, str(self.events_dropped))
+
+
+class Pseudonyms:
+    """Keyed hashes of record ids for analytics outputs (segment member lists): the same
+    customer gets the same pseudonym in every export from one store, and nobody without the
+    store's secret can tell who it is."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = hashlib.blake2b(b"intently:pseudonym", key=secret[:64]).digest()
+
+    def __call__(self, record_id: str) -> str:
+        return "ps_" + hashlib.blake2b(record_id.encode(), key=self._key,
+                                       digest_size=10).hexdigest()
