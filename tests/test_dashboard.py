@@ -5,6 +5,7 @@ chain and key action, and a segment created after an invalid rule showed its err
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -143,6 +144,44 @@ def test_every_page_renders(page: Any, server: str) -> None:
 def test_chromium_is_debians() -> None:
     out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout
     assert "Chromium" in out
+
+
+def test_the_preference_center_from_a_message_turns_a_purpose_off(browser: Any,
+                                                                   server: str) -> None:
+    """Open the link in a sent message, turn email off, and the next send is suppressed."""
+    admin = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=server, headers=admin) as http:
+        for name, trigger in (("pref_first", "Pref Check"), ("pref_second", "Pref Again")):
+            spec = {"name": name, "trigger": {"event": trigger}, "holdout": 0,
+                    "policies": {"quiet_hours": None},
+                    "steps": [{"send": {"channel": "email", "subject": "Hi",
+                                        "body": "<p>Hello {{ customer.first_name }}</p>"}}]}
+            assert http.put(f"/v1/scenarios/{name}", json=spec).status_code == 200
+        batch = [{"type": "identify", "userId": "pref-ru", "traits": {
+                     "email": "pref@example.ru", "first_name": "Olga", "locale": "ru",
+                     "consents": {"email": True}}},
+                 {"type": "track", "userId": "pref-ru", "event": "Pref Check"}]
+        assert http.post("/v1/batch", json={"batch": batch},
+                         auth=(KEY, "")).status_code == 200
+        (msg,) = http.get("/v1/outbox?scenario=pref_first").json()
+        link = re.search(r'href="(http[^"]+/u/[^"]+)"', msg["body"])
+        assert link, msg["body"]
+        page = browser.new_page()
+        page.goto(link.group(1))
+        assert page.inner_text("h1") == "Ваши настройки"
+        assert page.is_checked("input[name=email]")
+        page.uncheck("input[name=email]")
+        page.click("button[type=submit]")
+        page.locator("[role=status]", has_text="Сохранено").wait_for()
+        page.close()
+        again = [{"type": "track", "userId": "pref-ru", "event": "Pref Again"}]
+        assert http.post("/v1/batch", json={"batch": again},
+                         auth=(KEY, "")).status_code == 200
+        assert http.get("/v1/outbox?scenario=pref_second").json() == []
+        journeys = http.get("/v1/dashboard/customers/pref-ru").json()["journeys"]
+        assert any(j["kind"] == "suppressed" and j["ref"] == "no email consent"
+                   for j in journeys)
+        assert http.get("/v1/profiles/pref-ru").json()["consents"]["email"] is False
 
 
 def test_a_customer_is_exported_and_erased_from_their_page(page: Any, server: str) -> None:

@@ -19,6 +19,7 @@ from . import (
     _decide,
     _ingest,
     _intent,
+    _preferences,
     _privacy,
     _profiles,
     _scenarios,
@@ -107,6 +108,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     app.include_router(_segments.router)
     app.include_router(_scenarios.router)
     app.include_router(_scenarios.public)
+    app.include_router(_preferences.public)
     app.include_router(_decide.router)
     app.include_router(_dashboard.router)
     app.include_router(_analytics.router)

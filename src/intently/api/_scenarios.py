@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import html
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from .._errors import NotFound, ValidationError
 from .._views import message_view
@@ -126,32 +125,3 @@ async def clicked(request: Request, token: str) -> Response:
         raise ValidationError("this link has no target", "$.token")
     await _track(request, token, "Email Link Clicked", {"url": url})
     return RedirectResponse(url, status_code=302)
-
-
-_PAGE = ("<!doctype html><meta name=viewport content='width=device-width'><title>{t}</title>"
-         "<body style='font-family:system-ui;max-width:32rem;margin:4rem auto'>{b}</body>")
-
-
-@public.get("/u/{token}", summary="Unsubscribe page", include_in_schema=False)
-async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
-    data = services(request).tokens.read(token)
-    channel = html.escape(str(data.get("c", "email")))
-    form = (f"<h1>Unsubscribe</h1><p>Stop receiving {channel} messages from us?</p>"
-            f"<form method=post><button type=submit>Unsubscribe</button></form>")
-    return HTMLResponse(_PAGE.format(t="Unsubscribe", b=form))
-
-
-@public.post("/u/{token}", summary="Unsubscribe (also RFC 8058 one-click)",
-             include_in_schema=False)
-async def unsubscribe(request: Request, token: str) -> HTMLResponse:
-    data = services(request).tokens.read(token)
-    channel = str(data.get("c", "email"))
-    ev = {"type": "track", "event": "Unsubscribed", "userId": str(data.get("p", "")),
-          "messageId": f"unsubscribe:{data.get('m')}",
-          "properties": {"channel": channel, "message_id": data.get("m")}}
-    from ..engine import as_event
-
-    await asyncio.wrap_future(services(request).worker.submit([as_event(ev)]))
-    return HTMLResponse(_PAGE.format(t="Unsubscribed", b=(
-        f"<h1>Done</h1><p>You will not get {html.escape(channel)} messages from us any more."
-        "</p>")))

@@ -10,7 +10,7 @@ import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
 from .._errors import NotFound, ValidationError
-from ..engine import Engine
+from ..engine import Engine, analysable
 from ..segments import Segment
 from ..store import Member
 from ._auth import require_admin
@@ -119,7 +119,7 @@ async def customer_groups(request: Request, k: int = Query(6, ge=2, le=20)
         from ..analytics.customers import to_json as groups_json
 
         try:
-            return groups_json(cluster_customers(engine.all_profiles(), engine.clock.now(), k))
+            return groups_json(cluster_customers(analysable(engine), engine.clock.now(), k))
         except ValueError as exc:
             raise ValidationError(str(exc), "$.k") from None
 

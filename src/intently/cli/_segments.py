@@ -130,10 +130,11 @@ def groups(
     readable profile."""
     from ..analytics import cluster_customers
     from ..analytics.customers import to_json as groups_json
+    from ..engine import analysable
 
     engine = open_engine(db, config, readonly=True, intent_model=False)
     try:
-        found = cluster_customers(engine.all_profiles(), engine.clock.now(), k=k)
+        found = cluster_customers(analysable(engine), engine.clock.now(), k=k)
     except ValueError as exc:
         fail(str(exc))
         return

@@ -7,7 +7,7 @@ from ..events import as_event, decode_event
 from ._dispatch import Dispatcher, channels_from_settings
 from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
-from ._jobs import clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ._jobs import analysable, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ._pipeline import Pipeline, PipelineState, Processed
 from ._replay import journeys_from_events, replay
 from ._runner import IngestResult, Runner
@@ -29,6 +29,7 @@ __all__ = [
     "Processed",
     "Runner",
     "SystemClock",
+    "analysable",
     "as_event",
     "channels_from_settings",
     "clv_view",

@@ -3,11 +3,13 @@ and the API both run them here; the engine uses what they fit at once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..analytics.clv_live import CLVModel, fit_clv
 from ..analytics.rfm import RFMModel, fit_rfm
+from ..profiles import Profile, permits
 
 if TYPE_CHECKING:
     from ._engine import Engine
@@ -28,11 +30,16 @@ def clv_view(model: CLVModel) -> dict[str, Any]:
             "bgnbd": vars(model.bgnbd), "gamma_gamma": vars(model.gamma_gamma)}
 
 
+def analysable(engine: Engine) -> Iterator[Profile]:
+    """Every record whose customer did not object to analytics (consent per purpose)."""
+    return (p for p in engine.all_profiles() if permits(p, "analytics"))
+
+
 def update_rfm(engine: Engine) -> RFMModel:
     """Fit RFM cut points on every customer who bought, keep them, and use them now.
     ValueError when nobody has bought yet."""
     engine.checkpoint()
-    model = fit_rfm(engine.all_profiles(), engine.clock.now(), _version())
+    model = fit_rfm(analysable(engine), engine.clock.now(), _version())
     engine.store.save_model("rfm", model.version, model.to_json())
     engine.reload_models()
     return model
@@ -41,7 +48,7 @@ def update_rfm(engine: Engine) -> RFMModel:
 def update_clv(engine: Engine) -> CLVModel:
     """Fit BG/NBD and Gamma-Gamma on every customer who ordered, keep them, use them now."""
     engine.checkpoint()
-    model = fit_clv(engine.all_profiles(), engine.clock.now(), _version())
+    model = fit_clv(analysable(engine), engine.clock.now(), _version())
     engine.store.save_model("clv", model.version, model.to_json())
     engine.reload_models()
     return model

@@ -11,7 +11,7 @@ from ..analytics.clv_live import CLVModel
 from ..analytics.rfm import RFMModel
 from ..decisions import Decider, load_decider, save_offer_rules
 from ..intent import ClusterModel, IntentModel, IntentScorer, Journey
-from ..profiles import Profile
+from ..profiles import Profile, permits
 from ..segments import SegmentBook
 from ..store import Catalog
 from ._catalog import segment_book, stored_models
@@ -29,7 +29,10 @@ class ModelService:
 
     def recommend(self, items: list[str], profile: Profile, limit: int = 3) -> list[str]:
         """Products to suggest after `items`: the offer rules' picks (written ones first, then
-        mined basket rules by lift); with no items, the customer's favourite category."""
+        mined basket rules by lift); with no items, the customer's favourite category. None
+        for a customer who objected to personalization."""
+        if not permits(profile, "personalization"):
+            return []
         picks = [o["offer"] for o in self.decider.decide(items)["offers"]] if items else []
         if len(picks) < limit and profile.categories:
             top = max(profile.categories, key=profile.categories.__getitem__)

@@ -1,6 +1,7 @@
 """Where golden records live in memory: the record, its O(1) update, identity resolution."""
 
 from ._aggregates import Aggregator, RecordSettings
+from ._consent import OPT_IN, PURPOSES, permits
 from ._items import (
     BUY,
     ITEM_FEATURES,
@@ -41,6 +42,8 @@ __all__ = [
     "DAY",
     "ITEM_FEATURES",
     "NEW_DAYS",
+    "OPT_IN",
+    "PURPOSES",
     "Aggregator",
     "ItemMemory",
     "ItemView",
@@ -70,6 +73,7 @@ __all__ = [
     "lookup_keys",
     "merge_into",
     "observe",
+    "permits",
     "revenue_of",
     "tag",
     "tags",

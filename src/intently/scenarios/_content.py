@@ -123,7 +123,8 @@ class Renderer:
     def render(self, args: dict[str, Any], p: Profile, now: float, ref: dict[str, str],
                extra: dict[str, Any]) -> Rendered:
         """The subject, body and unsubscribe link of the message `ref` names (see
-        `Tracker.links`). A template that fails at render time (a missing field) raises
+        `Tracker.links`); an email without the link gets it as a footer (it opens the
+        preference center). A template that fails at render time (a missing field) raises
         ValidationError: the journey records the failure instead of sending garbage."""
         channel = args["channel"]
         links = self.tracker.links(ref)
@@ -142,8 +143,14 @@ class Renderer:
         except Exception as exc:  # whatever a template does, it is a failed send, not more
             raise ValidationError(f"template error: {type(exc).__name__}: {exc}"[:500],
                                   "$.send") from None
+        prefs = links["unsubscribe_url"]
         if channel == "email" and "<" in body:
+            if prefs not in body:  # every email links to the preference center
+                body += (f'<p style="font-size:12px;color:#667"><a href="{prefs}">'
+                         "Your preferences / unsubscribe</a></p>")
             body = self.tracker.wrap(body, ref, links["open_url"])
+        elif channel == "email" and prefs not in body:
+            body = f"{body}\n\nYour preferences / unsubscribe: {prefs}"
         elif channel == "sms":
             body = f"{body} Stop: {links['unsubscribe_url']}"
         return Rendered(subject, body, links["unsubscribe_url"])
