@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ValidationError
-from ..profiles import Profile
+from ..profiles import Profile, permits
 from ..segments import Node, compile_rule, parse
 
 
@@ -106,7 +106,7 @@ class Decider:
                customer: str | None = None) -> dict[str, Any]:
         """Offers for a basket of items (names, ids or categories, any case)."""
         basket = {i.lower() for i in items}
-        if profile is not None and profile.consents.get("offers") is False:
+        if profile is not None and not permits(profile, "offers"):
             return {"offers": [], "reason": "the customer opted out of offers"}
         key = profile.id if profile is not None else customer
         given = self._given.get(key) if key else None
