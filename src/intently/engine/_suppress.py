@@ -21,7 +21,10 @@ class SuppressionList:
         self._key = hashlib.blake2b(b"intently:suppression", key=secret[:64]).digest()
         self.digests: set[str] = {s.digest for s in store.suppressions()}
         self._catalog = catalog
-        self.events_dropped = int(catalog.get_meta(COUNTER) or 0)
+        # one count per schema: a cluster's partitions share their catalog
+        schema = getattr(store, "schema", None)
+        self._counter = f"{COUNTER}:{schema}" if schema else COUNTER
+        self.events_dropped = int(catalog.get_meta(self._counter) or 0)
 
     def digest(self, key: str) -> str:
         return hashlib.blake2b(key.encode(), key=self._key, digest_size=16).hexdigest()
@@ -40,7 +43,7 @@ class SuppressionList:
         self.events_dropped += n
         _log.info("events of suppressed identities dropped", extra={
             "events": n, "total": self.events_dropped})
-        self._catalog.set_meta(COUNTER, str(self.events_dropped))
+        self._catalog.set_meta(self._counter, str(self.events_dropped))
 
 
 class Pseudonyms:
