@@ -21,7 +21,9 @@ from intently.api._scopes import ROUTES
 from intently.engine import EngineWorker
 from intently.store import MemoryStore
 
-KEYS = {"write": "wk", "read": "till", "privacy": "dpo", "admin": "admin"}
+KEYS = {"write": "wk", "read": "till", "privacy": "dpo", "viewer": "view", "marketer": "mkt",
+        "admin": "admin"}
+DASHBOARD = ("viewer", "marketer", "admin")  # roles a session can have
 ORIGIN = {"Origin": "http://testserver"}
 STREAMS = {("GET", "/v1/dashboard/stream")}  # stays open once let in: refusals only
 PARAMS = {"identifier": "u1", "account_id": "acme", "name": "vip", "token": "t0k3n"}
@@ -29,7 +31,8 @@ PARAMS = {"identifier": "u1", "account_id": "acme", "name": "vip", "token": "t0k
 
 def _settings(**extra: Any) -> Settings:
     return Settings(write_keys=(KEYS["write"],), read_keys=(KEYS["read"],),
-                    privacy_keys=(KEYS["privacy"],), admin_keys=(KEYS["admin"], "spare"),
+                    privacy_keys=(KEYS["privacy"],), viewer_keys=(KEYS["viewer"],),
+                    marketer_keys=(KEYS["marketer"],), admin_keys=(KEYS["admin"], "spare"),
                     **extra)
 
 
@@ -59,8 +62,9 @@ def _signed_in(app: FastAPI, key: str = KEYS["admin"]) -> TestClient:
 def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -> Any:
     url = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
     body: dict[str, Any] = {"json": {}} if method in ("POST", "PUT") else {}
-    if path == "/login":  # the route is the credential check itself: give it the key
-        body = {"data": {"key": KEYS["admin"]}}
+    if path == "/login":  # the route is the credential check itself: give it the key, in a
+        body = {"data": {"key": KEYS["admin"]}}  # client of its own (the session is kept)
+        client = TestClient(client.app, follow_redirects=False)
     return client.request(method, url, headers=headers, **body)
 
 
@@ -81,19 +85,23 @@ def test_each_role_gets_in_exactly_where_its_scope_says(app: FastAPI) -> None:
     anonymous = TestClient(app, follow_redirects=False)
     keyed = {role: {"Authorization": f"Bearer {key}"} for role, key in KEYS.items()}
     keyed["write"] = {"Authorization": "Basic d2s6"}  # "wk:", as Segment's SDKs send it
-    session = _signed_in(app)
+    sessions = {f"session:{r}": _signed_in(app, KEYS[r]) for r in DASHBOARD}
     wrong = []
-    # the logout last: it ends the session the last role uses
+    # the logout last: it ends each session
     for method, path in sorted(ROUTES, key=lambda r: r == ("POST", "/logout")):
         allowed = ROUTES[(method, path)]
-        for role in ["anyone", *KEYS, "session"]:
-            let_in = role in allowed or "anyone" in allowed
+        for role in ["anyone", *KEYS, *sessions]:
+            if role in sessions:  # a session: its key's role, unless the route wants a header
+                kind = role.split(":")[1]
+                let_in = bool({"anyone", "session"} & allowed) or (
+                    kind in allowed and "header" not in allowed)
+            else:
+                let_in = role in allowed or "anyone" in allowed
             if let_in and (method, path) in STREAMS:
                 continue
-            if role == "session":
-                response = _call(session, method, path, ORIGIN)
+            if role in sessions:
+                response = _call(sessions[role], method, path, ORIGIN)
             else:
-                anonymous.cookies.clear()  # a login route just answered with a session
                 response = _call(anonymous, method, path, keyed.get(role, {}))
             if _refused(path, response) == let_in:
                 wrong.append(f"{method} {path} as {role}: {response.status_code} "
@@ -111,6 +119,25 @@ def test_a_write_key_decides_only_for_receipts_that_name_no_one(app: FastAPI) ->
     r = client.post("/v1/decide", auth=("till", ""),
                     json={"items": ["x"], "userId": "ann@example.com"})
     assert r.status_code == 200
+
+
+def test_viewers_read_marketers_change_and_privacy_takes_a_key(app: FastAPI) -> None:
+    rule = {"text": "orders >= 2"}
+    viewer, marketer, admin = (_signed_in(app, KEYS[r]) for r in DASHBOARD)
+    assert viewer.get("/v1/segments").status_code == 200
+    refused = viewer.put("/v1/segments/vip", json=rule, headers=ORIGIN)
+    assert refused.status_code == 403 and "viewer" in refused.json()["message"]
+    assert marketer.put("/v1/segments/vip", json=rule, headers=ORIGIN).status_code == 200
+    for client in (marketer, admin):  # the cookie never reaches the privacy routes
+        assert client.post("/v1/privacy/export", json={"identifier": "x"},
+                           headers=ORIGIN).status_code == 401
+    keyed = TestClient(app)
+    assert keyed.post("/v1/privacy/export", json={"identifier": "x"},
+                      headers={"Authorization": "Bearer mkt"}).status_code == 401
+    assert keyed.delete("/v1/segments/vip",
+                        headers={"Authorization": "Bearer view"}).status_code == 403
+    assert keyed.delete("/v1/segments/vip",
+                        headers={"Authorization": "Bearer mkt"}).status_code == 200
 
 
 def test_a_logout_ends_the_session_for_good(app: FastAPI) -> None:

@@ -77,7 +77,7 @@ def test_nothing_is_served_anonymously(browser: Any, server: str) -> None:
     p.goto(server + "/")
     p.fill("#key", "wrong")
     p.click("button[type=submit]")
-    assert "not an admin key" in p.inner_text("form")
+    assert "not an admin, marketer or viewer key" in p.inner_text("form")
     p.close()
 
 

@@ -46,7 +46,13 @@ class Settings:
     """Keys accepted on the Segment endpoints (`INTENTLY_WRITE_KEYS`, comma-separated).
     With none, writes are refused."""
     admin_keys: tuple[str, ...] = ()
-    """Keys for reading profiles and the dashboard (`INTENTLY_ADMIN_KEYS`)."""
+    """Keys for everything but ingestion: the dashboard, reads, changes, privacy requests
+    (`INTENTLY_ADMIN_KEYS`)."""
+    marketer_keys: tuple[str, ...] = ()
+    """Keys for marketers (`INTENTLY_MARKETER_KEYS`): the dashboard and reads, and changes to
+    segments, scenarios, offers and models; not the privacy routes."""
+    viewer_keys: tuple[str, ...] = ()
+    """Keys for viewers (`INTENTLY_VIEWER_KEYS`): the dashboard and reads, no changes."""
     read_keys: tuple[str, ...] = ()
     """Keys for a point of sale (`INTENTLY_READ_KEYS`): real-time decisions for a named
     customer (`POST /v1/decide` with a user id or email). A write key decides for an

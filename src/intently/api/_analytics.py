@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from .._errors import NotFound, ValidationError
 from ..engine import Engine, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ..events import as_validation_error
-from ._auth import require_admin
+from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
 from ._schemas import body
@@ -46,25 +46,25 @@ def _in_use(model: Any, what: str, path: str) -> Any:
 
 @router.get("/rfm", summary="The RFM cut points in use")
 async def rfm(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     return rfm_view(_in_use(services(request).worker.engine.rfm, "RFM model", "rfm"))
 
 
 @router.post("/rfm/update", summary="Fit RFM on every customer who bought; use it at once")
 async def rfm_update(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     return rfm_view(await _run(request, update_rfm))
 
 
 @router.get("/clv", summary="The lifetime value model in use")
 async def clv(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     return clv_view(_in_use(services(request).worker.engine.clv, "lifetime value model", "clv"))
 
 
 @router.post("/clv/update", summary="Fit BG/NBD and Gamma-Gamma on the store's customers")
 async def clv_update(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     return clv_view(await _run(request, update_clv))
 
 
@@ -73,7 +73,7 @@ async def clv_update(request: Request) -> dict[str, Any]:
 async def rules_mine(request: Request) -> dict[str, Any]:
     """Body (all optional): `{"min_support": 0.01, "min_confidence": 0.5, "max_len": 3,
     "save": false, "limit": 100}`. With `save`, real-time offers use the rules at once."""
-    require_admin(request)
+    authorize(request)
     body = await admin_body(request)
     try:
         spec = msgspec.json.decode(body or b"{}", type=MineRequest)

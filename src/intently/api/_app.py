@@ -27,7 +27,7 @@ from . import (
     _segments,
     _web,
 )
-from ._auth import require_admin
+from ._auth import authorize
 from ._cors import IngestCORS
 from ._deps import Intake, Services, embedded_intake
 from ._headers import SecurityHeaders
@@ -119,7 +119,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document(request: Request) -> JSONResponse:
         """The OpenAPI document, for an admin key or a signed-in dashboard."""
-        require_admin(request)
+        authorize(request)
         return JSONResponse(app.openapi())
 
     @app.get("/health", tags=["ops"])

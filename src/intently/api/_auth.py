@@ -13,11 +13,14 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from .._errors import AuthError, Forbidden, ValidationError
+from ..config import Settings
 from ._deps import intake, services
+from ._scopes import ROUTES
 
 WRITE_HELP = ("set a write key: INTENTLY_WRITE_KEYS=<key> (or write_keys in intently.toml, "
               "or --write-key), then send it as the HTTP basic auth user name")
-ADMIN_HELP = "set an admin key: INTENTLY_ADMIN_KEYS=<key> (or --admin-key)"
+ADMIN_HELP = ("set an admin key: INTENTLY_ADMIN_KEYS=<key> (or --admin-key); marketers and "
+              "viewers: INTENTLY_MARKETER_KEYS, INTENTLY_VIEWER_KEYS")
 
 
 def presented_key(authorization: str | None) -> str | None:
@@ -56,12 +59,30 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def session_token(request: Request, key: str) -> str:
-    """A signed dashboard session (after a login with admin key `key`), valid for 12 hours,
-    until its logout, or until that key is no longer an admin key."""
+ROLES = ("admin", "marketer", "viewer")
+
+
+def _keys(settings: Settings, role: str) -> tuple[str, ...]:
+    keys: tuple[str, ...] = getattr(settings, f"{role}_keys")
+    return keys
+
+
+def role_of(key: str | None, settings: Settings) -> str | None:
+    """The dashboard role a key gives (admin, marketer, viewer), or None."""
+    if key is None:
+        return None
+    for role in ROLES:
+        if any(hmac.compare_digest(key.encode(), k.encode()) for k in _keys(settings, role)):
+            return role
+    return None
+
+
+def session_token(request: Request, key: str, role: str) -> str:
+    """A signed dashboard session (after a login with `key`, which gives `role`), valid for
+    12 hours, until its logout, or until that key no longer gives that role."""
     return services(request).tokens.token({
         "s": "dashboard", "exp": round(time.time() + SESSION_S),
-        "sid": secrets.token_hex(12), "k": key_digest(key)})
+        "sid": secrets.token_hex(12), "k": key_digest(key), "r": role})
 
 
 def session(request: Request) -> dict[str, object] | None:
@@ -76,8 +97,10 @@ def session(request: Request) -> dict[str, object] | None:
         return None
     if data.get("s") != "dashboard" or float(data.get("exp", 0)) <= time.time():
         return None
-    if data.get("k") not in {key_digest(k) for k in svc.settings.admin_keys}:
-        return None  # the key it was opened with is gone
+    role = str(data.get("r", ""))
+    if role not in ROLES or data.get("k") not in {
+            key_digest(k) for k in _keys(svc.settings, role)}:
+        return None  # the key it was opened with is gone, or no longer gives that role
     if svc.sessions.revoked(str(data.get("sid", ""))):
         return None
     return data
@@ -110,13 +133,30 @@ def require_privacy(request: Request) -> str:
     return f"{kind}-key:{key_digest(str(key))[:10]}"
 
 
-def require_admin(request: Request) -> None:
-    """Reads need an admin key (a write key is often public: it ships in web pages), or the
-    dashboard's session cookie, which a login with an admin key gives."""
+def authorize(request: Request) -> str:
+    """Let the request in if its route's line in `api/_scopes.ROUTES` names the caller's role
+    (a key in the header, or the dashboard's session), and return that role. 401 without a
+    known key, 403 with one whose role the route does not take; a change made with the
+    session cookie must also come from the dashboard's own pages."""
+    route = request.scope.get("route")
+    method = "GET" if request.method == "HEAD" else request.method
+    allowed = ROUTES.get((method, str(getattr(route, "path", ""))), frozenset())
     header = request.headers.get("authorization")
-    if header is None and has_session(request):
-        if request.method not in _SAFE and not _same_origin(request):
-            raise Forbidden("a change from the dashboard must come from its own pages "
-                            "(the Origin header names another site)")
-        return
-    check(presented_key(header), services(request).settings.admin_keys, ADMIN_HELP)
+    if header is None and "header" not in allowed:
+        current = session(request)
+        if current is not None:
+            role = str(current["r"])
+            if role not in allowed:
+                raise Forbidden(f"a {role} may not {method} {request.url.path}")
+            if request.method not in _SAFE and not _same_origin(request):
+                raise Forbidden("a change from the dashboard must come from its own pages "
+                                "(the Origin header names another site)")
+            return role
+    settings = services(request).settings
+    key = presented_key(header)
+    check(key, settings.admin_keys + settings.marketer_keys + settings.viewer_keys,
+          ADMIN_HELP)
+    found = role_of(key, settings)
+    if found not in allowed:
+        raise Forbidden(f"a {found} key may not {method} {request.url.path}")
+    return str(found)

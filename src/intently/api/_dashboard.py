@@ -20,7 +20,7 @@ from .._errors import NotFound
 from ..engine import Engine, replay
 from ..profiles import Profile, lifecycle
 from ..scenarios import to_yaml
-from ._auth import require_admin
+from ._auth import authorize
 from ._deps import on_engine, services
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"])
@@ -56,7 +56,7 @@ def _matches(p: Profile, segment: str | None, cluster: str | None, min_intent: f
 async def feed(request: Request, limit: int = Query(40, ge=1, le=200),
                segment: str | None = None, cluster: str | None = None,
                min_intent: float = Query(0.0, ge=0.0, le=1.0)) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     hub = services(request).hub
 
     def read(engine: Engine) -> dict[str, Any]:
@@ -73,7 +73,7 @@ async def feed(request: Request, limit: int = Query(40, ge=1, le=200),
 @router.get("/stream", summary="Server-sent events: customers as they move, and counters")
 async def stream(request: Request, interval: float = Query(0.5, ge=0.1, le=10.0)
                  ) -> StreamingResponse:
-    require_admin(request)
+    authorize(request)
     svc = services(request)
     hub = svc.hub
     hub.attach(svc.worker.engine)
@@ -105,7 +105,7 @@ async def stream(request: Request, interval: float = Query(0.5, ge=0.1, le=10.0)
 
 @router.get("/overview", summary="Counters and the key actions that precede purchases")
 async def overview(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         now = engine.clock.now()
@@ -150,7 +150,7 @@ def intent_history(engine: Engine, p: Profile, limit: int = 300) -> list[dict[st
 
 @router.get("/customers/{identifier}", summary="Scores over time, messages and their outcomes")
 async def customer(request: Request, identifier: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         p = engine.profile(identifier)
@@ -179,7 +179,7 @@ async def customer(request: Request, identifier: str) -> dict[str, Any]:
 
 @router.get("/segments/{name}/composition", summary="Who is in a segment")
 async def composition(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         if name not in engine.segment_definitions:
@@ -201,7 +201,7 @@ async def composition(request: Request, name: str) -> dict[str, Any]:
 
 @router.get("/paths", summary="Signal transitions, the RFM grid and the basket rules")
 async def paths(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         now = engine.clock.now()
@@ -240,7 +240,7 @@ async def paths(request: Request) -> dict[str, Any]:
 
 @router.get("/scenarios/{name}/funnel", summary="Entries, each step's sends, conversions")
 async def funnel(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         scenario = engine.scenario_definitions.get(name)

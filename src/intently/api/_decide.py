@@ -13,7 +13,7 @@ from .._errors import Forbidden, ValidationError
 from ..config import Settings
 from ..decisions import OfferRule
 from ..events import as_validation_error
-from ._auth import check, presented_key, require_admin
+from ._auth import authorize, check, presented_key
 from ._body import admin_body, read_body
 from ._deps import intake, on_engine, services
 from ._schemas import OFFERS_BODY, body
@@ -114,14 +114,14 @@ def decide_router(decide: Decide) -> APIRouter:
 
 @router.get("/offers", summary="Offer rules (written and mined)")
 async def list_offers(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
     return [r.to_json() for r in services(request).worker.engine.decider.rules]
 
 
 @router.put("/offers", summary="Replace the written offer rules: a JSON list",
             openapi_extra=OFFERS_BODY)
 async def put_offers(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     try:
         rules = msgspec.json.decode(await admin_body(request))
     except msgspec.DecodeError as exc:

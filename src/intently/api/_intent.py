@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from ..engine import Engine
 from ..segments import And, Compare, Did, Node, Not, Or, known_field, to_json, to_text
-from ._auth import require_admin
+from ._auth import authorize
 from ._deps import on_engine
 from ._rules import read_rule
 from ._schemas import RULE_BODY
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["intent", "rules"])
 
 @router.get("/intent/clusters", summary="The behavioral clusters in use")
 async def clusters(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         model = engine.clusters
@@ -36,7 +36,7 @@ async def clusters(request: Request) -> dict[str, Any]:
 async def validate_rule(request: Request) -> dict[str, Any]:
     """Body: `{"text": "orders >= 2 and did viewed_video in 7d"}` or `{"rule": {...JSON...}}`.
     Errors are 400 with the position (text) or path (JSON) and what was expected."""
-    require_admin(request)
+    authorize(request)
     node, _ = await read_rule(request)
     return {"text": to_text(node), "rule": to_json(node),
             "unknown_fields": sorted({f for f in _fields(node) if not known_field(f)})}

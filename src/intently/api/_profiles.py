@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from .._views import account_view, profile_view, set_aside_view
 from ..engine import Engine
-from ._auth import require_admin
+from ._auth import authorize
 from ._deps import on_engine
 
 router = APIRouter(prefix="/v1", tags=["profiles"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["profiles"])
 @router.get("/profiles/{identifier}", summary="A customer's golden record and timeline")
 async def get_profile(request: Request, identifier: str,
                       timeline: int = Query(50, ge=0, le=1000)) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         return profile_view(engine, engine.profile(identifier), timeline)
@@ -28,20 +28,20 @@ async def get_profile(request: Request, identifier: str,
 @router.get("/accounts", summary="Account ids (companies, households: `group` calls), paged")
 async def list_accounts(request: Request, limit: int = Query(100, ge=1, le=1000),
                         offset: int = Query(0, ge=0, le=10**12)) -> list[str]:
-    require_admin(request)
+    authorize(request)
     return await on_engine(  # type: ignore[no-any-return]
         request, lambda e: e.read_models.account_ids(limit, offset))
 
 
 @router.get("/accounts/{account_id}", summary="An account's own traits and its members")
 async def get_account(request: Request, account_id: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     return await on_engine(request, lambda e: account_view(e, account_id))  # type: ignore[no-any-return]
 
 
 @router.get("/stats", summary="Engine counters")
 async def stats(request: Request) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         return {"events_processed": engine.events_processed,
@@ -56,5 +56,5 @@ async def stats(request: Request) -> dict[str, Any]:
 @router.get("/events/set-aside", summary="Accepted events the pipeline failed on, with errors")
 async def set_aside(request: Request,
                     limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
     return await on_engine(request, lambda e: set_aside_view(e, limit))  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from .._errors import NotFound, ValidationError
 from .._views import message_view
 from ..engine import Engine
 from ..scenarios import Scenario, parse_document, report
-from ._auth import require_admin
+from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
 from ._schemas import SCENARIO_BODY
@@ -35,7 +35,7 @@ def _summary(s: Scenario) -> dict[str, Any]:
 
 @router.get("/scenarios", summary="Scenarios and their definitions")
 async def list_scenarios(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
     return await on_engine(request, lambda e: [  # type: ignore[no-any-return]
         _summary(s) for s in sorted(e.scenario_definitions.values(), key=lambda s: s.name)])
 
@@ -43,7 +43,7 @@ async def list_scenarios(request: Request) -> list[dict[str, Any]]:
 @router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)",
             openapi_extra=SCENARIO_BODY)
 async def put_scenario(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")
     if isinstance(data, dict):
         data.setdefault("name", name)
@@ -61,7 +61,7 @@ async def put_scenario(request: Request, name: str) -> dict[str, Any]:
 
 @router.delete("/scenarios/{name}", summary="Delete a scenario")
 async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def write(engine: Engine) -> dict[str, Any]:
         engine.remove_scenario(name)
@@ -72,7 +72,7 @@ async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
 
 @router.get("/scenarios/{name}/report", summary="Per arm results and uplift over the holdout")
 async def scenario_report(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         if name not in engine.scenario_definitions and not engine.read_models.journal_counts(
@@ -87,7 +87,7 @@ async def scenario_report(request: Request, name: str) -> dict[str, Any]:
 async def outbox(request: Request, limit: int = Query(50, ge=1, le=1000),
                  scenario: str | None = None, customer: str | None = None
                  ) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
     store = services(request).worker.engine.read_models
     rows = await asyncio.to_thread(store.outbox, limit, scenario, customer)
     return [message_view(r, body=True) for r in rows]

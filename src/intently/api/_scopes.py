@@ -8,20 +8,25 @@ Roles:
   receipt that names no one);
 - `read`: a read key, for a point of sale (decisions for a named customer);
 - `privacy`: a privacy key, for a data-protection team (the privacy routes alone);
-- `admin`: an admin key in the `Authorization` header;
-- `session`: the dashboard's session cookie (a login with an admin key): the dashboard's
-  page and assets, and the admin routes, except the privacy ones, which take a key in the
-  header only.
+- `viewer`, `marketer`, `admin`: a key of that kind in the `Authorization` header, or the
+  dashboard's session cookie after a login with one (the session keeps the key's role), on
+  every route but the privacy ones, which take a key in the header only;
+- `session`: any dashboard session (the dashboard's page and assets).
+
+A viewer reads; a marketer also changes segments, scenarios, offers and models; an admin may
+also send privacy requests.
 """
 
 from __future__ import annotations
 
 ANYONE = frozenset({"anyone"})
 WRITE = frozenset({"write"})
-DECIDE = frozenset({"write", "read", "admin"})
-ADMIN = frozenset({"admin", "session"})
+DECIDE = frozenset({"write", "read", "admin", "header"})
+VIEW = frozenset({"viewer", "marketer", "admin"})
+CHANGE = frozenset({"marketer", "admin"})
 SESSION = frozenset({"session"})
-PRIVACY = frozenset({"privacy", "admin"})
+PRIVACY = frozenset({"privacy", "admin", "header"})
+"""`header`: a key in the Authorization header only, never the session cookie."""
 
 _INGEST = ["track", "t", "identify", "i", "page", "p", "screen", "s", "alias", "a", "group",
            "g", "batch", "b", "import"]
@@ -39,39 +44,39 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/u/{token}"): ANYONE,
     ("GET", "/"): SESSION,
     ("GET", "/static/{name}"): SESSION,
-    ("GET", "/openapi.json"): ADMIN,
-    ("GET", "/v1/profiles/{identifier}"): ADMIN,
-    ("GET", "/v1/accounts"): ADMIN,
-    ("GET", "/v1/accounts/{account_id}"): ADMIN,
-    ("GET", "/v1/stats"): ADMIN,
-    ("GET", "/v1/events/set-aside"): ADMIN,
-    ("GET", "/v1/intent/clusters"): ADMIN,
-    ("POST", "/v1/rules/validate"): ADMIN,
-    ("GET", "/v1/segments"): ADMIN,
-    ("PUT", "/v1/segments/{name}"): ADMIN,
-    ("DELETE", "/v1/segments/{name}"): ADMIN,
-    ("GET", "/v1/segments/{name}/members"): ADMIN,
-    ("GET", "/v1/segments/{name}/history"): ADMIN,
-    ("GET", "/v1/customers/groups"): ADMIN,
-    ("GET", "/v1/scenarios"): ADMIN,
-    ("PUT", "/v1/scenarios/{name}"): ADMIN,
-    ("DELETE", "/v1/scenarios/{name}"): ADMIN,
-    ("GET", "/v1/scenarios/{name}/report"): ADMIN,
-    ("GET", "/v1/outbox"): ADMIN,
-    ("GET", "/v1/offers"): ADMIN,
-    ("PUT", "/v1/offers"): ADMIN,
-    ("GET", "/v1/dashboard/feed"): ADMIN,
-    ("GET", "/v1/dashboard/stream"): ADMIN,
-    ("GET", "/v1/dashboard/overview"): ADMIN,
-    ("GET", "/v1/dashboard/customers/{identifier}"): ADMIN,
-    ("GET", "/v1/dashboard/segments/{name}/composition"): ADMIN,
-    ("GET", "/v1/dashboard/paths"): ADMIN,
-    ("GET", "/v1/dashboard/scenarios/{name}/funnel"): ADMIN,
-    ("GET", "/v1/rfm"): ADMIN,
-    ("POST", "/v1/rfm/update"): ADMIN,
-    ("GET", "/v1/clv"): ADMIN,
-    ("POST", "/v1/clv/update"): ADMIN,
-    ("POST", "/v1/rules/mine"): ADMIN,
+    ("GET", "/openapi.json"): VIEW,
+    ("GET", "/v1/profiles/{identifier}"): VIEW,
+    ("GET", "/v1/accounts"): VIEW,
+    ("GET", "/v1/accounts/{account_id}"): VIEW,
+    ("GET", "/v1/stats"): VIEW,
+    ("GET", "/v1/events/set-aside"): VIEW,
+    ("GET", "/v1/intent/clusters"): VIEW,
+    ("POST", "/v1/rules/validate"): VIEW,  # checks a rule, changes nothing
+    ("GET", "/v1/segments"): VIEW,
+    ("PUT", "/v1/segments/{name}"): CHANGE,
+    ("DELETE", "/v1/segments/{name}"): CHANGE,
+    ("GET", "/v1/segments/{name}/members"): VIEW,
+    ("GET", "/v1/segments/{name}/history"): VIEW,
+    ("GET", "/v1/customers/groups"): VIEW,
+    ("GET", "/v1/scenarios"): VIEW,
+    ("PUT", "/v1/scenarios/{name}"): CHANGE,
+    ("DELETE", "/v1/scenarios/{name}"): CHANGE,
+    ("GET", "/v1/scenarios/{name}/report"): VIEW,
+    ("GET", "/v1/outbox"): VIEW,
+    ("GET", "/v1/offers"): VIEW,
+    ("PUT", "/v1/offers"): CHANGE,
+    ("GET", "/v1/dashboard/feed"): VIEW,
+    ("GET", "/v1/dashboard/stream"): VIEW,
+    ("GET", "/v1/dashboard/overview"): VIEW,
+    ("GET", "/v1/dashboard/customers/{identifier}"): VIEW,
+    ("GET", "/v1/dashboard/segments/{name}/composition"): VIEW,
+    ("GET", "/v1/dashboard/paths"): VIEW,
+    ("GET", "/v1/dashboard/scenarios/{name}/funnel"): VIEW,
+    ("GET", "/v1/rfm"): VIEW,
+    ("POST", "/v1/rfm/update"): CHANGE,
+    ("GET", "/v1/clv"): VIEW,
+    ("POST", "/v1/clv/update"): CHANGE,
+    ("POST", "/v1/rules/mine"): CHANGE,
     ("POST", "/v1/privacy/erase"): PRIVACY,
     ("POST", "/v1/privacy/export"): PRIVACY,
     ("POST", "/v1/privacy/suppress"): PRIVACY,

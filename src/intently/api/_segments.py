@@ -13,7 +13,7 @@ from .._errors import NotFound, ValidationError
 from ..engine import Engine, analysable
 from ..segments import Segment
 from ..store import Member
-from ._auth import require_admin
+from ._auth import authorize
 from ._deps import on_engine
 from ._rules import read_rule
 from ._schemas import RULE_BODY
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["segments"])
 
 @router.get("/segments", summary="Segments with their rules and sizes")
 async def list_segments(request: Request) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> list[dict[str, Any]]:
         engine.settle()  # member lists are written at checkpoints
@@ -38,7 +38,7 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
 @router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}',
             openapi_extra=RULE_BODY)
 async def put_segment(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
     rule, body = await read_rule(request)
     segment = Segment(name, rule, str(body.get("description", "")))
 
@@ -51,7 +51,7 @@ async def put_segment(request: Request, name: str) -> dict[str, Any]:
 
 @router.delete("/segments/{name}", summary="Delete a segment; its members leave it")
 async def delete_segment(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def write(engine: Engine) -> dict[str, Any]:
         return {"name": name, "left": len(engine.remove_segment(name))}
@@ -65,7 +65,7 @@ async def members(request: Request, name: str, format: str = Query("json"),
                   offset: int = Query(0, ge=0, le=10**12),
                   pseudonymous: bool = Query(False, description="Keyed hashes instead of "
                                              "record ids, for analysts")) -> Response:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> list[Member]:
         if name not in engine.segment_definitions:
@@ -90,7 +90,7 @@ async def members(request: Request, name: str, format: str = Query("json"),
 
 @router.get("/segments/{name}/history", summary="Entries and exits over time, per day")
 async def history(request: Request, name: str) -> dict[str, Any]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> dict[str, Any]:
         if name not in engine.segment_definitions:
@@ -112,7 +112,7 @@ async def history(request: Request, name: str) -> dict[str, Any]:
 @router.get("/customers/groups", summary="Customers clustered on value, visits and channels")
 async def customer_groups(request: Request, k: int = Query(6, ge=2, le=20)
                           ) -> list[dict[str, Any]]:
-    require_admin(request)
+    authorize(request)
 
     def read(engine: Engine) -> list[dict[str, Any]]:
         from ..analytics import cluster_customers

@@ -4,7 +4,6 @@ cookie; nothing is served anonymously but the login page."""
 
 from __future__ import annotations
 
-import hmac
 import html
 from importlib import resources
 from urllib.parse import parse_qs
@@ -12,7 +11,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ._auth import SESSION_COOKIE, SESSION_S, has_session, session, session_token
+from ._auth import SESSION_COOKIE, SESSION_S, has_session, role_of, session, session_token
 from ._deps import on_engine, services
 from ._sessions import META
 
@@ -35,8 +34,8 @@ button{{margin-top:1rem;width:100%;padding:.7rem;border:0;border-radius:8px;back
 color:#fff;font:inherit;font-weight:600;cursor:pointer}}
 .err{{color:#b42318;margin-top:.8rem}} .logo{{color:#4f46e5;font-weight:800}}
 </style></head><body><form method=post action=/login>
-<h1><span class=logo>●</span> Intently</h1><p>Sign in with an admin key.</p>
-<label for=key>Admin key</label>
+<h1><span class=logo>●</span> Intently</h1><p>Sign in with your key (admin, marketer or viewer).</p>
+<label for=key>Key</label>
 <input id=key name=key type=password autocomplete=current-password autofocus required>
 <button type=submit>Sign in</button>{error}</form></body></html>"""
 
@@ -51,15 +50,17 @@ async def login(request: Request) -> Response:
     # a plain urlencoded form: parsed here rather than adding python-multipart for one field
     form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
     key = (form.get("key") or [""])[0]
-    keys = services(request).settings.admin_keys
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
-        reason = ("no admin key is configured: set INTENTLY_ADMIN_KEYS" if not keys
-                  else "that key is not an admin key")
+    settings = services(request).settings
+    role = role_of(key, settings)
+    if role is None:
+        configured = settings.admin_keys + settings.marketer_keys + settings.viewer_keys
+        reason = ("no dashboard key is configured: set INTENTLY_ADMIN_KEYS" if not configured
+                  else "that key is not an admin, marketer or viewer key")
         return HTMLResponse(_LOGIN.format(error=f"<p class=err>{html.escape(reason)}</p>"),
                             status_code=401)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_token(request, key), max_age=int(SESSION_S),
-                        httponly=True, samesite="strict", path="/")
+    response.set_cookie(SESSION_COOKIE, session_token(request, key, role),
+                        max_age=int(SESSION_S), httponly=True, samesite="strict", path="/")
     return response
 
 
