@@ -1,5 +1,7 @@
-"""Keys: Segment-style write keys (HTTP basic, the key as user name) for ingestion, admin keys
-(basic or bearer) for reads. No key configured means nobody gets in."""
+"""Keys and sessions: Segment-style write keys (HTTP basic, the key as user name) for
+ingestion; viewer, marketer and admin keys (basic or bearer, or a dashboard login that keeps
+the key's role) for everything else, as each route's line in `_scopes.py` says; privacy keys
+for the privacy routes. No key configured means nobody gets in."""
 
 from __future__ import annotations
 
