@@ -6,6 +6,7 @@ from another site is refused; security headers are on every answer."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -138,6 +139,32 @@ def test_viewers_read_marketers_change_and_privacy_takes_a_key(app: FastAPI) -> 
                         headers={"Authorization": "Bearer view"}).status_code == 403
     assert keyed.delete("/v1/segments/vip",
                         headers={"Authorization": "Bearer mkt"}).status_code == 200
+
+
+def test_every_change_is_audited_with_who_before_and_after(app: FastAPI) -> None:
+    marketer = _signed_in(app, KEYS["marketer"])
+    first, second = {"text": "orders >= 2"}, {"text": "orders >= 3"}
+    assert marketer.put("/v1/segments/vip", json=first, headers=ORIGIN).status_code == 200
+    keyed = TestClient(app, headers={"Authorization": f"Bearer {KEYS['admin']}"})
+    assert keyed.put("/v1/segments/vip", json=second).status_code == 200
+    assert keyed.delete("/v1/segments/vip").status_code == 200
+    assert keyed.put("/v1/offers", json=[{"when": ["tea"], "offer": "honey"}]
+                     ).status_code == 200
+    viewer = TestClient(app, headers={"Authorization": f"Bearer {KEYS['viewer']}"})
+    assert viewer.put("/v1/segments/vip", json=first).status_code == 403  # refused: no row
+    log = keyed.get("/v1/privacy/log").json()["requests"]
+    rows = [(r["verb"], r["subject"], r["actor"].split(":")[0]) for r in log]
+    assert rows == [("offers.put", "offers", "admin-key"), ("segment.delete", "vip", "admin-key"),
+                    ("segment.put", "vip", "admin-key"),
+                    ("segment.put", "vip", "marketer-session")]
+    details = [json.loads(r["detail"]) for r in log]
+    assert details[3]["before"] is None and details[3]["after"]["text"] == "orders >= 2"
+    assert details[2]["before"]["text"] == "orders >= 2"
+    assert details[2]["after"]["text"] == "orders >= 3"
+    assert details[1]["after"] is None
+    assert details[0]["before"] == [] and details[0]["after"][0]["offer"] == "honey"
+    assert KEYS["marketer"] not in str(log)  # keys are named by a digest, never themselves
+    assert all(len(r["actor"].split(":")[1]) == 10 for r in log)
 
 
 def test_a_logout_ends_the_session_for_good(app: FastAPI) -> None:

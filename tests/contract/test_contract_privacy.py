@@ -95,6 +95,10 @@ def test_suppressions_are_added_once_and_lifted(store: Store) -> None:
     assert [s.digest for s in store.suppressions()] == ["d2"]
     assert [r.verb for r in store.privacy_log()] == ["unsuppress", "suppress", "suppress"]
     assert len(store.privacy_log(limit=1)) == 1
+    store.log_request(_request("segment.put", 40.0))  # a row on its own, kept once
+    store.log_request(_request("segment.put", 40.0))
+    assert [r.verb for r in store.privacy_log()][:2] == ["segment.put", "unsuppress"]
+    assert len(store.privacy_log()) == 4
 
 
 def test_retention_rewrites_payloads_and_drops_old_events(store: Store) -> None:

@@ -3,6 +3,7 @@ rules from its purchases. The engine uses what they fit at once (profiles, rules
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Request
 from .._errors import NotFound, ValidationError
 from ..engine import Engine, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ..events import as_validation_error
+from ._audit import audited, offers_state
 from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
@@ -27,14 +29,26 @@ class MineRequest(msgspec.Struct, forbid_unknown_fields=True):
     limit: int = 100
 
 
-async def _run(request: Request, fn: Any) -> Any:
+async def _run(request: Request, fn: Any, actor: str, verb: str,
+               state: Callable[[Engine], Any] | None) -> Any:
+    """Run a job on the engine thread; with `state`, audit it (`verb`, before and after)."""
     def job(engine: Engine) -> Any:
         try:
             return fn(engine)
         except ValueError as exc:  # not enough data yet: say so, as a 400
             raise ValidationError(str(exc), "$") from None
 
-    return await on_engine(request, job)
+    if state is None:
+        return await on_engine(request, job)
+    return await audited(request, actor, verb, verb.split(".")[0], state, job)
+
+
+def _rfm_state(engine: Engine) -> Any:
+    return rfm_view(engine.rfm) if engine.rfm is not None else None
+
+
+def _clv_state(engine: Engine) -> Any:
+    return clv_view(engine.clv) if engine.clv is not None else None
 
 
 def _in_use(model: Any, what: str, path: str) -> Any:
@@ -52,8 +66,8 @@ async def rfm(request: Request) -> dict[str, Any]:
 
 @router.post("/rfm/update", summary="Fit RFM on every customer who bought; use it at once")
 async def rfm_update(request: Request) -> dict[str, Any]:
-    authorize(request)
-    return rfm_view(await _run(request, update_rfm))
+    actor = authorize(request)
+    return rfm_view(await _run(request, update_rfm, actor, "rfm.update", _rfm_state))
 
 
 @router.get("/clv", summary="The lifetime value model in use")
@@ -64,8 +78,8 @@ async def clv(request: Request) -> dict[str, Any]:
 
 @router.post("/clv/update", summary="Fit BG/NBD and Gamma-Gamma on the store's customers")
 async def clv_update(request: Request) -> dict[str, Any]:
-    authorize(request)
-    return clv_view(await _run(request, update_clv))
+    actor = authorize(request)
+    return clv_view(await _run(request, update_clv, actor, "clv.update", _clv_state))
 
 
 @router.post("/rules/mine", summary="Basket rules from the stored purchases",
@@ -73,7 +87,7 @@ async def clv_update(request: Request) -> dict[str, Any]:
 async def rules_mine(request: Request) -> dict[str, Any]:
     """Body (all optional): `{"min_support": 0.01, "min_confidence": 0.5, "max_len": 3,
     "save": false, "limit": 100}`. With `save`, real-time offers use the rules at once."""
-    authorize(request)
+    actor = authorize(request)
     body = await admin_body(request)
     try:
         spec = msgspec.json.decode(body or b"{}", type=MineRequest)
@@ -87,5 +101,6 @@ async def rules_mine(request: Request) -> dict[str, Any]:
             raise ValidationError(f"{name} must be between {low} and {high}", f"$.{name}")
     rules = await _run(request, lambda engine: mine_stored_rules(
         engine, min_support=spec.min_support, min_confidence=spec.min_confidence,
-        max_len=spec.max_len, save=spec.save))
+        max_len=spec.max_len, save=spec.save), actor, "rules.mine",
+        offers_state if spec.save else None)
     return {"rules": len(rules), "saved": spec.save, "top": rules[: spec.limit]}

@@ -137,9 +137,10 @@ def require_privacy(request: Request) -> str:
 
 def authorize(request: Request) -> str:
     """Let the request in if its route's line in `api/_scopes.ROUTES` names the caller's role
-    (a key in the header, or the dashboard's session), and return that role. 401 without a
-    known key, 403 with one whose role the route does not take; a change made with the
-    session cookie must also come from the dashboard's own pages."""
+    (a key in the header, or the dashboard's session), and return who it is, for the audit:
+    `<role>-key:<digest>` or `<role>-session:<digest of its key>`. 401 without a known key,
+    403 with one whose role the route does not take; a change made with the session cookie
+    must also come from the dashboard's own pages."""
     route = request.scope.get("route")
     method = "GET" if request.method == "HEAD" else request.method
     allowed = ROUTES.get((method, str(getattr(route, "path", ""))), frozenset())
@@ -153,7 +154,7 @@ def authorize(request: Request) -> str:
             if request.method not in _SAFE and not _same_origin(request):
                 raise Forbidden("a change from the dashboard must come from its own pages "
                                 "(the Origin header names another site)")
-            return role
+            return f"{role}-session:{str(current['k'])[:10]}"
     settings = services(request).settings
     key = presented_key(header)
     check(key, settings.admin_keys + settings.marketer_keys + settings.viewer_keys,
@@ -161,4 +162,4 @@ def authorize(request: Request) -> str:
     found = role_of(key, settings)
     if found not in allowed:
         raise Forbidden(f"a {found} key may not {method} {request.url.path}")
-    return str(found)
+    return f"{found}-key:{key_digest(str(key))[:10]}"

@@ -13,9 +13,10 @@ from .._errors import Forbidden, ValidationError
 from ..config import Settings
 from ..decisions import OfferRule
 from ..events import as_validation_error
+from ._audit import audited, offers_state
 from ._auth import authorize, check, presented_key
 from ._body import admin_body, read_body
-from ._deps import intake, on_engine, services
+from ._deps import intake, services
 from ._schemas import OFFERS_BODY, body
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -121,7 +122,7 @@ async def list_offers(request: Request) -> list[dict[str, Any]]:
 @router.put("/offers", summary="Replace the written offer rules: a JSON list",
             openapi_extra=OFFERS_BODY)
 async def put_offers(request: Request) -> dict[str, Any]:
-    authorize(request)
+    actor = authorize(request)
     try:
         rules = msgspec.json.decode(await admin_body(request))
     except msgspec.DecodeError as exc:
@@ -130,7 +131,8 @@ async def put_offers(request: Request) -> dict[str, Any]:
         raise ValidationError("send a list of offer rules", "$")
     for i, r in enumerate(rules):
         OfferRule.from_dict(r, f"$[{i}]")
-    await on_engine(request, lambda engine: engine.set_offer_rules(rules))
+    await audited(request, actor, "offers.put", "offers", offers_state,
+                  lambda engine: engine.set_offer_rules(rules))
     return {"rules": len(rules)}
 
 

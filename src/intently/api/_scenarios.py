@@ -15,6 +15,7 @@ from .._errors import NotFound, ValidationError
 from .._views import message_view
 from ..engine import Engine
 from ..scenarios import Scenario, parse_document, report
+from ._audit import audited, scenario_state
 from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
@@ -43,7 +44,7 @@ async def list_scenarios(request: Request) -> list[dict[str, Any]]:
 @router.put("/scenarios/{name}", summary="Define a scenario (JSON or YAML body)",
             openapi_extra=SCENARIO_BODY)
 async def put_scenario(request: Request, name: str) -> dict[str, Any]:
-    authorize(request)
+    actor = authorize(request)
     data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")
     if isinstance(data, dict):
         data.setdefault("name", name)
@@ -56,18 +57,18 @@ async def put_scenario(request: Request, name: str) -> dict[str, Any]:
         engine.put_scenario(scenario)
         return _summary(scenario)
 
-    return await on_engine(request, write)  # type: ignore[no-any-return]
+    return await audited(request, actor, "scenario.put", name, scenario_state(name), write)
 
 
 @router.delete("/scenarios/{name}", summary="Delete a scenario")
 async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
-    authorize(request)
+    actor = authorize(request)
 
     def write(engine: Engine) -> dict[str, Any]:
         engine.remove_scenario(name)
         return {"name": name, "deleted": True}
 
-    return await on_engine(request, write)  # type: ignore[no-any-return]
+    return await audited(request, actor, "scenario.delete", name, scenario_state(name), write)
 
 
 @router.get("/scenarios/{name}/report", summary="Per arm results and uplift over the holdout")

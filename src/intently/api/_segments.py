@@ -13,6 +13,7 @@ from .._errors import NotFound, ValidationError
 from ..engine import Engine, analysable
 from ..segments import Segment
 from ..store import Member
+from ._audit import audited, segment_state
 from ._auth import authorize
 from ._deps import on_engine
 from ._rules import read_rule
@@ -38,7 +39,7 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
 @router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}',
             openapi_extra=RULE_BODY)
 async def put_segment(request: Request, name: str) -> dict[str, Any]:
-    authorize(request)
+    actor = authorize(request)
     rule, body = await read_rule(request)
     segment = Segment(name, rule, str(body.get("description", "")))
 
@@ -46,17 +47,17 @@ async def put_segment(request: Request, name: str) -> dict[str, Any]:
         changes = engine.put_segment(segment)
         return {**segment.to_json(), "entered": sum(c.entered for c in changes)}
 
-    return await on_engine(request, write)  # type: ignore[no-any-return]
+    return await audited(request, actor, "segment.put", name, segment_state(name), write)
 
 
 @router.delete("/segments/{name}", summary="Delete a segment; its members leave it")
 async def delete_segment(request: Request, name: str) -> dict[str, Any]:
-    authorize(request)
+    actor = authorize(request)
 
     def write(engine: Engine) -> dict[str, Any]:
         return {"name": name, "left": len(engine.remove_segment(name))}
 
-    return await on_engine(request, write)  # type: ignore[no-any-return]
+    return await audited(request, actor, "segment.delete", name, segment_state(name), write)
 
 
 @router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")

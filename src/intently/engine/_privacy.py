@@ -164,8 +164,19 @@ class PrivacyService:
         if profile is None:
             raise NotFound(f"no customer {identifier!r}")
         request = self._request("export", identifier, actor, None)
-        self._runner.store.suppress([], request)
+        self._runner.store.log_request(request)
         return request.id
+
+    def audit(self, verb: str, subject: str, actor: str, before: Any, after: Any) -> str:
+        """Journal an admin change: who (`actor`), what (`verb` on `subject`: a segment's,
+        scenario's or model's name, never a person), when, and the state before and after.
+        Returns the row's id."""
+        runner = self._runner
+        row = PrivacyRequest(uuid.uuid4().hex, verb, subject, runner.clock.now(), actor,
+                             json.dumps({"before": before, "after": after}, sort_keys=True,
+                                        default=str))
+        runner.store.log_request(row)
+        return row.id
 
     def log(self, limit: int = 100) -> list[PrivacyRequest]:
         return self._runner.store.privacy_log(limit)

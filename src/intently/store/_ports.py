@@ -265,6 +265,10 @@ class PrivacyStore(Protocol):
 
     def suppressions(self) -> list[Suppression]: ...
 
+    def log_request(self, request: PrivacyRequest) -> None:
+        """Add a row to the privacy journal on its own: an admin change (who, what, when, before and
+        after in `detail`), or a privacy request that changes nothing else (an export)."""
+
     def privacy_log(self, limit: int = 100) -> list[PrivacyRequest]:
         """The privacy journal, newest first."""
 

@@ -468,6 +468,10 @@ class MemoryStore:
         if all(r.id != request.id for r in self._privacy):
             self._privacy.append(request)
 
+    def log_request(self, request: PrivacyRequest) -> None:
+        with self._lock:
+            self._journal_request(request)
+
     def suppress(self, suppress: Sequence[Suppression], request: PrivacyRequest) -> None:
         with self._lock:
             self._suppress(suppress)

@@ -647,6 +647,10 @@ class PostgresStore:
             _privacy.add_suppressions(cur, self._defs, suppress)
             _privacy.log_request(cur, self._defs, request)
 
+    def log_request(self, request: PrivacyRequest) -> None:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            _privacy.log_request(cur, self._defs, request)
+
     def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             _privacy.log_request(cur, self._defs, request)

@@ -769,6 +769,9 @@ class SQLiteStore:
             _privacy.log_request(db, request)
         self._write(run)
 
+    def log_request(self, request: PrivacyRequest) -> None:
+        self._write(lambda db: _privacy.log_request(db, request))
+
     def unsuppress(self, digests: Sequence[str], request: PrivacyRequest) -> int:
         def run(db: sqlite3.Connection) -> int:
             _privacy.log_request(db, request)
