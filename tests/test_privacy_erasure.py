@@ -3,6 +3,7 @@ of the SQLite file and its WAL, what other people keep, and what is ingested nex
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,25 @@ def test_retention_drops_raw_fields_then_old_events(tmp_path: Path) -> None:
     assert again.privacy.retention.apply().dropped == 30
     assert again.events_stored() == 5 and again.profile("d1").events == 2  # records keep all
     again.close()
+
+
+def test_changes_from_the_cli_are_audited(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from intently.cli import app
+
+    db = str(tmp_path / "cli.db")
+    run = CliRunner()
+    assert run.invoke(app, ["segments", "add", "vip", "orders >= 2", "--db", db]).exit_code == 0
+    assert run.invoke(app, ["segments", "add", "vip", "orders >= 3", "--db", db]).exit_code == 0
+    assert run.invoke(app, ["segments", "remove", "vip", "--db", db]).exit_code == 0
+    assert run.invoke(app, ["scenarios", "add", "--ready-made", "abandoned_cart", "--db", db]
+                      ).exit_code == 0
+    out = run.invoke(app, ["privacy", "log", "--json", "--db", db])
+    rows = json.loads(out.stdout)["requests"]
+    assert [(r["verb"], r["subject"]) for r in rows] == [
+        ("scenario.put", "abandoned_cart"), ("segment.delete", "vip"), ("segment.put", "vip"),
+        ("segment.put", "vip")]
+    assert all(r["actor"].startswith("cli:") for r in rows)
+    put = json.loads(rows[2]["detail"])
+    assert put["before"]["text"] == "orders >= 2" and put["after"]["text"] == "orders >= 3"

@@ -10,9 +10,19 @@ import msgspec
 from fastapi import APIRouter, Request
 
 from .._errors import NotFound, ValidationError
-from ..engine import Engine, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ..engine import (
+    Engine,
+    clv_state,
+    clv_view,
+    mine_stored_rules,
+    offers_state,
+    rfm_state,
+    rfm_view,
+    update_clv,
+    update_rfm,
+)
 from ..events import as_validation_error
-from ._audit import audited, offers_state
+from ._audit import audited_change
 from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
@@ -40,7 +50,7 @@ async def _run(request: Request, fn: Any, actor: str, verb: str,
 
     if state is None:
         return await on_engine(request, job)
-    return await audited(request, actor, verb, verb.split(".")[0], state, job)
+    return await audited_change(request, actor, verb, verb.split(".")[0], state, job)
 
 
 def _rfm_state(engine: Engine) -> Any:
@@ -67,7 +77,7 @@ async def rfm(request: Request) -> dict[str, Any]:
 @router.post("/rfm/update", summary="Fit RFM on every customer who bought; use it at once")
 async def rfm_update(request: Request) -> dict[str, Any]:
     actor = authorize(request)
-    return rfm_view(await _run(request, update_rfm, actor, "rfm.update", _rfm_state))
+    return rfm_view(await _run(request, update_rfm, actor, "rfm.update", rfm_state))
 
 
 @router.get("/clv", summary="The lifetime value model in use")
@@ -79,7 +89,7 @@ async def clv(request: Request) -> dict[str, Any]:
 @router.post("/clv/update", summary="Fit BG/NBD and Gamma-Gamma on the store's customers")
 async def clv_update(request: Request) -> dict[str, Any]:
     actor = authorize(request)
-    return clv_view(await _run(request, update_clv, actor, "clv.update", _clv_state))
+    return clv_view(await _run(request, update_clv, actor, "clv.update", clv_state))
 
 
 @router.post("/rules/mine", summary="Basket rules from the stored purchases",

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Request, Response
 from .._errors import Forbidden, ValidationError
 from ..config import Settings
 from ..decisions import OfferRule
+from ..engine import offers_state
 from ..events import as_validation_error
-from ._audit import audited, offers_state
+from ._audit import audited_change
 from ._auth import authorize, check, presented_key
 from ._body import admin_body, read_body
 from ._deps import intake, services
@@ -131,7 +132,7 @@ async def put_offers(request: Request) -> dict[str, Any]:
         raise ValidationError("send a list of offer rules", "$")
     for i, r in enumerate(rules):
         OfferRule.from_dict(r, f"$[{i}]")
-    await audited(request, actor, "offers.put", "offers", offers_state,
+    await audited_change(request, actor, "offers.put", "offers", offers_state,
                   lambda engine: engine.set_offer_rules(rules))
     return {"rules": len(rules)}
 

@@ -13,9 +13,9 @@ from fastapi.responses import RedirectResponse
 
 from .._errors import NotFound, ValidationError
 from .._views import message_view
-from ..engine import Engine
+from ..engine import Engine, scenario_state
 from ..scenarios import Scenario, parse_document, report
-from ._audit import audited, scenario_state
+from ._audit import audited_change
 from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
@@ -57,7 +57,7 @@ async def put_scenario(request: Request, name: str) -> dict[str, Any]:
         engine.put_scenario(scenario)
         return _summary(scenario)
 
-    return await audited(request, actor, "scenario.put", name, scenario_state(name), write)
+    return await audited_change(request, actor, "scenario.put", name, scenario_state(name), write)
 
 
 @router.delete("/scenarios/{name}", summary="Delete a scenario")
@@ -68,7 +68,8 @@ async def delete_scenario(request: Request, name: str) -> dict[str, Any]:
         engine.remove_scenario(name)
         return {"name": name, "deleted": True}
 
-    return await audited(request, actor, "scenario.delete", name, scenario_state(name), write)
+    return await audited_change(request, actor, "scenario.delete", name,
+                                scenario_state(name), write)
 
 
 @router.get("/scenarios/{name}/report", summary="Per arm results and uplift over the holdout")

@@ -10,10 +10,10 @@ import msgspec
 from fastapi import APIRouter, Query, Request, Response
 
 from .._errors import NotFound, ValidationError
-from ..engine import Engine, analysable
+from ..engine import Engine, analysable, segment_state
 from ..segments import Segment
 from ..store import Member
-from ._audit import audited, segment_state
+from ._audit import audited_change
 from ._auth import authorize
 from ._deps import on_engine
 from ._rules import read_rule
@@ -47,7 +47,7 @@ async def put_segment(request: Request, name: str) -> dict[str, Any]:
         changes = engine.put_segment(segment)
         return {**segment.to_json(), "entered": sum(c.entered for c in changes)}
 
-    return await audited(request, actor, "segment.put", name, segment_state(name), write)
+    return await audited_change(request, actor, "segment.put", name, segment_state(name), write)
 
 
 @router.delete("/segments/{name}", summary="Delete a segment; its members leave it")
@@ -57,7 +57,7 @@ async def delete_segment(request: Request, name: str) -> dict[str, Any]:
     def write(engine: Engine) -> dict[str, Any]:
         return {"name": name, "left": len(engine.remove_segment(name))}
 
-    return await audited(request, actor, "segment.delete", name, segment_state(name), write)
+    return await audited_change(request, actor, "segment.delete", name, segment_state(name), write)
 
 
 @router.get("/segments/{name}/members", summary="Members, as JSON or CSV (?format=csv)")

@@ -63,12 +63,12 @@ def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Fit BG/NBD and Gamma-Gamma on every customer who ordered, as of now, and save them:
     profiles show P(alive), expected orders and value over 90 days, and rules can use them as
     `clv.p_alive`, `clv.expected_orders_90d` and `clv.value_90d`."""
-    from ..engine import clv_view, update_clv
-    from ._common import err, open_engine
+    from ..engine import audited, clv_state, clv_view, update_clv
+    from ._common import cli_actor, err, open_engine
 
     engine = open_engine(db, config, intent_model=False)
     try:
-        model = update_clv(engine)
+        model = audited(engine, cli_actor(), "clv.update", "clv", clv_state, update_clv)
     except ValueError as exc:
         fail(str(exc))
         return

@@ -69,3 +69,10 @@ def open_engine(db: str | None, config: str | None, *, readonly: bool = False,
     except IntentlyError as exc:
         guard(exc)
         raise
+
+
+def cli_actor() -> str:
+    """Who runs this command, for the journal: `cli:<system user>`."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"

@@ -4,13 +4,12 @@ server holds the store (or use the server's `/v1/privacy/*` routes)."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
 
 from .._errors import IntentlyError
-from ._common import CONFIG, DB, JSON, emit_json, err, guard, open_engine
+from ._common import CONFIG, DB, JSON, cli_actor, emit_json, err, guard, open_engine
 
 app = typer.Typer(help="Privacy: erasure, export, suppression and the privacy journal.",
                   no_args_is_help=True)
@@ -20,7 +19,7 @@ ACTOR = typer.Option(None, help="Who asks (journaled); default: the system user"
 
 
 def _actor(actor: str | None) -> str:
-    return actor or f"cli:{getpass.getuser()}"
+    return actor or cli_actor()
 
 
 @app.command("erase")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ._common import CONFIG, DB, JSON, emit_json, err, fail, open_engine
+from ._common import CONFIG, DB, JSON, cli_actor, emit_json, err, fail, open_engine
 
 app = typer.Typer(help="RFM: recency, frequency and monetary scores and named segments.",
                   no_args_is_help=True)
@@ -14,11 +14,11 @@ app = typer.Typer(help="RFM: recency, frequency and monetary scores and named se
 def update(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Fit the RFM quintile cut points on every customer who bought, as of now, and save them:
     profiles show their RFM score and segment from then on."""
-    from ..engine import rfm_view, update_rfm
+    from ..engine import audited, rfm_state, rfm_view, update_rfm
 
     engine = open_engine(db, config, intent_model=False)
     try:
-        model = update_rfm(engine)
+        model = audited(engine, cli_actor(), "rfm.update", "rfm", rfm_state, update_rfm)
     except ValueError as exc:
         fail(str(exc))
         return

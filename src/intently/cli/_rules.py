@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ._common import CONFIG, DB, JSON, emit_json, fail, open_engine, settings
+from ._common import CONFIG, DB, JSON, cli_actor, emit_json, fail, open_engine, settings
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 app = typer.Typer(help="Basket rules: which items are bought together.", no_args_is_help=True)
 
@@ -39,13 +43,17 @@ def mine(
                 baskets_file, min_support=min_support, min_confidence=min_confidence,
                 max_len=max_len, basket_col=basket_col, item_col=item_col)]
         else:
-            from ..engine import mine_stored_rules
+            from ..engine import audited, mine_stored_rules, offers_state
 
             engine = open_engine(db, config, readonly=not save, intent_model=False)
             try:
-                rows = mine_stored_rules(engine, min_support=min_support,
-                                         min_confidence=min_confidence, max_len=max_len,
-                                         save=save)
+                def mine(e: Engine) -> list[dict[str, Any]]:
+                    return mine_stored_rules(e, min_support=min_support,
+                                             min_confidence=min_confidence, max_len=max_len,
+                                             save=save)
+
+                rows = (audited(engine, cli_actor(), "rules.mine", "rules", offers_state, mine)
+                        if save else mine(engine))
             finally:
                 engine.close()
     except ValueError as exc:

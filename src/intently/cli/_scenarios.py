@@ -4,15 +4,26 @@ the dispatcher, and report each scenario against its holdout."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from .._errors import IntentlyError
 from .._views import message_view
-from ..engine import Dispatcher, channels_from_settings
+from ..engine import Dispatcher, Engine, channels_from_settings
 from ..scenarios import load_file, ready_made, report, to_yaml
-from ._common import CONFIG, DB, JSON, emit_json, fail, guard, open_engine, settings
+from ._common import (
+    CONFIG,
+    DB,
+    JSON,
+    cli_actor,
+    emit_json,
+    fail,
+    guard,
+    open_engine,
+    settings,
+)
 
 app = typer.Typer(help="Scenarios: triggers, steps, channels, holdouts and their results.",
                   no_args_is_help=True)
@@ -42,10 +53,13 @@ def add(
     except IntentlyError as exc:
         guard(exc)
         return
+    from ..engine import audited, scenario_state
+
     engine = open_engine(db, config, must_exist=False)
     try:
         for s in chosen:
-            engine.put_scenario(s)
+            audited(engine, cli_actor(), "scenario.put", s.name, scenario_state(s.name),
+                    partial(Engine.put_scenario, scenario=s))
     except IntentlyError as exc:
         engine.close()
         guard(exc)
@@ -112,9 +126,12 @@ def show(name: str, db: str = DB, config: str = CONFIG) -> None:
 
 @app.command("remove")
 def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
+    from ..engine import audited, scenario_state
+
     engine = open_engine(db, config, must_exist=False)
     try:
-        engine.remove_scenario(name)
+        audited(engine, cli_actor(), "scenario.delete", name, scenario_state(name),
+                partial(Engine.remove_scenario, name=name))
     except IntentlyError as exc:
         engine.close()
         guard(exc)

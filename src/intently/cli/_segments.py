@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from .._errors import IntentlyError
 from ..segments import Segment, builtin_segments, to_text
-from ._common import CONFIG, DB, JSON, emit_json, err, fail, guard, open_engine
+from ._common import CONFIG, DB, JSON, cli_actor, emit_json, err, fail, guard, open_engine
 
 app = typer.Typer(help="Live segments: rules over the golden record and behavior.",
                   no_args_is_help=True)
@@ -51,9 +53,12 @@ def add(
     except IntentlyError as exc:
         fail(f"{exc}\n  {rule}\n  {' ' * (getattr(exc, 'position', 0) or 0)}^")
         return
+    from ..engine import audited, segment_state
+
     engine = open_engine(db, config, must_exist=False)
     try:
-        changes = engine.put_segment(segment)
+        changes = audited(engine, cli_actor(), "segment.put", name, segment_state(name),
+                          lambda e: e.put_segment(segment))
     finally:
         engine.close()
     entered = sum(c.entered for c in changes)
@@ -63,14 +68,21 @@ def add(
         err.print(f"segment {name!r}: {to_text(segment.rule)}  ({entered} members now)")
 
 
+def _putter(segment: Segment) -> Callable[[Any], object]:
+    return lambda engine: engine.put_segment(segment)
+
+
 @app.command("builtins")
 def builtins(db: str = DB, config: str = CONFIG) -> None:
     """Save the built-in segments (high intent now, cart abandoners, churn risk, ...) to the
     store, where they run like any other and can be edited."""
+    from ..engine import audited, segment_state
+
     engine = open_engine(db, config, must_exist=False)
     try:
         for segment in builtin_segments():
-            engine.put_segment(segment)
+            audited(engine, cli_actor(), "segment.put", segment.name,
+                    segment_state(segment.name), _putter(segment))
     finally:
         engine.close()
     err.print(f"added {len(builtin_segments())} built-in segments")
@@ -79,9 +91,12 @@ def builtins(db: str = DB, config: str = CONFIG) -> None:
 @app.command("remove")
 def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
     """Delete a segment; its members leave it."""
+    from ..engine import audited, segment_state
+
     engine = open_engine(db, config, must_exist=False)
     try:
-        engine.remove_segment(name)
+        audited(engine, cli_actor(), "segment.delete", name, segment_state(name),
+                lambda e: e.remove_segment(name))
     except IntentlyError as exc:
         guard(exc)
     finally:

@@ -4,6 +4,15 @@ recovery, timers), the services the surfaces use, the worker thread and the outb
 from .._gc import tune_gc
 from ..clock import Clock, ManualClock, SystemClock
 from ..events import as_event, decode_event
+from ._audit import (
+    State,
+    audited,
+    clv_state,
+    offers_state,
+    rfm_state,
+    scenario_state,
+    segment_state,
+)
 from ._dispatch import Dispatcher, channels_from_settings
 from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
@@ -28,17 +37,24 @@ __all__ = [
     "PipelineState",
     "Processed",
     "Runner",
+    "State",
     "SystemClock",
     "analysable",
     "as_event",
+    "audited",
     "channels_from_settings",
+    "clv_state",
     "clv_view",
     "decode_event",
     "ingest_file",
     "journeys_from_events",
     "mine_stored_rules",
+    "offers_state",
     "replay",
+    "rfm_state",
     "rfm_view",
+    "scenario_state",
+    "segment_state",
     "tune_gc",
     "update_clv",
     "update_rfm",
