@@ -57,6 +57,10 @@ class _Owned:
     offset: int
     """The last stream position committed."""
     task: asyncio.Task[None] | None = None
+    delivered: int = 0
+    """The reader's consumer sequence last seen: a consumer without acknowledgements counts
+    every message it sends, so a jump means messages were sent and never arrived (a
+    connection dropped mid-delivery); the partition then reads again from `offset`."""
 
 
 def bootstrap(settings: Settings) -> None:
@@ -96,6 +100,7 @@ class ClusterWorker:
         self.applied = 0
         self.refused = 0  # events this worker's settings refuse (the gateway's accepted them)
         self.dropped = 0
+        self.gaps = 0  # times a reader was found to have skipped messages (read again)
         self._leases: Leases | None = None
         self._closing: list[asyncio.Future[None]] = []
         self._ended: list[_Owned] = []  # partitions let go of, whose tasks may still wait
@@ -243,6 +248,8 @@ class ClusterWorker:
             if msgs == [] and time.monotonic() - checked >= _READER_CHECK_S:
                 checked = time.monotonic()  # quiet for a while: is the consumer still there?
                 msgs = None if not await self._reader_alive(own) else msgs
+            if msgs and not self._contiguous(own, msgs):
+                msgs = None  # delivered but lost on the way: nothing of it is applied
             if msgs is None:  # the reader broke (a restarted server): read again from the
                 await self._reopen_reader(js, part, own)  # last commit
                 continue
@@ -269,6 +276,23 @@ class ClusterWorker:
                                 "error": repr(exc)})
             return None
 
+    def _contiguous(self, own: _Owned, msgs: list[Msg]) -> bool:
+        """Whether these messages follow the last ones without a gap in the consumer's count;
+        if so, they are the new last ones."""
+        expected = own.delivered + 1
+        for msg in msgs:
+            seq = msg.metadata.sequence.consumer
+            if seq != expected:
+                _log.warning("partition reader skipped messages; reading again from the last "
+                             "one applied", extra={
+                                 "worker": self.name, "partition": own.lease.partition,
+                                 "expected": expected, "got": seq, "from": own.offset})
+                self.gaps += 1
+                return False
+            expected += 1
+        own.delivered = expected - 1
+        return True
+
     async def _reader_alive(self, own: _Owned) -> bool:
         """Whether the partition's consumer still exists on the server: a server restarted
         without it leaves fetches timing out as if nothing came."""
@@ -285,6 +309,7 @@ class ClusterWorker:
             await own.reader.unsubscribe()
         try:
             own.reader = await partition_reader(js, self.settings, part, own.offset)
+            own.delivered = 0
         except Exception as exc:
             _log.warning("partition reader not reopened yet", extra={
                 "worker": self.name, "partition": part, "error": repr(exc)})
