@@ -96,24 +96,27 @@ def export(
 def suppress(identifier: str = IDENTIFIER, actor: str | None = ACTOR, as_json: bool = JSON,
              db: str = DB, config: str = CONFIG) -> None:
     """Drop a person's next events at ingest, without deleting what is held."""
-    engine = open_engine(db, config, must_exist=False, intent_model=False)
-    try:
-        keys = engine.privacy.suppress(identifier, actor=_actor(actor))
-    finally:
-        engine.close()
-    emit_json({"suppressed": keys}) if as_json else err.print(f"{keys} keys suppressed")
+    _suppression("suppressed", identifier, actor, as_json, db, config)
 
 
 @app.command("unsuppress")
 def unsuppress(identifier: str = IDENTIFIER, actor: str | None = ACTOR, as_json: bool = JSON,
                db: str = DB, config: str = CONFIG) -> None:
     """Lift a suppression: the person's next events are ingested again."""
-    engine = open_engine(db, config, must_exist=True, intent_model=False)
+    _suppression("lifted", identifier, actor, as_json, db, config)
+
+
+def _suppression(done: str, identifier: str, actor: str | None, as_json: bool, db: str,
+                 config: str) -> None:
+    """Suppress (`done` = "suppressed") or lift a suppression ("lifted"), and say how many
+    identity keys it concerned."""
+    engine = open_engine(db, config, must_exist=done == "lifted", intent_model=False)
     try:
-        lifted = engine.privacy.unsuppress(identifier, actor=_actor(actor))
+        verb = engine.privacy.suppress if done == "suppressed" else engine.privacy.unsuppress
+        keys = verb(identifier, actor=_actor(actor))
     finally:
         engine.close()
-    emit_json({"lifted": lifted}) if as_json else err.print(f"{lifted} keys lifted")
+    emit_json({done: keys}) if as_json else err.print(f"{keys} keys {done}")
 
 
 @app.command("log")

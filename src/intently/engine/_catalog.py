@@ -31,7 +31,8 @@ def segment_book(catalog: Catalog, builtin: bool = False, rfm: RFMModel | None =
 
 def secret(catalog: Catalog, readonly: bool = False) -> bytes:
     """The store's own secret (made on first use): it signs links and session tokens and keys
-    the suppression list's digests."""
+    the suppression list's digests and the pseudonyms. Read once per engine (a read-only
+    engine on a store without one gets a random one, which must then be the same for all)."""
     found = catalog.get_meta("secret")
     if found is None:
         found = secrets.token_hex(32)
@@ -40,9 +41,9 @@ def secret(catalog: Catalog, readonly: bool = False) -> bytes:
     return found.encode()
 
 
-def tracker(catalog: Catalog, base_url: str, readonly: bool = False) -> Tracker:
-    """Signs and reads link and session tokens with the store's secret."""
-    return Tracker(base_url.rstrip("/"), secret(catalog, readonly))
+def tracker(base_url: str, key: bytes) -> Tracker:
+    """Signs and reads link and session tokens with the store's secret `key`."""
+    return Tracker(base_url.rstrip("/"), key)
 
 
 def scenario_book(catalog: Catalog, tokens: Tracker, message_cap_per_day: int,

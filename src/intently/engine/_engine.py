@@ -34,7 +34,7 @@ from ..profiles import Merge, Profile, RecordSettings
 from ..scenarios import Scenario, Tracker
 from ..segments import Change, Segment
 from ..store import Account, Catalog, Outbox, ReadModels, Store, open_store
-from ._catalog import scenario_book, tracker
+from ._catalog import scenario_book, secret, tracker
 from ._models import ModelService, rescore
 from ._pipeline import Pipeline
 from ._privacy import PrivacyService
@@ -87,7 +87,8 @@ class Engine(Runner):
             scorer = IntentScorer(model)
             clusters = load_clusters(store) or load_prior_clusters()
         self.models = models = ModelService(store, settings.builtin_segments)
-        self.tracker: Tracker = tracker(store, settings.base_url, readonly)
+        key = secret(store, readonly)
+        self.tracker: Tracker = tracker(settings.base_url, key)
         """Signs and reads link and session tokens (the API checks them with it)."""
         scenarios = scenario_book(store, self.tracker, settings.message_cap_per_day,
                                   models.recommend)
@@ -99,7 +100,8 @@ class Engine(Runner):
             scenarios=scenarios, timers=store.load_timers())
         self._segments = SegmentService(self)
         self._scenarios = ScenarioService(self, scenarios)
-        super().__init__(store, state, pipeline, settings, clock or SystemClock(), readonly)
+        super().__init__(store, state, pipeline, settings, clock or SystemClock(), key,
+                         readonly)
         self.privacy = PrivacyService(self)
         """Erasure, suppression and the privacy journal."""
 

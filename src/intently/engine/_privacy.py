@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from .._errors import NotFound
 from ..profiles import Profile
 from ..store import Erasure, PrivacyRequest, Subject, Suppression
-from ._catalog import secret
 from ._retention import Retention
 from ._suppress import Pseudonyms
 
@@ -58,7 +57,7 @@ class PrivacyService:
         self._runner = runner
         self.retention = Retention(runner)
         """Raw fields and old events dropped as the settings say."""
-        self.pseudonym = Pseudonyms(secret(runner.store, runner.readonly))
+        self.pseudonym = Pseudonyms(runner.secret)
         """`pseudonym(record_id)`: a stable keyed hash for outputs analysts read."""
 
     @property

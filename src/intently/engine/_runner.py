@@ -36,7 +36,6 @@ from ..store import (
     Store,
     StoredEvent,
 )
-from ._catalog import secret
 from ._pipeline import Pipeline, PipelineFailure, Processed
 from ._state import HotState
 from ._suppress import SuppressionList
@@ -86,7 +85,8 @@ class Runner:
     (`EngineWorker` shares it between threads)."""
 
     def __init__(self, store: Store, state: HotState, pipeline: Pipeline, settings: Settings,
-                 clock: Clock, readonly: bool = False) -> None:
+                 clock: Clock, secret: bytes, readonly: bool = False) -> None:
+        """`secret`: the store's own (`_catalog.secret`), read once by the engine."""
         self.store = store
         self.state = state
         self.pipeline = pipeline
@@ -108,7 +108,8 @@ class Runner:
         self.checkpoint_seconds_max = 0.0
         self.commit_seconds_max = 0.0
         self._seq = 0  # the last committed log position (the log assigns them)
-        self.suppression = SuppressionList(store, store, secret(store, readonly))
+        self.secret = secret
+        self.suppression = SuppressionList(store, store, secret)
         self.recovered = self._recover()
 
     # -- writing
