@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ..engine import Engine, as_event
+from ..engine import as_event
 from ..profiles import PURPOSES, permits
 from ._deps import on_engine, services
 
@@ -105,10 +105,7 @@ async def save_preferences(request: Request, token: str) -> HTMLResponse:
                              "source": "unsubscribe_link", "legal_basis": "consent"}}
     await asyncio.wrap_future(services(request).worker.submit([as_event(ev)]))
 
-    def read(engine: Engine) -> Any:
-        return engine.find(record)
-
-    lang = language(request, await on_engine(request, read))
+    lang = language(request, await _profile(request, record))
     t = TEXT[lang]
     done = (t["saved"] if form.get("form") == ["preferences"]
             else t["unsubscribed"].format(channel=channel))
