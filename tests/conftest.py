@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from intently import Engine, ManualClock, Settings
-from intently.store import MemoryStore, Store, open_store
+from intently.store import MemoryStore, Store, open_store, sealed
 from intently.testing import free_port, port_open, wait_until
 
 if TYPE_CHECKING:
@@ -77,22 +77,29 @@ def postgres_schema() -> Iterator[str]:
                 db.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
 
 
-STORES = ["memory", "sqlite", "postgresql"]
+STORES = ["memory", "sqlite", "postgresql", "sealed"]
+MASTER_KEY = "Bm9yZS10ZXN0LWtleS1vZi10aGlydHktdHdvLWJ5dGU="
+"""A fixed master key (32 bytes) for stores that seal personal data."""
 
 
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty store of each backend."""
+    """The URL of a new, empty store of each backend (`sealed+`: a SQLite store that seals
+    personal data)."""
     if request.param == "postgresql":
         with postgres_schema() as url:
             yield url
+    elif request.param == "sealed":
+        yield f"sealed+sqlite:///{tmp_path}/contract.db"
     else:
         yield "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/contract.db"
 
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
-    backend = open_store(store_url)
+    _, sep, url = store_url.partition("sealed+")
+    backend: Store = (sealed(open_store(url), [MASTER_KEY]) if sep
+                      else open_store(store_url))
     yield backend
     backend.close()
 

@@ -5,7 +5,9 @@
     │   └── PayloadTooLarge  over the size limit (HTTP 413)
     ├── AuthError            missing or wrong write key (HTTP 401)
     ├── NotFound             no such customer, segment, ... (HTTP 404)
+    ├── Forbidden            a key or session without the role a route needs (HTTP 403)
     └── StoreError           the store failed, or the engine stopped; retryable (HTTP 503)
+        └── SealingError     sealed personal data cannot be opened: no or wrong master key
 """
 
 from __future__ import annotations
@@ -69,3 +71,10 @@ class StoreError(IntentlyError):
     status = 503
     code = "unavailable"
     retryable = True
+
+
+class SealingError(StoreError):
+    """Personal data sealed at rest cannot be opened: no master key set, a malformed one, or
+    none that opens this store's data keys."""
+
+    retryable = False

@@ -127,6 +127,12 @@ class Settings:
     """After this many days, delete stored events (0: keep them). Records keep what the
     events built (aggregates, scores, segments); timelines, exports and rebuilds from the log
     lose them."""
+    encryption_keys: tuple[str, ...] = ()
+    """Master keys that keep personal data sealed at rest (`INTENTLY_ENCRYPTION_KEYS`,
+    comma-separated; `intently privacy new-key` makes one): records, event payloads, messages,
+    and emails and phones in the identity table. The first wraps the store's data keys; keep
+    a former key after it until a writing engine has opened the store once (it rewraps them).
+    Empty: nothing is sealed. A key lost is the data lost."""
     outbound_allow: tuple[str, ...] = ()
     """Where webhooks and the SMS, push and lead providers may be sent
     (`INTENTLY_OUTBOUND_ALLOW`, comma-separated): host names, `*.example.com`, addresses or

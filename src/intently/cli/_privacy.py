@@ -9,7 +9,18 @@ from pathlib import Path
 import typer
 
 from .._errors import IntentlyError
-from ._common import CONFIG, DB, JSON, cli_actor, emit_json, err, guard, open_engine
+from ._common import (
+    CONFIG,
+    DB,
+    JSON,
+    cli_actor,
+    emit_json,
+    err,
+    fail,
+    guard,
+    open_engine,
+    settings,
+)
 
 app = typer.Typer(help="Privacy: erasure, export, suppression and the privacy journal.",
                   no_args_is_help=True)
@@ -144,6 +155,58 @@ def log(limit: int = typer.Option(50, min=1, max=100_000), as_json: bool = JSON,
         table.add_row(isoformat(r["at"]), r["verb"], r["actor"], r["subject"][:12] + "…",
                       r["detail"], r["id"])
     Console().print(table)
+
+
+@app.command("new-key")
+def new_key() -> None:
+    """Print a new master key for `encryption_keys` (32 random bytes, URL-safe base64). Keep
+    it in a secret store: a key lost is the data it sealed lost."""
+    from ..store import new_master_key
+
+    typer.echo(new_master_key())
+
+
+@app.command("rotate-key")
+def rotate_key(
+    data: bool = typer.Option(False, "--data", help="Also seal every record, event and "
+                              "message again under a new data key (and a store written "
+                              "without encryption for the first time)"),
+    actor: str | None = ACTOR,
+    as_json: bool = JSON,
+    db: str = DB,
+    config: str = CONFIG,
+) -> None:
+    """Wrap the store's data keys with the first of encryption_keys (after a new master key
+    was put first, the old one after it); with --data, rotate the data keys too. Runs where
+    no server holds the store."""
+    import time
+
+    from ..engine._sealing import rotate_keys
+    from ..store import open_store
+
+    s = settings(config, db=db)
+    try:
+        store = open_store(s.db, durability=s.durability)
+    except (IntentlyError, ValueError) as exc:
+        fail(str(exc))
+        return
+    try:
+        rotation = rotate_keys(store, s.encryption_keys, actor=_actor(actor), now=time.time(),
+                               data=data)
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    finally:
+        store.close()
+    if as_json:
+        emit_json(rotation.to_json())
+        return
+    err.print(f"data key {rotation.data_key} seals from now on"
+              + ("; data keys rewrapped with the first master key" if rotation.rewrapped
+                 else "")
+              + (f"; sealed again: {rotation.records} records, {rotation.events} events, "
+                 f"{rotation.messages} messages, {rotation.identities} identity keys"
+                 if data else ""))
 
 
 @app.command("retain")

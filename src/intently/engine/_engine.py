@@ -40,6 +40,7 @@ from ._pipeline import Pipeline
 from ._privacy import PrivacyService
 from ._runner import Runner
 from ._scenarios import ScenarioService
+from ._sealing import sealing_store
 from ._segments import SegmentService
 from ._state import HotState
 
@@ -78,6 +79,7 @@ class Engine(Runner):
             store = settings.db
         if isinstance(store, str | Path):
             store = open_store(store, durability=settings.durability, readonly=readonly)
+        store = sealing_store(store, settings, readonly)
         self.vocabulary = vocabulary = vocabulary or vocabulary_of(settings)
         scorer: IntentScorer | None = None
         clusters: ClusterModel | None = None

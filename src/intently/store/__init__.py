@@ -6,6 +6,9 @@ their typed rows, and the backends, chosen by URL from a registry:
     postgresql://user@host/db?schema=NAME              PostgreSQL (`intently[cluster]`)
     memory://                                          tests and throwaway runs
 
+Any of them may keep personal data sealed at rest (`sealed`: records, payloads, messages and
+email and phone keys encrypted under keys from the settings).
+
 A backend registers its scheme with `register`; `open_store` finds it by the URL's scheme.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ._keyring import SealingError, new_master_key
 from ._ports import (
     Catalog,
     EventLog,
@@ -46,6 +50,7 @@ from ._rows import (
     Subject,
     Suppression,
 )
+from ._sealed import SealedStore, sealed
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -101,6 +106,7 @@ __all__ = [
     "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "Erasure", "EventLog",
     "JournalCount", "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge",
     "Movement", "Outbox", "OutboxItem", "OutboxRow", "PrivacyRequest", "PrivacyStore",
-    "ReadModels", "RecordEvent", "SQLiteStore", "SegmentChange", "SetAside", "StateStore",
-    "Store", "StoredEvent", "Subject", "Suppression", "open_store", "register", "schemes",
+    "ReadModels", "RecordEvent", "SQLiteStore", "SealedStore", "SealingError", "SegmentChange",
+    "SetAside", "StateStore", "Store", "StoredEvent", "Subject", "Suppression", "new_master_key",
+    "open_store", "register", "schemes", "sealed",
 ]

@@ -276,6 +276,14 @@ class PrivacyStore(Protocol):
         """Replace the payloads of these logged events (retention drops raw fields); freed
         bytes are made unreadable where the backend can."""
 
+    def rewrite_messages(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
+        """Replace the bodies and errors of these outbox messages, by id (a key rotation
+        seals them again); their delivery state stays."""
+
+    def rename_identities(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Keep each identity key (old, new) under its new name, for the same record and in
+        the same accounts (a store that starts sealing keeps emails as digests)."""
+
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         """Delete the events received before `received_before`, at or below `up_to_seq` (a
         recovery never needs them: the caller passes the checkpoint's position), with their

@@ -51,7 +51,7 @@ def erase(cur: Cursor, defs: str, subject: Subject, suppress: Sequence[Suppressi
     cur.execute("SELECT seq FROM events WHERE customer_id = ANY(%s)",
                 (list(subject.record_ids),))
     erased = erase_rows(lambda table, column, values: _delete(cur, table, column, values),
-                        subject, [r[0] for r in cur.fetchall()] + loose)
+                        subject, [r[0] for r in cur.fetchall()] + loose + list(subject.loose))
     add_suppressions(cur, defs, suppress)
     log_request(cur, defs, request)
     return erased

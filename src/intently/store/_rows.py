@@ -188,12 +188,15 @@ class Subject(NamedTuple):
     """Everything held on one person, as an erasure must find it: their record ids (the
     record and every record merged into it), their identity keys, the latest log position of
     each record (its timeline walks back from there), and the raw values that name them
-    (identifiers, email, phone), for events filed under no record (set aside on arrival)."""
+    (identifiers, email, phone), for events filed under no record (set aside on arrival).
+    `loose`: positions of such events that the caller found already (a sealed store reads
+    their payloads; the backend cannot)."""
 
     record_ids: tuple[str, ...]
     keys: tuple[str, ...]
     heads: tuple[int, ...]
     values: tuple[str, ...]
+    loose: tuple[int, ...] = ()
 
 
 class Suppression(NamedTuple):

@@ -81,7 +81,7 @@ def _event_seqs(db: sqlite3.Connection, subject: Subject) -> list[int]:
             "WHERE e.customer_id = ''"):
         if mentions(payload, subject.values):
             seqs.add(seq)
-    return sorted(seqs)
+    return sorted(seqs.union(subject.loose))
 
 
 def _delete_in(db: sqlite3.Connection, table: str, column: str, values: Sequence[object]
@@ -145,6 +145,18 @@ def empty_wal(db: sqlite3.Connection, path: str, tries: int = 50) -> bool:
 def rewrite_payloads(db: sqlite3.Connection, rows: Sequence[tuple[int, bytes]]) -> None:
     db.executemany("UPDATE events SET payload = ? WHERE seq = ?",
                    [(payload, seq) for seq, payload in rows])
+
+
+def rewrite_messages(db: sqlite3.Connection, rows: Sequence[tuple[str, bytes, str]]) -> None:
+    db.executemany("UPDATE outbox SET body = ?, error = ? WHERE id = ?",
+                   [(body, error, mid) for mid, body, error in rows])
+
+
+def rename_identities(db: sqlite3.Connection, pairs: Sequence[tuple[str, str]]) -> None:
+    db.executemany("UPDATE OR REPLACE identities SET key = ? WHERE key = ?",
+                   [(new, old) for old, new in pairs])
+    db.executemany("UPDATE OR REPLACE account_members SET member = ? WHERE member = ?",
+                   [(new, old) for old, new in pairs])
 
 
 def drop_events(db: sqlite3.Connection, received_before: float, up_to_seq: int) -> int:

@@ -428,6 +428,7 @@ class MemoryStore:
             aside = self._set_aside
             gone = {r[0] for r in self._events if r[1] in ids or (
                 r[1] == "" and r[0] in aside and mentions(r[4], subject.values))}
+            gone.update(seq for seq in subject.loose if seq in aside)
             kept = [r for r in self._events if r[0] not in gone]
             self._events, self._seqs = kept, [r[0] for r in kept]
             for seq in gone:
@@ -496,6 +497,24 @@ class MemoryStore:
             new = dict(rows)
             self._events = [(r[0], r[1], r[2], r[3], new[r[0]], r[5]) if r[0] in new else r
                             for r in self._events]
+
+    def rewrite_messages(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
+        with self._lock:
+            for mid, body, error in rows:
+                m = self._outbox.get(mid)
+                if m is not None:
+                    m.row, m.error = m.row._replace(body=body), error
+
+    def rename_identities(self, pairs: Sequence[tuple[str, str]]) -> None:
+        with self._lock:
+            names = dict(pairs)
+            for old, new in pairs:
+                if old in self._identities:
+                    self._identities[new] = self._identities.pop(old)
+            for aid, account in list(self._accounts.items()):
+                if any(m.key in names for m in account.members):
+                    self._accounts[aid] = msgspec.structs.replace(account, members=[
+                        m._replace(key=names.get(m.key, m.key)) for m in account.members])
 
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         with self._lock:

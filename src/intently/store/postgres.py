@@ -671,6 +671,24 @@ class PostgresStore:
                             [(payload, seq) for seq, payload in rows])
             self._fence(cur, ())
 
+    def rewrite_messages(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            cur.executemany("UPDATE outbox SET body = %s, error = %s WHERE id = %s",
+                            [(body, error, mid) for mid, body, error in rows])
+            self._fence(cur, ())
+
+    def rename_identities(self, pairs: Sequence[tuple[str, str]]) -> None:
+        with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            both = [(new, old) for old, new in pairs]
+            cur.executemany("DELETE FROM identities WHERE key = %s AND EXISTS ("
+                            "SELECT 1 FROM identities o WHERE o.key = %s)", both)
+            cur.executemany("UPDATE identities SET key = %s WHERE key = %s", both)
+            cur.executemany("DELETE FROM account_members t WHERE member = %s AND EXISTS ("
+                            "SELECT 1 FROM account_members o WHERE o.member = %s "
+                            "AND o.account_id = t.account_id)", both)
+            cur.executemany("UPDATE account_members SET member = %s WHERE member = %s", both)
+            self._fence(cur, ())
+
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             cur.execute("DELETE FROM set_aside WHERE seq IN (SELECT seq FROM events "

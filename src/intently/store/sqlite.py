@@ -790,6 +790,14 @@ class SQLiteStore:
         self._write(lambda db: _privacy.rewrite_payloads(db, rows))
         self._empty_wal()
 
+    def rewrite_messages(self, rows: Sequence[tuple[str, bytes, str]]) -> None:
+        self._write(lambda db: _privacy.rewrite_messages(db, rows))
+        self._empty_wal()
+
+    def rename_identities(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self._write(lambda db: _privacy.rename_identities(db, pairs))
+        self._empty_wal()
+
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         dropped = self._write(lambda db: _privacy.drop_events(db, received_before, up_to_seq))
         self._empty_wal()
