@@ -12,7 +12,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from conftest import NatsServer, postgres_schema, running, wait_until
+from conftest import MASTER_KEY, NatsServer, postgres_schema, running, wait_until
 from intently.cluster import ClusterWorker, partition_schema
 from intently.config import Settings
 from intently.roles import gateway_app
@@ -58,7 +58,13 @@ def _mentions(settings: Settings, values: list[str]) -> dict[str, int]:
     return found
 
 
-def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings) -> None:
+@pytest.mark.parametrize("sealed", [False, True], ids=["clear", "sealed"])
+def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings, sealed: bool
+                                                          ) -> None:
+    """`sealed`: the partitions keep personal data sealed at rest (each schema has its own
+    data keys under the same master key)."""
+    if sealed:
+        cluster = dataclasses.replace(cluster, encryption_keys=(MASTER_KEY,))
     ann_events = [  # two devices, so two partitions (identity across partitions: per partition)
         {"type": "identify", "userId": ANN[0], "anonymousId": ANN[1], "messageId": "a1",
          "traits": {"email": ANN[3], "name": "Ann Berg"}},
@@ -76,6 +82,9 @@ def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings) -> 
         with running(worker):
             wait_until(lambda: worker.applied == 23, 30, "the worker fell short")
             assert _mentions(cluster, ANN)  # the search finds what is there
+            if sealed:  # her email and name are in no partition: only user and device ids
+                assert _mentions(cluster, [ANN[3], "Ann Berg"]) == {}
+                assert _mentions(cluster, ANN[:3])
             prefix = f"{split_url(cluster.db)[1]}:"
             assert cache.get(f"{prefix}id:u:{ANN[0]}") is not None
 

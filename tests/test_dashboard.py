@@ -81,6 +81,31 @@ def test_nothing_is_served_anonymously(browser: Any, server: str) -> None:
     p.close()
 
 
+def test_a_dashboard_user_signs_in_with_name_and_password(browser: Any, server: str) -> None:
+    with httpx.Client(timeout=10) as http:
+        r = http.put(server + "/v1/users/vera", headers={"Authorization": f"Bearer {KEY}"},
+                     json={"role": "viewer", "password": "vera's long passphrase"})
+        assert r.status_code == 200
+    context = browser.new_context()
+    p = context.new_page()
+    p.set_default_timeout(15_000)
+    p.goto(server + "/")
+    p.fill("#name", "vera")
+    p.fill("#key", "not vera's passphrase")
+    p.click("button[type=submit]")
+    assert "unknown user name or wrong password" in p.inner_text("form")
+    p.fill("#name", "vera")
+    p.fill("#key", "vera's long passphrase")
+    p.click("button[type=submit]")
+    p.wait_for_selector("#stats .stat")
+    # a viewer's session reads, and the server refuses it a change
+    status = p.evaluate("""() => fetch('/v1/segments/x', {method: 'PUT',
+        headers: {'content-type': 'application/json'},
+        body: JSON.stringify({text: 'orders >= 1'})}).then(r => r.status)""")
+    assert status == 403
+    context.close()
+
+
 def test_live_feed_updates_when_events_arrive(page: Any, server: str) -> None:
     page.goto(server + "/#/live")
     page.wait_for_selector("#feed tr.click")

@@ -14,9 +14,8 @@ import pytest
 from conftest import T0, postgres_schema, sqlite_engine
 from intently import Engine, ManualClock, Settings
 from intently._views import export_view
-from intently.engine._sealing import rotate_keys
 from intently.scenarios import ready_made
-from intently.store import SealingError, new_master_key, open_store
+from intently.store import SealingError, new_master_key, open_store, rotate_keys
 from intently.store._keyring import META
 from intently.store.postgres import split_url
 from intently.testing import Shop

@@ -25,6 +25,7 @@ from . import (
     _scenarios,
     _schemas,
     _segments,
+    _users,
     _web,
 )
 from ._auth import authorize
@@ -95,7 +96,8 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url=None)  # behind sign-in, below
     app.state.services = Services(settings=settings, worker=worker,
                                   tokens=worker.engine.tracker,
-                                  sessions=Sessions(worker.engine.catalog))
+                                  sessions=Sessions(worker.engine.catalog),
+                                  users=worker.engine.users)
     app.state.intake = embedded_intake(worker, settings)
     app.add_middleware(IngestCORS)
     app.add_middleware(SecurityHeaders)
@@ -103,6 +105,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                            _analytics.MineRequest])
     app.include_router(_ingest.router)
     app.include_router(_profiles.router)
+    app.include_router(_users.router)
     app.include_router(_privacy.router)
     app.include_router(_intent.router)
     app.include_router(_segments.router)

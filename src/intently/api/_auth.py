@@ -87,6 +87,14 @@ def session_token(request: Request, key: str, role: str) -> str:
         "sid": secrets.token_hex(12), "k": key_digest(key), "r": role})
 
 
+def user_session_token(request: Request, name: str, generation: int, role: str) -> str:
+    """A signed dashboard session of a user, valid for 12 hours, until its logout, or until
+    the user changes (role, password) or is removed."""
+    return services(request).tokens.token({
+        "s": "dashboard", "exp": round(time.time() + SESSION_S),
+        "sid": secrets.token_hex(12), "u": name, "g": generation, "r": role})
+
+
 def session(request: Request) -> dict[str, object] | None:
     """The session the cookie carries, if it is still good."""
     token = request.cookies.get(SESSION_COOKIE)
@@ -100,7 +108,11 @@ def session(request: Request) -> dict[str, object] | None:
     if data.get("s") != "dashboard" or float(data.get("exp", 0)) <= time.time():
         return None
     role = str(data.get("r", ""))
-    if role not in ROLES or data.get("k") not in {
+    if "u" in data:
+        user = svc.users.get(str(data["u"]))
+        if user is None or user.generation != data.get("g") or user.role != role:
+            return None  # the user was removed or changed since
+    elif role not in ROLES or data.get("k") not in {
             key_digest(k) for k in _keys(svc.settings, role)}:
         return None  # the key it was opened with is gone, or no longer gives that role
     if svc.sessions.revoked(str(data.get("sid", ""))):
@@ -138,7 +150,8 @@ def require_privacy(request: Request) -> str:
 def authorize(request: Request) -> str:
     """Let the request in if its route's line in `api/_scopes.ROUTES` names the caller's role
     (a key in the header, or the dashboard's session), and return who it is, for the audit:
-    `<role>-key:<digest>` or `<role>-session:<digest of its key>`. 401 without a known key,
+    `<role>-key:<digest>`, `<role>-session:<digest of its key>` or `<role>-user:<name>`.
+    401 without a known key,
     403 with one whose role the route does not take; a change made with the session cookie
     must also come from the dashboard's own pages."""
     route = request.scope.get("route")
@@ -154,6 +167,8 @@ def authorize(request: Request) -> str:
             if request.method not in _SAFE and not _same_origin(request):
                 raise Forbidden("a change from the dashboard must come from its own pages "
                                 "(the Origin header names another site)")
+            if "u" in current:
+                return f"{role}-user:{current['u']}"
             return f"{role}-session:{str(current['k'])[:10]}"
     settings = services(request).settings
     key = presented_key(header)

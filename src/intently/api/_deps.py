@@ -10,11 +10,11 @@ from typing import Any
 from fastapi import Request
 
 from ..config import Settings
-from ..engine import Engine, EngineWorker, IngestResult
+from ..engine import Engine, EngineWorker, IngestResult, Users
 from ..events import Event
 from ..scenarios import Tracker
 from ._live import LiveHub
-from ._sessions import Sessions
+from ._sessions import LoginThrottle, Sessions
 
 
 @dataclass
@@ -26,6 +26,10 @@ class Services:
     secret: taken once, not through the engine on each request)."""
     sessions: Sessions
     """Dashboard sessions logged out before they expire."""
+    users: Users
+    """The dashboard's users (read here; changed on the engine's thread)."""
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    """Failed sign-ins, per user name or client address."""
     hub: LiveHub = field(default_factory=LiveHub)
 
 

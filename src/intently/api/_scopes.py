@@ -9,12 +9,13 @@ Roles:
 - `read`: a read key, for a point of sale (decisions for a named customer);
 - `privacy`: a privacy key, for a data-protection team (the privacy routes alone);
 - `viewer`, `marketer`, `admin`: a key of that kind in the `Authorization` header, or the
-  dashboard's session cookie after a login with one (the session keeps the key's role), on
-  every route but the privacy ones, which take a key in the header only;
+  dashboard's session cookie after a login with one, or with the name and password of a
+  dashboard user of that role (the session keeps the role), on every route but the privacy
+  ones, which take a key in the header only;
 - `session`: any dashboard session (the dashboard's page and assets).
 
 A viewer reads; a marketer also changes segments, scenarios, offers and models; an admin may
-also send privacy requests.
+also send privacy requests and manage the dashboard's users.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ WRITE = frozenset({"write"})
 DECIDE = frozenset({"write", "read", "admin", "header"})
 VIEW = frozenset({"viewer", "marketer", "admin"})
 CHANGE = frozenset({"marketer", "admin"})
+ADMIN = frozenset({"admin"})
 SESSION = frozenset({"session"})
 PRIVACY = frozenset({"privacy", "admin", "header"})
 """`header`: a key in the Authorization header only, never the session cookie."""
@@ -82,4 +84,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/privacy/suppress"): PRIVACY,
     ("POST", "/v1/privacy/unsuppress"): PRIVACY,
     ("GET", "/v1/privacy/log"): PRIVACY,
+    ("GET", "/v1/users"): ADMIN,
+    ("PUT", "/v1/users/{name}"): ADMIN,
+    ("DELETE", "/v1/users/{name}"): ADMIN,
 }

@@ -5,15 +5,29 @@ cookie; nothing is served anonymously but the login page."""
 from __future__ import annotations
 
 import html
+import logging
+import time
 from importlib import resources
+from math import ceil
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from ._auth import SESSION_COOKIE, SESSION_S, has_session, role_of, session, session_token
+from ._auth import (
+    SESSION_COOKIE,
+    SESSION_S,
+    has_session,
+    role_of,
+    session,
+    session_token,
+    user_session_token,
+)
 from ._deps import on_engine, services
 from ._sessions import META
+from ._users import verify
+
+_log = logging.getLogger("intently.api")
 
 router = APIRouter(include_in_schema=False)
 _STATIC = resources.files("intently.web") / "static"
@@ -34,9 +48,12 @@ button{{margin-top:1rem;width:100%;padding:.7rem;border:0;border-radius:8px;back
 color:#fff;font:inherit;font-weight:600;cursor:pointer}}
 .err{{color:#b42318;margin-top:.8rem}} .logo{{color:#4f46e5;font-weight:800}}
 </style></head><body><form method=post action=/login>
-<h1><span class=logo>●</span> Intently</h1><p>Sign in with your key (admin, marketer or viewer).</p>
-<label for=key>Key</label>
-<input id=key name=key type=password autocomplete=current-password autofocus required>
+<h1><span class=logo>●</span> Intently</h1><p>Sign in with your user name and password, or
+with a key alone (admin, marketer or viewer).</p>
+<label for=name>User name</label>
+<input id=name name=name autocomplete=username autofocus>
+<label for=key>Password or key</label>
+<input id=key name=key type=password autocomplete=current-password required>
 <button type=submit>Sign in</button>{error}</form></body></html>"""
 
 
@@ -49,19 +66,42 @@ async def login_page() -> HTMLResponse:
 async def login(request: Request) -> Response:
     # a plain urlencoded form: parsed here rather than adding python-multipart for one field
     form = parse_qs((await request.body())[:4096].decode("utf-8", "replace"))
+    name = (form.get("name") or [""])[0].strip()
     key = (form.get("key") or [""])[0]
-    settings = services(request).settings
-    role = role_of(key, settings)
-    if role is None:
-        configured = settings.admin_keys + settings.marketer_keys + settings.viewer_keys
-        reason = ("no dashboard key is configured: set INTENTLY_ADMIN_KEYS" if not configured
-                  else "that key is not an admin, marketer or viewer key")
-        return HTMLResponse(_LOGIN.format(error=f"<p class=err>{html.escape(reason)}</p>"),
-                            status_code=401)
+    svc = services(request)
+    who = f"user:{name}" if name else f"key:{request.client.host if request.client else ''}"
+    now = time.time()
+    wait = svc.throttle.wait_s(who, now)
+    if wait > 0:
+        return _refused(f"too many failed sign-ins: try again in {ceil(wait / 60)} minutes",
+                        429)
+    if name:
+        user = await verify(request, name, key)
+        if user is None:
+            svc.throttle.failed(who, now)
+            _log.warning("a sign-in failed", extra={"user": name})
+            return _refused("unknown user name or wrong password", 401)
+        token = user_session_token(request, user.name, user.generation, user.role)
+    else:
+        role = role_of(key, svc.settings)
+        if role is None:
+            svc.throttle.failed(who, now)
+            s = svc.settings
+            configured = s.admin_keys + s.marketer_keys + s.viewer_keys or svc.users.list()
+            return _refused("no dashboard key or user is configured: set INTENTLY_ADMIN_KEYS "
+                            "or add a user (intently users add)" if not configured
+                            else "that key is not an admin, marketer or viewer key", 401)
+        token = session_token(request, key, role)
+    svc.throttle.passed(who)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, session_token(request, key, role),
-                        max_age=int(SESSION_S), httponly=True, samesite="strict", path="/")
+    response.set_cookie(SESSION_COOKIE, token, max_age=int(SESSION_S), httponly=True,
+                        samesite="strict", path="/")
     return response
+
+
+def _refused(reason: str, status: int) -> HTMLResponse:
+    return HTMLResponse(_LOGIN.format(error=f"<p class=err>{html.escape(reason)}</p>"),
+                        status_code=status)
 
 
 @router.post("/logout")

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "events": ("_events", "app", "The event log: events set aside."),
     "privacy": ("_privacy", "app", "Privacy: erasure, export, suppression and the privacy "
                 "journal."),
+    "users": ("_users", "app", "Dashboard users: names, roles and passwords."),
 }
 
 

@@ -181,8 +181,7 @@ def rotate_key(
     no server holds the store."""
     import time
 
-    from ..engine._sealing import rotate_keys
-    from ..store import open_store
+    from ..store import open_store, rotate_keys
 
     s = settings(config, db=db)
     try:

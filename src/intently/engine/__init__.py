@@ -21,9 +21,11 @@ from ._pipeline import Pipeline, PipelineState, Processed
 from ._replay import journeys_from_events, replay
 from ._runner import IngestResult, Runner
 from ._state import HotState, MemoryState
+from ._users import ROLES, User, Users
 from ._worker import EngineWorker
 
 __all__ = [
+    "ROLES",
     "Clock",
     "Dispatcher",
     "Engine",
@@ -39,6 +41,8 @@ __all__ = [
     "Runner",
     "State",
     "SystemClock",
+    "User",
+    "Users",
     "analysable",
     "as_event",
     "audited",

@@ -33,16 +33,16 @@ from ..intent import (
 from ..profiles import Merge, Profile, RecordSettings
 from ..scenarios import Scenario, Tracker
 from ..segments import Change, Segment
-from ..store import Account, Catalog, Outbox, ReadModels, Store, open_store
+from ..store import Account, Catalog, Outbox, ReadModels, Store, open_store, sealing_store
 from ._catalog import scenario_book, secret, tracker
 from ._models import ModelService, rescore
 from ._pipeline import Pipeline
 from ._privacy import PrivacyService
 from ._runner import Runner
 from ._scenarios import ScenarioService
-from ._sealing import sealing_store
 from ._segments import SegmentService
 from ._state import HotState
+from ._users import Users
 
 
 def record_settings(settings: Settings, vocabulary: Vocabulary) -> RecordSettings:
@@ -79,7 +79,7 @@ class Engine(Runner):
             store = settings.db
         if isinstance(store, str | Path):
             store = open_store(store, durability=settings.durability, readonly=readonly)
-        store = sealing_store(store, settings, readonly)
+        store = sealing_store(store, settings.encryption_keys, readonly)
         self.vocabulary = vocabulary = vocabulary or vocabulary_of(settings)
         scorer: IntentScorer | None = None
         clusters: ClusterModel | None = None
@@ -106,6 +106,8 @@ class Engine(Runner):
                          readonly)
         self.privacy = PrivacyService(self)
         """Erasure, suppression and the privacy journal."""
+        self.users = Users(store, self.privacy.audit, self.clock)
+        """The dashboard's users (name, role, password)."""
 
     # -- the models in use
     @property

@@ -28,6 +28,7 @@ from ._ports import (
     StateStore,
     Store,
 )
+from ._rotation import Rotation, rotate_keys, sealing_store
 from ._rows import (
     Account,
     AccountMember,
@@ -106,7 +107,8 @@ __all__ = [
     "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "Erasure", "EventLog",
     "JournalCount", "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge",
     "Movement", "Outbox", "OutboxItem", "OutboxRow", "PrivacyRequest", "PrivacyStore",
-    "ReadModels", "RecordEvent", "SQLiteStore", "SealedStore", "SealingError", "SegmentChange",
-    "SetAside", "StateStore", "Store", "StoredEvent", "Subject", "Suppression", "new_master_key",
-    "open_store", "register", "schemes", "sealed",
+    "ReadModels", "RecordEvent", "Rotation", "SQLiteStore", "SealedStore", "SealingError",
+    "SegmentChange", "SetAside", "StateStore", "Store", "StoredEvent", "Subject", "Suppression",
+    "new_master_key", "open_store", "register", "rotate_keys", "schemes", "sealed",
+    "sealing_store",
 ]

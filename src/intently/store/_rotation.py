@@ -1,6 +1,6 @@
 """Personal data sealed at rest: which store an engine works on, and key rotation.
 
-With `encryption_keys` set, the engine works on its store through `SealedStore`: records,
+With `encryption_keys` set, an engine works on its store through `SealedStore`: records,
 payloads, messages and email and phone keys are sealed under the store's data keys, which the
 first master key wraps. Rotating the master key: put the new key first and keep the old one
 after it; the next engine that opens the store for writing rewraps the data keys (a few bytes),
@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..config import Settings
-from ..store import PrivacyRequest, SealedStore, SealingError, Store, sealed
-from ..store._keyring import META, SEALED_KINDS, Envelope, fingerprint, master_key
-from ..store._sealed import ERROR, EVENT, MESSAGE, RECORD
+from .._errors import SealingError
+from ._keyring import META, SEALED_KINDS, Envelope, fingerprint, master_key
+from ._ports import Store
+from ._rows import PrivacyRequest
+from ._sealed import ERROR, EVENT, MESSAGE, RECORD, SealedStore, sealed
 
 _log = logging.getLogger("intently.privacy")
 _PAGE = 1000
@@ -30,9 +31,9 @@ def _holds_data(store: Store) -> bool:
     return store.last_seq() > 0 or store.count_profiles() > 0
 
 
-def sealing_store(store: Store, settings: Settings, readonly: bool) -> Store:
-    """The store an engine works on: sealed when `encryption_keys` are set."""
-    keys = settings.encryption_keys
+def sealing_store(store: Store, keys: Sequence[str], readonly: bool) -> Store:
+    """The store an engine works on: sealed when master `keys` (`encryption_keys`) are
+    set."""
     if isinstance(store, SealedStore):
         return store
     kept = store.get_meta(META)
