@@ -18,7 +18,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .._errors import ValidationError
 from ..events import Event
-from ..profiles import Profile, ScenarioProgress, ScenarioState, Times, revenue_of, tag
+from ..profiles import (
+    OPT_IN,
+    Profile,
+    ScenarioProgress,
+    ScenarioState,
+    Times,
+    permits,
+    revenue_of,
+    tag,
+)
 from ..segments import Change, compile_rule
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
@@ -26,7 +35,6 @@ from ._effects import Effects, JournalRow, Message
 
 WEEK = 7 * 86400.0
 MAX_STEPS = 64  # steps run for one journey at one moment (a guard against goto loops)
-CONSENTS = {"email": "email", "sms": "sms", "push": "push"}
 TRACKED = {"Email Opened": "opened", "Email Link Clicked": "clicked",
            "Push Opened": "opened", "SMS Link Clicked": "clicked"}
 
@@ -423,15 +431,15 @@ class ScenarioBook:
         pol = s.policies
         channel = step.args["channel"]
         sc = self._state(p)
-        consent = CONSENTS.get(channel)
-        if pol.consent and consent is not None and p.consents.get(consent) is not True:
-            self._journal(p, s.name, j, "suppressed", ts, ref=f"no {consent} consent")
+        if pol.consent and channel in OPT_IN and not permits(p, channel):
+            # the one consent rule (`profiles.permits`), as for decisions and analytics
+            self._journal(p, s.name, j, "suppressed", ts, ref=f"no {channel} consent")
             return True
         to = _address(p, channel)
         if to is None:
             self._journal(p, s.name, j, "suppressed", ts, ref=f"no {channel} address")
             return True
-        if not j.deferred and channel in CONSENTS:
+        if not j.deferred and channel in OPT_IN:
             later = self._send_time(p, s, ts)
             if later is not None:
                 j.deferred = True
