@@ -9,12 +9,14 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from conftest import NatsServer, postgres_schema, running, wait_until
+from conftest import MASTER_KEY, NatsServer, postgres_schema, running, wait_until
 from intently.channels import Message
 from intently.cluster import ClusterOutbox, ClusterWorker, Leases, partition_schema
 from intently.config import Settings
@@ -66,20 +68,27 @@ def test_the_gateway_answers_after_the_stream_holds_the_events(
 class Recorder:
     """A channel that remembers what it was asked to send, and by which dispatcher."""
 
-    def __init__(self, sent: Counter[str], lock: threading.Lock) -> None:
+    def __init__(self, sent: Counter[str], lock: threading.Lock,
+                 to: list[tuple[str, str]] | None = None) -> None:
         self.sent = sent
         self.lock = lock
+        self.to = to if to is not None else []
 
     def send(self, message: Message) -> None:
         with self.lock:
             self.sent[message.id] += 1
+            self.to.append((message.channel, message.to))
 
     def close(self) -> None:
         pass
 
 
+@pytest.mark.parametrize("sealed", [False, True], ids=["clear", "sealed"])
 def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
-        cluster: Settings) -> None:
+        cluster: Settings, sealed: bool) -> None:
+    """`sealed`: the partitions keep messages sealed, and the dispatchers open them."""
+    if sealed:
+        cluster = dataclasses.replace(cluster, encryption_keys=(MASTER_KEY,))
     shared = PostgresStore(cluster.db, writer_lock=False)
     for scenario in ready_made().values():
         shared.save_scenario(scenario.name, json.dumps(scenario.to_json()).encode())
@@ -107,9 +116,11 @@ def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
 
     sent: Counter[str] = Counter()
     lock = threading.Lock()
-    outboxes = [ClusterOutbox(cluster.db, cluster.partitions) for _ in range(2)]
-    dispatchers = [Dispatcher(o, {c: Recorder(sent, lock) for c in ("email", "sms", "push",
-                                                                     "webhook", "log")},
+    to: list[tuple[str, str]] = []
+    outboxes = [ClusterOutbox(cluster.db, cluster.partitions, cluster.encryption_keys)
+                for _ in range(2)]
+    dispatchers = [Dispatcher(o, {c: Recorder(sent, lock, to) for c in ("email", "sms", "push",
+                                                                         "webhook", "log")},
                               owner=f"d{i}", max_age_s=10 * 365 * 86400.0)
                    for i, o in enumerate(outboxes)]
     runs = [threading.Thread(target=_drain, args=(d,)) for d in dispatchers]
@@ -122,6 +133,18 @@ def test_a_worker_applies_the_stream_and_two_dispatchers_send_each_message_once(
     assert sent and max(sent.values()) == 1
     assert sum(d.counts["delivered"] for d in dispatchers) == len(sent)
     assert all(d.counts["delivered"] for d in dispatchers)  # both took a share
+    emails = [address for channel, address in to if channel == "email"]
+    assert emails and all("@" in a for a in emails)  # opened, when sealed
+    with psycopg.connect(conninfo) as db:
+        readable = sum(_count(db, f"SELECT count(*) FROM {partition_schema(base, p)}.outbox "
+                              "WHERE position('@example.com'::bytea in body) > 0")
+                       for p in range(cluster.partitions))
+    assert (readable == 0) == sealed
+
+
+def _count(db: Any, query: str) -> int:
+    row = db.execute(query).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _drain(dispatcher: Dispatcher) -> None:

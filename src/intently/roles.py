@@ -131,7 +131,7 @@ def start_dispatcher(settings: Settings) -> tuple[Dispatcher, ClusterOutbox]:
         secret = shared.get_meta("secret") or ""
     finally:
         shared.close()
-    outbox = ClusterOutbox(settings.db, settings.partitions)
+    outbox = ClusterOutbox(settings.db, settings.partitions, settings.encryption_keys)
     dispatcher = Dispatcher(outbox, channels_from_settings(settings, secret.encode()),
                             owner=_name("dispatcher"),
                             max_age_s=settings.max_message_age_hours * 3600.0)

@@ -24,12 +24,13 @@ import psycopg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from .._errors import StoreError, ValidationError
+from .._errors import SealingError, StoreError, ValidationError
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import Engine, Processed
 from ..events import Event, from_log
 from ..profiles import Profile
+from ..store import SEALING_META, new_envelope
 from ..store.postgres import PostgresStore, split_url, with_schema
 from ._cache import RecordWriter
 from ._layout import partition_schema
@@ -79,6 +80,8 @@ def bootstrap(settings: Settings) -> None:
             raise ValueError(f"this cluster has {row[0]} partitions; the setting says "
                              f"{settings.partitions} (partitions are fixed when a cluster "
                              "starts)")
+        if settings.encryption_keys:
+            _seal_from_the_start(shared, base, settings)
     finally:
         shared.close()
     leases = Leases(conninfo, base, settings.partitions, settings.lease_seconds)
@@ -86,6 +89,25 @@ def bootstrap(settings: Settings) -> None:
         leases.create()
     finally:
         leases.close()
+
+
+def _seal_from_the_start(shared: PostgresStore, base: str, settings: Settings) -> None:
+    """Make the cluster's envelope (one set of data keys for every partition) once, atomically:
+    roles starting together must not each make their own. A cluster that already holds data
+    written in the clear is refused: sealing it is `rotate-key --data`'s, on one store."""
+    if shared.get_meta(SEALING_META) is not None:
+        return
+    schemas = [partition_schema(base, p) for p in range(settings.partitions)]
+    found = [s for (s,) in shared._rows(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' "
+        "AND table_schema = ANY(%s)", (schemas,))]
+    if any(shared._one(f"SELECT EXISTS (SELECT 1 FROM {s}.events)")[0]  # type: ignore[index]
+           for s in found):
+        raise SealingError("this cluster holds personal data written without encryption; "
+                           "sealing it in place is not built (start a sealed cluster and "
+                           "replay the events into it)")
+    shared._run("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (SEALING_META, new_envelope(settings.encryption_keys)))
 
 
 class ClusterWorker:

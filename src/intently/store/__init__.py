@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ._keyring import SealingError, new_master_key
+from ._keyring import META as SEALING_META
+from ._keyring import Keyring, SealingError, new_envelope, new_master_key
 from ._ports import (
     Catalog,
     EventLog,
@@ -51,7 +52,7 @@ from ._rows import (
     Subject,
     Suppression,
 )
-from ._sealed import SealedStore, sealed
+from ._sealed import SealedStore, keyring, opened, sealed, sealed_error
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
@@ -104,11 +105,50 @@ register("postgres", _postgresql)
 register("memory", lambda rest, durability, readonly: MemoryStore())
 
 __all__ = [
-    "Account", "AccountMember", "AccountUpdate", "Backlog", "Catalog", "Erasure", "EventLog",
-    "JournalCount", "JournalEntry", "LogRow", "LogTransaction", "Member", "MemoryStore", "Merge",
-    "Movement", "Outbox", "OutboxItem", "OutboxRow", "PrivacyRequest", "PrivacyStore",
-    "ReadModels", "RecordEvent", "Rotation", "SQLiteStore", "SealedStore", "SealingError",
-    "SegmentChange", "SetAside", "StateStore", "Store", "StoredEvent", "Subject", "Suppression",
-    "new_master_key", "open_store", "register", "rotate_keys", "schemes", "sealed",
+    "SEALING_META",
+    "Account",
+    "AccountMember",
+    "AccountUpdate",
+    "Backlog",
+    "Catalog",
+    "Erasure",
+    "EventLog",
+    "JournalCount",
+    "JournalEntry",
+    "Keyring",
+    "LogRow",
+    "LogTransaction",
+    "Member",
+    "MemoryStore",
+    "Merge",
+    "Movement",
+    "Outbox",
+    "OutboxItem",
+    "OutboxRow",
+    "PrivacyRequest",
+    "PrivacyStore",
+    "ReadModels",
+    "RecordEvent",
+    "Rotation",
+    "SQLiteStore",
+    "SealedStore",
+    "SealingError",
+    "SegmentChange",
+    "SetAside",
+    "StateStore",
+    "Store",
+    "StoredEvent",
+    "Subject",
+    "Suppression",
+    "keyring",
+    "new_envelope",
+    "new_master_key",
+    "open_store",
+    "opened",
+    "register",
+    "rotate_keys",
+    "schemes",
+    "sealed",
+    "sealed_error",
     "sealing_store",
 ]

@@ -47,6 +47,14 @@ def new_master_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
+def new_envelope(keys: Sequence[str]) -> str:
+    """A new envelope (fresh data and index keys) wrapped by the first master key, as the
+    store's meta keeps it."""
+    if not keys:
+        raise SealingError("encryption_keys: none given")
+    return Envelope.new(master_key(keys[0])).dump()
+
+
 def master_key(text: str) -> bytes:
     try:
         key = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))

@@ -334,6 +334,26 @@ class SealedStore:
         self.inner.close()
 
 
+def keyring(envelope: str | None, keys: Sequence[str]) -> Keyring | None:
+    """The keyring of a store whose meta holds `envelope` under `META` (None: the store does
+    not seal), opened with one of the master `keys`: for readers that reach a backend's
+    tables without a `SealedStore`, such as a cluster's dispatchers."""
+    if envelope is None:
+        return None
+    loaded = Envelope.load(envelope)
+    return loaded.keyring(loaded.find_master([master_key(k) for k in keys]))
+
+
+def opened(ring: Keyring | None, item: OutboxItem) -> OutboxItem:
+    """An outbox message as sent: its body and error opened (as it is without a ring)."""
+    return item if ring is None else _Sealing(ring).item(item)
+
+
+def sealed_error(ring: Keyring | None, error: str) -> str:
+    """A delivery error as the outbox keeps it."""
+    return error if ring is None else ring.seal_text(error, ERROR)
+
+
 def sealed(store: Store, keys: Sequence[str], *, create: bool = True) -> SealedStore:
     """`store`, sealing with the data keys in its envelope, which one of the master `keys`
     opens. With no envelope yet, `create` makes one wrapped by the first key."""
