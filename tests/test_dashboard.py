@@ -106,6 +106,32 @@ def test_a_dashboard_user_signs_in_with_name_and_password(browser: Any, server: 
     context.close()
 
 
+def test_an_admin_manages_users_and_reads_the_audit_journal(page: Any, server: str) -> None:
+    page.goto(server + "/#/admin")
+    page.wait_for_selector("#user-add")
+    page.fill("#user-name", "wes")
+    page.select_option("#user-role", "marketer")
+    page.fill("#user-password", "wes's long passphrase")
+    page.click("#user-add button[type=submit]")
+    row = page.locator("#users tr[data-name=wes]")
+    row.wait_for()
+    assert row.locator("select").input_value() == "marketer"
+    page.locator("#audit tr", has_text="user.put").first.wait_for()
+    row.locator("select").select_option("viewer")
+    page.wait_for_function("""() => [...document.querySelectorAll('#audit tr')]
+        .filter((r) => r.textContent.includes('user.put')).length >= 2""")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#users tr[data-name=wes] .user-remove").click()
+    page.locator("#audit tr", has_text="user.delete").first.wait_for()
+    assert page.locator("#users tr[data-name=wes]").count() == 0
+    with httpx.Client(timeout=10) as http:
+        csv = http.get(server + "/v1/audit?format=csv",
+                       headers={"Authorization": f"Bearer {KEY}"})
+    assert csv.status_code == 200 and csv.text.startswith("at,verb,subject,actor")
+    assert "user.delete,wes,admin-session:" in csv.text
+    assert "passphrase" not in csv.text and "scrypt" not in csv.text
+
+
 def test_live_feed_updates_when_events_arrive(page: Any, server: str) -> None:
     page.goto(server + "/#/live")
     page.wait_for_selector("#feed tr.click")

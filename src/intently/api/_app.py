@@ -14,6 +14,7 @@ from ..config import Settings
 from ..engine import EngineWorker
 from ..events import Event
 from . import (
+    _admin,
     _analytics,
     _dashboard,
     _decide,
@@ -25,7 +26,6 @@ from . import (
     _scenarios,
     _schemas,
     _segments,
-    _users,
     _web,
 )
 from ._auth import authorize
@@ -105,7 +105,7 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                            _analytics.MineRequest])
     app.include_router(_ingest.router)
     app.include_router(_profiles.router)
-    app.include_router(_users.router)
+    app.include_router(_admin.router)
     app.include_router(_privacy.router)
     app.include_router(_intent.router)
     app.include_router(_segments.router)

@@ -84,6 +84,7 @@ ROUTES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/privacy/suppress"): PRIVACY,
     ("POST", "/v1/privacy/unsuppress"): PRIVACY,
     ("GET", "/v1/privacy/log"): PRIVACY,
+    ("GET", "/v1/audit"): ADMIN,
     ("GET", "/v1/users"): ADMIN,
     ("PUT", "/v1/users/{name}"): ADMIN,
     ("DELETE", "/v1/users/{name}"): ADMIN,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from ._admin import verify
 from ._auth import (
     SESSION_COOKIE,
     SESSION_S,
@@ -25,7 +26,6 @@ from ._auth import (
 )
 from ._deps import on_engine, services
 from ._sessions import META
-from ._users import verify
 
 _log = logging.getLogger("intently.api")
 

@@ -1,5 +1,5 @@
 // Intently dashboard: a small single-page app, no framework and no build step.
-// Pages: overview, live feed, customer, segments, clusters & paths, scenarios.
+// Pages: overview, live feed, customer, segments, clusters & paths, scenarios, admin.
 
 const view = document.getElementById("view");
 const statusEl = document.getElementById("status");
@@ -413,11 +413,54 @@ async function scenario(name) {
     </div>`;
 }
 
+// -- admin: the dashboard's users and the audit journal (admins only: the API says 403 to others)
+async function admin() {
+  let users, audit;
+  try { [users, audit] = await Promise.all([api("/v1/users"), api("/v1/audit?limit=100")]); }
+  catch (e) { if (e.status === 403) { view.innerHTML = `<div class="card empty">Only admins manage users and read the audit journal.</div>`; return; } throw e; }
+  const roles = ["viewer", "marketer", "admin"];
+  view.innerHTML = `<div class="head"><div><h1>Admin</h1><div class="muted">Dashboard users and the audit journal</div></div></div>
+    <div class="grid cols-2">
+      <div class="card"><h2>Users</h2><table><thead><tr><th>Name</th><th>Role</th><th>Since</th><th></th></tr></thead><tbody id="users">
+        ${users.map((u) => `<tr data-name="${esc(u.name)}"><td><b>${esc(u.name)}</b></td>
+          <td><select class="user-role" aria-label="role of ${esc(u.name)}">${roles.map((r) => `<option${r === u.role ? " selected" : ""}>${r}</option>`).join("")}</select></td>
+          <td class="nowrap">${esc(when(u.since))}</td><td><button class="btn user-remove">Remove</button></td></tr>`).join("") || '<tr><td colspan="4" class="empty">No users yet: people sign in with keys.</td></tr>'}</tbody></table>
+        <form id="user-add" class="row" style="margin-top:.8rem;gap:.5rem;display:flex;flex-wrap:wrap">
+          <input id="user-name" placeholder="name" required autocomplete="off">
+          <select id="user-role">${roles.map((r) => `<option>${r}</option>`).join("")}</select>
+          <input id="user-password" type="password" placeholder="password (12+ characters)" minlength="12" required autocomplete="new-password">
+          <button class="btn" type="submit">Add user</button></form>
+        <div id="user-msg" class="muted" role="status"></div></div>
+      <div class="card"><h2>Audit journal <a class="btn" style="float:right" href="/v1/audit?format=csv&limit=100000">Download CSV</a></h2>
+        <table><thead><tr><th>When</th><th>What</th><th>Subject</th><th>Who</th></tr></thead><tbody id="audit">
+        ${audit.map((r) => `<tr title="${esc(r.detail)}"><td class="nowrap">${esc(when(r.at))}</td><td>${esc(r.verb)}</td><td>${esc(r.subject.length > 24 ? r.subject.slice(0, 12) + "…" : r.subject)}</td><td>${esc(r.actor)}</td></tr>`).join("") || '<tr><td colspan="4" class="empty">Nothing journaled yet.</td></tr>'}</tbody></table></div>
+    </div>`;
+  const msg = view.querySelector("#user-msg");
+  const put = async (name, body) => {
+    try { await api(`/v1/users/${enc(name)}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }); await admin(); }
+    catch (e) { if (e.message !== "signed out") msg.textContent = e.message; }
+  };
+  view.querySelector("#user-add").addEventListener("submit", (e) => {
+    e.preventDefault();
+    put(view.querySelector("#user-name").value.trim(), { role: view.querySelector("#user-role").value, password: view.querySelector("#user-password").value });
+  });
+  view.querySelector("#users").addEventListener("change", (e) => {
+    const tr = e.target.closest("tr[data-name]"); if (tr && e.target.matches(".user-role")) put(tr.dataset.name, { role: e.target.value });
+  });
+  view.querySelector("#users").addEventListener("click", async (e) => {
+    const tr = e.target.closest("tr[data-name]");
+    if (!tr || !e.target.matches(".user-remove") || !confirm(`Remove ${tr.dataset.name}? Their sessions end.`)) return;
+    try { await api(`/v1/users/${enc(tr.dataset.name)}`, { method: "DELETE" }); await admin(); }
+    catch (err) { if (err.message !== "signed out") msg.textContent = err.message; }
+  });
+}
+
 // -- routing
 const routes = [
   [/^#?\/?$/, overview, "overview"], [/^#\/live/, live, "live"], [/^#\/customer\/(.+)$/, customer, "live"],
   [/^#\/segments\/(.+)$/, segment, "segments"], [/^#\/segments\/?$/, segments, "segments"],
   [/^#\/clusters/, clusters, "clusters"], [/^#\/scenarios\/(.+)$/, scenario, "scenarios"], [/^#\/scenarios\/?$/, scenarios, "scenarios"],
+  [/^#\/admin/, admin, "admin"],
 ];
 
 async function route() {

@@ -1,21 +1,24 @@
-"""Dashboard users over HTTP (admins only): list, add or change (role, password), remove.
-Every change is journaled and ends the user's open sessions."""
+"""What admins manage, from the dashboard or with a key: the dashboard's users (list, add or
+change role and password, remove; every change journaled, and it ends the user's open
+sessions) and the audit journal (read, or downloaded as CSV)."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from ..engine import Engine
-from ..events import as_validation_error
+from ..events import as_validation_error, isoformat
 from ._auth import authorize
 from ._body import admin_body
 from ._deps import on_engine, services
 
-router = APIRouter(prefix="/v1", tags=["users"])
+router = APIRouter(prefix="/v1", tags=["admin"])
 
 
 class UserChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,6 +55,23 @@ async def delete_user(request: Request, name: str) -> dict[str, Any]:
     users = services(request).users
     await on_engine(request, lambda engine: users.remove(name, actor=actor))
     return {"name": name, "removed": True}
+
+
+@router.get("/audit", summary="The audit journal, newest first: privacy requests and every "
+            "change (who, what, when, before and after); ?format=csv to download")
+async def audit(request: Request, limit: int = Query(200, ge=1, le=100_000),
+                format: str = Query("json", pattern="^(json|csv)$")) -> Any:
+    authorize(request)
+    rows = await on_engine(request, lambda e: [r._asdict() for r in e.privacy.log(limit)])
+    if format == "json":
+        return rows
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["at", "verb", "subject", "actor", "detail", "id"],
+                            extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({**r, "at": isoformat(r["at"])} for r in rows)
+    return Response(out.getvalue(), media_type="text/csv", headers={
+        "content-disposition": 'attachment; filename="intently-audit.csv"'})
 
 
 async def verify(request: Request, name: str, password: str) -> Any:
