@@ -5,14 +5,17 @@ decision cache) names the person afterwards; their next event is dropped and cou
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from conftest import MASTER_KEY, NatsServer, postgres_schema, running, wait_until
+from intently.cli import app
 from intently.cluster import ClusterWorker, partition_schema
 from intently.config import Settings
 from intently.roles import gateway_app
@@ -22,7 +25,8 @@ pytestmark = pytest.mark.integration
 
 KEY = "gw-key"
 DPO = {"Authorization": "Bearer dpo-key"}
-ANN = ["ann-4411", "ann-phone-77", "ann-laptop-12", "ann.berg@example.org"]
+ANN = ["ann-4411", "ann-phone-77", "ann-laptop-0", "ann.berg@example.org"]
+"""Her user id, two devices (in partitions 1 and 0 of 4: CRC-32 of the anonymous id), email."""
 
 
 @pytest.fixture
@@ -87,6 +91,31 @@ def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings, sea
                 assert _mentions(cluster, ANN[:3])
             prefix = f"{split_url(cluster.db)[1]}:"
             assert cache.get(f"{prefix}id:u:{ANN[0]}") is not None
+
+            # her export gathers both partitions' records (opened, when sealed)
+            assert http.post("/v1/privacy/export", json={"identifier": ANN[3]},
+                             auth=(KEY, "")).status_code == 401
+            answer = http.post("/v1/privacy/export", json={"identifier": ANN[3]}, headers=DPO)
+            assert answer.status_code == 200, answer.text
+            bundle = answer.json()
+            assert sorted(e["messageId"] for e in bundle["events"]) == ["a1", "a2", "a3"]
+            assert bundle["customer"]["traits"]["email"] == ANN[3]
+            assert len(bundle["other_records"]) == 1  # a record in each partition, for now
+            assert http.post("/v1/privacy/export", json={"identifier": "nobody"},
+                             headers=DPO).status_code == 404
+            env = {"INTENTLY_DB": cluster.db, "INTENTLY_STREAM": cluster.stream or "",
+                   "INTENTLY_PARTITIONS": str(cluster.partitions),
+                   "INTENTLY_ENCRYPTION_KEYS": ",".join(cluster.encryption_keys)}
+            cli = CliRunner().invoke(app, ["privacy", "export", ANN[0], "--actor", "dpo"],
+                                     env=env)
+            assert cli.exit_code == 0, cli.output
+            assert len(json.loads(cli.stdout)["events"]) == 3
+            rows = http.get("/v1/privacy/log", headers=DPO).json()["requests"]
+            assert len(rows) == 3 * 4  # each export journaled by every partition's owner
+            assert {r["verb"] for r in rows} == {"export"}
+            cli = CliRunner().invoke(app, ["privacy", "log", "--json"], env=env)
+            assert len(json.loads(cli.stdout)["requests"]) == len(rows)
+            assert ANN[3] not in json.dumps(rows)
 
             assert http.post("/v1/privacy/erase", json={"identifier": ANN[0]},
                              auth=(KEY, "")).status_code == 401

@@ -170,3 +170,17 @@ def export_view(engine: Engine, profile: Profile) -> dict[str, Any]:
                      "value": j.value, "ref": j.ref}
                     for j in sorted(journal, key=lambda j: (j.ts, j.id))],
     }
+
+
+def merged_export(bundles: list[dict[str, Any]]) -> dict[str, Any]:
+    """One bundle from the exports of a person's records in several places (a cluster's
+    partitions, before identity across partitions): the record with the most events first as
+    `customer`, the others in `other_records`, and every event, consent change, message and
+    journal row of them all, in time order."""
+    ordered = sorted(bundles, key=lambda b: -len(b["events"]))
+    merged = {**ordered[0], "other_records": [b["customer"] for b in ordered[1:]]}
+    for part, key in (("events", "at"), ("consent_history", "at"), ("messages", "due"),
+                      ("journal", "at")):
+        merged[part] = sorted((x for b in ordered for x in b[part]), key=lambda x: x[key])
+    return merged
+

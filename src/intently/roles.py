@@ -19,7 +19,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ._logging import configure
-from .cluster import ClusterOutbox, ClusterWorker, Gateway, RecordReader, bootstrap
+from ._views import export_view, merged_export
+from .cluster import (
+    ClusterOutbox,
+    ClusterReads,
+    ClusterWorker,
+    Gateway,
+    RecordReader,
+    bootstrap,
+)
 from .config import Settings
 from .decisions import Decider, load_decider
 from .engine import Dispatcher, channels_from_settings
@@ -77,7 +85,9 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
             await gateway.close()
 
     app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive,
-                             decide if reader is not None else None, gateway.control)
+                             decide if reader is not None else None, gateway.control,
+                             ClusterReads(settings, export_view, merged_export,
+                                          gateway.control))
     app.router.lifespan_context = lifespan
     return app
 
@@ -168,3 +178,26 @@ def _wait_for_signal() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
+
+
+def cluster_export(settings: Settings, identifier: str, actor: str) -> dict[str, Any]:
+    """A person's export from a cluster, as a gateway makes it (for the CLI)."""
+
+    async def main() -> dict[str, Any]:
+        gateway = await Gateway(settings, _name("cli")).start()
+        try:
+            reads = ClusterReads(settings, export_view, merged_export, gateway.control)
+            return await reads.exported(identifier, actor)
+        finally:
+            await gateway.close()
+
+    return asyncio.run(main())
+
+
+def cluster_log(settings: Settings, limit: int) -> dict[str, Any]:
+    """The cluster's privacy journal (for the CLI)."""
+    return ClusterReads(settings, export_view, merged_export, _no_control).log(limit)
+
+
+async def _no_control(kind: str, request: dict[str, object]) -> int:
+    raise RuntimeError("reading the journal sends nothing")

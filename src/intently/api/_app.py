@@ -60,10 +60,12 @@ def _answer_errors(app: FastAPI) -> None:
 
 def create_gateway_app(intake: Intake, alive: Callable[[], bool],
                        decide: _decide.Decide | None = None,
-                       control: _privacy.Control | None = None) -> FastAPI:
+                       control: _privacy.Control | None = None,
+                       reads: _privacy.Reads | None = None) -> FastAPI:
     """A cluster gateway's API: the Segment-compatible ingest routes, each answered once the
     event stream holds every event of the request, `POST /v1/decide` when `decide` is
-    given, and the privacy requests when `control` is. `alive`: whether the stream is
+    given, and the privacy requests when `control` is (with the export and the journal when
+    `reads` is). `alive`: whether the stream is
     reachable (the health check's answer)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.",
@@ -75,7 +77,7 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
     if decide is not None:
         app.include_router(_decide.decide_router(decide))
     if control is not None:
-        app.include_router(_privacy.cluster_router(control))
+        app.include_router(_privacy.cluster_router(control, reads))
     _answer_errors(app)
 
     @app.get("/health", tags=["ops"])

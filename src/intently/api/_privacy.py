@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -82,11 +82,29 @@ Control = Callable[[str, dict[str, object]], Awaitable[int]]
 """(kind, request) -> partitions it went to: how a cluster gateway sends a privacy request."""
 
 
-def cluster_router(control: Control) -> APIRouter:
+class Reads(Protocol):
+    """What a cluster gateway reads for the privacy routes (`cluster.ClusterReads`)."""
+
+    async def exported(self, identifier: str, actor: str) -> dict[str, Any]: ...
+
+    async def journal(self, limit: int) -> dict[str, Any]: ...
+
+
+def cluster_router(control: Control, reads: Reads | None = None) -> APIRouter:
     """The privacy routes of a cluster gateway: each request is published to every partition
     and applied there, in order with the events (202: the journal shows each partition's
-    part, under the request id answered here)."""
+    part, under the request id answered here). With `reads`, also the export and the
+    journal, read from the partitions' tables."""
     routes = APIRouter(prefix="/v1/privacy", tags=["privacy"])
+    if reads is not None:
+        @routes.post("/export", summary="Everything every partition holds on a person")
+        async def export(body: Subject, actor: str = Actor) -> dict[str, Any]:
+            return await reads.exported(body.identifier, actor)
+
+        @routes.get("/log", summary="The privacy journal, newest first (no personal data)")
+        async def log(limit: int = Query(100, ge=1, le=10_000),
+                      actor: str = Actor) -> dict[str, Any]:
+            return await reads.journal(limit)
 
     async def send(kind: str, actor: str, identifier: str, **extra: object) -> dict[str, Any]:
         request = uuid.uuid4().hex

@@ -5,10 +5,12 @@ server holds the store (or use the server's `/v1/privacy/*` routes)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from .._errors import IntentlyError
+from ..config import Settings
 from ._common import (
     CONFIG,
     DB,
@@ -80,20 +82,13 @@ def export(
     db: str = DB,
     config: str = CONFIG,
 ) -> None:
-    """Everything held on a person as one JSON bundle (access and portability)."""
+    """Everything held on a person as one JSON bundle (access and portability). Against a
+    cluster (settings name its stream), from every partition that holds them."""
     import msgspec
 
-    from .._views import export_view
-
-    engine = open_engine(db, config, must_exist=True)
-    try:
-        bundle = export_view(engine, engine.profile(identifier))
-        engine.privacy.exported(identifier, actor=_actor(actor))
-    except IntentlyError as exc:
-        guard(exc)
-        return
-    finally:
-        engine.close()
+    s = settings(config, db=db)
+    bundle = _cluster_export(s, identifier, _actor(actor)) if s.stream else _export(
+        db, config, identifier, _actor(actor))
     text = msgspec.json.format(msgspec.json.encode(bundle), indent=2)
     if out is None:
         typer.echo(text.decode())
@@ -101,6 +96,31 @@ def export(
         out.write_bytes(text + b"\n")
         err.print(f"{len(bundle['events'])} events, {len(bundle['messages'])} messages "
                   f"written to {out}")
+
+
+def _export(db: str, config: str, identifier: str, actor: str) -> dict[str, Any]:
+    from .._views import export_view
+
+    engine = open_engine(db, config, must_exist=True)
+    try:
+        bundle = export_view(engine, engine.profile(identifier))
+        engine.privacy.exported(identifier, actor=actor)
+    except IntentlyError as exc:
+        guard(exc)
+        raise
+    finally:
+        engine.close()
+    return bundle
+
+
+def _cluster_export(s: Settings, identifier: str, actor: str) -> dict[str, Any]:
+    from ..roles import cluster_export
+
+    try:
+        return cluster_export(s, identifier, actor)
+    except IntentlyError as exc:
+        guard(exc)
+        raise
 
 
 @app.command("suppress")
@@ -134,13 +154,20 @@ def _suppression(done: str, identifier: str, actor: str | None, as_json: bool, d
 def log(limit: int = typer.Option(50, min=1, max=100_000), as_json: bool = JSON,
         db: str = DB, config: str = CONFIG) -> None:
     """The privacy journal, newest first: verb, when, who, and a digest of the subject
-    (never the identifier itself)."""
-    engine = open_engine(db, config, readonly=True, intent_model=False)
-    try:
-        rows = [r._asdict() for r in engine.privacy.log(limit)]
-        dropped = engine.privacy.suppressed_events
-    finally:
-        engine.close()
+    (never the identifier itself). Against a cluster, its shared journal."""
+    s = settings(config, db=db)
+    if s.stream:
+        from ..roles import cluster_log
+
+        journal = cluster_log(s, limit)
+        rows, dropped = journal["requests"], journal["suppressed_events"]
+    else:
+        engine = open_engine(db, config, readonly=True, intent_model=False)
+        try:
+            rows = [r._asdict() for r in engine.privacy.log(limit)]
+            dropped = engine.privacy.suppressed_events
+        finally:
+            engine.close()
     if as_json:
         emit_json({"requests": rows, "suppressed_events": dropped})
         return

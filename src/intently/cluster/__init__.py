@@ -9,6 +9,8 @@ real-time decisions: `RecordWriter` in workers, `RecordReader` in gateways).
   events with the embedded engine, and commits state, outbox rows and the stream position in
   one PostgreSQL transaction fenced by the epoch.
 - `ClusterOutbox` (`--role dispatcher`): the partitions' outboxes as one, for the dispatcher.
+- `ClusterReads` (in gateways, and the CLI against a cluster): a person's export from every
+  partition that holds them, and the privacy journal.
 
 docs/cluster.md has the design, its guarantees and its limits.
 """
@@ -19,8 +21,9 @@ from ._layout import STREAM, partition_of, partition_schema
 from ._leases import Lease, Leases
 from ._outbox import ClusterOutbox
 from ._partition import Fenced, PartitionStore
+from ._reads import ClusterReads
 from ._worker import ClusterWorker, bootstrap
 
-__all__ = ["STREAM", "ClusterOutbox", "ClusterWorker", "Fenced", "Gateway", "Lease", "Leases",
-           "PartitionStore", "RecordReader", "RecordWriter", "bootstrap", "partition_of",
-           "partition_schema"]
+__all__ = ["STREAM", "ClusterOutbox", "ClusterReads", "ClusterWorker", "Fenced", "Gateway",
+           "Lease", "Leases", "PartitionStore", "RecordReader", "RecordWriter", "bootstrap",
+           "partition_of", "partition_schema"]

@@ -354,9 +354,10 @@ class ClusterWorker:
         own.offset = msgs[-1].metadata.sequence.stream
 
     def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
-        """A privacy request (`erase`, `suppress`, `unsuppress`) sent to every partition: this
-        one applies it to the records it holds. Applied again after a takeover, it changes
-        nothing more and is journaled once."""
+        """A privacy request (`erase`, `suppress`, `unsuppress`, `export`) sent to every
+        partition: this one applies it to the records it holds (an export: writes them all,
+        so that the tables hold what it holds, for the gateway to read). Applied again after a
+        takeover, it changes nothing more and is journaled once."""
         part = own.lease.partition
         try:
             req = msgspec.json.decode(msg.data)
@@ -378,6 +379,10 @@ class ClusterWorker:
             privacy.suppress(identifier, actor=actor, request_id=request_id)
         elif kind == "unsuppress":
             privacy.unsuppress(identifier, actor=actor, request_id=request_id)
+        elif kind == "export":  # the gateway reads the tables once every owner answered
+            own.engine.checkpoint()
+            own.engine.store.log_request(privacy.request("export", identifier, actor,
+                                                         request_id))
         else:
             _log.error("unknown control message; skipped", extra={"partition": part,
                                                                    "kind": kind})

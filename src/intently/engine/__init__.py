@@ -18,14 +18,17 @@ from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
 from ._jobs import analysable, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ._pipeline import Pipeline, PipelineState, Processed
+from ._privacy import candidate_keys
 from ._replay import journeys_from_events, replay
 from ._runner import IngestResult, Runner
 from ._state import HotState, MemoryState
+from ._suppress import COUNTER as SUPPRESSED_EVENTS
 from ._users import ROLES, User, Users
 from ._worker import EngineWorker
 
 __all__ = [
     "ROLES",
+    "SUPPRESSED_EVENTS",
     "Clock",
     "Dispatcher",
     "Engine",
@@ -46,6 +49,7 @@ __all__ = [
     "analysable",
     "as_event",
     "audited",
+    "candidate_keys",
     "channels_from_settings",
     "clv_state",
     "clv_view",

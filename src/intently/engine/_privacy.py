@@ -89,8 +89,10 @@ class PrivacyService:
         heads = tuple(int(h) for h in (profile.last_seq,) if h > 0)
         return Subject(tuple(ids), tuple(sorted(keys)), heads, tuple(sorted(values)))
 
-    def _request(self, verb: str, identifier: str, actor: str, request_id: str | None,
-                 **detail: Any) -> PrivacyRequest:
+    def request(self, verb: str, identifier: str, actor: str, request_id: str | None,
+                **detail: Any) -> PrivacyRequest:
+        """A row of the privacy journal for a request about `identifier`: its keyed digest,
+        never the identifier itself."""
         runner = self._runner
         return PrivacyRequest(request_id or uuid.uuid4().hex, verb,
                               runner.suppression.digest("id:" + identifier),
@@ -115,7 +117,7 @@ class PrivacyService:
         now = runner.clock.now()
         suppressions = ([Suppression(runner.suppression.digest(k), now, "erased") for k in keys]
                         if suppress else [])
-        request = self._request("erase", identifier, actor, request_id,
+        request = self.request("erase", identifier, actor, request_id,
                                 found=profile is not None, records=len(subject.record_ids),
                                 suppress=suppress)
         erased = runner.store.erase(subject, suppressions, request)
@@ -143,7 +145,7 @@ class PrivacyService:
         keys = self._keys(identifier)
         now = runner.clock.now()
         rows = [Suppression(runner.suppression.digest(k), now, "suppressed") for k in keys]
-        runner.store.suppress(rows, self._request("suppress", identifier, actor, request_id,
+        runner.store.suppress(rows, self.request("suppress", identifier, actor, request_id,
                                                   keys=len(rows)))
         runner.suppression.digests.update(s.digest for s in rows)
         return len(rows)
@@ -153,7 +155,7 @@ class PrivacyService:
         runner = self._runner
         digests = [runner.suppression.digest(k) for k in self._keys(identifier)]
         lifted = runner.store.unsuppress(
-            digests, self._request("unsuppress", identifier, actor, request_id))
+            digests, self.request("unsuppress", identifier, actor, request_id))
         runner.suppression.digests.difference_update(digests)
         return lifted
 
@@ -162,7 +164,7 @@ class PrivacyService:
         profile = self._runner.find(identifier)
         if profile is None:
             raise NotFound(f"no customer {identifier!r}")
-        request = self._request("export", identifier, actor, None)
+        request = self.request("export", identifier, actor, None)
         self._runner.store.log_request(request)
         return request.id
 
