@@ -108,6 +108,8 @@ def test_a_data_rotation_seals_a_plain_store_then_replaces_its_data_key(tmp_path
     engine = _engine(db)
     engine.process_many(ann_events(T0 - 86400))
     engine.tick(T0 + 3600)
+    with engine.store.transaction() as tx:  # as the pipeline sets aside an event it fails on
+        tx.set_aside(engine.last_seq, f"ValueError: bad phone {ANN['phone']!r}", T0)
     engine.close()
     assert _found(_stored_bytes(db), SEALED)
     with pytest.raises(SealingError, match="rotate-key --data"):
@@ -118,6 +120,7 @@ def test_a_data_rotation_seals_a_plain_store_then_replaces_its_data_key(tmp_path
     store.close()
     assert (first.records, first.events) == (1, len(ann_events(0)))
     assert first.messages >= 1 and first.identities == 2  # her email and phone
+    assert first.set_aside == 1  # the event the engine could not apply, with its error
     assert _found(_stored_bytes(db), SEALED) == []
     engine = _engine(db, K1)
     assert engine.find(ANN["email"]).traits["phone"] == ANN["phone"]  # type: ignore[union-attr]
@@ -127,10 +130,13 @@ def test_a_data_rotation_seals_a_plain_store_then_replaces_its_data_key(tmp_path
     second = rotate_keys(store, [K1], actor="dpo", now=T0 + 1, data=True)
     assert second.data_key == 2 and second.identities == 0  # digests stay: the index key stays
     assert list(json.loads(store.get_meta(META) or "")["keys"]) == ["2"]
+    assert second.set_aside == 1
     assert [r.verb for r in store.privacy_log()] == ["rotate-key", "rotate-key"]
     store.close()
     engine = _engine(db, K1)
     assert engine.find(ANN["email"]) is not None
+    (aside,) = engine.set_aside_events()  # opened with the new data key
+    assert aside.error == f"ValueError: bad phone {ANN['phone']!r}"
     engine.close()
 
 

@@ -128,6 +128,10 @@ def test_set_aside_events_are_kept_with_their_errors(store: Store) -> None:
     assert aside == (2, 101.0, 200.0, b'{"m":"b"}', "TypeError: boom", 300.0)
     assert (aside.seq, aside.error, aside.at) == (2, "TypeError: boom", 300.0)
     assert store.set_aside_events(limit=0) == []
+    with store.transaction() as tx:  # set aside again: the later error stays
+        tx.set_aside(2, "ValueError: again", 400.0)
+    assert [(a.seq, a.error, a.at) for a in store.set_aside_events()] == [
+        (2, "ValueError: again", 400.0)]
 
 
 def test_state_written_with_a_log_transaction_is_kept_only_if_it_commits(store: Store) -> None:

@@ -19,13 +19,13 @@ def doctor(as_json: bool = JSON, db: str = DB, config: str = CONFIG) -> None:
     """Check the store's health: log position, checkpoint lag, events set aside, outbox
     backlog. Exits 1 when a check needs attention (for monitoring)."""
     from .._errors import IntentlyError
-    from ..store import open_store
+    from ..store import open_store, sealing_store
 
     s = settings(config, db=db)
     if "://" not in s.db and not Path(s.db).exists():
         fail(f"no store at {s.db}; ingest something first or pass --db")
     try:
-        store = open_store(s.db, readonly=True)
+        store = sealing_store(open_store(s.db, readonly=True), s.encryption_keys, True)
     except (IntentlyError, OSError, ValueError) as exc:
         fail(f"cannot open {s.db}: {exc}", 1)
         raise

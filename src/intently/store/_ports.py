@@ -66,7 +66,8 @@ class LogTransaction(Protocol):
         positions of duplicates stay unused); a position taken already raises StoreError."""
 
     def set_aside(self, seq: int, error: str, at: float) -> None:
-        """Event `seq` was logged but not applied (`error` says why); replays skip it."""
+        """Event `seq` was logged but not applied (`error` says why); replays skip it. An
+        event set aside again keeps the later error."""
 
     def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
         """Merge each update's traits into its account (later calls win key by key), widen its

@@ -81,11 +81,13 @@ class Rotation:
     events: int = 0
     messages: int = 0
     identities: int = 0
+    set_aside: int = 0
+    """errors of events set aside, sealed again"""
 
     def to_json(self) -> dict[str, object]:
         return {"rewrapped": self.rewrapped, "data_key": self.data_key,
                 "records": self.records, "events": self.events, "messages": self.messages,
-                "identities": self.identities}
+                "identities": self.identities, "set_aside": self.set_aside}
 
 
 def rotate_keys(store: Store, keys: Sequence[str], *, actor: str, now: float,
@@ -116,7 +118,7 @@ def _rotate(store: Store, keys: Sequence[str], data: bool) -> Rotation:
     store.set_meta(META, envelope.dump())
     ring = envelope.keyring(masters[0])
     to = SealedStore(store, ring)
-    counts = {"records": 0, "events": 0, "messages": 0, "identities": 0}
+    counts = {"records": 0, "events": 0, "messages": 0, "identities": 0, "set_aside": 0}
     seq, offset = store.checkpoint_seq(), 0
     while ids := store.profile_ids(_PAGE, offset):
         offset += len(ids)
@@ -128,6 +130,13 @@ def _rotate(store: Store, keys: Sequence[str], data: bool) -> Rotation:
         if plain:
             store.rename_identities([(k, ring.key(k)) for k in plain])
         counts["identities"] += len(plain)
+    aside = [(e.seq, ring.open_text(e.error, ERROR), e.at)
+             for e in store.set_aside_events(limit=1 << 40)]
+    if aside:  # before the events: their rewrite empties the WAL of what this one replaced
+        with to.transaction() as tx:  # setting an event aside again replaces its error
+            for seq, error, at in aside:
+                tx.set_aside(seq, error, at)
+    counts["set_aside"] = len(aside)
     for events in store.read_log(0):
         stale = [(e.seq, ring.open(e.payload, EVENT)) for e in events
                  if not ring.sealed_by_current(e.payload)]

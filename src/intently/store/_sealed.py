@@ -4,7 +4,8 @@
 way out what names or describes a person:
 - records (every trait, identity and aggregate: the whole record is one sealed value);
 - logged events' payloads (traits, `context.ip`, the user agent: the whole event);
-- outbox messages (address, rendered content) and their delivery errors;
+- outbox messages (address, rendered content) and their delivery errors, and the errors of
+  events set aside (an error may quote a value);
 - identity keys of emails and phones, kept as keyed digests (`e#…`): a look-up by email
   still finds its record, but the table no longer says whose it is.
 
@@ -89,7 +90,7 @@ class SealedTransaction:
         self._inner.append([(r[0], r[1], r[2], r[3], seal(r[4], EVENT), r[5]) for r in rows])
 
     def set_aside(self, seq: int, error: str, at: float) -> None:
-        self._inner.set_aside(seq, error, at)
+        self._inner.set_aside(seq, self._s.ring.seal_text(error, ERROR), at)
 
     def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
         key = self._s.ring.key
@@ -160,8 +161,9 @@ class SealedStore:
         return self.inner.set_aside_seqs(after)
 
     def set_aside_events(self, limit: int = 100) -> list[SetAside]:
-        open_ = self.ring.open
-        return [e._replace(payload=open_(e.payload, EVENT))
+        """With their errors opened too (an error may quote the event's values)."""
+        open_, open_text = self.ring.open, self.ring.open_text
+        return [e._replace(payload=open_(e.payload, EVENT), error=open_text(e.error, ERROR))
                 for e in self.inner.set_aside_events(limit)]
 
     # -- records, identities, merges, timers
