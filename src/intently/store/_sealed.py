@@ -44,6 +44,7 @@ from ._rows import (
     Suppression,
     mentions,
 )
+from ._tx import EndsOnExit
 
 RECORD, EVENT, MESSAGE, ERROR = b"record", b"event", b"message", b"error"
 
@@ -71,7 +72,7 @@ class _Sealing:
         return e._replace(payload=self.ring.open(e.payload, EVENT))
 
 
-class SealedTransaction:
+class SealedTransaction(EndsOnExit):
     def __init__(self, inner: LogTransaction, sealing: _Sealing) -> None:
         self._inner = inner
         self._s = sealing
@@ -113,15 +114,6 @@ class SealedTransaction:
 
     def rollback(self) -> None:
         self._inner.rollback()
-
-    def __enter__(self) -> SealedTransaction:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        if kind is None:
-            self.commit()
-        else:
-            self.rollback()
 
 
 class SealedStore:
