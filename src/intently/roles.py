@@ -21,6 +21,7 @@ from typing import Any
 from ._logging import configure
 from ._views import export_view, merged_export
 from .cluster import (
+    ClusterDefinitions,
     ClusterOutbox,
     ClusterReads,
     ClusterWorker,
@@ -87,7 +88,8 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
     app = create_gateway_app(Intake(settings, gateway.submit), lambda: gateway.alive,
                              decide if reader is not None else None, gateway.control,
                              ClusterReads(settings, export_view, merged_export,
-                                          gateway.control))
+                                          gateway.control),
+                             ClusterDefinitions(settings, gateway.control))
     app.router.lifespan_context = lifespan
     return app
 

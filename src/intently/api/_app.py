@@ -30,7 +30,7 @@ from . import (
 )
 from ._auth import authorize
 from ._cors import IngestCORS
-from ._deps import Intake, Services, embedded_intake
+from ._deps import Definitions, Intake, Services, embedded_intake
 from ._headers import SecurityHeaders
 from ._sessions import Sessions
 
@@ -61,12 +61,13 @@ def _answer_errors(app: FastAPI) -> None:
 def create_gateway_app(intake: Intake, alive: Callable[[], bool],
                        decide: _decide.Decide | None = None,
                        control: _privacy.Control | None = None,
-                       reads: _privacy.Reads | None = None) -> FastAPI:
+                       reads: _privacy.Reads | None = None,
+                       definitions: Definitions | None = None) -> FastAPI:
     """A cluster gateway's API: the Segment-compatible ingest routes, each answered once the
     event stream holds every event of the request, `POST /v1/decide` when `decide` is
-    given, and the privacy requests when `control` is (with the export and the journal when
-    `reads` is). `alive`: whether the stream is
-    reachable (the health check's answer)."""
+    given, the privacy requests when `control` is (with the export and the journal when
+    `reads` is), and changes to segments and scenarios when `definitions` is. `alive`:
+    whether the stream is reachable (the health check's answer)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.",
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -78,6 +79,9 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
         app.include_router(_decide.decide_router(decide))
     if control is not None:
         app.include_router(_privacy.cluster_router(control, reads))
+    if definitions is not None:
+        app.include_router(_segments.cluster_router(definitions))
+        app.include_router(_scenarios.cluster_router(definitions))
     _answer_errors(app)
 
     @app.get("/health", tags=["ops"])

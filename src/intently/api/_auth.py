@@ -147,6 +147,24 @@ def require_privacy(request: Request) -> str:
     return f"{kind}-key:{key_digest(str(key))[:10]}"
 
 
+CHANGE_HELP = "send a marketer or admin key in the Authorization header"
+
+
+def require_change(request: Request) -> str:
+    """A cluster gateway's definition routes: a marketer or admin key in the header (a
+    gateway has no dashboard sessions). Returns the actor to journal."""
+    settings = intake(request).settings
+    key = presented_key(request.headers.get("authorization"))
+    role = role_of(key, settings)
+    if role in ("admin", "marketer"):
+        return f"{role}-key:{key_digest(str(key))[:10]}"
+    if role is not None or key in (settings.write_keys + settings.read_keys
+                                   + settings.privacy_keys):
+        raise Forbidden("changing definitions takes a marketer or admin key")
+    check(key, settings.admin_keys + settings.marketer_keys, CHANGE_HELP)
+    raise AuthError("unknown key")  # unreachable: `check` refused it
+
+
 def authorize(request: Request) -> str:
     """Let the request in if its route's line in `api/_scopes.ROUTES` names the caller's role
     (a key in the header, or the dashboard's session), and return who it is, for the audit:

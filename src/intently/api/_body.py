@@ -7,7 +7,7 @@ import zlib
 from fastapi import Request
 
 from .._errors import PayloadTooLarge, ValidationError
-from ._deps import services
+from ._deps import intake
 
 _ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "identity": 0}
 
@@ -42,4 +42,4 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def admin_body(request: Request) -> bytes:
     """The body of a definition, decision or analytics request (`max_request_bytes`)."""
-    return await read_body(request, services(request).settings.max_request_bytes)
+    return await read_body(request, intake(request).settings.max_request_bytes)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 
 from ..config import Settings
 from ..engine import Engine, EngineWorker, IngestResult, Users
 from ..events import Event
-from ..scenarios import Tracker
+from ..scenarios import Scenario, Tracker
+from ..segments import Segment
 from ._live import LiveHub
 from ._sessions import LoginThrottle, Sessions
 
@@ -43,6 +44,19 @@ class Intake:
 
     settings: Settings
     submit: Submit
+
+
+class Definitions(Protocol):
+    """How a cluster gateway changes segments and scenarios (`cluster.ClusterDefinitions`):
+    each call answers once every partition has the change to apply."""
+
+    async def put_segment(self, segment: Segment, actor: str) -> dict[str, Any]: ...
+
+    async def remove_segment(self, name: str, actor: str) -> dict[str, Any]: ...
+
+    async def put_scenario(self, scenario: Scenario, actor: str) -> dict[str, Any]: ...
+
+    async def remove_scenario(self, name: str, actor: str) -> dict[str, Any]: ...
 
 
 def intake(request: Request) -> Intake:

@@ -8,7 +8,7 @@ import base64
 import contextlib
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from .._errors import NotFound, ValidationError
@@ -16,9 +16,9 @@ from .._views import message_view
 from ..engine import Engine, scenario_state
 from ..scenarios import Scenario, parse_document, report
 from ._audit import audited_change
-from ._auth import authorize
+from ._auth import authorize, require_change
 from ._body import admin_body
-from ._deps import on_engine, services
+from ._deps import Definitions, on_engine, services
 from ._schemas import SCENARIO_BODY
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
@@ -45,19 +45,24 @@ async def list_scenarios(request: Request) -> list[dict[str, Any]]:
             openapi_extra=SCENARIO_BODY)
 async def put_scenario(request: Request, name: str) -> dict[str, Any]:
     actor = authorize(request)
-    data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")
-    if isinstance(data, dict):
-        data.setdefault("name", name)
-        if data["name"] != name:
-            raise ValidationError(f"the body names {data['name']!r}, the URL {name!r}",
-                                  "$.name")
-    scenario = Scenario.from_dict(data)
+    scenario = await _scenario_of(request, name)
 
     def write(engine: Engine) -> dict[str, Any]:
         engine.put_scenario(scenario)
         return _summary(scenario)
 
     return await audited_change(request, actor, "scenario.put", name, scenario_state(name), write)
+
+
+async def _scenario_of(request: Request, name: str) -> Scenario:
+    """The scenario a PUT's body defines (JSON or YAML), named as its URL."""
+    data = parse_document((await admin_body(request)).decode("utf-8", "replace"), "the body")
+    if isinstance(data, dict):
+        data.setdefault("name", name)
+        if data["name"] != name:
+            raise ValidationError(f"the body names {data['name']!r}, the URL {name!r}",
+                                  "$.name")
+    return Scenario.from_dict(data)
 
 
 @router.delete("/scenarios/{name}", summary="Delete a scenario")
@@ -127,3 +132,22 @@ async def clicked(request: Request, token: str) -> Response:
         raise ValidationError("this link has no target", "$.token")
     await _track(request, token, "Email Link Clicked", {"url": url})
     return RedirectResponse(url, status_code=302)
+
+
+def cluster_router(definitions: Definitions) -> APIRouter:
+    """A cluster gateway's scenario changes (202: every partition's owner applies the change
+    in order with its events)."""
+    routes = APIRouter(prefix="/v1", tags=["scenarios"])
+
+    @routes.put("/scenarios/{name}", status_code=202, openapi_extra=SCENARIO_BODY,
+                summary="Define a scenario in every partition (JSON or YAML body)")
+    async def put(request: Request, name: str, actor: str = Depends(require_change)
+                  ) -> dict[str, Any]:
+        return await definitions.put_scenario(await _scenario_of(request, name), actor)
+
+    @routes.delete("/scenarios/{name}", status_code=202,
+                   summary="Delete a scenario in every partition")
+    async def delete(name: str, actor: str = Depends(require_change)) -> dict[str, Any]:
+        return await definitions.remove_scenario(name, actor)
+
+    return routes

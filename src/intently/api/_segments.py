@@ -7,15 +7,15 @@ import io
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from .._errors import NotFound, ValidationError
 from ..engine import Engine, analysable, segment_state
 from ..segments import Segment
 from ..store import Member
 from ._audit import audited_change
-from ._auth import authorize
-from ._deps import on_engine
+from ._auth import authorize, require_change
+from ._deps import Definitions, on_engine
 from ._rules import read_rule
 from ._schemas import RULE_BODY
 
@@ -125,3 +125,24 @@ async def customer_groups(request: Request, k: int = Query(6, ge=2, le=20)
             raise ValidationError(str(exc), "$.k") from None
 
     return await on_engine(request, read)  # type: ignore[no-any-return]
+
+
+def cluster_router(definitions: Definitions) -> APIRouter:
+    """A cluster gateway's segment changes (202: every partition's owner applies the change
+    in order with its events, and evaluates its records against a new segment)."""
+    routes = APIRouter(prefix="/v1", tags=["segments"])
+
+    @routes.put("/segments/{name}", status_code=202, openapi_extra=RULE_BODY,
+                summary='Define a segment in every partition: {"text": "..."} or {"rule": ...}')
+    async def put(request: Request, name: str, actor: str = Depends(require_change)
+                  ) -> dict[str, Any]:
+        rule, body = await read_rule(request)
+        return await definitions.put_segment(
+            Segment(name, rule, str(body.get("description", ""))), actor)
+
+    @routes.delete("/segments/{name}", status_code=202,
+                   summary="Delete a segment in every partition; its members leave it")
+    async def delete(name: str, actor: str = Depends(require_change)) -> dict[str, Any]:
+        return await definitions.remove_segment(name, actor)
+
+    return routes

@@ -11,11 +11,14 @@ real-time decisions: `RecordWriter` in workers, `RecordReader` in gateways).
 - `ClusterOutbox` (`--role dispatcher`): the partitions' outboxes as one, for the dispatcher.
 - `ClusterReads` (in gateways, and the CLI against a cluster): a person's export from every
   partition that holds them, and the privacy journal.
+- `ClusterDefinitions` (in gateways, and the CLI): segments and scenarios changed while the
+  cluster runs, applied by every partition's owner in order with its events.
 
 docs/cluster.md has the design, its guarantees and its limits.
 """
 
 from ._cache import RecordReader, RecordWriter
+from ._definitions import ClusterDefinitions
 from ._gateway import Gateway
 from ._layout import STREAM, partition_of, partition_schema
 from ._leases import Lease, Leases
@@ -24,6 +27,6 @@ from ._partition import Fenced, PartitionStore
 from ._reads import ClusterReads
 from ._worker import ClusterWorker, bootstrap
 
-__all__ = ["STREAM", "ClusterOutbox", "ClusterReads", "ClusterWorker", "Fenced", "Gateway",
-           "Lease", "Leases", "PartitionStore", "RecordReader", "RecordWriter", "bootstrap",
-           "partition_of", "partition_schema"]
+__all__ = ["STREAM", "ClusterDefinitions", "ClusterOutbox", "ClusterReads", "ClusterWorker",
+           "Fenced", "Gateway", "Lease", "Leases", "PartitionStore", "RecordReader",
+           "RecordWriter", "bootstrap", "partition_of", "partition_schema"]

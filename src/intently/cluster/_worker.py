@@ -33,6 +33,7 @@ from ..profiles import Profile
 from ..store import SEALING_META, new_envelope
 from ..store.postgres import PostgresStore, split_url, with_schema
 from ._cache import RecordWriter
+from ._definitions import apply_definition
 from ._layout import partition_schema
 from ._leases import Lease, Leases
 from ._partition import PartitionStore
@@ -354,18 +355,19 @@ class ClusterWorker:
         own.offset = msgs[-1].metadata.sequence.stream
 
     def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
-        """A privacy request (`erase`, `suppress`, `unsuppress`, `export`) sent to every
-        partition: this one applies it to the records it holds (an export: writes them all,
-        so that the tables hold what it holds, for the gateway to read). Applied again after a
+        """A request sent to every partition, applied here to what this one holds, in order
+        with its events: a privacy request (`erase`, `suppress`, `unsuppress`, `export`: an
+        export writes every record, so that the tables hold what it holds, for the gateway
+        to read), or a changed segment or scenario (`define`). Applied again after a
         takeover, it changes nothing more and is journaled once."""
         part = own.lease.partition
         try:
             req = msgspec.json.decode(msg.data)
-            identifier, actor = str(req["identifier"]), str(req.get("actor", ""))
-            request_id = f"{req['request']}:p{part}"
+            request_id, actor = f"{req['request']}:p{part}", str(req.get("actor", ""))
+            identifier = str(req["identifier"]) if kind != "define" else ""
         except (msgspec.DecodeError, KeyError, TypeError) as exc:
-            _log.error("privacy request unreadable; skipped", extra={
-                "partition": part, "stream_seq": msg.metadata.sequence.stream,
+            _log.error("control message unreadable; skipped", extra={
+                "partition": part, "kind": kind, "stream_seq": msg.metadata.sequence.stream,
                 "error": repr(exc)})
             return
         own.store.offsets = {request_id: msg.metadata.sequence.stream}
@@ -379,6 +381,12 @@ class ClusterWorker:
             privacy.suppress(identifier, actor=actor, request_id=request_id)
         elif kind == "unsuppress":
             privacy.unsuppress(identifier, actor=actor, request_id=request_id)
+        elif kind == "define":  # a segment or scenario changed: applied here, in order
+            try:
+                apply_definition(own.engine, req)
+            except Exception as exc:  # checked by the gateway: a bug, logged, never a stop
+                _log.error("definition not applied", extra={
+                    "partition": part, "name": req.get("name"), "error": repr(exc)})
         elif kind == "export":  # the gateway reads the tables once every owner answered
             own.engine.checkpoint()
             own.engine.store.log_request(privacy.request("export", identifier, actor,
