@@ -10,8 +10,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from conftest import NatsServer, postgres_schema, running, wait_until
+from intently.cli import app
 from intently.cluster import ClusterWorker, partition_schema
 from intently.config import Settings
 from intently.profiles import decode_profile
@@ -110,11 +112,24 @@ def test_definitions_change_in_every_partition_while_the_cluster_runs(
         assert http.delete("/v1/segments/big", headers=MARKETER).status_code == 202
         wait_until(lambda: _members(cluster, "big") == set(), 30, "members stayed")
 
+        # the CLI against a cluster (its settings name the stream) does the same
+        env = {"INTENTLY_DB": cluster.db, "INTENTLY_STREAM": cluster.stream or "",
+               "INTENTLY_PARTITIONS": str(cluster.partitions)}
+        added = CliRunner().invoke(app, ["segments", "add", "buyers", "orders >= 1"], env=env)
+        assert added.exit_code == 0 and "sent to 4 partitions" in added.output, added.output
+        wait_until(lambda: len(_members(cluster, "buyers")) >= 3
+                   and _members(cluster, "buyers") == _buyers(cluster), 30, "CLI: members")
+        removed = CliRunner().invoke(app, ["segments", "remove", "buyers"], env=env)
+        assert removed.exit_code == 0, removed.output
+        wait_until(lambda: _members(cluster, "buyers") == set(), 30, "CLI: members stayed")
+
     conninfo, base = split_url(cluster.db)
     with psycopg.connect(conninfo) as db:
         rows = db.execute(f"SELECT verb, subject, actor, detail FROM {base}.privacy_log "
                           "ORDER BY at").fetchall()
     assert [(v, s) for v, s, _, _ in rows] == [
-        ("segment.put", "big"), ("scenario.put", "welcome"), ("segment.delete", "big")]
-    assert all(a.startswith("marketer-key:") for _, _, a, _ in rows)
+        ("segment.put", "big"), ("scenario.put", "welcome"), ("segment.delete", "big"),
+        ("segment.put", "buyers"), ("segment.delete", "buyers")]
+    assert all(a.startswith("marketer-key:") for _, _, a, _ in rows[:3])
+    assert all(a.startswith("cli:") for _, _, a, _ in rows[3:])
     assert json.loads(rows[2][3])["before"]["description"] == "bought once or more"

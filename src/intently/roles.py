@@ -32,6 +32,8 @@ from .cluster import (
 from .config import Settings
 from .decisions import Decider, load_decider
 from .engine import Dispatcher, channels_from_settings
+from .scenarios import Scenario
+from .segments import Segment
 from .store.postgres import PostgresStore, split_url
 
 _log = logging.getLogger("intently.cluster")
@@ -203,3 +205,32 @@ def cluster_log(settings: Settings, limit: int) -> dict[str, Any]:
 
 async def _no_control(kind: str, request: dict[str, object]) -> int:
     raise RuntimeError("reading the journal sends nothing")
+
+
+
+def cluster_define(settings: Settings, kind: str,
+                   changes: list[tuple[str, Segment | Scenario | None]],
+                   actor: str) -> list[dict[str, Any]]:
+    """Segments or scenarios (`kind`) changed in a running cluster, as a gateway changes them
+    (for the CLI): each (name, definition) pair puts it, or deletes it when the definition
+    is None."""
+
+    async def main() -> list[dict[str, Any]]:
+        gateway = await Gateway(settings, _name("cli")).start()
+        defs = ClusterDefinitions(settings, gateway.control)
+        answers = []
+        try:
+            for name, definition in changes:
+                if isinstance(definition, Segment):
+                    answers.append(await defs.put_segment(definition, actor))
+                elif isinstance(definition, Scenario):
+                    answers.append(await defs.put_scenario(definition, actor))
+                elif kind == "segment":
+                    answers.append(await defs.remove_segment(name, actor))
+                else:
+                    answers.append(await defs.remove_scenario(name, actor))
+            return answers
+        finally:
+            await gateway.close()
+
+    return asyncio.run(main())

@@ -76,3 +76,26 @@ def cli_actor() -> str:
     import getpass
 
     return f"cli:{getpass.getuser()}"
+
+
+def in_cluster(db: str | None, config: str | None) -> Settings | None:
+    """The settings, when they name a cluster's stream (a change then goes through it to
+    every partition); None in embedded mode."""
+    s = settings(config, db=db)
+    return s if s.stream else None
+
+
+def cluster_define(cluster: Settings, kind: str, changes: list[tuple[str, Any]]) -> None:
+    """Send segment or scenario changes to every partition of a running cluster, and say
+    so."""
+    from ..roles import cluster_define as define
+
+    try:
+        answers = define(cluster, kind, changes, cli_actor())
+    except IntentlyError as exc:
+        guard(exc)
+        return
+    for a in answers:
+        err.print(f"{kind} {a['name']!r}: sent to {a['partitions']} partitions, each applies "
+                  f"it in order with its events (request {a['request']})")
+

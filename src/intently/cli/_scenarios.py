@@ -18,9 +18,11 @@ from ._common import (
     DB,
     JSON,
     cli_actor,
+    cluster_define,
     emit_json,
     fail,
     guard,
+    in_cluster,
     open_engine,
     settings,
 )
@@ -55,6 +57,10 @@ def add(
         return
     from ..engine import audited, scenario_state
 
+    cluster = in_cluster(db, config)
+    if cluster is not None:
+        cluster_define(cluster, "scenario", [(s.name, s) for s in chosen])
+        return
     engine = open_engine(db, config, must_exist=False)
     try:
         for s in chosen:
@@ -126,8 +132,13 @@ def show(name: str, db: str = DB, config: str = CONFIG) -> None:
 
 @app.command("remove")
 def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
+    """Delete a scenario: its journeys stop at their next step."""
     from ..engine import audited, scenario_state
 
+    cluster = in_cluster(db, config)
+    if cluster is not None:
+        cluster_define(cluster, "scenario", [(name, None)])
+        return
     engine = open_engine(db, config, must_exist=False)
     try:
         audited(engine, cli_actor(), "scenario.delete", name, scenario_state(name),

@@ -12,7 +12,19 @@ import typer
 
 from .._errors import IntentlyError
 from ..segments import Segment, builtin_segments, to_text
-from ._common import CONFIG, DB, JSON, cli_actor, emit_json, err, fail, guard, open_engine
+from ._common import (
+    CONFIG,
+    DB,
+    JSON,
+    cli_actor,
+    cluster_define,
+    emit_json,
+    err,
+    fail,
+    guard,
+    in_cluster,
+    open_engine,
+)
 
 app = typer.Typer(help="Live segments: rules over the golden record and behavior.",
                   no_args_is_help=True)
@@ -55,6 +67,10 @@ def add(
         return
     from ..engine import audited, segment_state
 
+    cluster = in_cluster(db, config)
+    if cluster is not None:
+        cluster_define(cluster, "segment", [(name, segment)])
+        return
     engine = open_engine(db, config, must_exist=False)
     try:
         changes = audited(engine, cli_actor(), "segment.put", name, segment_state(name),
@@ -78,6 +94,10 @@ def builtins(db: str = DB, config: str = CONFIG) -> None:
     store, where they run like any other and can be edited."""
     from ..engine import audited, segment_state
 
+    cluster = in_cluster(db, config)
+    if cluster is not None:
+        cluster_define(cluster, "segment", [(s.name, s) for s in builtin_segments()])
+        return
     engine = open_engine(db, config, must_exist=False)
     try:
         for segment in builtin_segments():
@@ -93,6 +113,10 @@ def remove(name: str, db: str = DB, config: str = CONFIG) -> None:
     """Delete a segment; its members leave it."""
     from ..engine import audited, segment_state
 
+    cluster = in_cluster(db, config)
+    if cluster is not None:
+        cluster_define(cluster, "segment", [(name, None)])
+        return
     engine = open_engine(db, config, must_exist=False)
     try:
         audited(engine, cli_actor(), "segment.delete", name, segment_state(name),
