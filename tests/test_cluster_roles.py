@@ -4,6 +4,7 @@ sharing the partitions' outboxes."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import threading
@@ -11,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import nats
 import psycopg
 import pytest
 import redis
@@ -18,10 +20,17 @@ from fastapi.testclient import TestClient
 
 from conftest import MASTER_KEY, NatsServer, postgres_schema, running, wait_until
 from intently.channels import Message
-from intently.cluster import ClusterOutbox, ClusterWorker, Leases, partition_schema
+from intently.cluster import (
+    ClusterOutbox,
+    ClusterWorker,
+    Leases,
+    partition_of,
+    partition_schema,
+)
 from intently.config import Settings
 from intently.decisions import save_offer_rules
 from intently.engine import Dispatcher
+from intently.events import as_event
 from intently.roles import gateway_app
 from intently.scenarios import ready_made
 from intently.store import open_store
@@ -195,7 +204,9 @@ def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Set
 
 def test_an_event_a_worker_refuses_does_not_stop_its_partition(cluster: Settings) -> None:
     """A worker whose limits are stricter than the gateway's (settings that differ between
-    machines) refuses that event alone, logs it, and applies the rest of the batch."""
+    machines) sets that event aside in the partition's log, with its error, and applies the
+    rest of the batch; so does a message on the partition's subject that no gateway wrote.
+    Nothing accepted is lost, and the partition goes on."""
     big = {"type": "track", "event": "Product Viewed", "anonymousId": "a1", "messageId": "big",
            "properties": {"note": "x" * 2000}}
     small = [{"type": "track", "event": "Product Viewed", "anonymousId": "a1",
@@ -203,10 +214,37 @@ def test_an_event_a_worker_refuses_does_not_stop_its_partition(cluster: Settings
     with TestClient(gateway_app(cluster)) as http:
         r = http.post("/v1/batch", json={"batch": [small[0], big, small[1]]}, auth=(KEY, ""))
         assert r.json()["accepted"] == 3
+    asyncio.run(_publish_raw(cluster, partition_of(as_event(small[0]), cluster.partitions),
+                             b"not json", "stray-1"))
     worker = ClusterWorker(dataclasses.replace(cluster, max_event_bytes=1000), name="w-strict")
     with running(worker):
-        wait_until(lambda: worker.applied == 2 and worker.refused == 1, 30,
+        wait_until(lambda: worker.applied == 2 and worker.refused == 2, 30,
                    "the partition stopped at the refused event")
+    conninfo, base = split_url(cluster.db)
+    part = partition_of(as_event(small[0]), cluster.partitions)
+    store = open_store(with_schema(cluster.db, partition_schema(base, part)), readonly=True)
+    aside = sorted(store.set_aside_events(), key=lambda a: a.seq)
+    store.close()
+    assert [a.error.split(":")[0] for a in aside] == ["refused by this worker's limits",
+                                                     "unreadable stream message"]
+    assert b'"messageId":"big"' in aside[0].payload.replace(b" ", b"")
+    assert aside[1].payload == b"not json"
+    leases = Leases(conninfo, base, cluster.partitions, cluster.lease_seconds)
+    try:  # the partition's position is past both: they are not read again
+        assert next(r for r in leases.table() if r[0] == part)[3] >= 4
+    finally:
+        leases.close()
+
+
+async def _publish_raw(settings: Settings, part: int, data: bytes, mid: str) -> None:
+    """A message on a partition's subject that no gateway wrote (the stream exists: a
+    gateway made it)."""
+    nc = await nats.connect(settings.stream or "")
+    try:
+        await nc.jetstream().publish(f"{settings.stream_subject}.{part}", data,
+                                     headers={"Nats-Msg-Id": mid})
+    finally:
+        await nc.close()
 
 
 def test_roles_started_before_nats_wait_for_it(cluster: Settings,

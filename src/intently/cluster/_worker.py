@@ -396,6 +396,9 @@ class ClusterWorker:
                                                                    "kind": kind})
 
     def _apply_events(self, own: _Owned, msgs: list[Msg]) -> None:
+        """Commit the events in order. One this worker cannot read (not from a gateway of
+        this version) is set aside in its place, with the events before it committed first
+        (the partition's position never passes an event not committed)."""
         events: list[Event] = []
         raws: list[bytes | None] = []
         offsets: dict[str, int] = {}
@@ -405,30 +408,47 @@ class ClusterWorker:
             try:
                 ev = from_log(msg.data, float(headers[HEADER_TS]),
                               float(headers[HEADER_RECEIVED]))
-            except Exception as exc:  # not from a gateway of this version: kept in the
-                _log.error("stream message unreadable; left in the stream", extra={
-                    "partition": own.lease.partition, "stream_seq": seq, "error": repr(exc)})
-                continue  # stream (the only copy), and skipped here
+            except Exception as exc:
+                self._commit(own, events, raws, offsets)
+                events, raws, offsets = [], [], {}
+                self._set_aside(own, msg.data, str(headers.get("Nats-Msg-Id") or
+                                                   f"stream-{seq}"), seq,
+                                f"unreadable stream message: {exc!r}", self.clock.now())
+                continue
             events.append(ev)
             raws.append(msg.data)
             offsets[ev.message_id or ""] = seq
+        self._commit(own, events, raws, offsets)
+        if self.cache is not None and self._changed:  # committed: now readable
+            self.cache.write(self._changed.values())
+            self._changed.clear()
+
+    def _commit(self, own: _Owned, events: list[Event], raws: list[bytes | None],
+                offsets: dict[str, int]) -> None:
+        if not events:
+            return
         own.store.offsets = offsets
-        if events:
-            try:
-                self.applied += own.engine.commit_batch(events, raws).accepted
-            except ValidationError:  # limits stricter than the gateway's: one at a time, so
-                for ev, raw in zip(events, raws, strict=True):  # the rest goes on
-                    try:
-                        self.applied += own.engine.commit_batch([ev], [raw]).accepted
-                    except ValidationError as exc:
-                        self.refused += 1
-                        _log.error("event refused by this worker's limits; left in the stream",
-                                   extra={"partition": own.lease.partition,
-                                          "stream_seq": offsets.get(ev.message_id or ""),
-                                          "error": str(exc)})
-            if self.cache is not None and self._changed:  # committed: now readable
-                self.cache.write(self._changed.values())
-                self._changed.clear()
+        try:
+            self.applied += own.engine.commit_batch(events, raws).accepted
+        except ValidationError:  # limits stricter than the gateway's: one at a time, so
+            for ev, raw in zip(events, raws, strict=True):  # the rest goes on
+                try:
+                    self.applied += own.engine.commit_batch([ev], [raw]).accepted
+                except ValidationError as exc:
+                    mid = ev.message_id or ""
+                    self._set_aside(own, raw or b"", mid, offsets.get(mid, 0),
+                                    f"refused by this worker's limits: {exc}",
+                                    ev.received_at, ev.ts)
+
+    def _set_aside(self, own: _Owned, raw: bytes, message_id: str, seq: int, error: str,
+                   received_at: float, ts: float | None = None) -> None:
+        """An accepted event this worker does not apply: kept in the partition's log, set
+        aside with its error (`intently events set-aside`), and the partition goes on."""
+        self.refused += 1
+        _log.error("event set aside by the worker", extra={
+            "partition": own.lease.partition, "stream_seq": seq, "error": error})
+        own.store.offsets = {message_id: seq}
+        own.engine.set_aside_raw(raw, message_id, error, received_at, ts=ts)
 
     def _note_changed(self, processed: list[Processed]) -> None:
         """An engine listener: the records a commit changed (called after it committed)."""

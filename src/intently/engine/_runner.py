@@ -229,27 +229,37 @@ class Runner:
             result.add(self.commit_batch(batch[:i], payloads[:i], keep=keep))
         result.duplicate_at = set(result.duplicate_at) if i else set()
         ev = batch[i]
-        with self.store.transaction() as tx:
-            seq = tx.next_seq()
-            dupes = tx.claim([ev.message_id or ""], seq)
-            if not dupes:
-                tx.append([(seq, "", ev.ts, ev.received_at, payloads[i], 0)])
-                tx.set_aside(seq, error, ev.received_at)
-        if dupes:
+        if self.set_aside_raw(payloads[i], ev.message_id or "", error, ev.received_at,
+                              ts=ev.ts):
+            result.accepted += 1
+        else:
             result.duplicates += 1
             result.duplicate_at.add(i)
-        else:
-            self._seq = seq
-            result.accepted += 1
-            self.events_set_aside += 1
-            if self._stored >= 0:
-                self._stored += 1
         if i + 1 < len(batch):
             rest = self.commit_batch(batch[i + 1:], payloads[i + 1:], keep=keep)
             result.add(rest)
             result.duplicate_at.update(d + i + 1 for d in rest.duplicate_at)
         result.last_seq = self._seq
         return result
+
+    def set_aside_raw(self, payload: bytes, message_id: str, error: str, received_at: float,
+                      *, ts: float | None = None) -> bool:
+        """Log an accepted event that is not applied (the pipeline failed on it, or a cluster
+        worker cannot read it or refuses it), set aside with its error: nothing accepted is
+        lost, and the engine goes on. False when its message id was logged already."""
+        if self.readonly:
+            raise RuntimeError("this engine was opened read-only")
+        with self.store.transaction() as tx:
+            seq = tx.next_seq()
+            if tx.claim([message_id], seq):
+                return False
+            tx.append([(seq, "", received_at if ts is None else ts, received_at, payload, 0)])
+            tx.set_aside(seq, error[:2000], received_at)
+        self._seq = seq
+        self.events_set_aside += 1
+        if self._stored >= 0:
+            self._stored += 1
+        return True
 
     def _put_effects(self, tx: LogTransaction, effects: Effects) -> None:
         """The messages and journal rows the scenarios produced, with the events' transaction."""
