@@ -88,3 +88,18 @@ def test_merges_survive_a_restart(db_path) -> None:
     assert p.events == 5 and p.user_id == "u"
     assert len(again.timeline(p)) == 5
     again.close()
+
+
+def test_a_phone_is_found_as_typed_and_as_filed(engine: Engine) -> None:
+    """Look-ups (CLI, API, dashboard, erasure) shape a phone as ingestion files it."""
+    from intently.events import as_event
+    from intently.profiles import find_keys, identity_keys, phone_key
+
+    engine.process({"type": "identify", "userId": "u1", "timestamp": T0,
+                    "traits": {"phone": "+46 70-123 45 67"}})
+    for typed in ("+46 70-123 45 67", "+46701234567", "+46 70 123 45 67"):
+        found = engine.find(typed)
+        assert found is not None and found.id == "u1", typed
+    ev = as_event({"type": "identify", "userId": "u1", "traits": {"phone": "+1 (555) 010"}})
+    assert identity_keys(ev) == [phone_key("+1 (555) 010")] == ["p:+1555010"]
+    assert phone_key("+1 555 010") in find_keys("+1 555 010")

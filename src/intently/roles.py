@@ -14,12 +14,12 @@ import os
 import signal
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ._logging import configure
 from ._views import export_view, merged_export
+from .clock import Clock
 from .cluster import (
     ClusterDefinitions,
     ClusterOutbox,
@@ -43,19 +43,21 @@ def _name(role: str) -> str:
     return f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def gateway_app(settings: Settings, *, rules_every_s: float = 30.0) -> Any:
+def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
+                clock: Clock | None = None) -> Any:
     """The gateway's FastAPI app; it connects to NATS when the server starts. With a cache
     (`settings.cache`), it also answers `POST /v1/decide` from the records there, with the
-    offer rules read from PostgreSQL (again every `rules_every_s`)."""
+    offer rules read from PostgreSQL (again every `rules_every_s`). `clock` files the events'
+    receive times (tests skip time)."""
     from .api import Intake, create_gateway_app
 
-    gateway = Gateway(settings, _name("gateway"))
+    gateway = Gateway(settings, _name("gateway"), clock)
     reader = RecordReader(settings.cache, split_url(settings.db)[1]) if settings.cache else None
     decider = [Decider([])]
 
     async def decide(items: list[str], who: str | None, at: float | None) -> dict[str, Any]:
         profile = await reader.find(who) if reader is not None and who else None
-        result = decider[0].decide(items, profile, at or time.time(), customer=who)
+        result = decider[0].decide(items, profile, at or gateway.clock.now(), customer=who)
         result["customer"] = profile.id if profile is not None else who
         return result
 

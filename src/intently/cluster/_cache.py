@@ -16,15 +16,14 @@ from collections.abc import Iterable
 import redis
 import redis.asyncio as aioredis
 
-from ..profiles import Profile, decode_profile, encode_profile
+from ..profiles import Profile, decode_profile, encode_profile, find_keys
 
 _log = logging.getLogger("intently.cluster")
 
 
 def _lookups(prefix: str, who: str) -> list[str]:
     """The keys an identifier may be filed under, as `Engine.find` tries them."""
-    return [f"{prefix}id:{k}" for k in ("u:" + who, "a:" + who, "e:" + who.lower(),
-                                         "p:" + who, "m:" + who)]
+    return [f"{prefix}id:{k}" for k in find_keys(who)]
 
 
 def _text(value: bytes | str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -18,6 +17,7 @@ import nats
 from nats.js import JetStreamContext
 
 from .._errors import PayloadTooLarge, StoreError
+from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import IngestResult
 from ..events import Event, filed_time
@@ -31,9 +31,13 @@ _encode = msgspec.json.Encoder().encode
 class Gateway:
     """Publishes accepted events; one per gateway process, on the server's event loop."""
 
-    def __init__(self, settings: Settings, name: str = "gateway") -> None:
+    def __init__(self, settings: Settings, name: str = "gateway",
+                 clock: Clock | None = None) -> None:
+        """`clock`: what files each event's receive time (tests skip time with a
+        `ManualClock`, as the embedded engine's do)."""
         self.settings = settings
         self.name = name
+        self.clock = clock or SystemClock()
         self._nc: nats.NATS | None = None
         self._js: JetStreamContext | None = None
         self.published = 0
@@ -84,7 +88,7 @@ class Gateway:
         if js is None:
             raise StoreError("the gateway is not connected to NATS")
         s = self.settings
-        now = time.time()
+        now = self.clock.now()
         sends: list[tuple[str, bytes, dict[str, str]]] = []
         for i, ev in enumerate(events):
             raw = raws[i] if raws is not None else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import NotFound
-from ..profiles import Profile
+from ..profiles import Profile, find_keys
 from ..store import Erasure, PrivacyRequest, Subject, Suppression
 from ._retention import Retention
 from ._suppress import Pseudonyms
@@ -27,10 +27,8 @@ _log = logging.getLogger("intently.privacy")
 
 def candidate_keys(identifier: str) -> list[str]:
     """The identity keys an identifier may be, in every namespace (as `find` tries them)."""
-    ident = identifier.strip()
-    phone = "".join(c for c in ident if c.isdigit() or c == "+")
-    return sorted({"u:" + ident, "a:" + ident, "e:" + ident.lower(),
-                   *(["p:" + phone] if phone else [])})
+    return sorted({k for k in find_keys(identifier.strip())
+                   if k != "p:" and not k.startswith("m:")})
 
 
 @dataclass(frozen=True)

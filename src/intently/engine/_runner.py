@@ -22,7 +22,7 @@ import msgspec
 from ..clock import Clock
 from ..config import Settings
 from ..events import Event, decode_batch, from_log
-from ..profiles import Profile
+from ..profiles import Profile, find_keys
 from ..scenarios import Effects
 from ..segments import Change
 from ..store import (
@@ -324,8 +324,7 @@ class Runner:
         profile = state.profiles.get(identifier)
         if profile is not None:
             return profile
-        for key in ("u:" + identifier, "a:" + identifier, "e:" + identifier.lower(),
-                    "p:" + identifier, "m:" + identifier):
+        for key in find_keys(identifier):
             pid = state.lookup(key)
             if pid is not None:
                 profile = state.peek(pid)

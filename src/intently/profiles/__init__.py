@@ -13,6 +13,7 @@ from ._items import (
     kind_of,
     observe,
 )
+from ._lookup import find_keys, phone_key
 from ._merge import merge_into
 from ._models import RecordModel
 from ._portrait import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, lifecycle, tag, tags
@@ -64,6 +65,7 @@ __all__ = [
     "consents_of",
     "decode_profile",
     "encode_profile",
+    "find_keys",
     "identity_keys",
     "item_of",
     "item_price",
@@ -74,6 +76,7 @@ __all__ = [
     "merge_into",
     "observe",
     "permits",
+    "phone_key",
     "revenue_of",
     "tag",
     "tags",
