@@ -3,11 +3,13 @@ holdout and variants, and timers that fire the same way live and on replay."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _cluster_engine import MODES, engines
 from conftest import HISTORY, T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings
 from intently.scenarios import Scenario, ScenarioError, ready_made
@@ -34,12 +36,30 @@ def scenario(**spec: Any) -> Scenario:
     return Scenario.from_dict(base)
 
 
-def engine_with(*scenarios: Scenario, clock: ManualClock | None = None, **kw: Any) -> Engine:
+def embedded_with(*scenarios: Scenario, clock: ManualClock | None = None, **kw: Any
+                  ) -> Engine:
     kw.setdefault("settings", HISTORY)
     engine = Engine(MemoryStore(), clock=clock or ManualClock(T0), **kw)
     for s in scenarios:
         engine.put_scenario(s)
     return engine
+
+
+EngineWith = Callable[..., Any]
+
+
+@pytest.fixture(params=MODES)
+def engine_with(request: pytest.FixtureRequest) -> Iterator[EngineWith]:
+    """`engine_with(*scenarios, clock=None, settings=None)`: an engine with these scenarios,
+    embedded or through a cluster (`_cluster_engine`): the tests that take it run in both."""
+    with engines(request) as make:
+        def made(*scenarios: Scenario, clock: ManualClock | None = None,
+                 settings: Settings | None = None) -> Any:
+            engine = make(clock, settings)
+            for s in scenarios:
+                engine.put_scenario(s)
+            return engine
+        yield made
 
 
 def sent(engine: Engine, scenario: str | None = None) -> list[tuple[str, str, str]]:
@@ -54,7 +74,8 @@ def journal(engine: Engine, kind: str) -> list[tuple[str, str]]:
     return sorted((r[2], r[7]) for r in engine.store.journal(limit=1000) if r[4] == kind)
 
 
-def test_event_trigger_sends_a_rendered_email_with_tracking_and_unsubscribe() -> None:
+def test_event_trigger_sends_a_rendered_email_with_tracking_and_unsubscribe(
+        engine_with: EngineWith) -> None:
     engine = engine_with(scenario(steps=[{"send": {
         "channel": "email", "subject": "Hi {{ customer.first_name }}",
         "body": '<p>Hi {{ customer.first_name }}</p><a href="https://shop.test/x">go</a>'}}]))
@@ -71,19 +92,19 @@ def test_event_trigger_sends_a_rendered_email_with_tracking_and_unsubscribe() ->
 
 
 def test_no_consent_or_no_address_suppresses_with_a_reason() -> None:
-    engine = engine_with(scenario())
+    engine = embedded_with(scenario())
     engine.process(identify("ann", consents={"email": False}))
     engine.process(track("Product Viewed", user="ann", at=T0 + 1))
     engine.process(track("Product Viewed", user="bob", at=T0 + 2))  # never identified
     assert sent(engine) == []
     assert journal(engine, "suppressed") == [("ann", "no email consent"),
                                              ("bob", "no email consent")]
-    relaxed = engine_with(scenario(policies={"consent": False, "quiet_hours": None}))
+    relaxed = embedded_with(scenario(policies={"consent": False, "quiet_hours": None}))
     relaxed.process(track("Product Viewed", user="bob", at=T0))
     assert journal(relaxed, "suppressed") == [("bob", "no email address")]
 
 
-def test_wait_step_fires_on_the_clock_without_events() -> None:
+def test_wait_step_fires_on_the_clock_without_events(engine_with: EngineWith) -> None:
     clock = ManualClock(T0)
     engine = engine_with(scenario(steps=[{"wait": {"hours": 2}}, {"send": {
         "channel": "email", "subject": "Later", "body": "x"}}]), clock=clock)
@@ -98,7 +119,7 @@ def test_wait_step_fires_on_the_clock_without_events() -> None:
     assert sent(engine) == [("ann", "email", "Later")]
 
 
-def test_inactivity_trigger_cancelled_by_the_awaited_event() -> None:
+def test_inactivity_trigger_cancelled_by_the_awaited_event(engine_with: EngineWith) -> None:
     spec = {"trigger": {"inactivity": {"after": "added_to_cart", "without": "purchased",
                                        "hours": 3}}}
     engine = engine_with(scenario(**spec))
@@ -110,7 +131,7 @@ def test_inactivity_trigger_cancelled_by_the_awaited_event() -> None:
     assert [m[0] for m in sent(engine)] == ["ann"]
 
 
-def test_wait_for_takes_then_or_timeout() -> None:
+def test_wait_for_takes_then_or_timeout(engine_with: EngineWith) -> None:
     steps = [{"wait_for": {"event": "purchased", "hours": 24, "then": "thanks",
                            "timeout": "next"}},
              {"send": {"channel": "email", "subject": "Reminder", "body": "x"}}, "exit",
@@ -124,7 +145,7 @@ def test_wait_for_takes_then_or_timeout() -> None:
     assert sorted(sent(engine)) == [("ann", "email", "Reminder"), ("bob", "email", "Thanks")]
 
 
-def test_branch_on_the_record_and_update_step() -> None:
+def test_branch_on_the_record_and_update_step(engine_with: EngineWith) -> None:
     steps = [{"branch": {"if": "cart_value >= 100", "then": "big"}},
              {"send": {"channel": "email", "subject": "Small", "body": "x"}}, "exit",
              {"id": "big", "update": {"traits": {"vip_offer": True}, "tags": ["big cart"]}},
@@ -138,7 +159,7 @@ def test_branch_on_the_record_and_update_step() -> None:
     assert engine.profile("ann").traits["tags"] == ["big cart"]
 
 
-def test_segment_enter_and_exit_triggers_including_a_timer_exit() -> None:
+def test_segment_enter_and_exit_triggers_including_a_timer_exit(engine_with: EngineWith) -> None:
     engine = engine_with(
         scenario(name="hello", trigger={"segment_enter": "carts"}),
         scenario(name="bye", trigger={"segment_exit": "carts"},
@@ -151,7 +172,7 @@ def test_segment_enter_and_exit_triggers_including_a_timer_exit() -> None:
     assert [m[:2] for m in sent(engine, "bye")] == [("ann", "sms")]
 
 
-def test_intent_crossing_and_cluster_change_triggers() -> None:
+def test_intent_crossing_and_cluster_change_triggers(engine_with: EngineWith) -> None:
     engine = engine_with(scenario(name="hot", trigger={"intent_above": 0.3}),
                          scenario(name="moved", trigger={"cluster_change": True}))
     engine.process(identify("ann"))
@@ -164,7 +185,7 @@ def test_intent_crossing_and_cluster_change_triggers() -> None:
     assert len(sent(engine, "moved")) >= 1
 
 
-def test_date_trigger_fires_on_the_birthday_at_local_hour() -> None:
+def test_date_trigger_fires_on_the_birthday_at_local_hour(engine_with: EngineWith) -> None:
     engine = engine_with(scenario(trigger={"date": {"trait": "birthday", "hour": 10}},
                                   policies={"quiet_hours": None, "reentry": "after_exit"}))
     # T0 is 2026-09-21; the birthday is on 2026-09-25 at 10:00 in Oslo (08:00 UTC)
@@ -175,7 +196,8 @@ def test_date_trigger_fires_on_the_birthday_at_local_hour() -> None:
     assert len(sent(engine)) == 1
 
 
-def test_quiet_hours_defer_to_local_morning_and_best_hour_send_time() -> None:
+def test_quiet_hours_defer_to_local_morning_and_best_hour_send_time(
+        engine_with: EngineWith) -> None:
     late = 1_790_031_600.0  # 2026-09-21T23:00:00Z = 01:00 in Oslo
     engine = engine_with(scenario(policies={"quiet_hours": [21, 8]}))
     engine.process(identify("ann", timezone="Europe/Oslo", at=late))
@@ -188,7 +210,7 @@ def test_quiet_hours_defer_to_local_morning_and_best_hour_send_time() -> None:
     assert row[5] == late + 7 * HOUR  # due at 08:00 local
 
 
-def test_caps_and_priority() -> None:
+def test_caps_and_priority(engine_with: EngineWith) -> None:
     low = scenario(name="low", policies={"priority": 1, "quiet_hours": None})
     high = scenario(name="high", policies={"priority": 9, "quiet_hours": None,
                                            "cap": {"count": 1, "days": 1}})
@@ -203,7 +225,7 @@ def test_caps_and_priority() -> None:
     assert reasons == {"daily message cap", "scenario cap"}
 
 
-def test_reentry_rules() -> None:
+def test_reentry_rules(engine_with: EngineWith) -> None:
     never = scenario(name="once", policies={"reentry": "never", "quiet_hours": None})
     cool = scenario(name="cool", policies={"reentry": {"after": {"hours": 2}},
                                            "quiet_hours": None, "consent": False})
@@ -221,7 +243,7 @@ def test_holdout_and_variants_split_deterministically() -> None:
             "steps": [{"split": {"A": "a", "B": "b"}},
                       {"id": "a", "send": {"channel": "log", "body": "A"}}, "exit",
                       {"id": "b", "send": {"channel": "log", "body": "B"}}]}
-    engine = engine_with(scenario(**spec))
+    engine = embedded_with(scenario(**spec))
     for i in range(500):
         engine.process(track("Product Viewed", user=f"u{i}", at=T0 + i))
     arms = [r[3] for r in engine.store.journal(limit=5000) if r[4] == "entered"]
@@ -229,13 +251,13 @@ def test_holdout_and_variants_split_deterministically() -> None:
     assert set(share) == {"holdout", "A", "B"}
     assert 0.14 < share["holdout"] < 0.26 and 0.32 < share["A"] < 0.48
     assert {r[3] for r in engine.store.outbox(1000)} == {"A", "B"}  # holdout gets nothing
-    again = engine_with(scenario(**spec))
+    again = embedded_with(scenario(**spec))
     for i in range(500):
         again.process(track("Product Viewed", user=f"u{i}", at=T0 + i))
     assert sorted(again.store.journal(limit=5000)) == sorted(engine.store.journal(limit=5000))
 
 
-def test_webhook_and_lead_steps_go_to_the_outbox() -> None:
+def test_webhook_and_lead_steps_go_to_the_outbox(engine_with: EngineWith) -> None:
     steps = [{"webhook": {"url": "http://127.0.0.1:9/hook", "body": {"kind": "calc"}}},
              {"lead": {"team": "branch", "note": "used the loan calculator twice"}}]
     engine = engine_with(scenario(trigger={"event": "Loan Calculator Used"}, steps=steps))
@@ -244,7 +266,7 @@ def test_webhook_and_lead_steps_go_to_the_outbox() -> None:
     assert [(r[4], r[0].split("/")[-2]) for r in rows] == [("webhook", "0"), ("lead", "1")]
 
 
-def test_conversion_counts_within_the_goal_window() -> None:
+def test_conversion_counts_within_the_goal_window(engine_with: EngineWith) -> None:
     engine = engine_with(scenario(goal={"event": "purchased", "days": 1}))
     for user, delay in (("ann", HOUR), ("bob", 2 * DAY)):
         engine.process(identify(user))
@@ -288,13 +310,13 @@ def test_invalid_scenarios_name_the_place() -> None:
         with pytest.raises(ScenarioError) as info:
             scenario(**spec)
         assert info.value.path == path, (spec, info.value)
-    engine = engine_with()
+    engine = embedded_with()
     with pytest.raises(ScenarioError) as info:
         engine.put_scenario(scenario(steps=[{"send": {"channel": "email", "template": "nope"}}]))
     assert info.value.path == "$.steps[0].send.template"
 
 
-def test_ready_made_scenarios_run_on_simulated_traffic() -> None:
+def test_ready_made_scenarios_run_on_simulated_traffic(engine_with: EngineWith) -> None:
     from intently.testing import Shop
 
     engine = engine_with(*ready_made().values())
@@ -306,7 +328,7 @@ def test_ready_made_scenarios_run_on_simulated_traffic() -> None:
 
 
 def test_messages_recommend_from_the_offer_rules() -> None:
-    engine = engine_with(scenario(trigger={"event": "purchased"}, steps=[{"send": {
+    engine = embedded_with(scenario(trigger={"event": "purchased"}, steps=[{"send": {
         "channel": "email", "subject": "More",
         "body": "{% for p in recommendations %}[{{ p }}]{% endfor %}"}}]))
     engine.set_offer_rules([{"when": ["champagne", "candy"], "offer": "flowers"}])
@@ -322,12 +344,12 @@ def test_messages_recommend_from_the_offer_rules() -> None:
 
 def test_goto_loops_stop_and_best_hour_send_time() -> None:
     looping = scenario(name="loop", steps=[{"id": "a", "goto": "b"}, {"id": "b", "goto": "a"}])
-    engine = engine_with(looping)
+    engine = embedded_with(looping)
     engine.process(track("Product Viewed", user="ann", at=T0))
     assert journal(engine, "failed") == [("ann", "too many steps at once (a goto loop?)")]
 
     best = scenario(name="best", policies={"send_time": "best_hour", "quiet_hours": None})
-    engine = engine_with(best)
+    engine = embedded_with(best)
     engine.process(identify("bob", at=T0 - 5 * DAY))
     for day in range(1, 4):  # bob is active at 18:00 UTC
         engine.process(track("Page Viewed", user="bob", at=1_789_754_400.0 - day * DAY))

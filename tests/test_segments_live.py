@@ -1,11 +1,19 @@
 """Live segments: entries and exits on events, window expiry by timers on event time, member
-lists that survive a restart, and the built-in segments on simulated traffic."""
+lists that survive a restart, and the built-in segments on simulated traffic.
+
+The tests that take `engine_with` run twice: on the embedded engine, and through a cluster
+(a gateway, NATS, a worker on four partitions of PostgreSQL; `_cluster_engine`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from conftest import HISTORY, T0, sqlite_engine, track
+import pytest
+
+from _cluster_engine import MODES, engines
+from conftest import T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings
 from intently.segments import Change, Segment
 from intently.store import MemoryStore
@@ -14,16 +22,22 @@ from intently.testing import Shop
 HOUR = 3600.0
 ABANDONED = Segment.from_text("abandoned", "did added_to_cart in 24h and no purchased in 24h")
 BIG = Segment.from_text("big spenders", "revenue >= 100")
+EngineWith = Callable[..., Any]
 
 
-def engine_with(*segments: Segment, clock: ManualClock | None = None) -> Engine:
-    engine = Engine(MemoryStore(), clock=clock or ManualClock(T0), settings=HISTORY)
-    for segment in segments:
-        engine.put_segment(segment)
-    return engine
+@pytest.fixture(params=MODES)
+def engine_with(request: pytest.FixtureRequest) -> Iterator[EngineWith]:
+    """`engine_with(*segments, clock=None)`: an engine with these segments defined."""
+    with engines(request) as make:
+        def made(*segments: Segment, clock: ManualClock | None = None) -> Any:
+            engine = make(clock, None)
+            for segment in segments:
+                engine.put_segment(segment)
+            return engine
+        yield made
 
 
-def test_entering_and_leaving_on_events() -> None:
+def test_entering_and_leaving_on_events(engine_with: EngineWith) -> None:
     engine = engine_with(BIG, ABANDONED)
     seen: list[Change] = []
     engine.change_listeners.append(seen.extend)
@@ -36,7 +50,8 @@ def test_entering_and_leaving_on_events() -> None:
         ("abandoned", False, T0 + 600)]
 
 
-def test_a_window_expiring_makes_the_customer_leave_without_an_event() -> None:
+def test_a_window_expiring_makes_the_customer_leave_without_an_event(
+        engine_with: EngineWith) -> None:
     clock = ManualClock(T0)
     engine = engine_with(ABANDONED, clock=clock)
     engine.process(track("Product Added", user="u", at=T0))
@@ -50,19 +65,20 @@ def test_a_window_expiring_makes_the_customer_leave_without_an_event() -> None:
     assert engine.profile("u").segments == ()
 
 
-def test_timers_fire_on_event_time_during_replay() -> None:
-    # a later event of someone else carries time past the window: the exit is dated at the
-    # window's end, exactly as a live run would have it
+def test_timers_fire_on_event_time_during_replay(engine_with: EngineWith) -> None:
+    """A later event of someone else carries time past the window: the exit is dated at the
+    window's end, exactly as a live run would have it. (In a cluster, event time moves per
+    partition: "a" and "c" share partition 3 of 4.)"""
     engine = engine_with(ABANDONED)
     seen: list[Change] = []
     engine.change_listeners.append(seen.extend)
     engine.process_many([track("Product Added", user="a", at=T0),
-                         track("Product Viewed", user="b", at=T0 + 30 * HOUR)])
+                         track("Product Viewed", user="c", at=T0 + 30 * HOUR)])
     assert [(c.profile_id, c.entered, c.ts) for c in seen] == [
         ("a", True, T0), ("a", False, T0 + 24 * HOUR)]
 
 
-def test_counting_conditions_with_properties() -> None:
+def test_counting_conditions_with_properties(engine_with: EngineWith) -> None:
     shoes = Segment.from_text(
         "shoe browsers", 'did viewed_product with category = "shoes" at least 3 times in 7d '
         "and no purchased in 30d")
@@ -78,7 +94,8 @@ def test_counting_conditions_with_properties() -> None:
     assert len(next(iter(windows.values()))) == 3
 
 
-def test_a_new_segment_is_evaluated_for_everyone_and_removal_empties_it() -> None:
+def test_a_new_segment_is_evaluated_for_everyone_and_removal_empties_it(
+        engine_with: EngineWith) -> None:
     engine = engine_with()
     engine.process(track("Order Completed", user="rich", at=T0, revenue=500))
     engine.process(track("Order Completed", user="poor", at=T0, revenue=5))
@@ -157,9 +174,10 @@ def test_cli_defines_lists_and_exports(tmp_path: Path) -> None:
     assert csv_out.splitlines()[1].startswith("rich,")
 
 
-def test_a_segment_added_later_counts_the_recent_past_from_the_log(db_path: Path) -> None:
+def test_a_segment_added_later_counts_the_recent_past_from_the_log(
+        engine_with: EngineWith) -> None:
     clock = ManualClock(T0 + 2 * HOUR)
-    engine = sqlite_engine(db_path, clock)
+    engine = engine_with(clock=clock)
     engine.process(track("Product Added", user="early", at=T0))
     engine.process(track("Product Added", user="old", at=T0 - 3 * 86400))
     engine.checkpoint()

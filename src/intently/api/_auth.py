@@ -169,9 +169,8 @@ def authorize(request: Request) -> str:
     """Let the request in if its route's line in `api/_scopes.ROUTES` names the caller's role
     (a key in the header, or the dashboard's session), and return who it is, for the audit:
     `<role>-key:<digest>`, `<role>-session:<digest of its key>` or `<role>-user:<name>`.
-    401 without a known key,
-    403 with one whose role the route does not take; a change made with the session cookie
-    must also come from the dashboard's own pages."""
+    401 without a known key, 403 with one whose role the route does not take; a change made
+    with the session cookie must also come from the dashboard's own pages."""
     route = request.scope.get("route")
     method = "GET" if request.method == "HEAD" else request.method
     allowed = ROUTES.get((method, str(getattr(route, "path", ""))), frozenset())

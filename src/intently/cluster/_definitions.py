@@ -19,7 +19,7 @@ from typing import Any
 
 from ..config import Settings
 from ..engine import Engine
-from ..scenarios import Scenario
+from ..scenarios import Renderer, Scenario, ScenarioBook, Tracker
 from ..segments import Segment
 from ..store import PrivacyRequest
 from ..store.postgres import PostgresStore
@@ -41,6 +41,10 @@ class ClusterDefinitions:
         return await self._change("segment", name, None, actor)
 
     async def put_scenario(self, scenario: Scenario, actor: str) -> dict[str, Any]:
+        """Checked here as an engine checks it (its templates exist and compile), so that no
+        partition is sent one it must refuse."""
+        ScenarioBook([], Renderer(Tracker(self.settings.base_url, b"check"))).renderer_check(
+            scenario)
         return await self._change("scenario", scenario.name, scenario.to_json(), actor)
 
     async def remove_scenario(self, name: str, actor: str) -> dict[str, Any]:
