@@ -165,3 +165,29 @@ def test_the_allow_list_names_hosts_suffixes_and_networks() -> None:
         only.check("http://127.0.0.1:9/x")
     with pytest.raises(DeliveryError, match="private, loopback"):
         Outbound().check("http://localhost:9/x")
+
+
+def test_the_connection_goes_to_the_address_that_was_checked() -> None:
+    """DNS rebinding: a name that would resolve elsewhere a moment after the check reaches
+    nothing new, because the channel connects to the checked address itself (and keeps the
+    name as the Host header)."""
+    answers = [["127.0.0.1"], ["169.254.169.254"]]  # the second answer is never asked for
+
+    def resolve(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+        assert host == "hooks.test"
+        return [(2, 1, 6, "", (ip, port)) for ip in answers.pop(0)]
+
+    with http_receiver() as rx:
+        port = int(rx.url.rsplit(":", 1)[1])
+        outbound = Outbound(["127.0.0.0/8"], resolve=resolve)
+        HTTPChannel(outbound=outbound).send(message("webhook", f"http://hooks.test:{port}/h"))
+    [request] = rx.requests
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert headers["host"] == f"hooks.test:{port}" and request["path"] == "/h"
+    assert answers == [["169.254.169.254"]]  # resolved once, for the check and the send
+    target = Outbound(["hooks.test"], resolve=lambda h, p, **_: [
+        (10, 1, 6, "", ("::1", p, 0, 0)), (2, 1, 6, "", ("127.0.0.1", p))]).check(
+        "https://user:pw@hooks.test/x?y=1")
+    assert target.urls == ("https://user:pw@[::1]:443/x?y=1",
+                           "https://user:pw@127.0.0.1:443/x?y=1")
+    assert (target.host, target.name, target.tls) == ("hooks.test", "hooks.test", True)

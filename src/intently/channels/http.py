@@ -15,7 +15,7 @@ import httpx
 
 from ._base import DeliveryError
 from ._message import Message
-from ._outbound import Outbound
+from ._outbound import Outbound, Target
 
 
 def sign(secret: bytes, body: bytes, ts: int) -> str:
@@ -67,15 +67,29 @@ class HTTPChannel:
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
         url = self.url or message.to
-        self.outbound.check(url)
-        try:
-            r = self.client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{type(exc).__name__} posting to {url}: {exc}") from None
+        target = self.outbound.check(url)
+        r = self._post(url, target, body, {**headers, "host": target.host})
         if r.status_code >= 300:
             retry = r.status_code in (408, 429) or r.status_code >= 500
             raise DeliveryError(f"{url} answered {r.status_code}: {r.text[:200]}",
                                 retryable=retry)
+
+    def _post(self, url: str, target: Target, body: bytes, headers: dict[str, str]
+              ) -> httpx.Response:
+        """POST to the addresses that were checked, in turn until one connects (never to a
+        name resolved again: DNS rebinding); the certificate is checked against the URL's
+        host."""
+        sni = {"sni_hostname": target.name} if target.tls else {}
+        failed: Exception | None = None
+        for address in target.urls:
+            try:
+                return self.client.post(address, content=body, headers=headers,
+                                        extensions=sni)
+            except httpx.ConnectError as exc:  # that address is down: the next one
+                failed = exc
+            except httpx.HTTPError as exc:
+                raise DeliveryError(f"{type(exc).__name__} posting to {url}: {exc}") from None
+        raise DeliveryError(f"{type(failed).__name__} posting to {url}: {failed}")
 
     def close(self) -> None:
         self.client.close()
