@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _receivers import http_receiver, smtp_server
+from _receivers import certificate, http_receiver, smtp_server
 from intently.channels import (
     Channel,
     DeliveryError,
@@ -191,3 +192,27 @@ def test_the_connection_goes_to_the_address_that_was_checked() -> None:
     assert target.urls == ("https://user:pw@[::1]:443/x?y=1",
                            "https://user:pw@127.0.0.1:443/x?y=1")
     assert (target.host, target.name, target.tls) == ("hooks.test", "hooks.test", True)
+
+
+def test_over_https_the_certificate_is_checked_against_the_name(tmp_path: Path) -> None:
+    """Connecting to the checked address, the channel still asks for and checks the URL's
+    host name in the server's certificate (SNI): a certificate for another name fails."""
+    import ssl
+
+    import httpx
+
+    cert, key = certificate("hooks.test", tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    local = Outbound(["hooks.test", "other.test"],
+                     resolve=lambda h, p, **_: [(2, 1, 6, "", ("127.0.0.1", p))])
+    with http_receiver(server) as rx:
+        port = int(rx.url.rsplit(":", 1)[1])
+        channel = HTTPChannel(outbound=local)
+        channel.client = httpx.Client(verify=ssl.create_default_context(cafile=str(cert)))
+        channel.send(message("webhook", f"https://hooks.test:{port}/tls"))
+        with pytest.raises(DeliveryError, match=r"(?i)certificate"):
+            channel.send(message("webhook", f"https://other.test:{port}/tls"))
+        channel.close()
+    assert [r["path"] for r in rx.requests] == ["/tls"]
+
