@@ -14,7 +14,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..config import Settings
@@ -23,9 +22,9 @@ from ..scenarios import Renderer, Scenario, ScenarioBook, Tracker
 from ..segments import Segment
 from ..store import PrivacyRequest
 from ..store.postgres import PostgresStore
+from ._stream import Control
 
 _log = logging.getLogger("intently.cluster")
-Control = Callable[[str, dict[str, object]], Awaitable[int]]
 KINDS = ("segment", "scenario")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import psycopg
@@ -26,10 +26,10 @@ from ..profiles import Profile
 from ..store import SEALING_META, keyring
 from ..store.postgres import PostgresStore, split_url, with_schema
 from ._layout import partition_schema
+from ._stream import Control
 
 Bundle = Callable[[Engine, Profile], dict[str, Any]]
 Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
-Control = Callable[[str, dict[str, object]], Awaitable[int]]
 EXPORT_WAIT_S = 30.0
 """How long an export waits for every partition's owner to answer."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.js import JetStreamContext
@@ -26,6 +27,9 @@ _log = logging.getLogger("intently.cluster")
 HEADER_TS = "Intently-Ts"
 HEADER_RECEIVED = "Intently-Received-At"
 HEADER_CONTROL = "Intently-Control"
+Control = Callable[[str, dict[str, object]], Awaitable[int]]
+"""(kind, request) -> the partitions it went to: how a request reaches every partition's
+owner, in order with its events (`Gateway.control`)."""
 """On a control message (a privacy request) instead of an event: its kind (`erase`,
 `suppress`, `unsuppress`); the body is the request as JSON. It is published to every
 partition, in order with the events there."""
