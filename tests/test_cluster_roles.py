@@ -191,6 +191,12 @@ def test_a_gateway_decides_from_the_records_the_worker_put_in_redis(cluster: Set
             stranger = http.post("/v1/decide", json={**receipt, "userId": "nobody"},
                                  auth=(TILL, "")).json()
             assert stranger["offers"] == [] and stranger["customer"] == "nobody"
+            # the daily offer cap (10) is counted across gateways, in Redis: 2 offers so far
+            with TestClient(gateway_app(settings)) as other:
+                answers = [(other if i % 2 else http).post(
+                    "/v1/decide", json=receipt, auth=(TILL, "")).json() for i in range(9)]
+            assert [len(a["offers"]) for a in answers] == [1] * 8 + [0]
+            assert answers[-1]["reason"] == "daily offer cap reached"
             cache.flushdb()  # never the source of truth: decided as unknown, no error
             flushed = http.post("/v1/decide", json=receipt, auth=(TILL, "")).json()
             assert flushed["offers"] == [] and flushed["customer"] == "c-7"

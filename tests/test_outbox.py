@@ -213,3 +213,20 @@ def test_analytics_jobs_over_http_are_used_at_once() -> None:
     assert mined["rules"] > 0 and mined["saved"]
     assert any(r["source"] == "mined" for r in c.get("/v1/offers", headers=ADMIN).json())
     c.app.state.services.worker.stop()  # type: ignore[attr-defined]
+
+
+def test_the_daily_offer_cap_counts_here_or_where_it_is_told() -> None:
+    """In memory, a sliding day per customer; a cluster's gateways pass the count they share
+    (`given`), and then nothing is counted in memory."""
+    from intently.decisions import Decider, OfferRule
+
+    decider = Decider([OfferRule(name="r", when=frozenset({"pasta"}), offer="parmesan")],
+                      cap_per_day=2)
+    got = [len(decider.decide(["pasta"], None, T0 + i, customer="c")["offers"])
+           for i in range(3)]
+    assert got == [1, 1, 0]
+    assert len(decider.decide(["pasta"], None, T0 + 86400.5, customer="c")["offers"]) == 1
+    told = decider.decide(["pasta"], None, T0, customer="d", given=2)
+    assert told["offers"] == [] and told["reason"] == "daily offer cap reached"
+    assert len(decider.decide(["pasta"], None, T0, customer="d", given=1)["offers"]) == 1
+    assert len(decider.decide(["pasta"], None, T0, customer="d")["offers"]) == 1  # not counted

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -56,9 +57,18 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
     decider = [Decider([])]
 
     async def decide(items: list[str], who: str | None, at: float | None) -> dict[str, Any]:
+        """From the record in Redis; the daily offer cap counted in Redis too, across every
+        gateway (in this gateway's memory while Redis is away)."""
         profile = await reader.find(who) if reader is not None and who else None
-        result = decider[0].decide(items, profile, at or gateway.clock.now(), customer=who)
-        result["customer"] = profile.id if profile is not None else who
+        now = at or gateway.clock.now()
+        customer = profile.id if profile is not None else who
+        given = (await reader.offers_given(customer, now)
+                 if reader is not None and customer else None)
+        result = decider[0].decide(items, profile, now, customer=who, given=given)
+        if reader is not None and given is not None and customer and result["offers"]:
+            await reader.note_offers(customer, now, [uuid.uuid4().hex
+                                                     for _ in result["offers"]])
+        result["customer"] = customer
         return result
 
     async def load_rules() -> None:

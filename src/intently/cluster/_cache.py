@@ -101,5 +101,32 @@ class RecordReader:
             return None
         return decode_profile(blob if isinstance(blob, bytes) else blob.encode())
 
+    async def offers_given(self, customer: str, now: float) -> int | None:
+        """Offers this customer got in the 24 h before `now`, from every gateway (a sorted
+        set per customer in Redis); None when Redis cannot be reached (each gateway counts
+        in memory meanwhile)."""
+        key = f"{self.prefix}offers:{customer}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, "-inf", now - 86400.0)
+                pipe.zcard(key)
+                _, count = await pipe.execute()
+        except redis.RedisError as exc:
+            _log.warning("offer count unreachable; counting in this gateway",
+                         extra={"error": repr(exc)})
+            return None
+        return int(count)
+
+    async def note_offers(self, customer: str, now: float, ids: list[str]) -> None:
+        """Count offers given now (best effort: the next count may miss them on a failure)."""
+        key = f"{self.prefix}offers:{customer}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {i: now for i in ids})
+                pipe.expire(key, 86400 + 3600)
+                await pipe.execute()
+        except redis.RedisError as exc:
+            _log.warning("offers given not counted", extra={"error": repr(exc)})
+
     async def close(self) -> None:
         await self._redis.aclose()

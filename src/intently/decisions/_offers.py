@@ -103,18 +103,24 @@ class Decider:
                 self._audiences[rule.name] = compile_rule(rule.audience).check
 
     def decide(self, items: list[str], profile: Profile | None = None, now: float = 0.0,
-               customer: str | None = None) -> dict[str, Any]:
-        """Offers for a basket of items (names, ids or categories, any case)."""
+               customer: str | None = None, given: int | None = None) -> dict[str, Any]:
+        """Offers for a basket of items (names, ids or categories, any case). `given`: the
+        offers this customer got in the last 24 h, when counted elsewhere (a cluster's
+        gateways share one count); None: counted here, in memory."""
         basket = {i.lower() for i in items}
         if profile is not None and not permits(profile, "offers"):
             return {"offers": [], "reason": "the customer opted out of offers"}
         key = profile.id if profile is not None else customer
-        given = self._given.get(key) if key else None
         room = self.max_offers
-        if given is not None:
-            while given and given[0] <= now - 86400.0:
-                given.popleft()
-            room = min(room, self.cap_per_day - len(given))
+        counted_here = given is None
+        if given is None and key:
+            times = self._given.get(key)
+            if times is not None:
+                while times and times[0] <= now - 86400.0:
+                    times.popleft()
+                given = len(times)
+        if given:
+            room = min(room, self.cap_per_day - given)
             if room <= 0:
                 return {"offers": [], "reason": "daily offer cap reached"}
         found: list[OfferRule] = []
@@ -132,7 +138,7 @@ class Decider:
                 seen.add(rule.offer)
         found.sort(key=_rank)
         chosen = found[:room]
-        if chosen and key:
+        if chosen and key and counted_here:
             times = self._given.setdefault(key, deque())
             times.extend([now] * len(chosen))
         return {"offers": [r.to_json() for r in chosen], "reason": "" if chosen else
