@@ -106,11 +106,8 @@ class RecordReader:
         set per customer in Redis); None when Redis cannot be reached (each gateway counts
         in memory meanwhile)."""
         key = f"{self.prefix}offers:{customer}"
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(key, "-inf", now - 86400.0)
-                pipe.zcard(key)
-                _, count = await pipe.execute()
+        try:  # one command on the decision's path; trimmed when offers are noted
+            count = await self._redis.zcount(key, f"({now - 86400.0}", "+inf")
         except redis.RedisError as exc:
             _log.warning("offer count unreachable; counting in this gateway",
                          extra={"error": repr(exc)})
@@ -121,8 +118,9 @@ class RecordReader:
         """Count offers given now (best effort: the next count may miss them on a failure)."""
         key = f"{self.prefix}offers:{customer}"
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.zadd(key, {i: now for i in ids})
+                pipe.zremrangebyscore(key, "-inf", now - 86400.0)
                 pipe.expire(key, 86400 + 3600)
                 await pipe.execute()
         except redis.RedisError as exc:
