@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 KEY = "gw-key"
 DPO = {"Authorization": "Bearer dpo-key"}
 ANN = ["ann-4411", "ann-phone-77", "ann-laptop-0", "ann.berg@example.org"]
-"""Her user id, two devices (in partitions 1 and 0 of 4: CRC-32 of the anonymous id), email."""
+"""Her user id, two devices (whose journeys would start in partitions 1 and 0 of 4: CRC-32 of
+the anonymous id; signed in, both live in her home partition), email."""
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings, sea
     data keys under the same master key)."""
     if sealed:
         cluster = dataclasses.replace(cluster, encryption_keys=(MASTER_KEY,))
-    ann_events = [  # two devices, so two partitions (identity across partitions: per partition)
+    ann_events = [  # two devices, one home
         {"type": "identify", "userId": ANN[0], "anonymousId": ANN[1], "messageId": "a1",
          "traits": {"email": ANN[3], "name": "Ann Berg"}},
         {"type": "track", "event": "Product Viewed", "anonymousId": ANN[2], "userId": ANN[0],
@@ -100,7 +101,7 @@ def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings, sea
             bundle = answer.json()
             assert sorted(e["messageId"] for e in bundle["events"]) == ["a1", "a2", "a3"]
             assert bundle["customer"]["traits"]["email"] == ANN[3]
-            assert len(bundle["other_records"]) == 1  # a record in each partition, for now
+            assert bundle["other_records"] == []  # one record, in her home partition
             assert http.post("/v1/privacy/export", json={"identifier": "nobody"},
                              headers=DPO).status_code == 404
             env = {"INTENTLY_DB": cluster.db, "INTENTLY_STREAM": cluster.stream or "",
@@ -131,6 +132,9 @@ def test_an_erasure_reaches_every_partition_and_the_cache(cluster: Settings, sea
 
             wait_until(journaled, 30, "not every partition applied the erasure")
             assert _mentions(cluster, ANN) == {}
+            with psycopg.connect(split_url(cluster.db)[0]) as db:  # nor the directory of homes
+                assert db.execute(f"SELECT key FROM {split_url(cluster.db)[1]}.homes WHERE "
+                                  "key LIKE '%ann%'").fetchall() == []
             assert cache.get(f"{prefix}id:u:{ANN[0]}") is None
             assert cache.get(f"{prefix}id:a:{ANN[1]}") is None
 

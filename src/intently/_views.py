@@ -174,7 +174,7 @@ def export_view(engine: Engine, profile: Profile) -> dict[str, Any]:
 
 def merged_export(bundles: list[dict[str, Any]]) -> dict[str, Any]:
     """One bundle from the exports of a person's records in several places (a cluster's
-    partitions, before identity across partitions): the record with the most events first as
+    partitions, where records were kept apart): the record with the most events first as
     `customer`, the others in `other_records`, and every event, consent change, message and
     journal row of them all, in time order."""
     ordered = sorted(bundles, key=lambda b: -len(b["events"]))

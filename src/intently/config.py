@@ -38,6 +38,10 @@ class Settings:
     lease_seconds: float = 5.0
     """A worker's lease on a partition; renewed three times per lease, taken over by another
     worker once it runs out (so a dead worker's partitions move within about this long)."""
+    identity_move_seconds: float = 60.0
+    """Cluster mode: an identity key moves to another partition at most once this often (a
+    device shared by several signed-in people would otherwise move back and forth); joins
+    within the window leave the records apart, and are logged."""
     log_level: str = "info"
     """debug, info, warning, error (`INTENTLY_LOG_LEVEL`)."""
     log_format: str = "text"

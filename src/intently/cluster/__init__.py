@@ -17,6 +17,7 @@ real-time decisions: `RecordWriter` in workers, `RecordReader` in gateways).
 docs/cluster.md has the design, its guarantees and its limits.
 """
 
+from ._bootstrap import bootstrap
 from ._cache import RecordReader, RecordWriter
 from ._definitions import ClusterDefinitions
 from ._gateway import Gateway
@@ -25,7 +26,7 @@ from ._leases import Lease, Leases
 from ._outbox import ClusterOutbox
 from ._partition import Fenced, PartitionStore
 from ._reads import ClusterReads
-from ._worker import ClusterWorker, bootstrap
+from ._worker import ClusterWorker
 
 __all__ = ["STREAM", "ClusterDefinitions", "ClusterOutbox", "ClusterReads", "ClusterWorker",
            "Fenced", "Gateway", "Lease", "Leases", "PartitionStore", "RecordReader",

@@ -2,7 +2,11 @@
 filing time, message id) and publishes it to its partition's subject with `Nats-Msg-Id` set
 to the message id. It answers only after JetStream acknowledged every event of the request;
 a resend within the dedupe window is acknowledged as a duplicate and stored once (and the
-partition's owner drops any later repeat by message id)."""
+partition's owner drops any later repeat by message id).
+
+An event's partition is its customer's home in the directory (`_homes`): a person's devices
+and user id meet in one partition, and a device that signs in after its journey began in
+another partition is moved to the person's."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from collections.abc import Sequence
 
 import msgspec
 import nats
+import psycopg
 from nats.js import JetStreamContext
 
 from .._errors import PayloadTooLarge, StoreError
@@ -21,7 +26,9 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import IngestResult
 from ..events import Event, filed_time
-from ._layout import partition_of
+from ..store.postgres import split_url
+from ._bootstrap import bootstrap
+from ._homes import Homes, Move
 from ._stream import HEADER_CONTROL, HEADER_RECEIVED, HEADER_TS, connect, ensure_stream
 
 _log = logging.getLogger("intently.cluster")
@@ -42,9 +49,12 @@ class Gateway:
         self._js: JetStreamContext | None = None
         self.published = 0
         self.duplicates = 0
+        conninfo, base = split_url(settings.db)
+        self.homes = Homes(conninfo, base, settings.partitions)
 
     async def start(self) -> Gateway:
         """Connect and make sure the stream exists; raises when NATS cannot be reached."""
+        await asyncio.to_thread(bootstrap, self.settings)  # the directory of homes, and the rest
         nc = await connect(self.settings, self.name)
         js = nc.jetstream(timeout=self.settings.stream_ack_seconds)
         try:
@@ -61,8 +71,9 @@ class Gateway:
         try:
             await self.start()
             return None
-        except (nats.errors.Error, OSError, TimeoutError) as exc:
-            _log.error("NATS unreachable; the gateway answers 503 until it is back",
+        except (nats.errors.Error, psycopg.Error, OSError, TimeoutError) as exc:
+            _log.error("NATS or PostgreSQL unreachable; the gateway answers 503 until both "
+                       "are back",
                        extra={"error": repr(exc)})
             return asyncio.create_task(self._keep_trying())
 
@@ -72,8 +83,8 @@ class Gateway:
             await asyncio.sleep(wait)
             try:
                 await self.start()
-                _log.info("NATS reachable; the gateway takes events")
-            except (nats.errors.Error, OSError, TimeoutError):
+                _log.info("NATS and PostgreSQL reachable; the gateway takes events")
+            except (nats.errors.Error, psycopg.Error, OSError, TimeoutError):
                 wait = min(wait * 2, 10.0)
 
     @property
@@ -89,22 +100,26 @@ class Gateway:
             raise StoreError("the gateway is not connected to NATS")
         s = self.settings
         now = self.clock.now()
-        sends: list[tuple[str, bytes, dict[str, str]]] = []
+        filled = set()  # events the gateway named: their raw bodies lack the id
         for i, ev in enumerate(events):
-            raw = raws[i] if raws is not None else None
-            ev.received_at = now
-            ev.ts = filed_time(ev, now, s.future_tolerance_seconds)
             if not ev.message_id:
                 ev.message_id = f"gw-{uuid.uuid4().hex}"
-                raw = None
+                filled.add(i)
+        payloads: list[bytes] = []
+        for i, ev in enumerate(events):
+            raw = raws[i] if raws is not None and i not in filled else None
+            ev.received_at = now
+            ev.ts = filed_time(ev, now, s.future_tolerance_seconds)
             payload = raw if raw is not None else _encode(ev)
             if len(payload) > s.max_event_bytes:
                 raise PayloadTooLarge(f"event is {len(payload)} bytes, over the "
                                       f"{s.max_event_bytes}-byte limit", f"$[{i}]")
-            headers = {"Nats-Msg-Id": ev.message_id, HEADER_TS: repr(ev.ts),
-                       HEADER_RECEIVED: repr(now)}
-            sends.append((f"{s.stream_subject}.{partition_of(ev, s.partitions)}", payload,
-                          headers))
+            payloads.append(payload)
+        parts, moves = await self._route(events)
+        sends = [(f"{s.stream_subject}.{part}", payload,
+                  {"Nats-Msg-Id": ev.message_id or "", HEADER_TS: repr(ev.ts),
+                   HEADER_RECEIVED: repr(now)})
+                 for ev, payload, part in zip(events, payloads, parts, strict=True)]
         try:
             acks = await asyncio.gather(*(js.publish(subject, payload, headers=headers)
                                           for subject, payload, headers in sends))
@@ -112,11 +127,43 @@ class Gateway:
             _log.error("publish failed; the request is refused (the client retries)",
                        extra={"events": len(events), "error": repr(exc)})
             raise StoreError(f"the event stream did not acknowledge: {exc!r}") from None
+        if moves:  # after the events: the device's record joins the person's
+            await self._move(js, moves)
         dupes = {i for i, ack in enumerate(acks) if ack.duplicate}
         self.published += len(acks) - len(dupes)
         self.duplicates += len(dupes)
         return IngestResult(accepted=len(acks) - len(dupes), duplicates=len(dupes),
                             duplicate_at=dupes)
+
+    async def _route(self, events: list[Event]) -> tuple[list[int], list[Move]]:
+        """Each event's partition (its customer's home), and the moves to send."""
+        homes = self.homes
+        known = homes.cached(events)
+        try:
+            if known is not None:
+                return homes.route(events, known)
+            return await asyncio.to_thread(homes.route, events)
+        except psycopg.Error as exc:
+            _log.error("the directory of homes is unreachable; the request is refused (the "
+                       "client retries)", extra={"events": len(events),
+                                                 "error": str(exc).strip()})
+            raise StoreError("the directory of homes is unreachable") from None
+
+    async def _move(self, js: JetStreamContext, moves: list[Move]) -> None:
+        """Ask each device's home to move its record to the person's (deduplicated by the
+        event's message id: a resent request asks once)."""
+        s = self.settings
+        try:
+            await asyncio.gather(*(js.publish(
+                f"{s.stream_subject}.{m.home}",
+                _encode({"request": m.request, "key": m.key, "to": m.to, "by": m.by}),
+                headers={"Nats-Msg-Id": m.request, HEADER_CONTROL: "move"}) for m in moves))
+        except (TimeoutError, nats.errors.Error) as exc:
+            _log.error("move not published; the request is refused (the client retries)",
+                       extra={"moves": len(moves), "error": repr(exc)})
+            raise StoreError(f"the event stream did not acknowledge: {exc!r}") from None
+        self.homes.moves += len(moves)
+        _log.info("records asked to move", extra={"moves": len(moves)})
 
     async def control(self, kind: str, request: dict[str, object]) -> int:
         """Publish a privacy request to every partition, where each owner applies it in
@@ -143,6 +190,7 @@ class Gateway:
         """Wait for acknowledgements in flight, then disconnect (at once when the server is
         unreachable: nothing is in flight that could still be acknowledged)."""
         nc, self._nc, self._js = self._nc, None, None
+        await asyncio.to_thread(self.homes.close)
         if nc is None:
             return
         try:

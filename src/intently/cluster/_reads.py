@@ -3,8 +3,8 @@ the privacy journal.
 
 An export is a control message first: every partition's owner writes all the records it holds
 and journals its part (`<request>:p<n>`), in order with its events. Once every partition has
-answered, the gateway reads. A person's records may sit in several partitions (events are
-partitioned by device, and identity across partitions is not built), so it asks every
+answered, the gateway reads. A person lives in one partition, but records kept apart (a
+shared device, an email under two user ids) may sit in others, so it asks every
 partition's identity table for the identifier's keys (as digests, where the cluster seals
 them), opens a read-only engine on each partition that holds the person, and merges their
 bundles. The journal lives in the cluster's shared schema."""

@@ -6,6 +6,11 @@ Each owned partition is an `Engine` over a `PartitionStore`. A lost lease, a ref
 a broken connection drops the partition (its memory is discarded, nothing is written); it is
 taken again later, by this worker or another, from the last committed position. Timers
 (segment windows, scenario waits) fire on the owner, under the same fence.
+
+A record moves between partitions when a gateway asks (`move`, see `_homes`): the owner
+publishes it with its events to the person's partition (`adopt`) before it commits the move,
+then deletes it, leaves forwarding entries and points its keys' homes there; events that still
+arrive for those keys are forwarded, in order, before the partition's position passes them.
 """
 
 from __future__ import annotations
@@ -24,14 +29,26 @@ import psycopg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from .._errors import SealingError, StoreError, ValidationError
+from .._errors import StoreError, ValidationError
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..engine import Engine, Processed
+from ..engine import (
+    Engine,
+    Leaving,
+    MovedEvent,
+    Processed,
+    adopt_events,
+    adopt_record,
+    candidate_keys,
+    forget,
+    leaving,
+    release,
+)
 from ..events import Event, from_log
-from ..profiles import Profile
-from ..store import SEALING_META, new_envelope
-from ..store.postgres import PostgresStore, split_url, with_schema
+from ..profiles import Profile, decode_profile, encode_profile
+from ..store import Merge, SealedStore
+from ..store.postgres import split_url, with_schema
+from ._bootstrap import bootstrap
 from ._cache import RecordWriter
 from ._definitions import apply_definition
 from ._layout import partition_schema
@@ -48,6 +65,24 @@ from ._stream import (
 
 _log = logging.getLogger("intently.cluster")
 _READER_CHECK_S = 3.0  # a quiet partition asks whether its consumer still exists this often
+_CHUNK_BYTES = 512 * 1024  # a moving record's events go in messages of about this size
+
+
+class Adoption(msgspec.Struct, frozen=True):
+    """A record moving to another partition, in one or more messages: events first, the
+    record itself in the last one."""
+
+    request: str
+    origin: int
+    record_id: str
+    by: str
+    events: list[MovedEvent] = []
+    record: bytes | None = None
+    merges: list[tuple[str, str, str, float, int]] = []
+
+
+_adoption = msgspec.msgpack.Decoder(Adoption)
+_pack = msgspec.msgpack.Encoder().encode
 
 
 @dataclass
@@ -63,52 +98,25 @@ class _Owned:
     """The reader's consumer sequence last seen: a consumer without acknowledgements counts
     every message it sends, so a jump means messages were sent and never arrived (a
     connection dropped mid-delivery); the partition then reads again from `offset`."""
+    forwards: dict[str, int] | None = None
+    """Identity key -> the partition its record moved to (events for it go there)."""
 
 
-def bootstrap(settings: Settings) -> None:
-    """The cluster's shared schema (definitions, meta, leases) and its signing secret, made
-    once by whichever role starts first."""
-    conninfo, base = split_url(settings.db)
-    shared = PostgresStore(settings.db, writer_lock=False)
-    try:
-        shared._run("INSERT INTO meta (key, value) VALUES ('secret', md5(random()::text) || "
-                    "md5(random()::text)) ON CONFLICT (key) DO NOTHING")
-        row = shared._one("SELECT value FROM meta WHERE key = 'partitions'")
-        if row is None:
-            shared._run("INSERT INTO meta (key, value) VALUES ('partitions', %s) "
-                        "ON CONFLICT (key) DO NOTHING", (str(settings.partitions),))
-        elif int(row[0]) != settings.partitions:
-            raise ValueError(f"this cluster has {row[0]} partitions; the setting says "
-                             f"{settings.partitions} (partitions are fixed when a cluster "
-                             "starts)")
-        if settings.encryption_keys:
-            _seal_from_the_start(shared, base, settings)
-    finally:
-        shared.close()
-    leases = Leases(conninfo, base, settings.partitions, settings.lease_seconds)
-    try:
-        leases.create()
-    finally:
-        leases.close()
+class _Routing(msgspec.Struct):
+    type: str = ""
+    userId: str | int | None = None
+    anonymousId: str | int | None = None
+    previousId: str | int | None = None
 
 
-def _seal_from_the_start(shared: PostgresStore, base: str, settings: Settings) -> None:
-    """Make the cluster's envelope (one set of data keys for every partition) once, atomically:
-    roles starting together must not each make their own. A cluster that already holds data
-    written in the clear is refused: sealing it is `rotate-key --data`'s, on one store."""
-    if shared.get_meta(SEALING_META) is not None:
-        return
-    schemas = [partition_schema(base, p) for p in range(settings.partitions)]
-    found = [s for (s,) in shared._rows(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'events' "
-        "AND table_schema = ANY(%s)", (schemas,))]
-    if any(shared._one(f"SELECT EXISTS (SELECT 1 FROM {s}.events)")[0]  # type: ignore[index]
-           for s in found):
-        raise SealingError("this cluster holds personal data written without encryption; "
-                           "sealing it in place is not built (start a sealed cluster and "
-                           "replay the events into it)")
-    shared._run("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (SEALING_META, new_envelope(settings.encryption_keys)))
+_routing = msgspec.json.Decoder(_Routing)
+
+
+def _kept(engine: Engine, keys: tuple[str, ...]) -> list[str]:
+    """Identity keys as the partition's tables keep them (digests, where they are sealed)."""
+    store = engine.store
+    ring = store.ring if isinstance(store, SealedStore) else None
+    return [ring.key(k) for k in keys] if ring is not None else list(keys)
 
 
 class ClusterWorker:
@@ -124,6 +132,10 @@ class ClusterWorker:
         self.refused = 0  # events this worker's settings refuse (the gateway's accepted them)
         self.dropped = 0
         self.gaps = 0  # times a reader was found to have skipped messages (read again)
+        self.moved_out = 0  # records sent to another partition
+        self.adopted = 0  # records received from another partition
+        self.forwarded = 0  # events passed on to the partition their record moved to
+        self.kept_apart = 0  # moves refused (a key moved too recently)
         self._leases: Leases | None = None
         self._closing: list[asyncio.Future[None]] = []
         self._ended: list[_Owned] = []  # partitions let go of, whose tasks may still wait
@@ -254,7 +266,8 @@ class ClusterWorker:
         except BaseException:
             store.close()
             raise
-        own = self.owned[part] = _Owned(lease, store, engine, reader, lease.stream_seq)
+        own = self.owned[part] = _Owned(lease, store, engine, reader, lease.stream_seq,
+                                        forwards=store.forwards())
         own.task = asyncio.create_task(self._serve(js, part, own))
         _log.info("partition taken", extra={"worker": self.name, "partition": part,
                                             "epoch": lease.epoch, "from": lease.stream_seq,
@@ -278,7 +291,7 @@ class ClusterWorker:
                 continue
             try:
                 if msgs:
-                    self._apply(own, msgs)
+                    await self._apply(js, own, msgs)
                 if msgs or time.monotonic() - ticked >= 0.5:
                     ticked = time.monotonic()
                     own.engine.tick()
@@ -338,8 +351,8 @@ class ClusterWorker:
                 "worker": self.name, "partition": part, "error": repr(exc)})
             await asyncio.sleep(0.2)
 
-    def _apply(self, own: _Owned, msgs: list[Msg]) -> None:
-        """Events in commits; a privacy request among them is applied in its place."""
+    async def _apply(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> None:
+        """Events in commits; a control message among them is applied in its place."""
         run: list[Msg] = []
         for msg in msgs:
             kind = (msg.headers or {}).get(HEADER_CONTROL)
@@ -347,11 +360,16 @@ class ClusterWorker:
                 run.append(msg)
                 continue
             if run:
-                self._apply_events(own, run)
+                await self._apply_events(js, own, run)
                 run = []
-            self._control(own, kind, msg)
+            if kind == "move":
+                await self._move_out(js, own, msg)
+            elif kind == "adopt":
+                self._adopt(own, msg)
+            else:
+                self._control(own, kind, msg)
         if run:
-            self._apply_events(own, run)
+            await self._apply_events(js, own, run)
         own.offset = msgs[-1].metadata.sequence.stream
 
     def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
@@ -375,6 +393,13 @@ class ClusterWorker:
         if kind == "erase":
             report = privacy.erase(identifier, actor=actor, request_id=request_id,
                                    suppress=bool(req.get("suppress", True)))
+            moved = own.store.erase_moved(_kept(own.engine, (
+                *candidate_keys(identifier), *report.keys)))
+            if moved:
+                _log.info("erased what records moved away left", extra={
+                    "partition": part, "rows": moved})
+            if own.forwards:
+                own.forwards = own.store.forwards()
             if self.cache is not None:
                 self.cache.forget(report.record_ids, report.keys)
         elif kind == "suppress":
@@ -395,10 +420,15 @@ class ClusterWorker:
             _log.error("unknown control message; skipped", extra={"partition": part,
                                                                    "kind": kind})
 
-    def _apply_events(self, own: _Owned, msgs: list[Msg]) -> None:
-        """Commit the events in order. One this worker cannot read (not from a gateway of
-        this version) is set aside in its place, with the events before it committed first
-        (the partition's position never passes an event not committed)."""
+    async def _apply_events(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> None:
+        """Commit the events in order. Those whose record moved to another partition are
+        forwarded there first. One this worker cannot read (not from a gateway of this
+        version) is set aside in its place, with the events before it committed first (the
+        partition's position never passes an event not committed)."""
+        if own.forwards:
+            msgs = await self._forward(js, own, msgs)
+            if not msgs:
+                return
         events: list[Event] = []
         raws: list[bytes | None] = []
         offsets: dict[str, int] = {}
@@ -422,6 +452,145 @@ class ClusterWorker:
         if self.cache is not None and self._changed:  # committed: now readable
             self.cache.write(self._changed.values())
             self._changed.clear()
+
+    async def _forward(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> list[Msg]:
+        """Publish the events whose record moved away to its partition (with an id of their
+        own: the stream saw theirs); the rest, to apply here."""
+        forwards = own.forwards or {}
+        kept: list[Msg] = []
+        away: list[tuple[Msg, int]] = []
+        for msg in msgs:
+            try:
+                head = _routing.decode(msg.data)
+            except msgspec.DecodeError:
+                kept.append(msg)  # set aside where it is applied
+                continue
+            device = head.anonymousId if head.anonymousId not in (None, "") else (
+                head.previousId if head.type == "alias" else None)
+            key = (f"u:{head.userId}" if head.userId not in (None, "") else
+                   f"a:{device}" if device not in (None, "") else None)
+            to = forwards.get(key) if key is not None else None
+            if to is None:
+                kept.append(msg)
+            else:
+                away.append((msg, to))
+        if not away:
+            return msgs
+        s = self.settings
+        await asyncio.gather(*(js.publish(
+            f"{s.stream_subject}.{to}", msg.data, headers={
+                **(msg.headers or {}),
+                "Nats-Msg-Id": f"{(msg.headers or {}).get('Nats-Msg-Id', '')}>p{to}"})
+            for msg, to in away))
+        self.forwarded += len(away)
+        if not kept:  # the position passes them, written under the fence
+            own.store.advance(away[-1][0].metadata.sequence.stream)
+        return kept
+
+    # -- records moving between partitions
+    async def _move_out(self, js: JetStreamContext, own: _Owned, msg: Msg) -> None:
+        """Send the record that holds a key to the partition of the person it joined: its
+        events and the record go first (acknowledged), then one fenced transaction deletes
+        it here, leaves forwarding entries and points the keys' homes there. A key that moved
+        here within `identity_move_seconds` stays (the records stay apart, logged). Done
+        again after a takeover, it sends the same messages (deduplicated there)."""
+        part = own.lease.partition
+        try:
+            req = msgspec.json.decode(msg.data)
+            request, key, to, by = (str(req["request"]), str(req["key"]), int(req["to"]),
+                                    str(req["by"]))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            _log.error("move message unreadable; skipped", extra={
+                "partition": part, "stream_seq": msg.metadata.sequence.stream,
+                "error": repr(exc)})
+            own.store.advance(msg.metadata.sequence.stream)
+            return
+        forwards = own.forwards if own.forwards is not None else {}
+        now = self.clock.now()
+        if to == part or key in forwards or own.store.moved_since(
+                [key], now - self.settings.identity_move_seconds):
+            if to != part and key not in forwards:
+                self.kept_apart += 1
+                _log.warning("identity moved here too recently; the records stay apart",
+                             extra={"partition": part, "to": to})
+            own.store.advance(msg.metadata.sequence.stream)
+            return
+        engine = own.engine
+        gone = leaving(engine, key)
+        keys = [key]
+        if gone is not None and gone.record.user_id not in (None, by[2:]):
+            gone = None  # a device shared with someone else: only its key goes on
+            release(engine, key)
+        if gone is not None:
+            keys = sorted({*_kept(engine, gone.keys), by} - {""})
+            await self._send_record(js, own, gone, request, to, by)
+        own.store.move_out(gone, keys, to, now, msg.metadata.sequence.stream)
+        if gone is not None:
+            forget(engine, gone)
+            self.moved_out += 1
+            if self.cache is not None:
+                self.cache.forget(gone.record_ids, gone.keys)
+        forwards.update(dict.fromkeys(keys, to))
+        own.forwards = forwards
+        _log.info("record moved", extra={"partition": part, "to": to,
+                                         "record": gone is not None, "keys": len(keys)})
+
+    async def _send_record(self, js: JetStreamContext, own: _Owned, gone: Leaving,
+                           request: str, to: int, by: str) -> None:
+        chunks: list[list[MovedEvent]] = [[]]
+        size = 0
+        for e in gone.events:
+            if size > _CHUNK_BYTES:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(e)
+            size += len(e.payload) + 64
+        s = self.settings
+        base = Adoption(request, own.lease.partition, gone.record.id, by)
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            body = msgspec.structs.replace(
+                base, events=chunk, record=encode_profile(gone.record) if last else None,
+                merges=[(m.into_id, m.from_id, m.reason, m.ts, m.head) for m in gone.merges]
+                if last else [])
+            await js.publish(f"{s.stream_subject}.{to}", _pack(body),
+                             headers={"Nats-Msg-Id": f"{request}:adopt:{i}",
+                                      HEADER_CONTROL: "adopt"})
+
+    def _adopt(self, own: _Owned, msg: Msg) -> None:
+        """A record moving here: its events are logged (already counted), then the record is
+        merged into the person's (or kept as it is)."""
+        part = own.lease.partition
+        try:
+            adoption = _adoption.decode(msg.data)
+            record = decode_profile(adoption.record) if adoption.record is not None else None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            _log.error("moved record unreadable; skipped", extra={
+                "partition": part, "stream_seq": msg.metadata.sequence.stream,
+                "error": repr(exc)})
+            own.store.advance(msg.metadata.sequence.stream)
+            return
+        engine = own.engine
+        seq = msg.metadata.sequence.stream
+        engine.checkpoint()  # the writes below move the position past this message: only
+        if adoption.events:  # the last of them may
+            with own.store.passing(seq if record is None else 0):
+                adopt_events(engine, adoption.events, adoption.record_id)
+        if record is None:
+            if not adoption.events:
+                own.store.advance(seq)
+            return
+        with own.store.passing(seq):
+            into = adopt_record(engine, record, [Merge(*m) for m in adoption.merges],
+                                adoption.by, f"moved from partition {adoption.origin}")
+        if into is None:
+            own.store.advance(seq)
+            return
+        self.adopted += 1
+        if self.cache is not None:
+            profile = engine.peek(into)
+            if profile is not None:
+                self.cache.write([profile])
 
     def _commit(self, own: _Owned, events: list[Event], raws: list[bytes | None],
                 offsets: dict[str, int]) -> None:

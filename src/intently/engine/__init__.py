@@ -17,6 +17,15 @@ from ._dispatch import Dispatcher, channels_from_settings
 from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
 from ._jobs import analysable, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
+from ._moves import (
+    Leaving,
+    MovedEvent,
+    adopt_events,
+    adopt_record,
+    forget,
+    leaving,
+    release,
+)
 from ._pipeline import Pipeline, PipelineState, Processed
 from ._privacy import candidate_keys
 from ._replay import journeys_from_events, replay
@@ -36,8 +45,10 @@ __all__ = [
     "FileIngestResult",
     "HotState",
     "IngestResult",
+    "Leaving",
     "ManualClock",
     "MemoryState",
+    "MovedEvent",
     "Pipeline",
     "PipelineState",
     "Processed",
@@ -46,6 +57,8 @@ __all__ = [
     "SystemClock",
     "User",
     "Users",
+    "adopt_events",
+    "adopt_record",
     "analysable",
     "as_event",
     "audited",
@@ -54,10 +67,13 @@ __all__ = [
     "clv_state",
     "clv_view",
     "decode_event",
+    "forget",
     "ingest_file",
     "journeys_from_events",
+    "leaving",
     "mine_stored_rules",
     "offers_state",
+    "release",
     "replay",
     "rfm_state",
     "rfm_view",

@@ -261,6 +261,14 @@ class Runner:
             self._stored += 1
         return True
 
+    def settle_position(self, last: int, added: int) -> None:
+        """Events were logged outside `commit_batch` (a record moved here with its events),
+        up to position `last`."""
+        self._seq = max(self._seq, last)
+        self.state.position = self._seq + 1
+        if self._stored >= 0:
+            self._stored += added
+
     def _put_effects(self, tx: LogTransaction, effects: Effects) -> None:
         """The messages and journal rows the scenarios produced, with the events' transaction."""
         encode = _encode

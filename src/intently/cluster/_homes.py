@@ -1,0 +1,192 @@
+"""Where each customer lives: the directory of homes, and how a gateway routes by it.
+
+Every user id and device id (`u:…`, `a:…`) a gateway has seen has a home partition in the
+shared schema's `homes` table. An event goes to the home of its user id, else of its device;
+keys seen for the first time are filed under the partition the event goes to (a new customer:
+the hash of the device id, as `partition_of` says). So a device's journey before sign-in and
+the person's later events meet in one partition.
+
+When an event joins a user id homed in one partition with a device homed in another (a second
+device signs in), the event goes to the user's home, and the gateway sends a `move` control
+message to the device's home: that partition's owner sends the device's record there and
+leaves forwarding entries (`_moves`). The directory is changed by the owner, in its fenced
+transaction, so it never points at a partition that does not hold the record yet; until then
+the device's events still go to the old home, which forwards them.
+
+Gateways cache homes for `HOME_TTL_S`: a stale entry costs a forwarded hop, never a lost
+event."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from ..events import Event
+from ._layout import partition_of
+
+_log = logging.getLogger("intently.cluster")
+HOME_TTL_S = 60.0
+"""How long a gateway trusts a home it read (moves change homes)."""
+CACHE_MAX = 500_000
+"""Homes a gateway keeps in memory (the oldest half goes when it is full)."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """A device's record to move: from the partition that holds `key` to `to`, joined there
+    to the user `by`. `request`: its id (a resend of the event sends the same one)."""
+
+    request: str
+    key: str
+    home: int
+    to: int
+    by: str
+
+
+def routing_keys(ev: Event) -> tuple[str | None, str | None]:
+    """The event's user key and device key (None where it has none): an `alias` call's
+    previous id stands for the device."""
+    device = ev.anonymous_id or (ev.previous_id if ev.type == "alias" else None)
+    return (f"u:{ev.user_id}" if ev.user_id else None, f"a:{device}" if device else None)
+
+
+def plan(events: list[Event], homes: dict[str, int], partitions: int
+         ) -> tuple[list[int], dict[str, int], list[Move]]:
+    """Each event's partition, the keys to file (key -> home) and the moves, given the
+    homes known (`homes` is not changed). Events are taken in order: a key filed by one
+    event is home for the next, and a device asked to move goes to its new home for the
+    rest of the request."""
+    parts: list[int] = []
+    new: dict[str, int] = {}
+    moves: list[Move] = []
+    moving: dict[str, int] = {}
+
+    def home(key: str | None) -> int | None:
+        if key is None:
+            return None
+        found = moving.get(key, new.get(key))
+        return homes.get(key) if found is None else found
+
+    for ev in events:
+        user, device = routing_keys(ev)
+        hu, hd = home(user), home(device)
+        if hu is not None:
+            part = hu
+            if device is not None and hd is None:
+                new[device] = hu
+            elif device is not None and hd != hu:
+                moving[device] = hu
+                moves.append(Move(f"{ev.message_id}:move", device, hd, hu,  # type: ignore[arg-type]
+                                  user))  # type: ignore[arg-type]
+        elif hd is not None:
+            part = hd
+            if user is not None:
+                new[user] = hd
+        else:
+            part = partition_of(ev, partitions)
+            for key in (user, device):
+                if key is not None:
+                    new[key] = part
+        parts.append(part)
+    return parts, new, moves
+
+
+class Homes:
+    """A gateway's view of the directory: a cache over the `homes` table, and the filing of
+    new keys (the first gateway to file a key wins; the others read its choice)."""
+
+    def __init__(self, conninfo: str, schema: str, partitions: int) -> None:
+        self._conninfo = conninfo
+        self._table = f"{schema}.homes"
+        self.partitions = partitions
+        self._cache: dict[str, tuple[int, float]] = {}
+        self._db: psycopg.Connection[tuple[object, ...]] | None = None
+        self._lock = threading.Lock()
+        self.filed = 0
+        self.moves = 0
+
+    def cached(self, events: list[Event]) -> dict[str, int] | None:
+        """The homes of these events' keys from memory, or None when one must be read (or
+        filed): then call `route` off the event loop."""
+        now = time.monotonic()
+        cache = self._cache
+        found: dict[str, int] = {}
+        for ev in events:
+            for key in routing_keys(ev):
+                if key is None or key in found:
+                    continue
+                hit = cache.get(key)
+                if hit is None or now - hit[1] > HOME_TTL_S:
+                    return None
+                found[key] = hit[0]
+        return found
+
+    def route(self, events: list[Event], known: dict[str, int] | None = None
+              ) -> tuple[list[int], list[Move]]:
+        """Each event's partition, and the moves to send (after the events are stored).
+        New keys are filed in the directory first (blocking: call it off the event loop
+        unless `known` came from `cached` and nothing is new)."""
+        homes = known if known is not None else self._read(events)
+        for _ in range(3):  # another gateway may file a key first: plan again with its home
+            parts, new, moves = plan(events, homes, self.partitions)
+            if not new:
+                return parts, moves
+            winners = self._file(new)
+            lost = {k: p for k, p in winners.items() if new[k] != p}
+            homes = {**homes, **winners}
+            if not lost:
+                return parts, moves
+            _log.info("homes filed by another gateway first; routing again",
+                      extra={"keys": len(lost)})
+        return parts, moves
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self._conninfo, autocommit=True,
+                                       application_name="intently-gateway")
+        return self._db
+
+    def _read(self, events: list[Event]) -> dict[str, int]:
+        keys = sorted({k for ev in events for k in routing_keys(ev) if k is not None})
+        if not keys:
+            return {}
+        with self._lock:
+            rows = self._connection().execute(
+                f"SELECT key, part FROM {self._table} WHERE key = ANY(%s)",  # type: ignore[arg-type]
+                (keys,)).fetchall()
+        found = {str(k): int(p) for k, p in rows}  # type: ignore[call-overload]
+        self._remember(found)
+        return found
+
+    def _file(self, new: dict[str, int]) -> dict[str, int]:
+        """File keys (the first filing wins); every key's home afterwards."""
+        keys = sorted(new)
+        with self._lock:
+            rows = self._connection().execute(
+                f"INSERT INTO {self._table} (key, part) "  # type: ignore[arg-type]
+                "SELECT * FROM unnest(%s::text[], %s::int[]) "
+                "ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, part",
+                (keys, [new[k] for k in keys])).fetchall()
+        found = {str(k): int(p) for k, p in rows}  # type: ignore[call-overload]
+        self.filed += len(found)
+        self._remember(found)
+        return found
+
+    def _remember(self, found: dict[str, int]) -> None:
+        cache = self._cache
+        if len(cache) + len(found) > CACHE_MAX:
+            for key in list(cache)[: len(cache) // 2]:
+                del cache[key]
+        now = time.monotonic()
+        for key, part in found.items():
+            cache[key] = (part, now)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
