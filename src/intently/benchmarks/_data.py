@@ -7,6 +7,6 @@ import msgspec
 from ..testing import Shop
 
 
-def shop_events(users: int, days: float, seed: int = 11) -> list[bytes]:
+def shop_events(users: int, days: float, seed: int = 11, first: int = 0) -> list[bytes]:
     encode = msgspec.json.encode
-    return [encode(ev) for ev in Shop(users=users, days=days, seed=seed).events()]
+    return [encode(ev) for ev in Shop(users=users, days=days, seed=seed, first=first).events()]

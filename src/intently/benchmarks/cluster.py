@@ -10,7 +10,11 @@ names (its keys removed at the end). Figures:
   (no worker running), next to `cluster_embedded_events_per_s`, the same bodies posted to
   `intently serve` on SQLite (200 = durable in both);
 - `cluster_apply_events_per_s_1` and `_2`: a backlog of events applied by one, then two
-  workers (from the first event read to the last committed);
+  workers (from the first event read to the last committed), each backlog new customers;
+- `cluster_new_devices_events_per_s_2`, `cluster_moves_per_s_2`: the first backlog's
+  customers come back on new devices and sign in (a storm of moves: most devices begin in
+  another partition than their person's, so their records move there), applied by two
+  workers; `cluster_moved_records` says how many moved;
 - `cluster_event_to_outbox_ms_p50/p99`: from the gateway's receipt of an event to its
   scenario's message being written to the outbox, one event at a time, two workers running
   (once they have written the checkpoints the backlogs left);
@@ -84,7 +88,8 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
              users: int, partitions: int, batch: int, clients: int, pings: int,
              decides: int) -> dict[str, Any]:
     first = shop_events(users, 30, seed=31)
-    second = shop_events(users, 30, seed=32)
+    second = shop_events(users, 30, seed=32, first=users)  # other customers
+    returning = shop_events(users, 30, seed=33)  # the first ones, on other devices
     bodies = [_body(first[i : i + batch]) for i in range(0, len(first), batch)]
     figures: dict[str, Any] = {"cluster_events": len(first), "cluster_partitions": partitions}
 
@@ -133,6 +138,7 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
             workers[0].wait(60)
     figures["cluster_apply_vs_embedded_2"] = round(
         figures["cluster_apply_events_per_s_2"] / figures["cluster_embedded_events_per_s"], 3)
+    figures.update(_new_devices(gateway, returning, batch, clients, applied))
     wait_until(lambda: applied.owners() == 2, 60, "two workers never shared the partitions")
     wait_until(applied.settled, 120, "the workers never wrote their checkpoints")
 
@@ -141,6 +147,24 @@ def _measure(env: dict[str, str], url: str, tmp: Path, procs: list[subprocess.Po
     figures.update(_recovery(procs[-2:], applied))
     applied.close()
     return figures
+
+
+def _new_devices(gateway: str, events: list[bytes], batch: int, clients: int,
+                 applied: _Applied) -> dict[str, float]:
+    """Returning customers on new devices, posted through the gateway while two workers
+    run, until every event is applied and every moved record has left its old partition."""
+    base, moved = applied.count(), applied.moved()
+    started = time.perf_counter()
+    _load(f"{gateway}/v1/batch", [_body(events[i : i + batch])
+                                  for i in range(0, len(events), batch)], clients)
+    want = base + len(events)
+    wait_until(lambda: applied.count() == want and applied.moved() > moved, 600,
+               "the new devices were never applied")
+    took = time.perf_counter() - started
+    records = applied.moved() - moved
+    return {"cluster_new_devices_events_per_s_2": round(len(events) / took),
+            "cluster_moves_per_s_2": round(records / took, 1),
+            "cluster_moved_records": records}
 
 
 def _event_to_outbox(gateway: str, applied: _Applied, pings: int) -> dict[str, float]:
@@ -212,6 +236,19 @@ class _Applied:
         if not schemas:
             return 0
         query = " + ".join(f"(SELECT count(*) FROM {s}.events)" for s in schemas)
+        row = self._db.execute(f"SELECT {query}").fetchone()  # type: ignore[arg-type]
+        return int(row[0]) if row else 0
+
+    def moved(self) -> int:
+        """Records moved out of a partition so far."""
+        found = {r[0] for r in self._db.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = "
+            "'forwards' AND table_schema = ANY(%s)", (self.schemas,))}
+        schemas = [s for s in self.schemas if s in found]
+        if not schemas:
+            return 0
+        query = " + ".join(f"(SELECT count(DISTINCT record_id) FROM {s}.forwards WHERE "
+                           "record_id <> '')" for s in schemas)
         row = self._db.execute(f"SELECT {query}").fetchone()  # type: ignore[arg-type]
         return int(row[0]) if row else 0
 

@@ -36,6 +36,9 @@ class PartitionStore(PostgresStore):
         self.floor = 0
         """The stream position a write moves past whatever it claims (the control message
         being applied; 0 between them)."""
+        self.ceiling: int | None = None
+        """The stream position no write moves past (just before moves and adoptions
+        gathered and not applied yet; None when there are none)."""
         self._homes = f"{cluster_schema}.homes"
         self._run("CREATE TABLE IF NOT EXISTS forwards (key TEXT PRIMARY KEY, "
                   "part INTEGER NOT NULL, record_id TEXT NOT NULL, "
@@ -61,42 +64,45 @@ class PartitionStore(PostgresStore):
         """Identity key -> the partition its record moved to."""
         return {str(k): int(p) for k, p in self._rows("SELECT key, part FROM forwards")}
 
-    def moved_since(self, keys: Sequence[str], since: float) -> bool:
-        """Whether one of these keys moved home (into this partition) after `since`."""
-        row = self._one(f"SELECT EXISTS (SELECT 1 FROM {self._homes} "  # type: ignore[arg-type]
-                        "WHERE key = ANY(%s) AND moved_at > %s)", (list(keys), since))
-        return bool(row and row[0])
+    def moved_since(self, keys: Sequence[str], since: float) -> set[str]:
+        """Those of these keys that moved home (into this partition) after `since`."""
+        return {str(k) for (k,) in self._rows(
+            f"SELECT key FROM {self._homes} WHERE key = ANY(%s) "  # type: ignore[arg-type]
+            "AND moved_at > %s", (list(keys), since))}
 
-    def move_out(self, gone: Leaving | None, keys: Sequence[str], to: int, now: float,
-                 seq: int) -> None:
-        """In one fenced transaction: delete what moved (`gone`: the records, their
-        identities, events, merges, memberships and timers; their messages and journal stay,
-        as the history of what was sent from here) and the identities of `keys` (a key that
-        moves alone), leave forwarding entries for `keys`, and
-        point their homes at partition `to`; the position passes the move (`seq`)."""
+    def move_out(self, going: Sequence[tuple[Leaving | None, Sequence[str], int]],
+                 now: float) -> None:
+        """In one fenced transaction, for each (`gone`, `keys`, `to`): delete what moved
+        (`gone`: the records, their identities, events, merges, memberships and timers;
+        their messages and journal stay, as the history of what was sent from here) and the
+        identities of `keys` (a key that moves alone), leave forwarding entries for `keys`,
+        and point their homes at partition `to`."""
         part = self.lease.partition
-        record = gone.record.id if gone is not None else ""
+        ids = [rid for gone, _, _ in going if gone is not None for rid in gone.record_ids]
+        seqs = [seq for gone, _, _ in going if gone is not None for seq in gone.seqs]
+        held = [k for gone, _, _ in going if gone is not None for k in gone.keys]
+        keys = [k for _, ks, _ in going for k in ks]
+        tos = [to for _, ks, to in going for _ in ks]
+        records = [gone.record.id if gone is not None else "" for gone, ks, _ in going
+                   for _ in ks]
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
-            if gone is not None:
-                ids = list(gone.record_ids)
-                for table, column, values in (
-                        ("events", "seq", list(gone.seqs)),
-                        ("profiles", "id", ids), ("identities", "profile_id", ids),
-                        ("identities", "key", list(gone.keys)), ("merges", "into_id", ids),
-                        ("merges", "from_id", ids), ("segment_members", "profile_id", ids),
-                        ("timers", "profile_id", ids)):
+            for table, column, values in (
+                    ("events", "seq", seqs), ("profiles", "id", ids),
+                    ("identities", "profile_id", ids), ("identities", "key", held + keys),
+                    ("merges", "into_id", ids), ("merges", "from_id", ids),
+                    ("segment_members", "profile_id", ids), ("timers", "profile_id", ids)):
+                if values:
                     cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)",  # type: ignore[arg-type]
                                 (values,))
-            cur.execute("DELETE FROM identities WHERE key = ANY(%s)", (list(keys),))
             cur.execute("INSERT INTO forwards (key, part, record_id, at) "
-                        "SELECT k, %s, %s, %s FROM unnest(%s::text[]) AS t(k) "
-                        "ON CONFLICT (key) DO UPDATE SET part = excluded.part, "
+                        "SELECT k, p, r, %s FROM unnest(%s::text[], %s::int[], %s::text[]) "
+                        "AS t(k, p, r) ON CONFLICT (key) DO UPDATE SET part = excluded.part, "
                         "record_id = excluded.record_id, at = excluded.at",
-                        (to, record, now, list(keys)))
-            cur.execute(f"UPDATE {self._homes} SET part = %s, moved_at = %s "  # type: ignore[arg-type]
-                        "WHERE key = ANY(%s) AND part = %s", (to, now, list(keys), part))
-            with self.passing(seq):
-                self._fence(cur, ())
+                        (now, keys, tos, records))
+            cur.execute(f"UPDATE {self._homes} h SET part = t.p, moved_at = %s "  # type: ignore[arg-type]
+                        "FROM unnest(%s::text[], %s::int[]) AS t(k, p) "
+                        "WHERE h.key = t.k AND h.part = %s", (now, keys, tos, part))
+            self._fence(cur, ())
 
     def erase_moved(self, keys: Sequence[str]) -> int:
         """An erasure's part here beyond the records this partition holds: the messages,
@@ -125,6 +131,8 @@ class PartitionStore(PostgresStore):
     def _fence(self, cur: psycopg.Cursor[Any], claimed: Sequence[str]) -> None:
         offsets = self.offsets
         seq = max(self.floor, max((offsets.get(m, 0) for m in claimed), default=0))
+        if self.ceiling is not None:
+            seq = min(seq, self.ceiling)
         lease = self.lease
         cur.execute(
             f"UPDATE {self._leases} SET stream_seq = greatest(stream_seq, %s) "  # type: ignore[arg-type]

@@ -33,12 +33,13 @@ from .._errors import StoreError, ValidationError
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..engine import (
+    Arrival,
     Engine,
     Leaving,
     MovedEvent,
     Processed,
     adopt_events,
-    adopt_record,
+    adopt_records,
     candidate_keys,
     forget,
     leaving,
@@ -352,25 +353,52 @@ class ClusterWorker:
             await asyncio.sleep(0.2)
 
     async def _apply(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> None:
-        """Events in commits; a control message among them is applied in its place."""
+        """Events in commits; a privacy request or definition among them is applied in its
+        place. Moves and adoptions are gathered and applied together once the events before
+        the next such request (or the fetch's end) are in: a record's events that came
+        before its move are applied here and move with it, so the order among them does not
+        matter, and a move storm (many devices signing in) costs a few transactions per
+        fetch instead of a few per record. Until they are applied, the partition's position
+        stays before the first of them."""
         run: list[Msg] = []
+        moves: list[Msg] = []
+        adopts: list[Msg] = []
+        store = own.store
         for msg in msgs:
             kind = (msg.headers or {}).get(HEADER_CONTROL)
             if kind is None:
                 run.append(msg)
                 continue
+            if kind in ("move", "adopt"):
+                if store.ceiling is None:
+                    store.ceiling = msg.metadata.sequence.stream - 1
+                (moves if kind == "move" else adopts).append(msg)
+                continue
             if run:
                 await self._apply_events(js, own, run)
                 run = []
-            if kind == "move":
-                await self._move_out(js, own, msg)
-            elif kind == "adopt":
-                self._adopt(own, msg)
-            else:
-                self._control(own, kind, msg)
+            if moves or adopts:
+                await self._settle(js, own, moves, adopts, run_until=msg)
+                moves, adopts = [], []
+            self._control(own, kind, msg)
         if run:
             await self._apply_events(js, own, run)
+        if moves or adopts:
+            await self._settle(js, own, moves, adopts, run_until=msgs[-1])
         own.offset = msgs[-1].metadata.sequence.stream
+
+    async def _settle(self, js: JetStreamContext, own: _Owned, moves: list[Msg],
+                      adopts: list[Msg], run_until: Msg) -> None:
+        """Apply the moves and adoptions gathered, then let the position pass everything
+        applied before `run_until` (done again after a crash, they change nothing more)."""
+        if adopts:
+            self._adopt(own, adopts)
+        if moves:
+            await self._move_out(js, own, moves)
+        own.store.ceiling = None
+        own.store.advance(run_until.metadata.sequence.stream - (
+            0 if (run_until.headers or {}).get(HEADER_CONTROL) in (None, "move", "adopt")
+            else 1))
 
     def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
         """A request sent to every partition, applied here to what this one holds, in order
@@ -488,52 +516,68 @@ class ClusterWorker:
         return kept
 
     # -- records moving between partitions
-    async def _move_out(self, js: JetStreamContext, own: _Owned, msg: Msg) -> None:
-        """Send the record that holds a key to the partition of the person it joined: its
-        events and the record go first (acknowledged), then one fenced transaction deletes
-        it here, leaves forwarding entries and points the keys' homes there. A key that moved
-        here within `identity_move_seconds` stays (the records stay apart, logged). Done
-        again after a takeover, it sends the same messages (deduplicated there)."""
+    async def _move_out(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> None:
+        """Send each record that holds a key asked for to the partition of the person it
+        joined: their events and records go first (acknowledged), then one fenced
+        transaction deletes them here, leaves forwarding entries and points the keys' homes
+        there. A key that moved here within `identity_move_seconds` stays (the records stay
+        apart, logged). Done again after a takeover, it sends the same messages
+        (deduplicated there)."""
         part = own.lease.partition
-        try:
-            req = msgspec.json.decode(msg.data)
-            request, key, to, by = (str(req["request"]), str(req["key"]), int(req["to"]),
-                                    str(req["by"]))
-        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
-            _log.error("move message unreadable; skipped", extra={
-                "partition": part, "stream_seq": msg.metadata.sequence.stream,
-                "error": repr(exc)})
-            own.store.advance(msg.metadata.sequence.stream)
-            return
+        asked: dict[str, tuple[str, int, str]] = {}  # key -> (request, to, by): the first ask
+        for msg in msgs:
+            try:
+                req = msgspec.json.decode(msg.data)
+                asked.setdefault(str(req["key"]), (str(req["request"]), int(req["to"]),
+                                                   str(req["by"])))
+            except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+                _log.error("move message unreadable; skipped", extra={
+                    "partition": part, "stream_seq": msg.metadata.sequence.stream,
+                    "error": repr(exc)})
         forwards = own.forwards if own.forwards is not None else {}
         now = self.clock.now()
-        if to == part or key in forwards or own.store.moved_since(
-                [key], now - self.settings.identity_move_seconds):
-            if to != part and key not in forwards:
+        recent = own.store.moved_since(list(asked), now - self.settings.identity_move_seconds)
+        engine = own.engine
+        engine.checkpoint()  # the store holds what the records hold
+        going: list[tuple[Leaving | None, list[str], int]] = []
+        sends: list[tuple[Leaving, str, int, str]] = []
+        taken: set[str] = set()  # records already going (two of their keys asked)
+        for key, (request, to, by) in asked.items():
+            if to == part or key in forwards:
+                continue
+            if key in recent:
                 self.kept_apart += 1
                 _log.warning("identity moved here too recently; the records stay apart",
                              extra={"partition": part, "to": to})
-            own.store.advance(msg.metadata.sequence.stream)
+                continue
+            gone = leaving(engine, key)
+            if gone is not None and gone.record.id in taken:
+                continue
+            keys = [key]
+            if gone is not None and gone.record.user_id not in (None, by[2:]):
+                gone = None  # a device shared with someone else: only its key goes on
+                release(engine, key)
+            if gone is not None:
+                taken.add(gone.record.id)
+                keys = sorted({*_kept(engine, gone.keys), by} - {""})
+                sends.append((gone, request, to, by))
+            going.append((gone, keys, to))
+        if not going:
             return
-        engine = own.engine
-        gone = leaving(engine, key)
-        keys = [key]
-        if gone is not None and gone.record.user_id not in (None, by[2:]):
-            gone = None  # a device shared with someone else: only its key goes on
-            release(engine, key)
-        if gone is not None:
-            keys = sorted({*_kept(engine, gone.keys), by} - {""})
-            await self._send_record(js, own, gone, request, to, by)
-        own.store.move_out(gone, keys, to, now, msg.metadata.sequence.stream)
-        if gone is not None:
-            forget(engine, gone)
-            self.moved_out += 1
-            if self.cache is not None:
-                self.cache.forget(gone.record_ids, gone.keys)
-        forwards.update(dict.fromkeys(keys, to))
+        await asyncio.gather(*(self._send_record(js, own, gone, request, to, by)
+                               for gone, request, to, by in sends))
+        engine.checkpoint()  # the records that let a key go
+        own.store.move_out(going, now)
+        for gone, keys, to in going:
+            if gone is not None:
+                forget(engine, gone)
+                self.moved_out += 1
+                if self.cache is not None:
+                    self.cache.forget(gone.record_ids, gone.keys)
+            forwards.update(dict.fromkeys(keys, to))
         own.forwards = forwards
-        _log.info("record moved", extra={"partition": part, "to": to,
-                                         "record": gone is not None, "keys": len(keys)})
+        _log.info("records moved", extra={"partition": part, "records": len(sends),
+                                          "keys": len(going) - len(sends)})
 
     async def _send_record(self, js: JetStreamContext, own: _Owned, gone: Leaving,
                            request: str, to: int, by: str) -> None:
@@ -557,40 +601,34 @@ class ClusterWorker:
                              headers={"Nats-Msg-Id": f"{request}:adopt:{i}",
                                       HEADER_CONTROL: "adopt"})
 
-    def _adopt(self, own: _Owned, msg: Msg) -> None:
-        """A record moving here: its events are logged (already counted), then the record is
-        merged into the person's (or kept as it is)."""
+    def _adopt(self, own: _Owned, msgs: list[Msg]) -> None:
+        """Records moving here: their events are logged (already counted), then each record
+        is merged into the person's (or kept as it is)."""
         part = own.lease.partition
-        try:
-            adoption = _adoption.decode(msg.data)
-            record = decode_profile(adoption.record) if adoption.record is not None else None
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            _log.error("moved record unreadable; skipped", extra={
-                "partition": part, "stream_seq": msg.metadata.sequence.stream,
-                "error": repr(exc)})
-            own.store.advance(msg.metadata.sequence.stream)
-            return
+        adoptions: list[Adoption] = []
+        arrivals: list[Arrival] = []
+        for msg in msgs:
+            try:
+                adoption = _adoption.decode(msg.data)
+                if adoption.record is not None:
+                    arrivals.append(Arrival(
+                        decode_profile(adoption.record),
+                        tuple(Merge(*m) for m in adoption.merges), adoption.by,
+                        f"moved from partition {adoption.origin}"))
+                adoptions.append(adoption)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                _log.error("moved record unreadable; skipped", extra={
+                    "partition": part, "stream_seq": msg.metadata.sequence.stream,
+                    "error": repr(exc)})
         engine = own.engine
-        seq = msg.metadata.sequence.stream
-        engine.checkpoint()  # the writes below move the position past this message: only
-        if adoption.events:  # the last of them may
-            with own.store.passing(seq if record is None else 0):
-                adopt_events(engine, adoption.events, adoption.record_id)
-        if record is None:
-            if not adoption.events:
-                own.store.advance(seq)
+        engine.checkpoint()
+        adopt_events(engine, [(a.record_id, a.events) for a in adoptions if a.events])
+        if not arrivals:
             return
-        with own.store.passing(seq):
-            into = adopt_record(engine, record, [Merge(*m) for m in adoption.merges],
-                                adoption.by, f"moved from partition {adoption.origin}")
-        if into is None:
-            own.store.advance(seq)
-            return
-        self.adopted += 1
-        if self.cache is not None:
-            profile = engine.peek(into)
-            if profile is not None:
-                self.cache.write([profile])
+        targets = adopt_records(engine, arrivals)
+        self.adopted += len(arrivals)
+        if self.cache is not None and targets:
+            self.cache.write(targets)
 
     def _commit(self, own: _Owned, events: list[Event], raws: list[bytes | None],
                 offsets: dict[str, int]) -> None:

@@ -18,10 +18,11 @@ from ._engine import Engine
 from ._ingest import FileIngestResult, ingest_file
 from ._jobs import analysable, clv_view, mine_stored_rules, rfm_view, update_clv, update_rfm
 from ._moves import (
+    Arrival,
     Leaving,
     MovedEvent,
     adopt_events,
-    adopt_record,
+    adopt_records,
     forget,
     leaving,
     release,
@@ -38,6 +39,7 @@ from ._worker import EngineWorker
 __all__ = [
     "ROLES",
     "SUPPRESSED_EVENTS",
+    "Arrival",
     "Clock",
     "Dispatcher",
     "Engine",
@@ -58,7 +60,7 @@ __all__ = [
     "User",
     "Users",
     "adopt_events",
-    "adopt_record",
+    "adopt_records",
     "analysable",
     "as_event",
     "audited",

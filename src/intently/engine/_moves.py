@@ -60,9 +60,8 @@ class Leaving:
 
 
 def leaving(runner: Engine, key: str) -> Leaving | None:
-    """What moves with the record that holds `key` (None: no record here holds it). Writes a
-    checkpoint first, so the store holds everything the engine knows."""
-    runner.checkpoint()
+    """What moves with the record that holds `key` (None: no record here holds it). Call it
+    after a checkpoint, so the store holds everything the engine knows."""
     pid = runner.state.lookup(key)
     profile = runner.state.peek(pid) if pid is not None else None
     if profile is None:
@@ -96,8 +95,9 @@ def forget(runner: Runner, gone: Leaving) -> None:
 
 
 def release(runner: Runner, key: str) -> None:
-    """Take an identity key off the record that holds it here, and write that record: the
-    key moved to someone else's record in another engine (a device two people sign in on)."""
+    """Take an identity key off the record that holds it here: the key moved to someone
+    else's record in another engine (a device two people sign in on). The record is written
+    at the next checkpoint."""
     state = runner.state
     pid = state.lookup(key)
     if pid is not None:
@@ -106,25 +106,26 @@ def release(runner: Runner, key: str) -> None:
             profile.identities.remove(key)
             state.touch(pid)
     state.dirty_identities.pop(key, None)
-    runner.checkpoint()
-    state.identities[key] = None
 
 
-def adopt_events(runner: Runner, events: Sequence[MovedEvent], record_id: str) -> int:
-    """Log events that moved here, under the moved record's id, as already applied (the
-    record that counted them moves too). Returns how many were new here. Call it right
-    after a checkpoint: the replay position moves past these events."""
+def adopt_events(runner: Runner, moved: Sequence[tuple[str, Sequence[MovedEvent]]]) -> int:
+    """Log events that moved here, each group under its moved record's id, as already
+    applied (the records that counted them move too), in one transaction. Returns how many
+    were new here. Call it right after a checkpoint: the replay position moves past them."""
     if runner.state.unwritten():
         raise RuntimeError("moved events are logged right after a checkpoint")
+    events = [(rid, e) for rid, group in moved for e in group]
+    if not events:
+        return 0
     with runner.store.transaction() as tx:
         first = tx.next_seq()
-        dupes = tx.claim([e.message_id for e in events], first)
+        dupes = tx.claim([e.message_id for _, e in events], first)
         rows = []
-        prev = 0
-        for i, e in enumerate(events):
+        prev: dict[str, int] = {}
+        for i, (rid, e) in enumerate(events):
             if i not in dupes:
-                rows.append((first + i, record_id, e.ts, e.received_at, e.payload, prev))
-                prev = first + i
+                rows.append((first + i, rid, e.ts, e.received_at, e.payload, prev.get(rid, 0)))
+                prev[rid] = first + i
         tx.append(rows)
         last = rows[-1][0] if rows else runner.last_seq
         tx.put_state(last, {}, {}, [])  # a recovery starts after them
@@ -132,39 +133,53 @@ def adopt_events(runner: Runner, events: Sequence[MovedEvent], record_id: str) -
     return len(rows)
 
 
-def adopt_record(runner: Runner, record: Profile, merges: Sequence[Merge], by: str,
-                 reason: str) -> str | None:
-    """Merge a record that moved here into the one `by` (a key) or one of its own keys
-    names here, or keep it as it is when none does. Returns the record it lives in now;
-    None when it was adopted before (a message sent again: its `m:` key is known here).
-    Its one write is the checkpoint at the end."""
+@dataclass(frozen=True)
+class Arrival:
+    """A record that moved here: to join the record `by` (a key) names."""
+
+    record: Profile
+    merges: tuple[Merge, ...]
+    by: str
+    reason: str
+
+
+def adopt_records(runner: Runner, arrivals: Sequence[Arrival]) -> list[Profile]:
+    """Merge each record that moved here into the one its `by` key or one of its own keys
+    names here, or keep it as it is when none does; one checkpoint writes them all. Returns
+    the records they live in now (one adopted before, sent again, is skipped: its `m:` key
+    is known here). Call it after its events were logged (`adopt_events`)."""
     state, pipeline = runner.state, runner.pipeline
-    if state.lookup(f"m:{record.id}") is not None:
-        return None
     now = runner.clock.now()
-    keys = [k for k in record.identities if not k.startswith("m:")]
-    into_id = next((pid for k in (by, *keys) if (pid := state.lookup(k)) is not None), None)
-    latest = runner.store.timeline([record.id], limit=1)
-    record.last_seq = latest[0].seq if latest else 0  # its events' positions here
-    log = list(merges)
-    if into_id is None:
-        state.adopt(record)
-        target = record
-    else:
-        target = state.get(into_id)
-        if target.id == record.id:  # a record of the same id began here meanwhile
-            _log.warning("moved record meets one of its id; merged", extra={"record": into_id})
-        else:
-            log.append(Merge(target.id, record.id, reason, now, record.last_seq))
-        merge_into(target, record, runner.pipeline.resolver.chain_limit)
-        state.touch(target.id)
-    for key in (*record.identities, f"m:{record.id}"):
-        state.assign(key, target.id)
     book = pipeline.segments
-    changes = book.evaluate_some(target, list(book.compiled), now) if book else []
-    runner.changed(target, changes, now)
-    pipeline.resolver.merges.extend(log)
+    targets: dict[str, Profile] = {}
+    for arrival in arrivals:
+        record = arrival.record
+        if state.lookup(f"m:{record.id}") is not None:
+            continue
+        keys = [k for k in record.identities if not k.startswith("m:")]
+        into_id = next((pid for k in (arrival.by, *keys)
+                        if (pid := state.lookup(k)) is not None), None)
+        latest = runner.store.timeline([record.id], limit=1)
+        record.last_seq = latest[0].seq if latest else 0  # its events' positions here
+        log = list(arrival.merges)
+        if into_id is None:
+            state.adopt(record)
+            target = record
+        else:
+            target = state.get(into_id)
+            if target.id == record.id:  # a record of the same id began here meanwhile
+                _log.warning("moved record meets one of its id; merged",
+                             extra={"record": into_id})
+            else:
+                log.append(Merge(target.id, record.id, arrival.reason, now, record.last_seq))
+            merge_into(target, record, pipeline.resolver.chain_limit)
+            state.touch(target.id)
+        for key in (*record.identities, f"m:{record.id}"):
+            state.assign(key, target.id)
+        changes = book.evaluate_some(target, list(book.compiled), now) if book else []
+        runner.changed(target, changes, now)
+        pipeline.resolver.merges.extend(log)
+        targets[target.id] = target
     runner.checkpoint()
-    _log.info("record adopted", extra={"record": record.id, "into": target.id,
-                                       "merged": into_id is not None})
-    return target.id
+    _log.info("records adopted", extra={"records": len(arrivals), "into": len(targets)})
+    return list(targets.values())

@@ -62,8 +62,11 @@ class Shop:
     journey's outcome. Same seed, same shop."""
 
     def __init__(self, users: int = 1000, days: float = 30.0, seed: int = 7,
-                 start: float = DEFAULT_START) -> None:
+                 start: float = DEFAULT_START, first: int = 0) -> None:
+        """`first`: the number of the first customer (`c000000` by default): another
+        population, or the same people (on other devices, with another seed)."""
         self.users, self.days, self.seed, self.start = users, days, seed, start
+        self.first = first
         self.catalog = Catalog()
         self.customers = [self._customer(i) for i in range(users)]
 
@@ -73,8 +76,9 @@ class Shop:
         tz = rng.choice(TIMEZONES)
         consents = {"email": rng.random() < 0.85, "sms": rng.random() < 0.4,
                     "push": rng.random() < 0.5}
-        c = Customer(i, f"c{i:06d}", f"anon-{rng.getrandbits(48):012x}", archetype, tz,
-                     f"customer{i}@example.com", consents)
+        n = self.first + i
+        c = Customer(i, f"c{n:06d}", f"anon-{rng.getrandbits(48):012x}", archetype, tz,
+                     f"customer{n}@example.com", consents)
         c.identified = archetype.known_from_start
         expected = archetype.journeys_per_month * self.days / 30.0
         n = max(1, _poisson(rng, expected))
