@@ -137,12 +137,8 @@ class Gateway:
 
     async def _route(self, events: list[Event]) -> tuple[list[int], list[Move]]:
         """Each event's partition (its customer's home), and the moves to send."""
-        homes = self.homes
-        known = homes.cached(events)
         try:
-            if known is not None:
-                return homes.route(events, known)
-            return await asyncio.to_thread(homes.route, events)
+            return await self.homes.route(events)
         except psycopg.Error as exc:
             _log.error("the directory of homes is unreachable; the request is refused (the "
                        "client retries)", extra={"events": len(events),
@@ -190,7 +186,7 @@ class Gateway:
         """Wait for acknowledgements in flight, then disconnect (at once when the server is
         unreachable: nothing is in flight that could still be acknowledged)."""
         nc, self._nc, self._js = self._nc, None, None
-        await asyncio.to_thread(self.homes.close)
+        await self.homes.close()
         if nc is None:
             return
         try:

@@ -18,8 +18,8 @@ event."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -97,21 +97,26 @@ def plan(events: list[Event], homes: dict[str, int], partitions: int
 
 class Homes:
     """A gateway's view of the directory: a cache over the `homes` table, and the filing of
-    new keys (the first gateway to file a key wins; the others read its choice)."""
+    new keys (the first gateway to file a key wins; the others read its choice). Requests
+    whose keys are all cached touch no database; the others use one of `connections`
+    connections, on the event loop."""
 
-    def __init__(self, conninfo: str, schema: str, partitions: int) -> None:
+    def __init__(self, conninfo: str, schema: str, partitions: int,
+                 connections: int = 4) -> None:
         self._conninfo = conninfo
         self._table = f"{schema}.homes"
         self.partitions = partitions
         self._cache: dict[str, tuple[int, float]] = {}
-        self._db: psycopg.Connection[tuple[object, ...]] | None = None
-        self._lock = threading.Lock()
+        self._idle: asyncio.LifoQueue[psycopg.AsyncConnection[tuple[object, ...]] | None] = (
+            asyncio.LifoQueue())
+        for _ in range(connections):
+            self._idle.put_nowait(None)  # opened when first needed
+        self._open: list[psycopg.AsyncConnection[tuple[object, ...]]] = []
         self.filed = 0
         self.moves = 0
 
     def cached(self, events: list[Event]) -> dict[str, int] | None:
-        """The homes of these events' keys from memory, or None when one must be read (or
-        filed): then call `route` off the event loop."""
+        """The homes of these events' keys from memory, or None when one must be read."""
         now = time.monotonic()
         cache = self._cache
         found: dict[str, int] = {}
@@ -125,53 +130,61 @@ class Homes:
                 found[key] = hit[0]
         return found
 
-    def route(self, events: list[Event], known: dict[str, int] | None = None
-              ) -> tuple[list[int], list[Move]]:
-        """Each event's partition, and the moves to send (after the events are stored).
-        New keys are filed in the directory first (blocking: call it off the event loop
-        unless `known` came from `cached` and nothing is new)."""
-        homes = known if known is not None else self._read(events)
-        for _ in range(3):  # another gateway may file a key first: plan again with its home
-            parts, new, moves = plan(events, homes, self.partitions)
-            if not new:
-                return parts, moves
-            winners = self._file(new)
-            lost = {k: p for k, p in winners.items() if new[k] != p}
-            homes = {**homes, **winners}
-            if not lost:
-                return parts, moves
-            _log.info("homes filed by another gateway first; routing again",
-                      extra={"keys": len(lost)})
-        return parts, moves
+    async def route(self, events: list[Event]) -> tuple[list[int], list[Move]]:
+        """Each event's partition, and the moves to send (after the events are stored). New
+        keys are filed in the directory first."""
+        homes = self.cached(events)
+        if homes is not None:  # every key known: nothing new to file
+            parts, _, moves = plan(events, homes, self.partitions)
+            return parts, moves
+        db = await self._idle.get()
+        try:
+            if db is None or db.closed:
+                db = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, application_name="intently-gateway")
+                self._open.append(db)
+            homes = await self._read(db, events)
+            for _ in range(3):  # another gateway may file a key first: plan again
+                parts, new, moves = plan(events, homes, self.partitions)
+                if not new:
+                    return parts, moves
+                winners = await self._file(db, new)
+                lost = {k: p for k, p in winners.items() if new[k] != p}
+                homes = {**homes, **winners}
+                if not lost:
+                    return parts, moves
+                _log.info("homes filed by another gateway first; routing again",
+                          extra={"keys": len(lost)})
+            return parts, moves
+        except psycopg.Error:
+            if db is not None:
+                await db.close()
+            db = None
+            raise
+        finally:
+            self._idle.put_nowait(db)
 
-    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
-        if self._db is None or self._db.closed:
-            self._db = psycopg.connect(self._conninfo, autocommit=True,
-                                       application_name="intently-gateway")
-        return self._db
-
-    def _read(self, events: list[Event]) -> dict[str, int]:
+    async def _read(self, db: psycopg.AsyncConnection[tuple[object, ...]],
+                    events: list[Event]) -> dict[str, int]:
         keys = sorted({k for ev in events for k in routing_keys(ev) if k is not None})
         if not keys:
             return {}
-        with self._lock:
-            rows = self._connection().execute(
-                f"SELECT key, part FROM {self._table} WHERE key = ANY(%s)",  # type: ignore[arg-type]
-                (keys,)).fetchall()
-        found = {str(k): int(p) for k, p in rows}  # type: ignore[call-overload]
+        cur = await db.execute(f"SELECT key, part FROM {self._table} "  # type: ignore[arg-type]
+                               "WHERE key = ANY(%s)", (keys,))
+        found = {str(k): int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
         self._remember(found)
         return found
 
-    def _file(self, new: dict[str, int]) -> dict[str, int]:
+    async def _file(self, db: psycopg.AsyncConnection[tuple[object, ...]],
+                    new: dict[str, int]) -> dict[str, int]:
         """File keys (the first filing wins); every key's home afterwards."""
         keys = sorted(new)
-        with self._lock:
-            rows = self._connection().execute(
-                f"INSERT INTO {self._table} (key, part) "  # type: ignore[arg-type]
-                "SELECT * FROM unnest(%s::text[], %s::int[]) "
-                "ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, part",
-                (keys, [new[k] for k in keys])).fetchall()
-        found = {str(k): int(p) for k, p in rows}  # type: ignore[call-overload]
+        cur = await db.execute(
+            f"INSERT INTO {self._table} (key, part) "  # type: ignore[arg-type]
+            "SELECT * FROM unnest(%s::text[], %s::int[]) "
+            "ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, part",
+            (keys, [new[k] for k in keys]))
+        found = {str(k): int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
         self.filed += len(found)
         self._remember(found)
         return found
@@ -185,8 +198,8 @@ class Homes:
         for key, part in found.items():
             cache[key] = (part, now)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+    async def close(self) -> None:
+        for db in self._open:
+            if not db.closed:
+                await db.close()
+        self._open.clear()
