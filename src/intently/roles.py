@@ -26,6 +26,7 @@ from .cluster import (
     ClusterOutbox,
     ClusterReads,
     ClusterWorker,
+    DashboardWorker,
     Gateway,
     RecordReader,
     bootstrap,
@@ -45,12 +46,14 @@ def _name(role: str) -> str:
 
 
 def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
-                clock: Clock | None = None) -> Any:
+                clock: Clock | None = None, dashboard: bool = False,
+                dashboard_refresh_s: float = 2.0) -> Any:
     """The gateway's FastAPI app; it connects to NATS when the server starts. With a cache
     (`settings.cache`), it also answers `POST /v1/decide` from the records there, with the
     offer rules read from PostgreSQL (again every `rules_every_s`). `clock` files the events'
-    receive times (tests skip time)."""
-    from .api import Intake, create_gateway_app
+    receive times (tests skip time). With `dashboard`, it also serves the dashboard and the
+    reading routes over the whole cluster (read again every `dashboard_refresh_s`)."""
+    from .api import Intake, Services, Sessions, create_gateway_app
 
     gateway = Gateway(settings, _name("gateway"), clock)
     reader = RecordReader(settings.cache, split_url(settings.db)[1]) if settings.cache else None
@@ -82,6 +85,31 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
             await asyncio.sleep(rules_every_s)
             await load_rules()
 
+    viewer: list[DashboardWorker] = []
+
+    def open_dashboard(app: Any) -> None:
+        worker = DashboardWorker(settings, refresh_s=dashboard_refresh_s)
+        engine = worker.engine
+        services = Services(settings=settings, worker=worker, tokens=engine.tracker,
+                            sessions=Sessions(engine.catalog), users=engine.users)
+        worker.on_refresh.append(services.hub.refreshed)
+        worker.start()
+        viewer.append(worker)
+        app.state.services = services
+
+    async def keep_opening_dashboard(app: Any) -> None:
+        wait = 1.0
+        while True:
+            try:
+                await asyncio.to_thread(open_dashboard, app)
+                _log.info("the dashboard's view of the cluster is open")
+                return
+            except Exception as exc:  # PostgreSQL away: the gateway ingests meanwhile
+                _log.error("the dashboard's view of the cluster is not open; retrying",
+                           extra={"error": repr(exc), "retry_s": wait})
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 30.0)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         connecting = await gateway.start_when_ready()
@@ -89,12 +117,15 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
         if reader is not None:
             await load_rules()  # before the first request
             rules = asyncio.create_task(refresh_rules())
+        opening = asyncio.create_task(keep_opening_dashboard(app)) if dashboard else None
         try:
             yield
         finally:
-            for task in (rules, connecting):
+            for task in (rules, connecting, opening):
                 if task is not None:
                     task.cancel()
+            for worker in viewer:
+                await asyncio.to_thread(worker.stop)
             if reader is not None:
                 await reader.close()
             await gateway.close()
@@ -103,7 +134,8 @@ def gateway_app(settings: Settings, *, rules_every_s: float = 30.0,
                              decide if reader is not None else None, gateway.control,
                              ClusterReads(settings, export_view, merged_export,
                                           gateway.control),
-                             ClusterDefinitions(settings, gateway.control))
+                             ClusterDefinitions(settings, gateway.control),
+                             dashboard=dashboard)
     app.router.lifespan_context = lifespan
     return app
 
@@ -116,11 +148,13 @@ def _load_decider(settings: Settings) -> Decider:
         shared.close()
 
 
-def serve_gateway(settings: Settings, host: str, port: int) -> None:
+def serve_gateway(settings: Settings, host: str, port: int, *, dashboard: bool = False
+                  ) -> None:
     import uvicorn
 
     configure(settings.log_level, settings.log_format)
-    uvicorn.run(gateway_app(settings), host=host, port=port, log_level="warning",
+    uvicorn.run(gateway_app(settings, dashboard=dashboard), host=host, port=port,
+                log_level="warning",
                 access_log=False, http="httptools", timeout_graceful_shutdown=10)
 
 
@@ -181,7 +215,7 @@ def serve_all(settings: Settings, host: str, port: int) -> None:
     worker.start()
     dispatcher, outbox = start_dispatcher(settings)
     try:
-        serve_gateway(settings, host, port)
+        serve_gateway(settings, host, port, dashboard=True)
     finally:
         stop.set()
         dispatcher.stop()

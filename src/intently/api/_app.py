@@ -62,12 +62,15 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
                        decide: _decide.Decide | None = None,
                        control: _privacy.Control | None = None,
                        reads: _privacy.Reads | None = None,
-                       definitions: Definitions | None = None) -> FastAPI:
+                       definitions: Definitions | None = None,
+                       dashboard: bool = False) -> FastAPI:
     """A cluster gateway's API: the Segment-compatible ingest routes, each answered once the
     event stream holds every event of the request, `POST /v1/decide` when `decide` is
     given, the privacy requests when `control` is (with the export and the journal when
     `reads` is), and changes to segments and scenarios when `definitions` is. `alive`:
-    whether the stream is reachable (the health check's answer)."""
+    whether the stream is reachable (the health check's answer). With `dashboard`, also the
+    dashboard and the reading routes, over an engine that reads the whole cluster (set
+    `app.state.services` when it is open; until then they answer 503)."""
     app = FastAPI(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.",
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -82,6 +85,11 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
     if definitions is not None:
         app.include_router(_segments.cluster_router(definitions))
         app.include_router(_scenarios.cluster_router(definitions))
+    if dashboard:  # after the cluster's routes: theirs answer the changes
+        app.add_middleware(SecurityHeaders)
+        for router in (_profiles.router, _admin.router, _intent.router, _segments.router,
+                       _scenarios.router, _dashboard.router, _web.router):
+            app.include_router(router)
     _answer_errors(app)
 
     @app.get("/health", tags=["ops"])

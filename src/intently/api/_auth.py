@@ -151,8 +151,11 @@ CHANGE_HELP = "send a marketer or admin key in the Authorization header"
 
 
 def require_change(request: Request) -> str:
-    """A cluster gateway's definition routes: a marketer or admin key in the header (a
-    gateway has no dashboard sessions). Returns the actor to journal."""
+    """A cluster gateway's definition routes: a marketer or admin key in the header, or a
+    marketer's or admin's dashboard session where the gateway serves the dashboard. Returns
+    the actor to journal."""
+    if getattr(request.app.state, "services", None) is not None:
+        return authorize(request)
     settings = intake(request).settings
     key = presented_key(request.headers.get("authorization"))
     role = role_of(key, settings)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
+from .._errors import StoreError
 from ..config import Settings
 from ..engine import Engine, EngineWorker, IngestResult, Users
 from ..events import Event
@@ -71,7 +72,11 @@ def embedded_intake(worker: EngineWorker, settings: Settings) -> Intake:
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    found = getattr(request.app.state, "services", None)
+    if found is None:  # a cluster gateway whose dashboard engine is not open (yet)
+        raise StoreError("the dashboard is not ready: its view of the cluster is not open "
+                         "yet (PostgreSQL unreachable?)")
+    return found  # type: ignore[no-any-return]
 
 
 async def on_engine(request: Request, fn: Callable[[Engine], Any]) -> Any:

@@ -13,6 +13,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 from ..engine import Engine, Processed
+from ..profiles import Profile
 
 POINTS = 24  # probabilities kept per customer
 CUSTOMERS = 20_000  # customers with a trajectory in memory (least recently moved go first)
@@ -55,6 +56,28 @@ class LiveHub:
                                item.signals[0] if item.signals else (item.event.event or "")))
                 moved.add(pid)
             self.events += len(done)
+            for pending in self._subscribers.values():
+                pending |= moved
+
+    def refreshed(self, profiles: list[Profile]) -> None:
+        """Records read again from a cluster's tables (the dashboard against a cluster): one
+        point each, where its last event moved it, for the feed."""
+        with self._lock:
+            traj = self.trajectories
+            for p in profiles:
+                points = traj.get(p.id)
+                if points is None:
+                    points = traj[p.id] = deque(maxlen=POINTS)
+                    if len(traj) > CUSTOMERS:
+                        traj.popitem(last=False)
+                else:
+                    traj.move_to_end(p.id)
+                if points and points[-1][0] < p.journey_start:
+                    points.clear()
+                if not points or points[-1][0] < p.last_seen:
+                    points.append((p.last_seen, round(p.intent, 4),
+                                   p.chain[-1] if p.chain else ""))
+            moved = {p.id for p in profiles}
             for pending in self._subscribers.values():
                 pending |= moved
 

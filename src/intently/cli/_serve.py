@@ -16,8 +16,9 @@ def serve_cmd(
     write_key: list[str] = typer.Option(None, "--write-key", help="Accepted write key"),
     admin_key: list[str] = typer.Option(None, "--admin-key", help="Accepted admin key"),
     role: str = typer.Option(
-        "all", help="all: everything in this process (embedded, or every cluster role); "
-        "gateway, worker, dispatcher: one cluster role (needs a stream: INTENTLY_STREAM)"),
+        "all", help="all: everything in this process (embedded, or every cluster role with "
+        "the dashboard); gateway, dashboard (a gateway that also serves the dashboard), "
+        "worker, dispatcher: one cluster role (needs a stream: INTENTLY_STREAM)"),
     stream: str = typer.Option(None, help="NATS JetStream URL: run in cluster mode "
                                "(INTENTLY_STREAM)"),
     db: str = DB,
@@ -26,8 +27,8 @@ def serve_cmd(
     """Serve the Segment-compatible API (/v1/track, /v1/batch, ...) and profile reads."""
     s = settings(config, db=db, write_keys=tuple(write_key) if write_key else None,
                  admin_keys=tuple(admin_key) if admin_key else None, stream=stream)
-    if role not in ("all", "gateway", "worker", "dispatcher"):
-        err.print(f"[red]--role {role}: use all, gateway, worker or dispatcher[/]")
+    if role not in ("all", "gateway", "dashboard", "worker", "dispatcher"):
+        err.print(f"[red]--role {role}: use all, gateway, dashboard, worker or dispatcher[/]")
         raise typer.Exit(2)
     if s.stream:
         _serve_cluster(s, role, host, port)
@@ -55,8 +56,8 @@ def _serve_cluster(s: Settings, role: str, host: str, port: int) -> None:
         raise typer.Exit(2)
     err.print(f"Intently {role} (cluster: stream {s.stream}, store {s.db})")
     try:
-        if role == "gateway":
-            roles.serve_gateway(s, host, port)
+        if role in ("gateway", "dashboard"):
+            roles.serve_gateway(s, host, port, dashboard=role == "dashboard")
         elif role == "worker":
             roles.run_worker(s)
         elif role == "dispatcher":
