@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -26,6 +27,7 @@ from intently.testing import Shop, free_port, wait_healthy
 pytestmark = pytest.mark.integration
 
 KEY = "dash-key"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
 
@@ -111,8 +113,6 @@ def test_the_reading_routes_show_the_whole_cluster(cluster: str,
 @pytest.mark.browser
 def test_the_pages_work_against_a_cluster(cluster: str) -> None:
     from playwright.sync_api import sync_playwright
-
-    from test_dashboard import CHROMIUM
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
