@@ -71,9 +71,10 @@ def postgres_schema() -> Iterator[str]:
     try:
         yield with_schema(POSTGRES, name)
     finally:
-        with psycopg.connect(conninfo, autocommit=True) as db:  # a cluster's partitions too
-            for (schema,) in db.execute("SELECT nspname FROM pg_namespace WHERE nspname = %s "
-                                        "OR nspname LIKE %s", (name, f"{name}\\_p%")).fetchall():
+        with psycopg.connect(conninfo, autocommit=True) as db:  # a cluster's partitions, and
+            for (schema,) in db.execute(  # its union and template schemas, too
+                    "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
+                    (name, f"{name}\\_%")).fetchall():
                 db.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
 
 

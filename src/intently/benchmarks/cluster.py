@@ -327,7 +327,7 @@ def _drop(url: str, schema: str, cache: str) -> None:
 
     with psycopg.connect(split_url(url)[0], autocommit=True) as db:
         for (name,) in db.execute("SELECT nspname FROM pg_namespace WHERE nspname = %s OR "
-                                  "nspname LIKE %s", (schema, f"{schema}\\_p%")).fetchall():
+                                  "nspname LIKE %s", (schema, f"{schema}\\_%")).fetchall():
             db.execute(f"DROP SCHEMA {name} CASCADE")  # type: ignore[arg-type]
     client = redis.Redis.from_url(cache)
     for key in client.scan_iter(f"{schema}:*", count=1000):

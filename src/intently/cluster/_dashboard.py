@@ -100,8 +100,9 @@ class DashboardWorker(EngineWorker):
             state.complete = False
             state.evict()
         self._definitions(engine)
-        if full:  # counted again now and then (a count of every partition's events)
-            engine.recount()
+        if found or full:
+            engine.recount()  # the events stored are counted again when next asked
+        if full:  # a count of every partition's events: now and then
             engine.events_processed = engine.events_stored()
         for listener in self.on_refresh:
             listener(found)
