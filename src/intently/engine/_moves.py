@@ -97,7 +97,7 @@ def forget(runner: Runner, gone: Leaving) -> None:
 def release(runner: Runner, key: str) -> None:
     """Take an identity key off the record that holds it here: the key moved to someone
     else's record in another engine (a device two people sign in on). The record is written
-    at the next checkpoint."""
+    at the next checkpoint; the key's identity row is the caller's to delete."""
     state = runner.state
     pid = state.lookup(key)
     if pid is not None:
@@ -106,6 +106,7 @@ def release(runner: Runner, key: str) -> None:
             profile.identities.remove(key)
             state.touch(pid)
     state.dirty_identities.pop(key, None)
+    state.identities[key] = None
 
 
 def adopt_events(runner: Runner, moved: Sequence[tuple[str, Sequence[MovedEvent]]]) -> int:
