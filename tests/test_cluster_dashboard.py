@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,6 +100,23 @@ def test_the_reading_routes_show_the_whole_cluster(cluster: str,
         sent = _json(http, "/v1/outbox?limit=500")
         assert sent  # the ready-made scenarios' messages, from the partitions' outboxes
         assert [s["name"] for s in _json(http, "/v1/scenarios")]
+
+        # the links in a message work: its open pixel, and a one-click unsubscribe, which
+        # reaches the customer's partition and shows on their record
+        email = next(m for m in sent if m["channel"] == "email" and "/u/" in m["body"])
+        to = email["customer"]
+        assert _json(http, f"/v1/profiles/{to}")["consents"].get("email") is not False
+        pixel = re.search(r'src="https?://[^/"]+(/t/o/[^"]+)"', email["body"])
+        assert pixel, email["body"]
+        assert http.get(pixel.group(1)).headers["content-type"] == "image/gif"
+        unsubscribe = re.search(r'href="https?://[^/"]+(/u/[^"]+)"', email["body"])
+        assert unsubscribe, email["body"]
+        assert http.post(unsubscribe.group(1)).status_code == 200
+        wait_until(lambda: _json(http, f"/v1/profiles/{to}")["consents"].get("email")
+                   is False, 30, "the unsubscribe never reached the record")
+        events = [e.get("event") for e in _json(http, f"/v1/profiles/{to}?timeline=500")[
+            "timeline"]]
+        assert "Email Opened" in events and "Unsubscribed" in events
 
         # a segment made from the dashboard's API reaches every partition's owner
         r = http.put("/v1/segments/regulars", headers=HEADERS,

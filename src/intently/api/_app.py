@@ -87,8 +87,10 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
         app.include_router(_scenarios.cluster_router(definitions))
     if dashboard:  # after the cluster's routes: theirs answer the changes
         app.add_middleware(SecurityHeaders)
+        app.state.route_by_identity = True  # links in messages: events by user or device id
         for router in (_profiles.router, _admin.router, _intent.router, _segments.router,
-                       _scenarios.router, _dashboard.router, _web.router):
+                       _scenarios.router, _scenarios.public, _preferences.public,
+                       _dashboard.router, _web.router):
             app.include_router(router)
     _answer_errors(app)
 

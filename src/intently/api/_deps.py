@@ -79,6 +79,25 @@ def services(request: Request) -> Services:
     return found  # type: ignore[no-any-return]
 
 
+async def submit_link_event(request: Request, event: dict[str, Any]) -> None:
+    """Take an event a link in a message made (an open, a click, a preference saved), named
+    by the record's id: to the engine, or to a cluster's stream. A cluster routes by user and
+    device ids, so there the event names the record's own (read from the dashboard's view:
+    the record may have moved or merged since the message was sent)."""
+    from ..engine import as_event
+
+    if getattr(request.app.state, "route_by_identity", False):
+        record = str(event.pop("userId", ""))
+        profile = await on_engine(request, lambda e: e.find(record))
+        if profile is not None and profile.user_id:
+            event["userId"] = profile.user_id
+        elif profile is not None and profile.anonymous_ids:
+            event["anonymousId"] = profile.anonymous_ids[0]
+        else:
+            event["userId"] = record
+    await intake(request).submit([as_event(event)], None)
+
+
 async def on_engine(request: Request, fn: Callable[[Engine], Any]) -> Any:
     """Run `fn(engine)` on the engine thread, between commits (a consistent read or write)."""
     return await asyncio.wrap_future(services(request).worker.call(fn))

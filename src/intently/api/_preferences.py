@@ -7,7 +7,6 @@ channel."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,9 +14,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from ..engine import as_event
 from ..profiles import PURPOSES, permits
-from ._deps import on_engine, services
+from ._deps import on_engine, services, submit_link_event
 
 public = APIRouter(tags=["tracking"])
 
@@ -103,7 +101,7 @@ async def save_preferences(request: Request, token: str) -> HTMLResponse:
               "messageId": f"unsubscribe:{mid}",
               "properties": {"channel": channel, "message_id": mid,
                              "source": "unsubscribe_link", "legal_basis": "consent"}}
-    await asyncio.wrap_future(services(request).worker.submit([as_event(ev)]))
+    await submit_link_event(request, ev)
 
     lang = language(request, await _profile(request, record))
     t = TEXT[lang]

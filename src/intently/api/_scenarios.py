@@ -18,7 +18,7 @@ from ..scenarios import Scenario, parse_document, report
 from ._audit import audited_change
 from ._auth import authorize, require_change
 from ._body import admin_body
-from ._deps import Definitions, on_engine, services
+from ._deps import Definitions, on_engine, services, submit_link_event
 from ._schemas import SCENARIO_BODY
 
 router = APIRouter(prefix="/v1", tags=["scenarios"])
@@ -110,10 +110,7 @@ async def _track(request: Request, token: str, event: str, extra: dict[str, Any]
           "messageId": f"{event}:{mid}:{extra.get('url', '')}",
           "properties": {"message_id": mid, "scenario": scenario, "arm": arm,
                          "channel": data.get("c"), **extra}}
-    worker = services(request).worker
-    from ..engine import as_event
-
-    await asyncio.wrap_future(worker.submit([as_event(ev)]))
+    await submit_link_event(request, ev)
     return data
 
 
