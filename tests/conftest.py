@@ -136,6 +136,7 @@ def named_weights(model: Any) -> dict[str, float]:
     weights.update(model.scalar)
     weights.update({(f"item:{k}" if k in ITEM_FEATURES else k): v
                     for k, v in model.items.items()})
+    weights.update({f"x:{k}": v for k, v in model.pairs.items()})
     return weights
 
 

@@ -166,9 +166,42 @@ def test_the_model_weighs_exactly_the_named_features() -> None:
     weights = named_weights(model)
     for j in journeys[:40]:
         for e, p in enumerate(model.probabilities(j)):
-            x = features(j, e, tables=model.propensity())
+            x = features(j, e, tables=model.propensity(), pair_signals=model.pair_signals)
             z = model.bias + sum(weights.get(name, 0.0) * v for name, v in x.items())
             assert 1 / (1 + math.exp(-z)) == pytest.approx(p, abs=1e-9)
+
+
+def test_live_scores_with_pair_features_equal_the_offline_model() -> None:
+    """The pairs' products (window counts of the frequent signals, the journey's length,
+    duration, gap and cart, the open carts) weigh the same online, offline and by name."""
+    events = list(Shop(users=120, days=10, seed=8).events())
+    journeys = journeys_from_events(events)
+    model = train(journeys, source="test", c=1.0, group="journey+items+pairs")
+    assert len(model.pair_signals) == 8 and len(model.pairs) > 20
+    assert any("item:open_carts" in name for name in model.pairs)
+    engine = Engine(MemoryStore(), intent_model=model)
+    seen: dict[tuple[str, float], list[float]] = {}
+
+    def listen(batch: list) -> None:  # type: ignore[type-arg]
+        for item in batch:
+            if item.signals and "purchased" not in item.signals:
+                seen.setdefault((item.profile.id, item.journey_start), []).append(item.intent)
+
+    engine.listeners.append(listen)
+    engine.process_many(events)
+    weights = named_weights(model)
+    compared = 0
+    for j in journeys:
+        offline = model.probabilities(j)
+        assert seen[(j.customer, j.start)] == pytest.approx(offline, abs=1e-9)
+        for e, p in enumerate(offline[:10]):
+            x = features(j, e, tables=model.propensity(), pair_signals=model.pair_signals)
+            z = model.bias + sum(weights.get(name, 0.0) * v for name, v in x.items())
+            assert 1 / (1 + math.exp(-z)) == pytest.approx(p, abs=1e-9)
+        compared += len(offline)
+    assert compared > 500
+    restored = IntentModel.from_json(model.to_json())
+    assert restored.probabilities(journeys[0]) == model.probabilities(journeys[0])
 
 
 def test_training_rows_never_read_their_own_customers_purchases() -> None:

@@ -72,7 +72,7 @@ def test_features_and_weights_give_the_same_logit() -> None:
     assert model.category  # the simulator's items have categories: they are weighed
     for j in journeys[:30]:
         for e, p in enumerate(model.probabilities(j)):
-            x = features(j, e, tables=model.propensity())
+            x = features(j, e, tables=model.propensity(), pair_signals=model.pair_signals)
             z = model.bias + sum(weights.get(name, 0.0) * v for name, v in x.items())
             assert 1 / (1 + math.exp(-z)) == pytest.approx(p, abs=1e-9)
 

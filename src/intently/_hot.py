@@ -53,12 +53,19 @@ def compiled() -> bool:
 
 
 def stale() -> list[str]:
-    """Compiled hot modules whose source changed after they were built."""
+    """Compiled hot modules whose source changed after they were built; and, where some hot
+    modules are compiled, those that are not (a partial build: compiled modules refuse the
+    source ones' objects)."""
     out = []
-    for name, origin in _origins().items():
+    origins = _origins()
+    partial = any(p.suffix != ".py" for p in origins.values())
+    for name, origin in origins.items():
         source = origin.with_name(name.rsplit(".", 1)[1] + ".py")
-        if origin.suffix != ".py" and source.exists() and (
-                source.stat().st_mtime > origin.stat().st_mtime):
+        if origin.suffix == ".py":
+            newer = partial  # not compiled, while others are
+        else:
+            newer = source.exists() and source.stat().st_mtime > origin.stat().st_mtime
+        if newer:
             out.append(name)
     return out
 

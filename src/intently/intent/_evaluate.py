@@ -218,6 +218,7 @@ def _online_model(train: list[Journey]) -> Any:
     fitted = fit(train)
     return from_weights("evaluation", fitted.bias, fitted.weights,
                         item_lift=fitted.tables.item, category_lift=fitted.tables.category,
+                        pair_signals=fitted.pair_signals,
                         metrics={"chosen": fitted.choice})
 
 

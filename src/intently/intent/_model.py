@@ -8,10 +8,13 @@ transition (the signal before it -> the last one), the top-level category of the
 journey's length (capped), duration and latest gap (minutes), of the event's item price and of
 the journey's cart value; and, when the event names an item, what the customer did with that
 item before (`profiles._items.ITEM_FEATURES`) and the item's and its category's purchase rates
-(`_propensity`). The logit is a weighted sum of them. The per-signal part accumulates
-in `acc` as signals arrive: the k-th sighting adds the weight times log1p(k) - log1p(k - 1), so
-the sum is the weight times log1p(count). `features()` gives the same numbers by name, for
-training; a test checks the two agree.
+(`_propensity`); and, when training chose them, the products of pairs among a few inputs
+(log1p of how often each of the most frequent signals occurs in the window, and of the
+journey's length, duration, latest gap and cart value; the open carts and favourites): the
+interactions a tree model finds, at a few multiplications per event. The logit is a weighted
+sum of them. The per-signal part accumulates in `acc` as signals arrive: the k-th sighting
+adds the weight times log1p(k) - log1p(k - 1), so the sum is the weight times log1p(count).
+`features()` gives the same numbers by name, for training; a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from ._propensity import Propensity
 ITEM_RATES = ("item_rate", "category_rate")
 
 SCALAR_FEATURES = ("log_events", "log_minutes", "log_gap", "log_price", "log_cart")
+PAIR_SCALARS = ("log_events", "log_minutes", "log_gap", "log_cart", "item:open_carts")
+"""The inputs whose products with each other and with the pair signals' window counts are
+weighed (`x:<a>*<b>` features): the journey's length, duration, latest gap and cart value,
+and the customer's carts and favourites not bought yet (when the event names an item)."""
+_OPEN_CARTS = ITEM_FEATURES.index("open_carts")
 _STEP = [0.0] + [math.log1p(k) - math.log1p(k - 1) for k in range(1, 257)]  # by sighting k
+_LOG1P = [math.log1p(k) for k in range(257)]
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,8 @@ class IntentModel:
     items: dict[str, float] = field(default_factory=dict)  # item features and rates by name
     item_lift: dict[int, float] = field(default_factory=dict)  # `Propensity.item`
     category_lift: dict[int, float] = field(default_factory=dict)  # `Propensity.category`
+    pair_signals: list[str] = field(default_factory=list)  # whose window counts pair up
+    pairs: dict[str, float] = field(default_factory=dict)  # "a*b" -> weight (`pair_names`)
 
     def __post_init__(self) -> None:
         w = self.items
@@ -72,6 +83,17 @@ class IntentModel:
         self._w_price = s.get("log_price", 0.0)
         self._w_cart = s.get("log_cart", 0.0)
         self._log_n = [self._w_events * math.log1p(min(n, self.event_cap)) for n in range(257)]
+        names = pair_names(self.pair_signals)
+        index = {name: i for i, name in enumerate(names)}
+        rows: list[list[tuple[int, float]]] = [[] for _ in names]  # i -> (j > i, weight)
+        for name, weight in self.pairs.items():
+            a, _, b = name.partition("*")
+            if weight and a in index and b in index:
+                i, j = sorted((index[a], index[b]))
+                rows[i].append((j, weight))
+        self._pair_rows = rows
+        self._uses_pairs = any(rows)
+        self._pair_index = {s: i for i, s in enumerate(self.pair_signals)}
 
     # -- online
     def step(self, acc: float, signal: str, before: int) -> float:
@@ -81,7 +103,9 @@ class IntentModel:
 
     def logit(self, acc: float, last: str, before_last: str | None, n: int, minutes: float,
               gap: float, price: float = 0.0, cart: float = 0.0,
-              category: str | None = None, item: ItemView | None = None) -> float:
+              category: str | None = None, item: ItemView | None = None,
+              window: list[str] | None = None) -> float:
+        """`window`: the journey's signals the record keeps (the pairs' counts)."""
         value = self.bias + acc + self.last.get(last, 0.0)
         if before_last is not None:
             row = self.recent.get(before_last)
@@ -106,7 +130,38 @@ class IntentModel:
             lift = self.category_lift.get(item.category_bucket, 0.0)
             value += self._w_category_rate * lift + self._w_item_rate * (
                 self.item_lift.get(item.item_bucket, lift) - lift)
+        if self._uses_pairs and window is not None:
+            value += self._pairs_sum(window, min(n, self.event_cap), minutes, gap, cart,
+                                     item.values[_OPEN_CARTS] if item is not None else 0.0)
         return value
+
+    def _pairs_sum(self, window: list[str], n: int, minutes: float, gap: float, cart: float,
+                   open_carts: float) -> float:
+        """The pair features' part of the logit: one pass over the window for the counts,
+        then only the terms whose inputs are both non-zero."""
+        k = len(self.pair_signals)
+        counts = [0] * k
+        index = self._pair_index
+        for sig in window:
+            i = index.get(sig)
+            if i is not None:
+                counts[i] += 1
+        x = [_LOG1P[c] if c < 257 else _log1p(c) for c in counts]
+        x.append(_LOG1P[n] if n < 257 else _log1p(n))
+        x.append(_log1p(minutes) if minutes > 0.0 else 0.0)
+        x.append(_log1p(gap) if gap > 0.0 else 0.0)
+        x.append(_log1p(cart) if cart > 0.0 else 0.0)
+        x.append(open_carts)
+        total = 0.0
+        rows = self._pair_rows
+        for i in range(len(x)):
+            xi = x[i]
+            if xi != 0.0:
+                for j, weight in rows[i]:
+                    xj = x[j]
+                    if xj != 0.0:
+                        total += weight * xi * xj
+        return total
 
     def propensity(self) -> Propensity:
         return Propensity(self.item_lift, self.category_lift)
@@ -149,7 +204,8 @@ class IntentModel:
             before_last = sig[end - 2] if end > 1 else None
             out.append(sigmoid(self.logit(acc, sig[end - 1], before_last, end, minutes, gap,
                                           journey.prices[e], journey.carts[e],
-                                          journey.categories[e], journey.items[e])))
+                                          journey.categories[e], journey.items[e],
+                                          sig[max(0, end - cap) : end])))
             seen = end
         return out, acc
 
@@ -164,11 +220,33 @@ class IntentModel:
         return cls(**data)
 
 
+def pair_names(pair_signals: list[str]) -> list[str]:
+    """The inputs of the pair features, in order: `w:<signal>` for each pair signal's window
+    count, then `PAIR_SCALARS`."""
+    return [*(f"w:{s}" for s in pair_signals), *PAIR_SCALARS]
+
+
+def pair_inputs(pair_signals: list[str], window: list[str], n: int, minutes: float,
+                gap: float, cart: float, open_carts: float) -> list[float]:
+    """The values `pair_names` names: log1p of each pair signal's count in `window`, log1p
+    of the journey's length (capped: `n`), minutes, latest gap and cart value, and the item
+    feature `open_carts`."""
+    x = [_log1p(window.count(s)) for s in pair_signals]
+    x.append(_log1p(n))  # as `_LOG1P[n]`: the same float
+    x.append(_log1p(minutes) if minutes > 0.0 else 0.0)
+    x.append(_log1p(gap) if gap > 0.0 else 0.0)
+    x.append(_log1p(cart) if cart > 0.0 else 0.0)
+    x.append(open_carts)
+    return x
+
+
 def features(journey: Journey, e: int, event_cap: int = 24,
-             tables: Propensity | None = None) -> dict[str, float]:
+             tables: Propensity | None = None, pair_signals: list[str] | None = None
+             ) -> dict[str, float]:
     """The features after event `e` of a journey, by name: what `IntentModel` weighs, for
     training. `tables`: the item and category rates to read (training reads tables learned
-    without the journey's own customer)."""
+    without the journey's own customer). `pair_signals`: whose window counts pair up with
+    each other and with `PAIR_SCALARS` (`x:<a>*<b>` features; none without)."""
     signals, times = journey.signals, journey.times
     end = journey.ends[e]
     prev_end = journey.ends[e - 1] if e else 0
@@ -203,6 +281,17 @@ def features(journey: Journey, e: int, event_cap: int = 24,
         if tables is not None:
             out["item_rate"], out["category_rate"] = tables.rates(item.item_bucket,
                                                                   item.category_bucket)
+    if pair_signals:
+        names = pair_names(pair_signals)
+        x = pair_inputs(pair_signals, list(signals[max(0, end - event_cap) : end]),
+                        min(end, event_cap), max((times[end - 1] - journey.start) / 60.0, 0.0),
+                        max(gap, 0.0), max(journey.carts[e], 0.0),
+                        item.values[_OPEN_CARTS] if item is not None else 0.0)
+        for i in range(len(x)):
+            if x[i]:
+                for j in range(i + 1, len(x)):
+                    if x[j]:
+                        out[f"x:{names[i]}*{names[j]}"] = x[i] * x[j]
     return out
 
 
@@ -215,10 +304,14 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
     category: dict[str, float] = {}
     scalar: dict[str, float] = {}
     items: dict[str, float] = {}
+    pairs: dict[str, float] = {}
     for name, w in weights.items():
         if w == 0.0:
             continue
         kind, _, rest = name.partition(":")
+        if kind == "x":
+            pairs[rest] = w
+            continue
         if kind == "count":
             count[rest] = w
         elif kind == "last":
@@ -233,7 +326,7 @@ def from_weights(version: str, bias: float, weights: dict[str, float], **extra: 
         elif kind == "item" or name in ITEM_RATES:
             items[rest if kind == "item" else name] = w
     return IntentModel(version=version, bias=bias, count=count, last=last, recent=recent,
-                       category=category, scalar=scalar, items=items, **extra)
+                       category=category, scalar=scalar, items=items, pairs=pairs, **extra)
 
 
 def sigmoid(x: float) -> float:

@@ -37,7 +37,7 @@ class IntentScorer:
         gap = (end - times[n - 2]) / 60.0 if n > 1 else 0.0
         probability = 1.0 if PURCHASED in chain else sigmoid(model.logit(
             acc, chain[-1], chain[-2] if n > 1 else None, n, (end - p.journey_start) / 60.0,
-            gap, 0.0, p.cart_value, None))
+            gap, 0.0, p.cart_value, None, None, chain))
         return {"probability": round(probability, 6), "key_action": p.key_action}
 
     def score(self, p: Profile, signals: tuple[str, ...], ts: float,
@@ -83,7 +83,8 @@ class IntentScorer:
         category = category_key(category_of(props)) if props else None
         now = sigmoid(model.logit(acc, last, chain[-2] if n > 1 else None, n,
                                   (ts - journey_start) / 60.0, gap,
-                                  item_price(props) if props else 0.0, cart, category, item))
+                                  item_price(props) if props else 0.0, cart, category, item,
+                                  chain))
         p.intent = now
         if now - before > key_delta:
             p.key_delta = now - before
@@ -115,7 +116,7 @@ class IntentScorer:
         now = sigmoid(model.logit(acc, chain[-1], chain[-2] if n > 1 else None, n,
                                   (end - p.journey_start) / 60.0, gap,
                                   item_price(props) if props else 0.0, p.cart_value, category,
-                                  item))
+                                  item, chain))
         p.intent = now
         if now - before > p.key_delta:
             p.key_delta = now - before

@@ -8,6 +8,7 @@ time: fit on the journeys that started first, score the later ones, then refit o
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,10 +27,12 @@ from ._propensity import Propensity, fold_of, learn, out_of_fold
 MAX_STEPS = 50
 
 
-def examples(journeys: list[Journey], cap: int, tables: Propensity | None = None
+def examples(journeys: list[Journey], cap: int, tables: Propensity | None = None,
+             pair_signals: list[str] | None = None
              ) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:
     """Feature rows, labels and steps. `tables`: the item and category rates to read (None:
-    for training, each customer's rows read tables learned without that customer's fold)."""
+    for training, each customer's rows read tables learned without that customer's fold).
+    `pair_signals`: with the pair features of these signals."""
     folds = out_of_fold(journeys) if tables is None else None
     rows: list[dict[str, float]] = []
     labels: list[int] = []
@@ -37,7 +40,7 @@ def examples(journeys: list[Journey], cap: int, tables: Propensity | None = None
     for j in journeys:
         rates = folds[fold_of(j.customer)] if folds is not None else tables
         for e in range(min(len(j.ends), MAX_STEPS)):
-            rows.append(features(j, e, cap, rates))
+            rows.append(features(j, e, cap, rates, pair_signals))
             labels.append(int(j.converted))
             steps.append(e + 1)
     return rows, np.asarray(labels, dtype=np.int8), np.asarray(steps)
@@ -45,9 +48,15 @@ def examples(journeys: list[Journey], cap: int, tables: Propensity | None = None
 
 PENALTIES = (1.0, 0.3, 0.1, 0.03)
 """Inverse L2 strengths tried (scikit-learn's C), scikit-learn's default first."""
-GROUPS = ("journey", "journey+items", "journey+items+rates")
+GROUPS = ("journey", "journey+items", "journey+items+rates", "journey+items+pairs")
 """Feature sets tried: the journey's signals, times, price, cart and category; plus what the
-customer did with the item (`profiles._items`); plus the item and category purchase rates."""
+customer did with the item (`profiles._items`); plus the item and category purchase rates;
+or plus the pairs' products (`_model.pair_inputs`)."""
+PAIR_SIGNALS = 8
+"""The most frequent signals of the training journeys whose window counts pair up."""
+PAIRS_MARGIN = 0.005
+"""How much validation AUC the pairs must add to be chosen: they cost about a microsecond more
+per event to score (the other sets must add 0.001)."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,12 @@ class Fitted:
     weights: dict[str, float]
     tables: Propensity
     choice: dict[str, Any]  # the feature set and penalty chosen, with their validation AUC
+    pair_signals: list[str]  # whose window counts pair up (none unless pairs were chosen)
 
 
 def _in_group(name: str, group: str) -> bool:
+    if name.startswith("x:"):
+        return group.endswith("+pairs")
     if name.startswith("item:"):
         return group != "journey"
     if name in ("item_rate", "category_rate"):
@@ -73,7 +85,10 @@ def fit(journeys: list[Journey], cap: int = 24, *, c: float | None = None,
     fifths before it, are kept (histories differ: on one, what a customer did with items is
     most of the signal; on another, a few dozen purchases cannot carry it), then refit on all.
     `c`, `group`: fixed instead of chosen."""
-    rows, y, step = examples(journeys, cap)
+    counts = Counter(s for j in journeys for s in j.signals)
+    pair_signals = [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                    [:PAIR_SIGNALS]]
+    rows, y, step = examples(journeys, cap, None, pair_signals)
     if len(set(y.tolist())) < 2:
         raise ValidationError("history has only one outcome (no purchases, or nothing else): "
                               "nothing to learn", "$")
@@ -84,7 +99,8 @@ def fit(journeys: list[Journey], cap: int = 24, *, c: float | None = None,
     x = vec.fit_transform(kept)
     model = LogisticRegression(C=choice["c"], max_iter=3000).fit(x, y)
     weights = dict(zip(vec.get_feature_names_out(), model.coef_[0].tolist(), strict=True))
-    return Fitted(float(model.intercept_[0]), weights, learn(journeys), choice)
+    return Fitted(float(model.intercept_[0]), weights, learn(journeys), choice,
+                  pair_signals if choice["features"].endswith("+pairs") else [])
 
 
 def _choose(rows: list[dict[str, float]], y: np.ndarray, step: np.ndarray,
@@ -106,7 +122,8 @@ def _choose(rows: list[dict[str, float]], y: np.ndarray, step: np.ndarray,
         for c in penalties:
             model = LogisticRegression(C=c, max_iter=3000).fit(x_fit, y[:cut])
             auc = float(roc_auc_score(y[cut:], model.decision_function(x_val)))
-            if auc > best_auc + 1e-3:  # a richer set or another penalty must earn its place
+            if auc > best_auc + (PAIRS_MARGIN if group.endswith("+pairs") else 1e-3):
+                # a richer set or another penalty must earn its place; pairs, their cost too
                 best, best_auc = {"features": group, "c": c, "validation_auc": auc}, auc
     return best
 
@@ -121,7 +138,8 @@ def train(journeys: list[Journey], *, source: str, cap: int = 24, c: float | Non
     started = time.perf_counter()
     first = fit(journeys[:cut], cap, c=c, group=group)
     held_out = from_weights("validation", first.bias, first.weights, event_cap=cap,
-                            item_lift=first.tables.item, category_lift=first.tables.category)
+                            item_lift=first.tables.item, category_lift=first.tables.category,
+                            pair_signals=first.pair_signals)
     y: list[int] = []
     p: list[float] = []
     step: list[int] = []
@@ -139,6 +157,7 @@ def train(journeys: list[Journey], *, source: str, cap: int = 24, c: float | Non
     metrics.update(features=fitted.choice["features"], c=fitted.choice["c"])
     return from_weights(version, fitted.bias, fitted.weights, event_cap=cap, source=source,
                         item_lift=fitted.tables.item, category_lift=fitted.tables.category,
+                        pair_signals=fitted.pair_signals,
                         metrics={k: _round(v) for k, v in metrics.items()})
 
 
