@@ -71,7 +71,7 @@ class Gateway:
         try:
             await self.start()
             return None
-        except (nats.errors.Error, psycopg.Error, OSError, TimeoutError) as exc:
+        except (nats.errors.Error, psycopg.Error, StoreError, OSError, TimeoutError) as exc:
             _log.error("NATS or PostgreSQL unreachable; the gateway answers 503 until both "
                        "are back",
                        extra={"error": repr(exc)})
@@ -84,7 +84,7 @@ class Gateway:
             try:
                 await self.start()
                 _log.info("NATS and PostgreSQL reachable; the gateway takes events")
-            except (nats.errors.Error, psycopg.Error, OSError, TimeoutError):
+            except (nats.errors.Error, psycopg.Error, StoreError, OSError, TimeoutError):
                 wait = min(wait * 2, 10.0)
 
     @property

@@ -81,6 +81,7 @@ class PartitionStore(PostgresStore):
         ids = [rid for gone, _, _ in going if gone is not None for rid in gone.record_ids]
         seqs = [seq for gone, _, _ in going if gone is not None for seq in gone.seqs]
         held = [k for gone, _, _ in going if gone is not None for k in gone.keys]
+        held += [k for gone, ks, _ in going if gone is None for k in ks]  # keys moving alone
         keys = [k for _, ks, _ in going for k in ks]
         tos = [to for _, ks, to in going for _ in ks]
         records = [gone.record.id if gone is not None else "" for gone, ks, _ in going
@@ -88,7 +89,7 @@ class PartitionStore(PostgresStore):
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             for table, column, values in (
                     ("events", "seq", seqs), ("profiles", "id", ids),
-                    ("identities", "profile_id", ids), ("identities", "key", held + keys),
+                    ("identities", "profile_id", ids), ("identities", "key", held),
                     ("merges", "into_id", ids), ("merges", "from_id", ids),
                     ("segment_members", "profile_id", ids), ("timers", "profile_id", ids)):
                 if values:
