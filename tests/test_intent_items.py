@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 
@@ -134,12 +135,9 @@ def test_file_evaluation_and_the_live_pipeline_build_the_same_item_features() ->
     assert compared > 150
 
 
-def test_live_scores_with_item_features_equal_the_offline_model() -> None:
-    events = list(Shop(users=120, days=10, seed=8).events())
-    journeys = journeys_from_events(events)
-    model = train(journeys, source="test", c=1.0, group="journey+items+rates")
-    assert any(model.items.get(name) for name in ITEM_FEATURES)
-    assert model.items.get("item_rate") and model.item_lift and model.category_lift
+def _live_intents(model: IntentModel, events: list[dict[str, Any]]
+                  ) -> dict[tuple[str, float], list[float]]:
+    """The probability after each event of each journey, as the live engine scored it."""
     engine = Engine(MemoryStore(), intent_model=model)
     seen: dict[tuple[str, float], list[float]] = {}
 
@@ -150,6 +148,16 @@ def test_live_scores_with_item_features_equal_the_offline_model() -> None:
 
     engine.listeners.append(listen)
     engine.process_many(events)
+    return seen
+
+
+def test_live_scores_with_item_features_equal_the_offline_model() -> None:
+    events = list(Shop(users=120, days=10, seed=8).events())
+    journeys = journeys_from_events(events)
+    model = train(journeys, source="test", c=1.0, group="journey+items+rates")
+    assert any(model.items.get(name) for name in ITEM_FEATURES)
+    assert model.items.get("item_rate") and model.item_lift and model.category_lift
+    seen = _live_intents(model, events)
     compared = 0
     for j in journeys:
         offline = model.probabilities(j)
@@ -179,16 +187,7 @@ def test_live_scores_with_pair_features_equal_the_offline_model() -> None:
     model = train(journeys, source="test", c=1.0, group="journey+items+pairs")
     assert len(model.pair_signals) == 8 and len(model.pairs) > 20
     assert any("item:open_carts" in name for name in model.pairs)
-    engine = Engine(MemoryStore(), intent_model=model)
-    seen: dict[tuple[str, float], list[float]] = {}
-
-    def listen(batch: list) -> None:  # type: ignore[type-arg]
-        for item in batch:
-            if item.signals and "purchased" not in item.signals:
-                seen.setdefault((item.profile.id, item.journey_start), []).append(item.intent)
-
-    engine.listeners.append(listen)
-    engine.process_many(events)
+    seen = _live_intents(model, events)
     weights = named_weights(model)
     compared = 0
     for j in journeys:
