@@ -17,7 +17,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from ..config import Settings
 from ._layout import STREAM
@@ -70,10 +70,20 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
     try:
         await js.add_stream(config)
     except BadRequestError as exc:
-        if exc.err_code != 10058:  # "stream name already in use" (with other settings)
+        # 10058: the name is in use with other settings; 10065: "subjects overlap", which
+        # NATS 2.9 also answers when another role creates the same stream at the same moment
+        if exc.err_code not in (10058, 10065):
             raise
-        _log.info("stream exists with other settings; left as it is",
-                  extra={"stream": STREAM})
+        for attempt in range(10):  # the other role's stream may still be being made
+            try:
+                await js.stream_info(STREAM)
+                break
+            except NotFoundError:
+                if attempt == 9:
+                    raise exc from None  # another stream holds these subjects: a conflict
+                await asyncio.sleep(0.1)
+        _log.info("stream exists (made by another role, or with other settings); left as "
+                  "it is", extra={"stream": STREAM, "code": exc.err_code})
 
 
 async def partition_reader(js: JetStreamContext, settings: Settings, partition: int,
