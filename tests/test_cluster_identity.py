@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import NatsServer, postgres_schema, running, wait_until
+from conftest import MASTER_KEY, NatsServer, postgres_schema, running, wait_until
 from intently.cluster import ClusterWorker, partition_schema
 from intently.cluster._homes import plan
 from intently.cluster._partition import Fenced, PartitionStore
@@ -46,8 +46,34 @@ def test_plan_routes_to_the_home_of_the_user_then_of_the_device() -> None:
                    "a:old-device": 1}
     # the laptop joins Ann, whose home is 1: one move, asked of partition 0, once; the
     # laptop's later events in the request go to partition 1
-    assert [(m.request, m.key, m.home, m.to, m.by) for m in moves] == [
-        ("m3:move", f"a:{LAPTOP}", 0, 1, f"u:{ANN}")]
+    assert [(m.request, m.key, m.home, m.to, m.by, m.user) for m in moves] == [
+        ("m3:move", f"a:{LAPTOP}", 0, 1, f"u:{ANN}", f"u:{ANN}")]
+
+
+def test_plan_routes_by_email_and_phone_as_an_embedded_engine_joins_by_them() -> None:
+    """An email or phone a partition knows is a person key: ranked after the user id and
+    before the device; the event's other keys homed elsewhere move to its partition."""
+    homes = {"e:ann@example.org": 2, f"a:{LAPTOP}": 0, f"u:{ANN}": 3, "p:+4670123": 1}
+    events = [as_event(e) for e in (
+        # a second device gives the newsletter's email: it goes to the email's home
+        {"type": "identify", "anonymousId": "new-device", "messageId": "m1",
+         "traits": {"email": " Ann@Example.org "}},
+        # the laptop gives it too: the laptop's record is asked to move there
+        {"type": "identify", "anonymousId": LAPTOP, "messageId": "m2",
+         "traits": {"email": "ann@example.org"}},
+        # the user id ranks first; the email and the phone move to the user's home
+        {"type": "identify", "userId": ANN, "messageId": "m3",
+         "traits": {"email": "ann@example.org", "phone": "+46 70 123"}},
+        # a phone without digits is no key (every "n/a" would be one person)
+        {"type": "identify", "anonymousId": "other-device", "messageId": "m4",
+         "traits": {"phone": "n/a", "email": "not an email"}})]
+    parts, new, moves = plan(events, homes, 4)
+    assert parts[:3] == [2, 2, 3]
+    assert new == {"a:new-device": 2, "a:other-device": parts[3]}
+    assert [(m.request, m.key, m.home, m.to, m.by, m.user) for m in moves] == [
+        ("m2:move", f"a:{LAPTOP}", 0, 2, "e:ann@example.org", ""),
+        ("m3:move", "e:ann@example.org", 2, 3, f"u:{ANN}", f"u:{ANN}"),
+        ("m3:move1", "p:+4670123", 1, 3, f"u:{ANN}", f"u:{ANN}")]
 
 
 @pytest.fixture
@@ -111,7 +137,7 @@ def test_a_device_that_signs_in_moves_to_the_person(cluster: Settings,
         assert sorted(_rows(cluster, 0, "SELECT key, part FROM {s}.forwards")) == [
             (f"a:{LAPTOP}", 1), (f"u:{ANN}", 1)]
         assert dict(_rows(cluster, 0, "SELECT key, part FROM {base}.homes")) == {
-            f"u:{ANN}": 1, f"a:{PHONE}": 1, f"a:{LAPTOP}": 1}
+            f"u:{ANN}": 1, f"a:{PHONE}": 1, f"a:{LAPTOP}": 1, "e:ann@example.org": 1}
 
         # one person: one record with every event, once
         bundle = http.post("/v1/privacy/export", json={"identifier": LAPTOP},
@@ -135,6 +161,51 @@ def test_a_device_that_signs_in_moves_to_the_person(cluster: Settings,
             for table in ("events", "profiles", "identities", "forwards"):
                 assert _rows(cluster, part, f"SELECT count(*) FROM {{s}}.{table}") == [(0,)]
         assert _rows(cluster, 0, "SELECT count(*) FROM {base}.homes") == [(0,)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
+def test_an_email_joins_records_across_partitions(cluster: Settings, sealed: bool) -> None:
+    """A newsletter sign-up on the laptop (partition 0) and the same email given later on
+    the phone (partition 1), both anonymous: one person, as an embedded engine merges
+    them. Sealed, the directory keeps the email as the partitions' keyed digest."""
+    if sealed:
+        cluster = dataclasses.replace(cluster, encryption_keys=(MASTER_KEY,))
+    worker = ClusterWorker(cluster, name="w-email")
+    with TestClient(gateway_app(cluster)) as http, running(worker):
+        _send(http, [_track("p1", "Product Viewed", anonymousId=PHONE),
+                     _track("l1", "Product Viewed", anonymousId=LAPTOP),
+                     {"type": "identify", "anonymousId": LAPTOP, "messageId": "l2",
+                      "traits": {"email": "ann@example.org"}}])
+        wait_until(lambda: worker.applied == 3, 30, "the worker fell short")
+        _send(http, [{"type": "identify", "anonymousId": PHONE, "messageId": "p2",
+                      "traits": {"email": "Ann@Example.org"}}])
+        wait_until(lambda: worker.adopted == 1 and worker.moved_out == 1, 30,
+                   "the phone's record did not move")
+        homes = dict(_rows(cluster, 0, "SELECT key, part FROM {base}.homes"))
+        assert homes[f"a:{PHONE}"] == homes[f"a:{LAPTOP}"] == 0
+        emails = [k for k in homes if k.startswith("e")]
+        assert len(emails) == 1 and homes[emails[0]] == 0
+        assert ("@" in emails[0]) is not sealed
+        for table in ("events", "profiles", "identities"):
+            assert _rows(cluster, 1, f"SELECT count(*) FROM {{s}}.{table}") == [(0,)], table
+
+        bundle = http.post("/v1/privacy/export", json={"identifier": "ann@example.org"},
+                           headers=DPO).json()
+        assert sorted(e["messageId"] for e in bundle["events"]) == ["l1", "l2", "p1", "p2"]
+        assert bundle["other_records"] == []
+        assert {f"a:{LAPTOP}", f"a:{PHONE}"} <= set(bundle["customer"]["identities"])
+
+        answer = http.post("/v1/privacy/erase", json={"identifier": "ann@example.org"},
+                           headers=DPO)
+        assert answer.status_code == 202
+        request = answer.json()["request"]
+        wait_until(lambda: len(_rows(cluster, 0, "SELECT id FROM {base}.privacy_log WHERE "
+                                     f"id LIKE '{request}:%'")) == 4, 30, "not erased")
+        assert _rows(cluster, 0, "SELECT count(*) FROM {base}.homes") == [(0,)]
+        for part in range(4):
+            for table in ("events", "profiles", "identities", "forwards"):
+                assert _rows(cluster, part, f"SELECT count(*) FROM {{s}}.{table}") == [(0,)]
 
 
 @pytest.mark.integration

@@ -103,3 +103,13 @@ def test_a_phone_is_found_as_typed_and_as_filed(engine: Engine) -> None:
     ev = as_event({"type": "identify", "userId": "u1", "traits": {"phone": "+1 (555) 010"}})
     assert identity_keys(ev) == [phone_key("+1 (555) 010")] == ["p:+1555010"]
     assert phone_key("+1 555 010") in find_keys("+1 555 010")
+
+
+def test_a_phone_without_digits_joins_no_one(engine: Engine) -> None:
+    """"n/a" or "-" in a phone field is no key: records that typed it stay apart (once they
+    all shared the key `p:` and merged into one)."""
+    for anon in ("form-1", "form-2"):
+        engine.process({"type": "identify", "anonymousId": anon, "timestamp": T0,
+                        "traits": {"phone": "n/a"}})
+    assert engine.profile("form-1") is not engine.profile("form-2")
+    assert not [k for k in engine.profile("form-1").identities if k.startswith("p:")]

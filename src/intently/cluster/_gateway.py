@@ -50,7 +50,8 @@ class Gateway:
         self.published = 0
         self.duplicates = 0
         conninfo, base = split_url(settings.db)
-        self.homes = Homes(conninfo, base, settings.partitions)
+        self.homes = Homes(conninfo, base, settings.partitions,
+                           encryption_keys=settings.encryption_keys)
 
     async def start(self) -> Gateway:
         """Connect and make sure the stream exists; raises when NATS cannot be reached."""
@@ -146,13 +147,14 @@ class Gateway:
             raise StoreError("the directory of homes is unreachable") from None
 
     async def _move(self, js: JetStreamContext, moves: list[Move]) -> None:
-        """Ask each device's home to move its record to the person's (deduplicated by the
-        event's message id: a resent request asks once)."""
+        """Ask the partition that holds each key to move its record to the event's
+        (deduplicated by the event's message id: a resent request asks once)."""
         s = self.settings
         try:
             await asyncio.gather(*(js.publish(
                 f"{s.stream_subject}.{m.home}",
-                _encode({"request": m.request, "key": m.key, "to": m.to, "by": m.by}),
+                _encode({"request": m.request, "key": m.key, "to": m.to, "by": m.by,
+                         "user": m.user}),
                 headers={"Nats-Msg-Id": m.request, HEADER_CONTROL: "move"}) for m in moves))
         except (TimeoutError, nats.errors.Error) as exc:
             _log.error("move not published; the request is refused (the client retries)",

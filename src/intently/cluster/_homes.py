@@ -21,11 +21,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
 
 from ..events import Event
+from ..profiles import identity_keys
+from ..store import SEALING_META, Keyring, keyring
 from ._layout import partition_of
 
 _log = logging.getLogger("intently.cluster")
@@ -37,60 +40,69 @@ CACHE_MAX = 500_000
 
 @dataclass(frozen=True)
 class Move:
-    """A device's record to move: from the partition that holds `key` to `to`, joined there
-    to the user `by`. `request`: its id (a resend of the event sends the same one)."""
+    """The record that holds `key` in partition `home`, to move to partition `to`, where
+    the event's record is found by `by` (the key the event was routed by). `user`: the
+    event's user key ("" when it has none): a record with another user id stays, and only
+    its `key` moves (as an embedded engine moves a shared device or email). `request`: its
+    id (a resend of the event sends the same one)."""
 
     request: str
     key: str
     home: int
     to: int
     by: str
+    user: str = ""
 
 
-def routing_keys(ev: Event) -> tuple[str | None, str | None]:
-    """The event's user key and device key (None where it has none): an `alias` call's
-    previous id stands for the device."""
+def routing_keys(ev: Event) -> tuple[list[str], str | None]:
+    """The event's person keys in the order they decide its home (user id, email, phone:
+    the keys an embedded engine joins records by) and its device key (None where it has
+    none): an `alias` call's previous id stands for the device."""
     device = ev.anonymous_id or (ev.previous_id if ev.type == "alias" else None)
-    return (f"u:{ev.user_id}" if ev.user_id else None, f"a:{device}" if device else None)
+    persons = [f"u:{ev.user_id}"] if ev.user_id else []
+    if ev.traits:
+        persons += identity_keys(ev)
+    return persons, (f"a:{device}" if device else None)
+
+
+def _keys(ev: Event) -> list[str]:
+    persons, device = routing_keys(ev)
+    return [*persons, device] if device is not None else persons
 
 
 def plan(events: list[Event], homes: dict[str, int], partitions: int
          ) -> tuple[list[int], dict[str, int], list[Move]]:
     """Each event's partition, the keys to file (key -> home) and the moves, given the
-    homes known (`homes` is not changed). Events are taken in order: a key filed by one
-    event is home for the next, and a device asked to move goes to its new home for the
-    rest of the request."""
+    homes known (`homes` is not changed). An event goes to the home of its first person key
+    that has one, else of its device, else to the hash of its device (`partition_of`: a new
+    customer). Its other keys homed elsewhere move there. Events are taken in order: a key
+    filed by one event is home for the next, and a key asked to move goes to its new home
+    for the rest of the request."""
     parts: list[int] = []
     new: dict[str, int] = {}
     moves: list[Move] = []
     moving: dict[str, int] = {}
 
-    def home(key: str | None) -> int | None:
-        if key is None:
-            return None
+    def home(key: str) -> int | None:
         found = moving.get(key, new.get(key))
         return homes.get(key) if found is None else found
 
     for ev in events:
-        user, device = routing_keys(ev)
-        hu, hd = home(user), home(device)
-        if hu is not None:
-            part = hu
-            if device is not None and hd is None:
-                new[device] = hu
-            elif device is not None and hd != hu:
-                moving[device] = hu
-                moves.append(Move(f"{ev.message_id}:move", device, hd, hu,  # type: ignore[arg-type]
-                                  user))  # type: ignore[arg-type]
-        elif hd is not None:
-            part = hd
-            if user is not None:
-                new[user] = hd
-        else:
-            part = partition_of(ev, partitions)
-            for key in (user, device):
-                if key is not None:
-                    new[key] = part
+        keys = _keys(ev)
+        anchor = next((k for k in keys if home(k) is not None), None)
+        part = partition_of(ev, partitions) if anchor is None else home(anchor)
+        assert part is not None
+        user = f"u:{ev.user_id}" if ev.user_id else ""
+        n = 0  # the event's moves: ids `<message id>:move`, `:move1`, ...
+        for key in keys:
+            found = home(key)
+            if found is None:
+                new[key] = part
+            elif found != part:
+                moving[key] = part
+                moves.append(Move(f"{ev.message_id}:move{n or ''}", key, found, part,
+                                  anchor, user))  # type: ignore[arg-type]
+                n += 1
         parts.append(part)
     return parts, new, moves
 
@@ -102,9 +114,12 @@ class Homes:
     connections, on the event loop."""
 
     def __init__(self, conninfo: str, schema: str, partitions: int,
-                 connections: int = 4) -> None:
+                 connections: int = 4, encryption_keys: Sequence[str] = ()) -> None:
         self._conninfo = conninfo
         self._table = f"{schema}.homes"
+        self._meta = f"{schema}.meta"
+        self._keys = tuple(encryption_keys)
+        self._ring: Keyring | None = None
         self.partitions = partitions
         self._cache: dict[str, tuple[int, float]] = {}
         self._idle: asyncio.LifoQueue[psycopg.AsyncConnection[tuple[object, ...]] | None] = (
@@ -121,8 +136,8 @@ class Homes:
         cache = self._cache
         found: dict[str, int] = {}
         for ev in events:
-            for key in routing_keys(ev):
-                if key is None or key in found:
+            for key in _keys(ev):
+                if key in found:
                     continue
                 hit = cache.get(key)
                 if hit is None or now - hit[1] > HOME_TTL_S:
@@ -166,28 +181,42 @@ class Homes:
 
     async def _read(self, db: psycopg.AsyncConnection[tuple[object, ...]],
                     events: list[Event]) -> dict[str, int]:
-        keys = sorted({k for ev in events for k in routing_keys(ev) if k is not None})
+        keys = {k for ev in events for k in _keys(ev)}
         if not keys:
             return {}
+        kept = await self._kept(db, keys)
         cur = await db.execute(f"SELECT key, part FROM {self._table} "  # type: ignore[arg-type]
-                               "WHERE key = ANY(%s)", (keys,))
-        found = {str(k): int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
+                               "WHERE key = ANY(%s)", (sorted(kept),))
+        found = {kept[str(k)]: int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
         self._remember(found)
         return found
 
     async def _file(self, db: psycopg.AsyncConnection[tuple[object, ...]],
                     new: dict[str, int]) -> dict[str, int]:
         """File keys (the first filing wins); every key's home afterwards."""
-        keys = sorted(new)
+        kept = await self._kept(db, new)
+        rows = sorted(kept)
         cur = await db.execute(
             f"INSERT INTO {self._table} (key, part) "  # type: ignore[arg-type]
             "SELECT * FROM unnest(%s::text[], %s::int[]) "
             "ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING key, part",
-            (keys, [new[k] for k in keys]))
-        found = {str(k): int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
+            (rows, [new[kept[k]] for k in rows]))
+        found = {kept[str(k)]: int(p) for k, p in await cur.fetchall()}  # type: ignore[call-overload]
         self.filed += len(found)
         self._remember(found)
         return found
+
+    async def _kept(self, db: psycopg.AsyncConnection[tuple[object, ...]],
+                    keys: Iterable[str]) -> dict[str, str]:
+        """Each key as the directory keeps it -> the key: emails and phones as the keyed
+        digests the partitions keep them as, when the cluster seals."""
+        if self._keys and self._ring is None:
+            cur = await db.execute(f"SELECT value FROM {self._meta} "  # type: ignore[arg-type]
+                                   "WHERE key = %s", (SEALING_META,))
+            row = await cur.fetchone()
+            self._ring = keyring(str(row[0]) if row else None, self._keys)
+        ring = self._ring
+        return {ring.key(k) if ring is not None else k: k for k in keys}
 
     def _remember(self, found: dict[str, int]) -> None:
         cache = self._cache

@@ -22,6 +22,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import msgspec
 import nats
@@ -46,7 +47,7 @@ from ..engine import (
     release,
 )
 from ..events import Event, from_log
-from ..profiles import Profile, decode_profile, encode_profile
+from ..profiles import Profile, contact_keys, decode_profile, encode_profile
 from ..store import Merge, SealedStore
 from ..store.postgres import split_url, with_schema
 from ._bootstrap import bootstrap
@@ -103,14 +104,35 @@ class _Owned:
     """Identity key -> the partition its record moved to (events for it go there)."""
 
 
+class _Contacts(msgspec.Struct):
+    email: Any = None
+    phone: Any = None
+
+
 class _Routing(msgspec.Struct):
     type: str = ""
     userId: str | int | None = None
     anonymousId: str | int | None = None
     previousId: str | int | None = None
+    traits: _Contacts | None = None
 
 
 _routing = msgspec.json.Decoder(_Routing)
+
+
+def _forwarded(engine: Engine, forwards: dict[str, int], head: _Routing) -> int | None:
+    """Where an event that reached this partition belongs, when its record moved away:
+    the partition its user id was forwarded to; without a user id, that of the first of
+    its email, phone and device that was (the keys a gateway routes by, `_homes`)."""
+    if head.userId not in (None, ""):
+        return forwards.get(f"u:{head.userId}")
+    keys = contact_keys(head.traits.email, head.traits.phone) if head.traits else []
+    device = head.anonymousId if head.anonymousId not in (None, "") else (
+        head.previousId if head.type == "alias" else None)
+    if device not in (None, ""):
+        keys.append(f"a:{device}")
+    return next((to for k in _kept(engine, tuple(keys))
+                 if (to := forwards.get(k)) is not None), None)
 
 
 def _kept(engine: Engine, keys: tuple[str, ...]) -> list[str]:
@@ -493,11 +515,7 @@ class ClusterWorker:
             except msgspec.DecodeError:
                 kept.append(msg)  # set aside where it is applied
                 continue
-            device = head.anonymousId if head.anonymousId not in (None, "") else (
-                head.previousId if head.type == "alias" else None)
-            key = (f"u:{head.userId}" if head.userId not in (None, "") else
-                   f"a:{device}" if device not in (None, "") else None)
-            to = forwards.get(key) if key is not None else None
+            to = _forwarded(own.engine, forwards, head)
             if to is None:
                 kept.append(msg)
             else:
@@ -524,28 +542,32 @@ class ClusterWorker:
         apart, logged). Done again after a takeover, it sends the same messages
         (deduplicated there)."""
         part = own.lease.partition
-        asked: dict[str, tuple[str, int, str]] = {}  # key -> (request, to, by): the first ask
-        for msg in msgs:
+        asked: dict[str, tuple[str, int, str, str]] = {}  # key -> (request, to, by, user)
+        for msg in msgs:  # the first ask of each key counts
             try:
                 req = msgspec.json.decode(msg.data)
-                asked.setdefault(str(req["key"]), (str(req["request"]), int(req["to"]),
-                                                   str(req["by"])))
+                by = str(req["by"])
+                user = str(req.get("user", by if by.startswith("u:") else ""))
+                asked.setdefault(str(req["key"]), (str(req["request"]), int(req["to"]), by,
+                                                   user))
             except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
                 _log.error("move message unreadable; skipped", extra={
                     "partition": part, "stream_seq": msg.metadata.sequence.stream,
                     "error": repr(exc)})
         forwards = own.forwards if own.forwards is not None else {}
         now = self.clock.now()
-        recent = own.store.moved_since(list(asked), now - self.settings.identity_move_seconds)
+        kept = dict(zip(asked, _kept(own.engine, tuple(asked)), strict=True))
+        recent = own.store.moved_since(list(kept.values()),
+                                       now - self.settings.identity_move_seconds)
         engine = own.engine
         engine.checkpoint()  # the store holds what the records hold
         going: list[tuple[Leaving | None, list[str], int]] = []
         sends: list[tuple[Leaving, str, int, str]] = []
         taken: set[str] = set()  # records already going (two of their keys asked)
-        for key, (request, to, by) in asked.items():
-            if to == part or key in forwards:
+        for key, (request, to, by, user) in asked.items():
+            if to == part or kept[key] in forwards:
                 continue
-            if key in recent:
+            if kept[key] in recent:
                 self.kept_apart += 1
                 _log.warning("identity moved here too recently; the records stay apart",
                              extra={"partition": part, "to": to})
@@ -553,13 +575,14 @@ class ClusterWorker:
             gone = leaving(engine, key)
             if gone is not None and gone.record.id in taken:
                 continue
-            keys = [key]
-            if gone is not None and gone.record.user_id not in (None, by[2:]):
-                gone = None  # a device shared with someone else: only its key goes on
-                release(engine, key)
+            keys = [kept[key]]
+            if gone is not None and gone.record.user_id is not None and (
+                    f"u:{gone.record.user_id}" != user):
+                gone = None  # someone else's record: only the key goes on (a shared device,
+                release(engine, key)  # a shared email), as in an embedded engine
             if gone is not None:
                 taken.add(gone.record.id)
-                keys = sorted({*_kept(engine, gone.keys), by} - {""})
+                keys = sorted({*_kept(engine, (*gone.keys, by))} - {""})
                 sends.append((gone, request, to, by))
             going.append((gone, keys, to))
         if not going:

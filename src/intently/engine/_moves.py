@@ -146,7 +146,8 @@ class Arrival:
 
 def adopt_records(runner: Runner, arrivals: Sequence[Arrival]) -> list[Profile]:
     """Merge each record that moved here into the one its `by` key or one of its own keys
-    names here, or keep it as it is when none does; one checkpoint writes them all. Returns
+    names here, or keep it as it is when none does (or when that one has another user id);
+    one checkpoint writes them all. Returns
     the records they live in now (one adopted before, sent again, is skipped: its `m:` key
     is known here). Call it after its events were logged (`adopt_events`)."""
     state, pipeline = runner.state, runner.pipeline
@@ -163,11 +164,16 @@ def adopt_records(runner: Runner, arrivals: Sequence[Arrival]) -> list[Profile]:
         latest = runner.store.timeline([record.id], limit=1)
         record.last_seq = latest[0].seq if latest else 0  # its events' positions here
         log = list(arrival.merges)
-        if into_id is None:
+        target = state.get(into_id) if into_id is not None else None
+        if target is not None and None not in (target.user_id, record.user_id) and (
+                target.user_id != record.user_id):
+            _log.warning("moved record belongs to another user than the one it joins; "
+                         "kept apart", extra={"record": record.id, "into": target.id})
+            target = None  # two user ids are never merged (the sender checks this too)
+        if target is None:
             state.adopt(record)
             target = record
         else:
-            target = state.get(into_id)
             if target.id == record.id:  # a record of the same id began here meanwhile
                 _log.warning("moved record meets one of its id; merged",
                              extra={"record": into_id})

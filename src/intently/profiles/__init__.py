@@ -25,7 +25,7 @@ from ._profile import (
     decode_profile,
     encode_profile,
 )
-from ._resolve import Merge, ProfileState, Resolver, identity_keys, lookup_keys
+from ._resolve import Merge, ProfileState, Resolver, contact_keys, identity_keys, lookup_keys
 from ._touch import (
     cart_after,
     category_key,
@@ -63,6 +63,7 @@ __all__ = [
     "category_key",
     "category_of",
     "consents_of",
+    "contact_keys",
     "decode_profile",
     "encode_profile",
     "find_keys",

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ..events import Event
 from ..store import Merge
+from ._lookup import phone_key
 from ._merge import merge_into
 from ._profile import Profile
 
@@ -30,18 +31,24 @@ class ProfileState(Protocol):
         """The record changed: keep it until a checkpoint writes it."""
 
 
+def contact_keys(email: object, phone: object) -> list[str]:
+    """The identity keys of an email (lower-cased) and a phone (its digits and `+`); none
+    for a value that is not one (a phone without digits, such as "n/a", would otherwise be
+    one key that every such record shares)."""
+    keys = []
+    if isinstance(email, str) and "@" in email:
+        keys.append("e:" + email.strip().lower())
+    if isinstance(phone, str):
+        key = phone_key(phone)
+        if any(c.isdigit() for c in key):
+            keys.append(key)
+    return keys
+
+
 def identity_keys(ev: Event) -> list[str]:
     """Identifier keys an event carries besides user and anonymous ids (email, phone)."""
-    keys = []
     traits = ev.traits
-    if traits:
-        email = traits.get("email")
-        if isinstance(email, str) and "@" in email:
-            keys.append("e:" + email.strip().lower())
-        phone = traits.get("phone")
-        if isinstance(phone, str) and phone.strip():
-            keys.append("p:" + "".join(c for c in phone if c.isdigit() or c == "+"))
-    return keys
+    return contact_keys(traits.get("email"), traits.get("phone")) if traits else []
 
 
 def lookup_keys(ev: Event) -> list[str]:
