@@ -3,13 +3,14 @@ as on SQLite, after a crash between incremental checkpoints too; one writer per 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import HISTORY, T0, outcome, postgres_schema, track
+from conftest import HISTORY, POSTGRES, T0, outcome, postgres_schema, track
 from intently import Engine, ManualClock, Settings, StoreError
 from intently.scenarios import ready_made
 from intently.store import open_store
@@ -99,3 +100,22 @@ def test_an_unreachable_database_is_named_without_its_password() -> None:
     with pytest.raises(StoreError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1/") as caught:
         open_store("postgresql://intently:s3cret@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_database_not_in_utf8_is_refused_with_how_to_make_one() -> None:
+    """In a SQL_ASCII database (`initdb` without a locale, as in a bare container) text comes
+    back as bytes: refused at open, not misread later."""
+    import psycopg
+
+    conninfo = POSTGRES.partition("?")[0]
+    name = f"t_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(conninfo, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0 "  # type: ignore[arg-type]
+                   "LC_COLLATE 'C' LC_CTYPE 'C'")
+    try:
+        url = f"{conninfo.rsplit('/', 1)[0]}/{name}"
+        with pytest.raises(StoreError, match="encoded SQL_ASCII; Intently needs UTF8"):
+            open_store(url)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as db:
+            db.execute(f"DROP DATABASE {name}")  # type: ignore[arg-type]

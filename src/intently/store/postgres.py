@@ -168,6 +168,17 @@ _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _log = logging.getLogger("intently.store")
 
 
+def _check_encoding(db: psycopg.Connection[Any], conninfo: str) -> None:
+    """Refuse a database whose encoding is not UTF-8: in a SQL_ASCII database psycopg reads
+    text as bytes, and identifiers would not compare as written (`initdb` without a locale,
+    as in a bare container, makes one)."""
+    encoding = db.info.parameter_status("server_encoding")
+    if encoding != "UTF8":
+        db.close()
+        raise StoreError(f"the database at {_safe(conninfo)} is encoded {encoding}; Intently "
+                         "needs UTF8 (createdb --encoding UTF8 --template template0 NAME)")
+
+
 def split_url(url: str) -> tuple[str, str]:
     """(libpq connection string, schema) from `postgresql://...?schema=NAME`."""
     parts = urlsplit(url)
@@ -393,6 +404,7 @@ class PostgresStore:
         self._lock = threading.RLock()
         db = self._db
         try:
+            _check_encoding(db, conninfo)
             if readonly:
                 db.execute("SET default_transaction_read_only = on")
             else:
