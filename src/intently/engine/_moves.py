@@ -147,9 +147,9 @@ class Arrival:
 def adopt_records(runner: Runner, arrivals: Sequence[Arrival]) -> list[Profile]:
     """Merge each record that moved here into the one its `by` key or one of its own keys
     names here, or keep it as it is when none does (or when that one has another user id);
-    one checkpoint writes them all. Returns
-    the records they live in now (one adopted before, sent again, is skipped: its `m:` key
-    is known here). Call it after its events were logged (`adopt_events`)."""
+    one checkpoint writes them all. Returns the records they live in now (one adopted
+    before, sent again, is skipped: its `m:` key is known here). Call it after its events
+    were logged (`adopt_events`)."""
     state, pipeline = runner.state, runner.pipeline
     now = runner.clock.now()
     book = pipeline.segments
