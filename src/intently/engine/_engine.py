@@ -239,7 +239,7 @@ class Engine(Runner):
     def settle(self) -> None:
         """Write pending segment entries and exits (member lists are kept at checkpoints), so
         what the store's read models show is up to date."""
-        if self.pipeline.pending:
+        if self.pipeline.pending or self._held:
             self.checkpoint()
 
     @property

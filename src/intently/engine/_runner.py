@@ -102,6 +102,10 @@ class Runner:
         self._ids = map(f"ik-{os.urandom(6).hex()}-{{}}".format, count())  # for events with none
         self._busy_at = time.monotonic()  # the last commit or checkpoint
         self._commits: deque[tuple[int, float]] = deque()  # (first position, when), recent
+        # segment entries and exits of records not written yet, by record: an incremental
+        # checkpoint takes those of the records it writes without reading the others
+        self._held: dict[str, list[Change]] = {}
+        self._held_timers: dict[str, float | None] = {}  # their timers, the same way
         self._due_up_to = 0  # records changed at or before this position are due to be written
         # the longest checkpoint so far (records written in a commit, or a full checkpoint),
         # and the longest commit (its fsync and the records it carried included)
@@ -179,6 +183,7 @@ class Runner:
             if effects is not None:
                 self._put_effects(tx, effects)
             last = tx.next_seq() - 1
+            fresh = (pipeline.pending[pending_before:] if self.change_listeners else [])
             started = time.perf_counter()
             self._write_some(tx, first, last)
             written = time.perf_counter()
@@ -207,8 +212,7 @@ class Runner:
         if self.listeners and applied.processed:
             for listener in self.listeners:
                 listener(applied.processed)
-        if self.change_listeners and len(pipeline.pending) > pending_before:
-            fresh = pipeline.pending[pending_before:]
+        if fresh:
             for change_listener in self.change_listeners:
                 change_listener(fresh)
         if not keep:
@@ -391,25 +395,49 @@ class Runner:
         if not chosen and not pipeline.timers.updates:
             return
         profiles, identities = state.take(chosen)
-
-        def written(pid: str) -> bool:  # in this write, or written already
-            return pid in chosen or (pid not in state.dirty and pid not in state.dropped)
-
-        merges = [m for m in resolver.merges if written(m.into_id) and written(m.from_id)]
-        if merges:
-            resolver.merges = [m for m in resolver.merges
-                               if not (written(m.into_id) and written(m.from_id))]
+        # What goes with them: the merges, segment changes and timers of records in this
+        # write or written already. These lists hold one entry per unwritten record or more
+        # (tens of thousands at a million customers), so each is read once, by comprehension
+        # with inline look-ups: a helper called per entry cost more than the writes.
+        dirty, dropped = state.dirty, state.dropped
+        merges: list[Merge] = []
+        if resolver.merges:
+            waiting: list[Merge] = []
+            for m in resolver.merges:
+                a, b = m.into_id, m.from_id
+                if ((a in chosen or (a not in dirty and a not in dropped))
+                        and (b in chosen or (b not in dirty and b not in dropped))):
+                    merges.append(m)
+                else:
+                    waiting.append(m)
+            resolver.merges = waiting
         if resolver.links:
             resolver.links = [(a, b) for a, b in resolver.links
-                              if not (written(a) and written(b))]
-        changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
-                   for c in pipeline.pending if written(c.profile_id)]
-        if changes:
-            pipeline.pending = [c for c in pipeline.pending if not written(c.profile_id)]
-        updates = pipeline.timers.updates
-        timers = {pid: due for pid, due in updates.items() if written(pid)}
-        for pid in timers:
-            del updates[pid]
+                              if not ((a in chosen or (a not in dirty and a not in dropped))
+                                      and (b in chosen or (b not in dirty and b not in dropped)))]
+        held = self._held
+        changes: list[SegmentChange] = []
+        for pid in chosen:  # older than this batch's
+            got = held.pop(pid, None)
+            if got:
+                changes += [SegmentChange(pid, c.segment, c.entered, c.ts) for c in got]
+        for c in pipeline.pending:
+            pid = c.profile_id
+            if pid in chosen or (pid not in dirty and pid not in dropped):
+                changes.append(SegmentChange(pid, c.segment, c.entered, c.ts))
+            else:
+                held.setdefault(pid, []).append(c)
+        pipeline.pending = []
+        held_timers = self._held_timers
+        timers: dict[str, float | None] = {}
+        for pid in chosen:
+            if pid in held_timers:
+                timers[pid] = held_timers.pop(pid)
+        for pid, due in pipeline.timers.take_updates().items():  # newer than the held ones
+            if pid in chosen or (pid not in dirty and pid not in dropped):
+                timers[pid] = due
+            else:
+                held_timers[pid] = due
         tx.put_state(state.replay_from(last), profiles, identities, merges, changes, timers)
 
     def maybe_checkpoint(self) -> None:
@@ -437,10 +465,13 @@ class Runner:
             return
         pipeline = self.pipeline
         changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
-                   for c in pipeline.pending]
+                   for c in (*(c for got in self._held.values() for c in got),
+                             *pipeline.pending)]
         pipeline.pending = []
-        self.state.checkpoint(self._seq, pipeline.resolver.merges, changes,
-                              pipeline.timers.take_updates())
+        self._held = {}
+        timers = {**self._held_timers, **pipeline.timers.take_updates()}
+        self._held_timers = {}
+        self.state.checkpoint(self._seq, pipeline.resolver.merges, changes, timers)
         pipeline.resolver.merges = []
         pipeline.resolver.links = []
         self.state.evict()
@@ -503,6 +534,7 @@ class Runner:
         record the store no longer has (an erasure)."""
         self.recount()
         self.state.clear()
+        self._held, self._held_timers = {}, {}
         self.pipeline.reset(self.store.load_timers())
         self.recovered = self._recover()
 
