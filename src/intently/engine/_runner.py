@@ -396,9 +396,10 @@ class Runner:
             return
         profiles, identities = state.take(chosen)
         # What goes with them: the merges, segment changes and timers of records in this
-        # write or written already. These lists hold one entry per unwritten record or more
-        # (tens of thousands at a million customers), so each is read once, by comprehension
-        # with inline look-ups: a helper called per entry cost more than the writes.
+        # write or written already. Changes and timers of records still unwritten (tens of
+        # thousands at a million customers) wait in `_held`, by record, so a commit reads
+        # only this batch's and those of the records it writes; the merge and link lists are
+        # short, and read once with the look-ups inline.
         dirty, dropped = state.dirty, state.dropped
         merges: list[Merge] = []
         if resolver.merges:

@@ -174,7 +174,6 @@ def _check_encoding(db: psycopg.Connection[Any], conninfo: str) -> None:
     as in a bare container, makes one)."""
     encoding = db.info.parameter_status("server_encoding")
     if encoding != "UTF8":
-        db.close()
         raise StoreError(f"the database at {_safe(conninfo)} is encoded {encoding}; Intently "
                          "needs UTF8 (createdb --encoding UTF8 --template template0 NAME)")
 
