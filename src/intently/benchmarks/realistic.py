@@ -104,8 +104,12 @@ def ingest(path: Path, db: Path, cache: int) -> dict[str, float]:
     return figures
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
+    """The realistic figures: 50,000 customers against 5,000 with `quick`, else a million
+    against 10,000; `customers`: that many against 10,000, over a day (the sizes between)."""
     large_users, small_users, days = (50_000, 5_000, 2.0) if quick else (1_000_000, 10_000, 1.0)
+    if customers is not None:
+        large_users, small_users, days = customers, 10_000, 1.0
     cache = large_users // 10
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

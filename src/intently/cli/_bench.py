@@ -18,10 +18,17 @@ def bench(
                                "a nats-server started for the run)"),
     cache: str = typer.Option("redis://127.0.0.1:6379/0", help="--cluster: Redis (its keys "
                               "are removed at the end)"),
+    customers: int = typer.Option(None, "--customers", min=10_000, help="Only the realistic "
+                                  "profile, with this many customers over a day (a cache of a "
+                                  "tenth of them) against 10,000"),
     as_json: bool = JSON,
 ) -> None:
     """Measure the pipeline, its storage floor, HTTP ingest, latency and memory per profile."""
-    if cluster:
+    if customers is not None:
+        from ..benchmarks import realistic
+
+        figures = realistic.run(False, customers=customers)
+    elif cluster:
         from ..benchmarks import cluster as cluster_bench
 
         figures = cluster_bench.run(store=store, stream=stream, cache=cache,
