@@ -143,6 +143,13 @@ def test_segments_over_http(client: TestClient) -> None:
     assert r.status_code == 200 and r.json()["entered"] == 1
     r = client.put("/v1/segments/broken", headers=ADMIN, json={"text": "revenue >="})
     assert r.status_code == 400 and r.json()["position"] == 10
+    # a field no record has (a typo) would make a segment that silently matches no one
+    r = client.put("/v1/segments/typo", headers=ADMIN, json={"text": "revnue >= 500"})
+    assert r.status_code == 400 and r.json()["path"] == "$.text"
+    assert "unknown field 'revnue'" in r.json()["message"]
+    r = client.put("/v1/segments/typo", headers=ADMIN, json={"rule": {"not": {
+        "field": "ordres", "op": ">", "value": 1}}})
+    assert r.status_code == 400 and r.json()["path"] == "$.rule"
     r = client.get("/v1/segments", headers=ADMIN)
     assert {s["name"]: s["size"] for s in r.json()} == {"whales": 1}
     r = client.get("/v1/segments/whales/members", headers=ADMIN)

@@ -235,6 +235,8 @@ def test_changes_from_the_cli_are_audited(tmp_path: Path) -> None:
     db = str(tmp_path / "cli.db")
     run = CliRunner()
     assert run.invoke(app, ["segments", "add", "vip", "orders >= 2", "--db", db]).exit_code == 0
+    typo = run.invoke(app, ["segments", "add", "vip", "ordrs >= 3", "--db", db])
+    assert typo.exit_code != 0 and "unknown field 'ordrs'" in typo.output
     assert run.invoke(app, ["segments", "add", "vip", "orders >= 3", "--db", db]).exit_code == 0
     assert run.invoke(app, ["segments", "remove", "vip", "--db", db]).exit_code == 0
     assert run.invoke(app, ["scenarios", "add", "--ready-made", "abandoned_cart", "--db", db]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ..engine import Engine
-from ..segments import And, Compare, Did, Node, Not, Or, known_field, to_json, to_text
+from ..segments import to_json, to_text, unknown_fields
 from ._auth import authorize
 from ._deps import on_engine
 from ._rules import read_rule
@@ -39,15 +39,6 @@ async def validate_rule(request: Request) -> dict[str, Any]:
     authorize(request)
     node, _ = await read_rule(request)
     return {"text": to_text(node), "rule": to_json(node),
-            "unknown_fields": sorted({f for f in _fields(node) if not known_field(f)})}
+            "unknown_fields": sorted(set(unknown_fields(node)))}
 
 
-def _fields(node: Node) -> list[str]:
-    if isinstance(node, Compare):
-        return [node.field]
-    if isinstance(node, Did):
-        return []  # `with` conditions name event properties, not record fields
-    if isinstance(node, Not):
-        return _fields(node.item)
-    assert isinstance(node, And | Or)
-    return [f for item in node.items for f in _fields(item)]

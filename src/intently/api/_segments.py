@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from .._errors import NotFound, ValidationError
 from ..engine import Engine, analysable, segment_state
-from ..segments import Segment
+from ..segments import Node, Segment, check_fields
 from ..store import Member
 from ._audit import audited_change
 from ._auth import authorize, require_change
@@ -36,11 +36,19 @@ async def list_segments(request: Request) -> list[dict[str, Any]]:
     return await on_engine(request, read)  # type: ignore[no-any-return]
 
 
+async def _segment_rule(request: Request) -> tuple[Node, dict[str, Any]]:
+    """A new segment's rule: as any rule, and on fields a record has (400 names the one it
+    lacks: a typo would make a segment that silently matches no one)."""
+    rule, body = await read_rule(request)
+    check_fields(rule, "$.text" if "text" in body else "$.rule")
+    return rule, body
+
+
 @router.put("/segments/{name}", summary='Define a segment: {"text": "..."} or {"rule": {...}}',
             openapi_extra=RULE_BODY)
 async def put_segment(request: Request, name: str) -> dict[str, Any]:
     actor = authorize(request)
-    rule, body = await read_rule(request)
+    rule, body = await _segment_rule(request)
     segment = Segment(name, rule, str(body.get("description", "")))
 
     def write(engine: Engine) -> dict[str, Any]:
@@ -136,7 +144,7 @@ def cluster_router(definitions: Definitions) -> APIRouter:
                 summary='Define a segment in every partition: {"text": "..."} or {"rule": ...}')
     async def put(request: Request, name: str, actor: str = Depends(require_change)
                   ) -> dict[str, Any]:
-        rule, body = await read_rule(request)
+        rule, body = await _segment_rule(request)
         return await definitions.put_segment(
             Segment(name, rule, str(body.get("description", ""))), actor)
 

@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from .._errors import IntentlyError
-from ..segments import Segment, builtin_segments, to_text
+from ..segments import Segment, builtin_segments, check_fields, to_text
 from ._common import (
     CONFIG,
     DB,
@@ -62,6 +62,7 @@ def add(
     """Add or replace a segment; every customer is evaluated against it at once."""
     try:
         segment = Segment.from_text(name, rule, description)
+        check_fields(segment.rule)
     except IntentlyError as exc:
         fail(f"{exc}\n  {rule}\n  {' ' * (getattr(exc, 'position', 0) or 0)}^")
         return

@@ -3,6 +3,7 @@
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._book import Change, Segment, SegmentBook
 from ._builtin import builtin_segments
+from ._check import check_fields, unknown_fields
 from ._compile import Field, compile_rule, counter_key
 from ._counters import Counters
 from ._errors import RuleError
@@ -26,6 +27,7 @@ __all__ = [
     "Segment",
     "SegmentBook",
     "builtin_segments",
+    "check_fields",
     "compile_rule",
     "counter_key",
     "evaluate",
@@ -35,4 +37,5 @@ __all__ = [
     "parse",
     "to_json",
     "to_text",
+    "unknown_fields",
 ]
