@@ -40,5 +40,3 @@ async def validate_rule(request: Request) -> dict[str, Any]:
     node, _ = await read_rule(request)
     return {"text": to_text(node), "rule": to_json(node),
             "unknown_fields": sorted(set(unknown_fields(node)))}
-
-

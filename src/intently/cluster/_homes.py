@@ -1,17 +1,20 @@
 """Where each customer lives: the directory of homes, and how a gateway routes by it.
 
-Every user id and device id (`u:…`, `a:…`) a gateway has seen has a home partition in the
-shared schema's `homes` table. An event goes to the home of its user id, else of its device;
-keys seen for the first time are filed under the partition the event goes to (a new customer:
-the hash of the device id, as `partition_of` says). So a device's journey before sign-in and
-the person's later events meet in one partition.
+Every key a gateway has seen (user id `u:…`, email `e:…`, phone `p:…`, device id `a:…`; emails
+and phones as keyed digests when the cluster seals) has a home partition in the shared
+schema's `homes` table. An event goes to the home of its first person key that has one (user
+id, email, phone), else of its device; keys seen for the first time are filed under the
+partition the event goes to (a new customer: the hash of the device id, as `partition_of`
+says). So a device's journey before sign-in and the person's later events meet in one
+partition.
 
-When an event joins a user id homed in one partition with a device homed in another (a second
-device signs in), the event goes to the user's home, and the gateway sends a `move` control
-message to the device's home: that partition's owner sends the device's record there and
-leaves forwarding entries (`_moves`). The directory is changed by the owner, in its fenced
-transaction, so it never points at a partition that does not hold the record yet; until then
-the device's events still go to the old home, which forwards them.
+When an event joins a key homed in one partition with keys homed in others (a second device
+signs in, a phone gives an email known elsewhere), the event goes to the home it routes by,
+and the gateway sends a `move` control message to each other key's home: that partition's
+owner sends the key's record there and leaves forwarding entries (`_moves`). The directory is
+changed by the owner, in its fenced transaction, so it never points at a partition that does
+not hold the record yet; until then the key's events still go to the old home, which forwards
+them.
 
 Gateways cache homes for `HOME_TTL_S`: a stale entry costs a forwarded hop, never a lost
 event."""
@@ -54,20 +57,17 @@ class Move:
     user: str = ""
 
 
-def routing_keys(ev: Event) -> tuple[list[str], str | None]:
-    """The event's person keys in the order they decide its home (user id, email, phone:
-    the keys an embedded engine joins records by) and its device key (None where it has
-    none): an `alias` call's previous id stands for the device."""
-    device = ev.anonymous_id or (ev.previous_id if ev.type == "alias" else None)
-    persons = [f"u:{ev.user_id}"] if ev.user_id else []
+def routing_keys(ev: Event) -> list[str]:
+    """The event's keys in the order they decide its home: its person keys (user id, email,
+    phone: the keys an embedded engine joins records by), then its device (an `alias`
+    call's previous id stands for the device)."""
+    keys = [f"u:{ev.user_id}"] if ev.user_id else []
     if ev.traits:
-        persons += identity_keys(ev)
-    return persons, (f"a:{device}" if device else None)
-
-
-def _keys(ev: Event) -> list[str]:
-    persons, device = routing_keys(ev)
-    return [*persons, device] if device is not None else persons
+        keys += identity_keys(ev)
+    device = ev.anonymous_id or (ev.previous_id if ev.type == "alias" else None)
+    if device:
+        keys.append(f"a:{device}")
+    return keys
 
 
 def plan(events: list[Event], homes: dict[str, int], partitions: int
@@ -88,7 +88,7 @@ def plan(events: list[Event], homes: dict[str, int], partitions: int
         return homes.get(key) if found is None else found
 
     for ev in events:
-        keys = _keys(ev)
+        keys = routing_keys(ev)
         anchor = next((k for k in keys if home(k) is not None), None)
         part = partition_of(ev, partitions) if anchor is None else home(anchor)
         assert part is not None
@@ -136,7 +136,7 @@ class Homes:
         cache = self._cache
         found: dict[str, int] = {}
         for ev in events:
-            for key in _keys(ev):
+            for key in routing_keys(ev):
                 if key in found:
                     continue
                 hit = cache.get(key)
@@ -181,7 +181,7 @@ class Homes:
 
     async def _read(self, db: psycopg.AsyncConnection[tuple[object, ...]],
                     events: list[Event]) -> dict[str, int]:
-        keys = {k for ev in events for k in _keys(ev)}
+        keys = {k for ev in events for k in routing_keys(ev)}
         if not keys:
             return {}
         kept = await self._kept(db, keys)
