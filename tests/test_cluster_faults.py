@@ -336,7 +336,9 @@ def _check_applied(conninfo: str, base: str, client: Client) -> None:
         return got != sent
 
     wrong = [k for k in client.acked if differs(k)]
-    assert wrong == [], f"{len(wrong)} customers' events differ, e.g. {wrong[:3]}"
+    assert wrong == [], f"{len(wrong)} customers' events differ: " + "; ".join(
+        f"{k} (moved: {k in moved}) applied {applied[k]}, acknowledged {client.acked[k]}"
+        for k in wrong[:3])
 
 
 def _check_outbox(conninfo: str, base: str) -> None:

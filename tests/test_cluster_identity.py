@@ -164,6 +164,36 @@ def test_a_device_that_signs_in_moves_to_the_person(cluster: Settings,
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("fetch", [1, 100])
+def test_a_record_moves_as_it_was_at_its_move_whatever_the_fetch(cluster: Settings,
+                                                                  fetch: int) -> None:
+    """The laptop's partition reads its events, the move and a later event of the laptop in
+    one fetch or in four: either way the record moves as it was at the move's place in the
+    stream and the later event is forwarded. (When the later event moved with the record
+    in one fetch only, a move done again after a crash, with other fetch boundaries, sent
+    other contents under the same message ids, and the stream kept the first: an event
+    could be lost.)"""
+    with TestClient(gateway_app(cluster)) as http:  # all sent before a worker reads
+        _send(http, [_track("l1", "Product Viewed", anonymousId=LAPTOP),
+                     _track("l2", "Product Added", anonymousId=LAPTOP),
+                     {"type": "identify", "userId": ANN, "anonymousId": PHONE,
+                      "messageId": "a1"}])
+        _send(http, [{"type": "identify", "userId": ANN, "anonymousId": LAPTOP,
+                      "messageId": "l3"}])  # a move asked of partition 0
+        _send(http, [_track("l4", "Product Viewed", anonymousId=LAPTOP)])  # cached: to 0
+        worker = ClusterWorker(cluster, name=f"w-fetch-{fetch}", fetch=fetch)
+        with running(worker):
+            wait_until(lambda: worker.adopted == 1 and worker.applied == 5, 30,
+                       "the laptop's record did not move")
+            bundle = http.post("/v1/privacy/export", json={"identifier": ANN},
+                               headers=DPO).json()
+        assert worker.forwarded == 1 and worker.moved_out == 1
+        assert sorted(e["messageId"] for e in bundle["events"]) == [
+            "a1", "l1", "l2", "l3", "l4"]
+        assert bundle["customer"]["aggregates"]["events"] == 5
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("sealed", [False, True], ids=["plain", "sealed"])
 def test_an_email_joins_records_across_partitions(cluster: Settings, sealed: bool) -> None:
     """A newsletter sign-up on the laptop (partition 0) and the same email given later on

@@ -126,13 +126,68 @@ def _forwarded(engine: Engine, forwards: dict[str, int], head: _Routing) -> int 
     its email, phone and device that was (the keys a gateway routes by, `_homes`)."""
     if head.userId not in (None, ""):
         return forwards.get(f"u:{head.userId}")
-    keys = contact_keys(head.traits.email, head.traits.phone) if head.traits else []
+    return next((to for k in _kept(engine, tuple(_head_keys(head)))
+                 if (to := forwards.get(k)) is not None), None)
+
+
+def _head_keys(head: _Routing) -> list[str]:
+    """An event's identity keys as an engine keeps them in memory: user id, email, phone,
+    device (an `alias` call's previous id stands for the device)."""
+    keys = [f"u:{head.userId}"] if head.userId not in (None, "") else []
+    if head.traits:
+        keys += contact_keys(head.traits.email, head.traits.phone)
     device = head.anonymousId if head.anonymousId not in (None, "") else (
         head.previousId if head.type == "alias" else None)
     if device not in (None, ""):
         keys.append(f"a:{device}")
-    return next((to for k in _kept(engine, tuple(keys))
-                 if (to := forwards.get(k)) is not None), None)
+    return keys
+
+
+def _keys(msg: Msg) -> list[str] | None:
+    """An event's identity keys (None: it cannot be read)."""
+    try:
+        return _head_keys(_routing.decode(msg.data))
+    except msgspec.DecodeError:
+        return None
+
+
+def _concerns(engine: Engine, kind: str, msg: Msg) -> set[str]:
+    """The keys of the records a move or an adoption concerns, as an engine keeps them in
+    memory: for a move, its key and those of the record here that holds it; for an
+    adoption, the key it joins by, those of the record here that holds it and those of
+    the record arriving."""
+    try:
+        if kind == "move":
+            return _held(engine, str(msgspec.json.decode(msg.data)["key"]))
+        adoption = _adoption.decode(msg.data)
+        record = decode_profile(adoption.record) if adoption.record is not None else None
+        return {*_held(engine, adoption.by), *(record.identities if record else ())}
+    except (msgspec.DecodeError, msgspec.ValidationError, KeyError, TypeError) as exc:
+        _log.warning("move or adoption unreadable; it concerns no record", extra={
+            "kind": kind, "stream_seq": msg.metadata.sequence.stream, "error": repr(exc)})
+        return set()
+
+
+def _held(engine: Engine, key: str) -> set[str]:
+    """`key` and the other keys of the record here that holds it."""
+    pid = engine.state.lookup(key)
+    profile = engine.state.peek(pid) if pid is not None else None
+    return {key, *(profile.identities if profile is not None else ())}
+
+
+def _reach(engine: Engine, named: set[str], heads: list[list[str]]) -> None:
+    """Add to `named` what events not applied yet (their keys: `heads`) can join to it:
+    the keys of those that name one of its keys, and the keys of the records holding
+    theirs (an event that joins two records gives one all the other's keys), until
+    nothing more is added."""
+    grew = True
+    while grew:
+        grew = False
+        for keys in heads:
+            if not named.isdisjoint(keys) and not named.issuperset(keys):
+                for key in keys:
+                    named |= _held(engine, key)
+                grew = True
 
 
 def _kept(engine: Engine, keys: tuple[str, ...]) -> list[str]:
@@ -376,51 +431,68 @@ class ClusterWorker:
 
     async def _apply(self, js: JetStreamContext, own: _Owned, msgs: list[Msg]) -> None:
         """Events in commits; a privacy request or definition among them is applied in its
-        place. Moves and adoptions are gathered and applied together once the events before
-        the next such request (or the fetch's end) are in: a record's events that came
-        before its move are applied here and move with it, so the order among them does not
-        matter, and a move storm (many devices signing in) costs a few transactions per
-        fetch instead of a few per record. Until they are applied, the partition's position
-        stays before the first of them."""
+        place. Moves and adoptions are gathered and applied together (before the next
+        privacy request or definition, or at the fetch's end), so a move storm (many
+        devices signing in) costs a few transactions per fetch instead of a few per record.
+        The events after them that name a record they concern (or a key such an event
+        names) wait until they are applied: a record moves as it was at its move's place in
+        the stream, whatever the fetches' sizes, so a move done again after a crash sends
+        the same messages (the stream keeps the first of each id). Until they are applied,
+        the partition's position stays before the first of them."""
         run: list[Msg] = []
+        heads: list[list[str]] = []  # the keys of the events in `run`, when read
+        later: list[Msg] = []  # events that wait for the moves and adoptions
         moves: list[Msg] = []
         adopts: list[Msg] = []
+        named: set[str] = set()  # the keys of the records they concern
         store = own.store
         for msg in msgs:
             kind = (msg.headers or {}).get(HEADER_CONTROL)
             if kind is None:
+                keys = _keys(msg)
+                if named and (keys is None or not named.isdisjoint(keys)):
+                    later.append(msg)
+                    for key in keys or ():
+                        named |= _held(own.engine, key)
+                    continue
                 run.append(msg)
+                if keys:
+                    heads.append(keys)
                 continue
             if kind in ("move", "adopt"):
                 if store.ceiling is None:
                     store.ceiling = msg.metadata.sequence.stream - 1
                 (moves if kind == "move" else adopts).append(msg)
+                named |= _concerns(own.engine, kind, msg)
+                _reach(own.engine, named, heads)  # the events before it, not applied yet
                 continue
             if run:
                 await self._apply_events(js, own, run)
-                run = []
+                run, heads = [], []
             if moves or adopts:
-                await self._settle(js, own, moves, adopts, run_until=msg)
-                moves, adopts = [], []
+                await self._settle(js, own, moves, adopts, later,
+                                   msg.metadata.sequence.stream - 1)
+                moves, adopts, later, named = [], [], [], set()
             self._control(own, kind, msg)
         if run:
             await self._apply_events(js, own, run)
         if moves or adopts:
-            await self._settle(js, own, moves, adopts, run_until=msgs[-1])
+            await self._settle(js, own, moves, adopts, later, msgs[-1].metadata.sequence.stream)
         own.offset = msgs[-1].metadata.sequence.stream
 
     async def _settle(self, js: JetStreamContext, own: _Owned, moves: list[Msg],
-                      adopts: list[Msg], run_until: Msg) -> None:
-        """Apply the moves and adoptions gathered, then let the position pass everything
-        applied before `run_until` (done again after a crash, they change nothing more)."""
+                      adopts: list[Msg], later: list[Msg], position: int) -> None:
+        """Apply the moves and adoptions gathered, then the events that waited for them,
+        then let the position pass everything up to `position` (done again after a crash,
+        they change nothing more)."""
         if adopts:
             self._adopt(own, adopts)
         if moves:
             await self._move_out(js, own, moves)
         own.store.ceiling = None
-        own.store.advance(run_until.metadata.sequence.stream - (
-            0 if (run_until.headers or {}).get(HEADER_CONTROL) in (None, "move", "adopt")
-            else 1))
+        if later:
+            await self._apply_events(js, own, later)
+        own.store.advance(position)
 
     def _control(self, own: _Owned, kind: str, msg: Msg) -> None:
         """A request sent to every partition, applied here to what this one holds, in order
