@@ -175,7 +175,7 @@ def _held(engine: Engine, key: str) -> set[str]:
     return {key, *(profile.identities if profile is not None else ())}
 
 
-def _reach(engine: Engine, named: set[str], heads: list[list[str]]) -> None:
+def _reach(engine: Engine, named: set[str], heads: list[list[str] | None]) -> None:
     """Add to `named` what events not applied yet (their keys: `heads`) can join to it:
     the keys of those that name one of its keys, and the keys of the records holding
     theirs (an event that joins two records gives one all the other's keys), until
@@ -184,7 +184,7 @@ def _reach(engine: Engine, named: set[str], heads: list[list[str]]) -> None:
     while grew:
         grew = False
         for keys in heads:
-            if not named.isdisjoint(keys) and not named.issuperset(keys):
+            if keys and not named.isdisjoint(keys) and not named.issuperset(keys):
                 for key in keys:
                     named |= _held(engine, key)
                 grew = True
@@ -440,7 +440,7 @@ class ClusterWorker:
         the same messages (the stream keeps the first of each id). Until they are applied,
         the partition's position stays before the first of them."""
         run: list[Msg] = []
-        heads: list[list[str]] = []  # the keys of the events in `run`, when read
+        heads: list[list[str] | None] = []  # the keys of `run`'s first events, once read
         later: list[Msg] = []  # events that wait for the moves and adoptions
         moves: list[Msg] = []
         adopts: list[Msg] = []
@@ -449,21 +449,21 @@ class ClusterWorker:
         for msg in msgs:
             kind = (msg.headers or {}).get(HEADER_CONTROL)
             if kind is None:
-                keys = _keys(msg)
-                if named and (keys is None or not named.isdisjoint(keys)):
-                    later.append(msg)
-                    for key in keys or ():
-                        named |= _held(own.engine, key)
-                    continue
+                if named:  # read only while moves or adoptions wait
+                    keys = _keys(msg)
+                    if keys is None or not named.isdisjoint(keys):
+                        later.append(msg)
+                        for key in keys or ():
+                            named |= _held(own.engine, key)
+                        continue
                 run.append(msg)
-                if keys:
-                    heads.append(keys)
                 continue
             if kind in ("move", "adopt"):
                 if store.ceiling is None:
                     store.ceiling = msg.metadata.sequence.stream - 1
                 (moves if kind == "move" else adopts).append(msg)
                 named |= _concerns(own.engine, kind, msg)
+                heads += map(_keys, run[len(heads):])
                 _reach(own.engine, named, heads)  # the events before it, not applied yet
                 continue
             if run:
