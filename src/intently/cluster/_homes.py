@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ..events import Event
-from ..profiles import identity_keys
+from ..profiles import contact_keys
 from ..store import SEALING_META, Keyring, keyring
 from ._layout import partition_of
 
@@ -58,14 +58,19 @@ class Move:
 
 
 def routing_keys(ev: Event) -> list[str]:
-    """The event's keys in the order they decide its home: its person keys (user id, email,
-    phone: the keys an embedded engine joins records by), then its device (an `alias`
-    call's previous id stands for the device)."""
-    keys = [f"u:{ev.user_id}"] if ev.user_id else []
-    if ev.traits:
-        keys += identity_keys(ev)
+    """The event's keys in the order they decide its home (`ordered_keys`)."""
+    traits = ev.traits or {}
     device = ev.anonymous_id or (ev.previous_id if ev.type == "alias" else None)
-    if device:
+    return ordered_keys(ev.user_id, traits.get("email"), traits.get("phone"), device)
+
+
+def ordered_keys(user_id: object, email: object, phone: object, device: object) -> list[str]:
+    """Identity keys in the order they decide a home: the person keys (user id, email,
+    phone: the keys an embedded engine joins records by), then the device (for an `alias`
+    call, its previous id). Gateways route by them; a partition forwards by them."""
+    keys = [f"u:{user_id}"] if user_id not in (None, "") else []
+    keys += contact_keys(email, phone)
+    if device not in (None, ""):
         keys.append(f"a:{device}")
     return keys
 

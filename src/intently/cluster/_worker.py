@@ -47,12 +47,13 @@ from ..engine import (
     release,
 )
 from ..events import Event, from_log
-from ..profiles import Profile, contact_keys, decode_profile, encode_profile
+from ..profiles import Profile, decode_profile, encode_profile
 from ..store import Merge, SealedStore
 from ..store.postgres import split_url, with_schema
 from ._bootstrap import bootstrap
 from ._cache import RecordWriter
 from ._definitions import apply_definition
+from ._homes import ordered_keys
 from ._layout import partition_schema
 from ._leases import Lease, Leases
 from ._partition import PartitionStore
@@ -131,16 +132,12 @@ def _forwarded(engine: Engine, forwards: dict[str, int], head: _Routing) -> int 
 
 
 def _head_keys(head: _Routing) -> list[str]:
-    """An event's identity keys as an engine keeps them in memory: user id, email, phone,
-    device (an `alias` call's previous id stands for the device)."""
-    keys = [f"u:{head.userId}"] if head.userId not in (None, "") else []
-    if head.traits:
-        keys += contact_keys(head.traits.email, head.traits.phone)
+    """An event's identity keys as a gateway routes by them (`ordered_keys`), which is as
+    an engine keeps them in memory."""
+    traits = head.traits or _Contacts()
     device = head.anonymousId if head.anonymousId not in (None, "") else (
         head.previousId if head.type == "alias" else None)
-    if device not in (None, ""):
-        keys.append(f"a:{device}")
-    return keys
+    return ordered_keys(head.userId, traits.email, traits.phone, device)
 
 
 def _keys(msg: Msg) -> list[str] | None:
