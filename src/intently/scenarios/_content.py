@@ -9,7 +9,6 @@ someone else or to redirect to a URL the message did not contain.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import re
@@ -43,7 +42,7 @@ class Tracker:
 
     def token(self, data: dict[str, Any]) -> str:
         body = base64.urlsafe_b64encode(_encode(data))
-        sig = hmac.new(self.secret, body, hashlib.sha256).digest()[:12]
+        sig = hmac.digest(self.secret, body, "sha256")[:12]  # one call in C, per link
         return f"{body.decode().rstrip('=')}.{base64.urlsafe_b64encode(sig).decode()}"
 
     def read(self, token: str) -> dict[str, Any]:
@@ -51,7 +50,7 @@ class Tracker:
         body, _, sig = token.partition(".")
         padded = body + "=" * (-len(body) % 4)
         want = base64.urlsafe_b64encode(
-            hmac.new(self.secret, padded.encode(), hashlib.sha256).digest()[:12]).decode()
+            hmac.digest(self.secret, padded.encode(), "sha256")[:12]).decode()
         if not sig or not hmac.compare_digest(want, sig):
             raise ValidationError("this link is not valid (bad signature)", "$.token")
         data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
@@ -60,8 +59,9 @@ class Tracker:
     def links(self, ref: dict[str, str]) -> dict[str, str]:
         """The unsubscribe link and the open pixel of one message. `ref` names it: `m` the
         message id, `p` the record, `c` the channel, `a` the arm."""
-        return {"unsubscribe_url": f"{self.base_url}/u/{self.token(ref)}",
-                "open_url": f"{self.base_url}/t/o/{self.token(ref)}.gif"}
+        token = self.token(ref)  # the same data signed: one token serves both
+        return {"unsubscribe_url": f"{self.base_url}/u/{token}",
+                "open_url": f"{self.base_url}/t/o/{token}.gif"}
 
     def wrap(self, html: str, ref: dict[str, str], open_url: str) -> str:
         """Route the HTML's links through click tracking and add the open pixel (`open_url`,

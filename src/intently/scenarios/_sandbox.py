@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
+from jinja2.runtime import new_context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 MAX_OUTPUT_CHARS = 256 * 1024
@@ -35,6 +37,10 @@ class BudgetEnvironment(SandboxedEnvironment):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.deadline = float("inf")
+        # per template, its globals in one plain dict: Jinja would merge its chain of globals
+        # into every render's context (half the cost of rendering a short message)
+        self._scopes: weakref.WeakKeyDictionary[Any, dict[str, Any]] = (
+            weakref.WeakKeyDictionary())
         self.globals["range"] = self._range
         for name in ("center", "indent", "truncate", "wordwrap"):
             self.filters[name] = self._bounded_filter(self.filters[name])
@@ -53,9 +59,16 @@ class BudgetEnvironment(SandboxedEnvironment):
         gc.disable()  # bounded work, and output bounded in size: no cycles worth a pause here
         try:
             self.start()
+            scope = self._scopes.get(template)
+            if scope is None:
+                scope = self._scopes[template] = dict(template.globals)
+            # what `template.generate` does, with the globals merged once: the context holds
+            # them and the message's values (no template here imports another, so the
+            # context need not list which names were globals)
+            ctx = new_context(self, template.name, template.blocks, {**scope, **context}, True)
             parts: list[str] = []
             size = 0
-            for chunk in template.generate(context):
+            for chunk in template.root_render_func(ctx):
                 size += len(chunk)
                 if size > MAX_OUTPUT_CHARS:
                     raise TemplateBudgetError(f"output over {MAX_OUTPUT_CHARS} characters")
