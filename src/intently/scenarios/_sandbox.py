@@ -38,7 +38,7 @@ class BudgetEnvironment(SandboxedEnvironment):
         super().__init__(**options)
         self.deadline = float("inf")
         # per template, its globals in one plain dict: Jinja would merge its chain of globals
-        # into every render's context (half the cost of rendering a short message)
+        # into every render's context (a third of the cost of rendering a short message)
         self._scopes: weakref.WeakKeyDictionary[Any, dict[str, Any]] = (
             weakref.WeakKeyDictionary())
         self.globals["range"] = self._range
