@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import time
+
 import msgspec
 import pytest
 
 from conftest import HISTORY, T0, sqlite_engine, track
 from intently import Engine, ManualClock, NotFound, ValidationError
+from intently.engine import COMMIT_PARTS
 from intently.store import MemoryStore
 from intently.testing import Shop
 
@@ -19,6 +22,20 @@ def test_message_id_makes_ingestion_idempotent(engine: Engine) -> None:
     assert engine.process(track("Product Added", user="u", mid="m2")) is None
     assert engine.profile("u").events == 2
     assert engine.store.count_events() == 2
+
+
+def test_group_commits_account_for_their_time_by_part(db_path) -> None:
+    eng = sqlite_engine(db_path)
+    assert eng.seconds_in == dict.fromkeys(COMMIT_PARTS, 0.0)
+    started = time.perf_counter()
+    eng.process_many([track("Product Viewed", user=f"u{i}", mid=f"m{i}") for i in range(50)])
+    took = time.perf_counter() - started
+    spent = eng.seconds_in
+    assert list(spent) == list(COMMIT_PARTS)
+    assert all(seconds >= 0 for seconds in spent.values())
+    assert spent["pipeline"] > 0 and spent["commit"] > 0
+    assert sum(spent.values()) <= took  # parts of the commit, not more than it took
+    eng.close()
 
 
 def test_duplicates_are_caught_after_a_restart(db_path) -> None:

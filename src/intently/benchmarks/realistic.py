@@ -9,7 +9,9 @@ figure is next to its floor, measured in the same run:
   those fall behind; the final one is in events/s), the longest group commit (its fsync and
   the records it carried included): the pauses in ingest; and the
   process's memory growth, in all and per customer (the cache, every customer's timers,
-  SQLite's page cache)."""
+  SQLite's page cache);
+- where the time goes: microseconds per event in each part of the group commits (`COMMIT_PARTS` of
+  the runner), on the large population and the small one, so what grows with size shows."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Any
 import msgspec
 
 from ..config import Settings
-from ..engine import Engine, ingest_file
+from ..engine import COMMIT_PARTS, Engine, ingest_file
 from ..events import Event
 from ..scenarios import ready_made
 from ..store import SQLiteStore
@@ -83,7 +85,7 @@ def realistic_engine(db: Path, cache: int) -> Engine:
     return engine
 
 
-def ingest(path: Path, db: Path, cache: int) -> dict[str, float]:
+def ingest(path: Path, db: Path, cache: int) -> dict[str, Any]:
     """Ingest the file into a realistic engine: events/s (the final checkpoint included), the
     longest checkpoint, and the process's growth per cached record."""
     gc.collect()
@@ -99,7 +101,9 @@ def ingest(path: Path, db: Path, cache: int) -> dict[str, float]:
                "checkpoint_max_ms": engine.checkpoint_seconds_max * 1000,
                "commit_max_ms": engine.commit_seconds_max * 1000,
                "rss_growth": growth, "cached": engine.profiles_cached,
-               "messages": engine.messages_queued}
+               "messages": engine.messages_queued,
+               "us_by_part": {part: round(engine.seconds_in[part] / max(1, result.accepted) * 1e6,
+                                          1) for part in COMMIT_PARTS}}
     engine.close()
     return figures
 
@@ -137,4 +141,6 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "realistic_rss_growth_mb": round(big["rss_growth"] / 2**20, 1),
         "realistic_rss_bytes_per_customer": round(big["rss_growth"] / large_users),
         "realistic_messages_queued": int(big["messages"]),
+        "realistic_us_per_event_by_part": big["us_by_part"],
+        "realistic_small_population_us_per_event_by_part": little["us_by_part"],
     }

@@ -30,13 +30,14 @@ from ._moves import (
 from ._pipeline import Pipeline, PipelineState, Processed
 from ._privacy import candidate_keys
 from ._replay import journeys_from_events, replay
-from ._runner import IngestResult, Runner
+from ._runner import COMMIT_PARTS, IngestResult, Runner
 from ._state import HotState, MemoryState
 from ._suppress import COUNTER as SUPPRESSED_EVENTS
 from ._users import ROLES, User, Users
 from ._worker import EngineWorker
 
 __all__ = [
+    "COMMIT_PARTS",
     "ROLES",
     "SUPPRESSED_EVENTS",
     "Arrival",

@@ -68,6 +68,13 @@ class IngestResult:
         self.processed.extend(other.processed)
 
 
+COMMIT_PARTS = ("prepare", "read", "pipeline", "log", "checkpoint", "commit", "evict")
+"""The parts of a group commit, in order: stamp and dedupe the batch; read the identities and
+records it and its due timers need; run the pipeline (timers included); append the events and
+the messages and journal rows they made; write the records due (an incremental checkpoint);
+commit (the WAL and its fsync); after it, evict written records or write all when behind."""
+
+
 def _stored(row: StoredEvent) -> Event:
     return from_log(row.payload, row.ts, row.received_at)
 
@@ -111,6 +118,9 @@ class Runner:
         # and the longest commit (its fsync and the records it carried included)
         self.checkpoint_seconds_max = 0.0
         self.commit_seconds_max = 0.0
+        # seconds spent in each part of the group commits so far (`COMMIT_PARTS`): where ingest time
+        # goes, for the bench and for a look at a running engine
+        self.seconds_in = dict.fromkeys(COMMIT_PARTS, 0.0)
         self._seq = 0  # the last committed log position (the log assigns them)
         self.secret = secret
         self.suppression = SuppressionList(store, store, secret)
@@ -149,6 +159,7 @@ class Runner:
         instead of encoding the event again (unless the runner had to fill in its messageId)."""
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
+        began = time.perf_counter()
         now = self.clock.now()
         s = self.settings
         pipeline = self.pipeline
@@ -173,9 +184,12 @@ class Runner:
                 orders = [(o, seq) for o, seq in orders if seq - first not in dupes]
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
             latest = max(ev.ts for ev in batch) if batch else now
+            claimed = time.perf_counter()
             self.state.prefetch(batch, pipeline.timers.due_until(latest))
             self.state.position = first
+            read = time.perf_counter()
             applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
+            ran = time.perf_counter()
             tx.append(applied.rows)
             if applied.groups:
                 tx.put_accounts([_account_update(ev) for ev in applied.groups])
@@ -188,9 +202,13 @@ class Runner:
             self._write_some(tx, first, last)
             written = time.perf_counter()
             tx.commit()
+            done = time.perf_counter()
             self.checkpoint_seconds_max = max(self.checkpoint_seconds_max, written - started)
-            self.commit_seconds_max = max(self.commit_seconds_max,
-                                          time.perf_counter() - started)
+            self.commit_seconds_max = max(self.commit_seconds_max, done - started)
+            spent = self.seconds_in
+            marks = (began, claimed, read, ran, started, written, done)
+            for part, start, end in zip(COMMIT_PARTS, marks, marks[1:], strict=False):
+                spent[part] += end - start  # all but "evict", counted after the commit
         except BaseException as exc:
             tx.rollback()
             self.reload()  # memory may hold effects of the rolled-back batch
@@ -217,7 +235,9 @@ class Runner:
                 change_listener(fresh)
         if not keep:
             result.processed = []
+        after = time.perf_counter()
         self.maybe_checkpoint()
+        self.seconds_in["evict"] += time.perf_counter() - after
         return result
 
     def _set_aside(self, batch: list[Event], payloads: list[bytes], failure: PipelineFailure,
