@@ -10,8 +10,8 @@ figure is next to its floor, measured in the same run:
   the records it carried included): the pauses in ingest; and the
   process's memory growth, in all and per customer (the cache, every customer's timers,
   SQLite's page cache);
-- where the time goes: microseconds per event in each part of the group commits (`COMMIT_PARTS` of
-  the runner), on the large population and the small one, so what grows with size shows."""
+- where the time goes: microseconds per event in each part of the group commits (the
+  runner's `COMMIT_PARTS`), on both populations, so what grows with size shows."""
 
 from __future__ import annotations
 

@@ -118,8 +118,8 @@ class Runner:
         # and the longest commit (its fsync and the records it carried included)
         self.checkpoint_seconds_max = 0.0
         self.commit_seconds_max = 0.0
-        # seconds spent in each part of the group commits so far (`COMMIT_PARTS`): where ingest time
-        # goes, for the bench and for a look at a running engine
+        # seconds spent in each part of the group commits so far (`COMMIT_PARTS`): where
+        # ingest time goes (the realistic bench reports it per event)
         self.seconds_in = dict.fromkeys(COMMIT_PARTS, 0.0)
         self._seq = 0  # the last committed log position (the log assigns them)
         self.secret = secret
