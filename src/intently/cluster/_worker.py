@@ -41,7 +41,6 @@ from ..engine import (
     Processed,
     adopt_events,
     adopt_records,
-    candidate_keys,
     forget,
     leaving,
     release,
@@ -510,10 +509,14 @@ class ClusterWorker:
         own.store.offsets = {request_id: msg.metadata.sequence.stream}
         privacy = own.engine.privacy
         if kind == "erase":
+            # what records that moved away left here goes first: the erasure's journal row
+            # commits last, with the position past this request, so that a crash between
+            # the two applies the request again rather than leave those rows and the keys'
+            # homes behind (and a reader of the journal sees the erasure only when it is done)
+            moved = own.store.erase_moved(_kept(own.engine, tuple(
+                privacy.erased_keys(identifier))))
             report = privacy.erase(identifier, actor=actor, request_id=request_id,
                                    suppress=bool(req.get("suppress", True)))
-            moved = own.store.erase_moved(_kept(own.engine, (
-                *candidate_keys(identifier), *report.keys)))
             if moved:
                 _log.info("erased what records moved away left", extra={
                     "partition": part, "rows": moved})

@@ -111,7 +111,7 @@ class PrivacyService:
         profile = runner.find(identifier)
         subject = (self.subject(profile) if profile is not None
                    else Subject((), (), (), (identifier,)))
-        keys = sorted({*subject.keys, *candidate_keys(identifier)})
+        keys = _covered(subject, identifier)
         now = runner.clock.now()
         suppressions = ([Suppression(runner.suppression.digest(k), now, "erased") for k in keys]
                         if suppress else [])
@@ -128,6 +128,13 @@ class PrivacyService:
         return ErasureReport(request.id, profile is not None, erased,
                              suppressed=len(suppressions), record_ids=subject.record_ids,
                              keys=tuple(keys))
+
+    def erased_keys(self, identifier: str) -> list[str]:
+        """The identity keys that erasing `identifier` covers (as `erase` works them out):
+        for a cluster partition's part of an erasure beyond the records it holds."""
+        profile = self._runner.find(identifier)
+        return _covered(self.subject(profile) if profile is not None
+                        else Subject((), (), (), (identifier,)), identifier)
 
     def _keys(self, identifier: str) -> list[str]:
         profile = self._runner.find(identifier)
@@ -179,3 +186,8 @@ class PrivacyService:
 
     def log(self, limit: int = 100) -> list[PrivacyRequest]:
         return self._runner.store.privacy_log(limit)
+
+
+def _covered(subject: Subject, identifier: str) -> list[str]:
+    """The keys an erasure covers: the person's records' and those the identifier names."""
+    return sorted({*subject.keys, *candidate_keys(identifier)})
