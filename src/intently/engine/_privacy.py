@@ -108,9 +108,7 @@ class PrivacyService:
         if runner.readonly:
             raise RuntimeError("this engine was opened read-only")
         runner.checkpoint()
-        profile = runner.find(identifier)
-        subject = (self.subject(profile) if profile is not None
-                   else Subject((), (), (), (identifier,)))
+        profile, subject = self._person(identifier)
         keys = _covered(subject, identifier)
         now = runner.clock.now()
         suppressions = ([Suppression(runner.suppression.digest(k), now, "erased") for k in keys]
@@ -132,9 +130,14 @@ class PrivacyService:
     def erased_keys(self, identifier: str) -> list[str]:
         """The identity keys that erasing `identifier` covers (as `erase` works them out):
         for a cluster partition's part of an erasure beyond the records it holds."""
+        return _covered(self._person(identifier)[1], identifier)
+
+    def _person(self, identifier: str) -> tuple[Profile | None, Subject]:
+        """The record `identifier` finds, and what an erasure of it reaches (only the
+        identifier itself when none is found)."""
         profile = self._runner.find(identifier)
-        return _covered(self.subject(profile) if profile is not None
-                        else Subject((), (), (), (identifier,)), identifier)
+        return profile, (self.subject(profile) if profile is not None
+                         else Subject((), (), (), (identifier,)))
 
     def _keys(self, identifier: str) -> list[str]:
         profile = self._runner.find(identifier)
