@@ -15,7 +15,7 @@ import pytest
 from _cluster_engine import MODES, engines
 from conftest import T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings
-from intently.segments import Change, Segment
+from intently.segments import Change, Segment, builtin_segments, compile_rule, parse
 from intently.store import MemoryStore
 from intently.testing import Shop
 
@@ -76,6 +76,41 @@ def test_timers_fire_on_event_time_during_replay(engine_with: EngineWith) -> Non
                          track("Product Viewed", user="c", at=T0 + 30 * HOUR)])
     assert [(c.profile_id, c.entered, c.ts) for c in seen] == [
         ("a", True, T0), ("a", False, T0 + 24 * HOUR)]
+
+
+def test_a_buyer_does_not_enter_high_intent_when_the_purchase_leaves_the_hour(
+        engine_with: EngineWith) -> None:
+    """A journey that ended in a purchase keeps its probability (1) until the next event: the
+    built-in "high intent now" must not let the buyer in (for the seconds until "active in
+    the last hour" ends too) when the purchase leaves its hour."""
+    high = next(s for s in builtin_segments() if s.name == "high intent now")
+    clock = ManualClock(T0)
+    engine = engine_with(high, clock=clock)
+    engine.process(track("Order Completed", user="u", at=T0, revenue=40))
+    assert engine.profile("u").intent == 1.0
+    clock.advance(2 * HOUR)
+    assert engine.tick() == []
+    assert engine.profile("u").segments == ()
+
+
+def test_a_record_is_woken_only_when_time_changes_its_answer() -> None:
+    """Wake-ups are checked ahead: who carted and then bought is never woken for a cart
+    abandoners' rule (an hour later the purchase keeps them out, a day later the cart is
+    gone); who only carted, once, an hour after, to enter."""
+    text = ("did added_to_cart in 24h and no purchased in 24h "
+            "and days_since_last_seen >= 0.0417")
+    rule = compile_rule(parse(text))
+    engine = Engine(MemoryStore())
+    engine.put_segment(Segment.from_text("abandoners", text))
+    engine.process(track("Product Added", user="u", at=T0, price=30))
+    engine.process(track("Order Completed", user="u", at=T0 + 600, revenue=30))
+    engine.process(track("Product Added", user="v", at=T0, price=30))
+    bought, carted = engine.profile("u"), engine.profile("v")
+    assert rule.next_change(bought, T0 + 600, bought.windows or {}, False) is None
+    assert rule.next_change(carted, T0, carted.windows or {}, False) == pytest.approx(
+        T0 + 0.0417 * 86400, abs=0.01)
+    assert rule.next_change(carted, T0, carted.windows or {}, True) == pytest.approx(
+        T0 + 24 * HOUR)  # a member leaves when the cart leaves the day
 
 
 def test_counting_conditions_with_properties(engine_with: EngineWith) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from ._book import Segment
 
 BUILTIN: tuple[tuple[str, str, str], ...] = (
-    ("high intent now", "intent >= 0.7 and days_since_last_seen <= 0.0417 and no purchased in 1h",
+    # "active" ends just before the hour does: a journey that ended in a purchase keeps its
+    # probability (1) until the next event, so the purchase must not leave the window first
+    ("high intent now", "intent >= 0.7 and days_since_last_seen <= 0.0416 and no purchased in 1h",
      "Customers in a journey likely to end in a purchase, active in the last hour."),
     ("cart abandoners",
      "did added_to_cart in 24h and no purchased in 24h and days_since_last_seen >= 0.0417",

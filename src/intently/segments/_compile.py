@@ -74,7 +74,11 @@ class Compiled:
                                  if atom_way in wanted or way == "both")
 
     def next_change(self, p: Profile, now: float, w: Windows, member: bool) -> float | None:
-        """The earliest future moment at which time alone could change the answer."""
+        """The earliest future moment at which time alone changes the answer, the record
+        staying as it is: the wake-ups that could (the moments a conjunct turns) are tried in
+        order, the rule checked at each (between two, nothing turns), so a record is woken only
+        to change. Past `WAKEUPS_TRIED` that change nothing, the last: a wake-up that looks
+        again from there."""
         if member:
             wakeups = self.exit_wakeups
         else:
@@ -82,12 +86,24 @@ class Compiled:
                 if not check(p, now, w):
                     return None  # time alone cannot let this record in
             wakeups = self.entry_wakeups
-        best = None
+        times: list[float] = []
         for wake in wakeups:
             for t in wake(p, now, w):
-                if t > now and (best is None or t < best):
-                    best = t
-        return best
+                if t > now:
+                    times.append(t)
+        if not times:
+            return None
+        times.sort()
+        check = self.check
+        for tried, t in enumerate(times, 1):
+            if check(p, t, w) != member or tried == WAKEUPS_TRIED:
+                return t
+        return None
+
+
+WAKEUPS_TRIED = 8
+"""Wake-ups of one rule checked ahead per look (a window condition has one per time it
+holds): a bound on the work per event, past which a record is woken to look again."""
 
 
 def counter_key(node: Did) -> str:
