@@ -88,5 +88,5 @@ def rfm_fields(model: RFMModel) -> dict[str, Field]:
         # the recency score moves when the days since the last order cross a cut point
         return [p.last_order + d * 86400.0 + 1 for d in model.recency_days] if p.orders else []
 
-    return {f"rfm.{part}": Field(reader(part), frozenset({"purchased"}), wakeups)
+    return {f"rfm.{part}": Field(reader(part), frozenset({"purchased"}), wakeups, exact=True)
             for part in ("r", "f", "m", "score", "segment")}

@@ -39,6 +39,9 @@ class Field:
     getter: Callable[[Profile, float], Any]
     triggers: frozenset[str] = frozenset({ANY_EVENT})
     wakeups: Wakeups | None = None
+    # the wake-ups are the moments the value turns (a cut point), not times to look again at
+    # a value that drifts (a probability that decays): only then can they be checked ahead
+    exact: bool = False
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Compiled:
     gates: list[Check] = field(default_factory=list)
     exit_wakeups: list[Wakeups] = field(default_factory=list)
     entry_wakeups: list[Wakeups] = field(default_factory=list)
+    polls: bool = False  # a field's wake-ups are times to look again (`Field.exact`)
 
     def settle(self) -> None:
         """A member can only leave: through a conjunct that time can make false. A non-member
@@ -94,6 +98,8 @@ class Compiled:
         if not times:
             return None
         times.sort()
+        if self.polls:  # the answer may drift between wake-ups: look at the first
+            return times[0]
         check = self.check
         for tried, t in enumerate(times, 1):
             if check(p, t, w) != member or tried == WAKEUPS_TRIED:
@@ -177,6 +183,7 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
         out.triggers.update(added.triggers)
         if added.wakeups is not None:
             out.clock = True
+            out.polls = out.polls or not added.exact
             out.wakeups.append((added.wakeups, "both"))
         read = added.getter
         return lambda p, now, w: compare(read(p, now), op, wanted)
