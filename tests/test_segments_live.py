@@ -113,6 +113,33 @@ def test_a_record_is_woken_only_when_time_changes_its_answer() -> None:
         T0 + 24 * HOUR)  # a member leaves when the cart leaves the day
 
 
+def test_a_merge_brings_the_other_records_history_into_its_segments() -> None:
+    """A visitor who bought while anonymous and then signs in: the merged record is in the
+    segments the two histories together make (sums and windowed conditions alike), and the
+    anonymous record, merged away, leaves the segments it was in. (A cluster merges records
+    that meet across partitions when one moves, and evaluates every segment then:
+    `adopt_records`.)"""
+    twice = Segment.from_text("bought twice this week", "did purchased at least 2 times in 7d")
+    engine = Engine(MemoryStore())
+    engine.put_segment(BIG)
+    engine.put_segment(twice)
+    seen: list[Change] = []
+    engine.change_listeners.append(seen.extend)
+    engine.process(track("Order Completed", anon="x", at=T0, revenue=120))
+    engine.process(track("Order Completed", user="u", at=T0 + HOUR, revenue=10))
+    assert engine.profile("x").segments == ("big spenders",)
+    assert engine.profile("u").segments == ()
+    engine.process({"type": "alias", "userId": "u", "previousId": "x", "messageId": "alias-1",
+                    "timestamp": T0 + 2 * HOUR})
+    merged = engine.profile("u")
+    assert merged.revenue == 130 and merged.segments == ("big spenders", "bought twice this week")
+    assert [(c.profile_id, c.segment, c.entered) for c in seen[-3:]] == [
+        ("x", "big spenders", False), ("u", "big spenders", True),
+        ("u", "bought twice this week", True)]
+    engine.checkpoint()
+    assert [m for m, _ in engine.store.segment_members("big spenders")] == ["u"]
+
+
 def test_counting_conditions_with_properties(engine_with: EngineWith) -> None:
     shoes = Segment.from_text(
         "shoe browsers", 'did viewed_product with category = "shoes" at least 3 times in 7d '

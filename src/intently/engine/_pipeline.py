@@ -100,6 +100,7 @@ class Pipeline:
         self.pending = []
         self.resolver.merges = []
         self.resolver.links = []
+        self.resolver.left = []
         if self.scenarios is not None:
             self.scenarios.effects.take()
 
@@ -145,7 +146,12 @@ class Pipeline:
         changes: list[Change] = []
         wake = profile.id in timers.due
         if book.compiled:
-            changes = book.on_event(profile, ev, signals, ts)
+            merged = len(resolver.merges) != merges
+            changes = book.on_event(profile, ev, signals, ts, merged)
+            if merged and resolver.left:  # records merged away leave their segments
+                changes = [*(Change(rid, name, False, ts) for rid, names in resolver.left
+                             for name in names), *changes]
+                resolver.left = []
             if changes:
                 self.pending.extend(changes)
             if book.clocked:  # only the rules this event could change have new wake-ups

@@ -25,6 +25,14 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
                 into.sc.journeys.setdefault(name, journey)
             for name, due in other.sc.pending.items():
                 into.sc.pending.setdefault(name, due)
+    matched = other.windows
+    if matched:  # windowed rule conditions count the other record's matches too
+        windows = into.windows
+        if windows is None:
+            windows = into.windows = {}
+        for key, times in matched.items():
+            # each side kept the times its rules ask about; the next match trims to that
+            windows[key] = Times(sorted([*windows.get(key, ()), *times]))
     into.tz = into.tz or other.tz
     into.user_id = into.user_id or other.user_id
     if other.events:

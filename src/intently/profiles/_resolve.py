@@ -76,6 +76,8 @@ class Resolver:
         # records one event changed together by moving an identity (merges are in `merges`):
         # an incremental checkpoint writes both or neither
         self.links: list[tuple[str, str]] = []
+        # (record merged away, the segments it was in): the pipeline logs them left
+        self.left: list[tuple[str, tuple[str, ...]]] = []
 
     def resolve(self, ev: Event) -> Profile:
         state = self.state
@@ -165,6 +167,8 @@ class Resolver:
                 self._move(other, key, profile)
 
     def _merge(self, into: Profile, other: Profile, reason: str, ts: float) -> None:
+        if other.segments:
+            self.left.append((other.id, other.segments))
         merge_into(into, other, self.chain_limit)
         for key in (*other.identities, "m:" + other.id):  # an old record id still finds it
             self.state.assign(key, into.id)

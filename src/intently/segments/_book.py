@@ -80,6 +80,7 @@ class SegmentBook:
             for trigger in comp.triggers:
                 self.by_trigger.setdefault(trigger, []).append(name)
         self.rank = {name: i for i, name in enumerate(self.compiled)}
+        self.everything = list(self.compiled)
         rank = self.rank
         self.every_event = sorted(self.by_trigger.get(ANY_EVENT, ()), key=rank.__getitem__)
         self.last_evaluated: list[str] = []
@@ -91,12 +92,17 @@ class SegmentBook:
         self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
 
     # -- evaluation
-    def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], now: float
-                 ) -> list[Change]:
-        """Re-evaluate the segments this event can affect; return who entered or left."""
+    def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], now: float,
+                 merged: bool = False) -> list[Change]:
+        """Re-evaluate the segments this event can affect (every one when it merged another
+        record into `p`: any field may have moved); return who entered or left."""
         if not self.compiled:
             return []
         self.counters.update(p, ev, signals)
+        if merged:
+            self.last_evaluated = self.everything
+            self.last_clocked = list(self.clocked)
+            return self._apply(p, self.everything, now)
         by_trigger = self.by_trigger
         extra: list[str] | None = None  # rules beyond those every event re-evaluates
         found = by_trigger.get(ev.action)
