@@ -159,6 +159,8 @@ class Pipeline:
                 if (names or profile.id in timers.segments) and self._next_changes(
                         profile, ts, names):
                     wake = True
+        elif resolver.left:  # no segment to leave any more
+            resolver.left = []
         scenarios = self.scenarios
         if scenarios is not None and (scenarios.scenarios or profile.sc is not None):
             scenarios.on_event(profile, ev, signals, changes, intent_before, cluster_before)
