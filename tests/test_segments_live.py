@@ -140,6 +140,22 @@ def test_a_merge_brings_the_other_records_history_into_its_segments() -> None:
     assert [m for m, _ in engine.store.segment_members("big spenders")] == ["u"]
 
 
+def test_a_rule_on_a_signals_count_is_evaluated_on_that_signal_only() -> None:
+    """`signals.viewed_product` moves with that signal alone: other events leave the rule be,
+    and the customer enters on the view that makes the count."""
+    rule = compile_rule(parse("signals.viewed_product >= 2 and orders = 0"))
+    assert rule.triggers == {"viewed_product", "purchased"}
+    engine = Engine(MemoryStore())
+    engine.put_segment(Segment.from_text("lookers", "signals.viewed_product >= 2 and orders = 0"))
+    engine.process(track("Product Viewed", user="u", at=T0))
+    engine.process(track("Product Added", user="u", at=T0 + 60, price=10))
+    assert engine.profile("u").segments == ()
+    engine.process(track("Product Viewed", user="u", at=T0 + 120))
+    assert engine.profile("u").segments == ("lookers",)
+    engine.process(track("Order Completed", user="u", at=T0 + 180, revenue=10))
+    assert engine.profile("u").segments == ()
+
+
 def test_counting_conditions_with_properties(engine_with: EngineWith) -> None:
     shoes = Segment.from_text(
         "shoe browsers", 'did viewed_product with category = "shoes" at least 3 times in 7d '

@@ -193,6 +193,8 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
         out.triggers.add("purchased")
     elif head in TRAIT_PREFIXES:
         out.triggers.add(TRAITS)
+    elif head == "signals" and rest:  # a signal's count moves with that signal only
+        out.triggers.add(rest)
     elif field_name in TIME_FIELDS:
         out.clock = True
         out.triggers.add("purchased" if field_name == "days_since_last_order" else ANY_EVENT)
