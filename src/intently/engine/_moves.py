@@ -183,7 +183,7 @@ def adopt_records(runner: Runner, arrivals: Sequence[Arrival]) -> list[Profile]:
             state.touch(target.id)
         for key in (*record.identities, f"m:{record.id}"):
             state.assign(key, target.id)
-        changes = book.evaluate_some(target, list(book.compiled), now) if book else []
+        changes = book.evaluate_some(target, book.everything, now) if book else []
         runner.changed(target, changes, now)
         pipeline.resolver.merges.extend(log)
         targets[target.id] = target
