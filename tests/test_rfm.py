@@ -81,3 +81,37 @@ def test_rules_read_rfm_and_time_moves_customers_out(tmp_path: Path) -> None:
     clock.advance(100 * DAY)
     assert [(c.segment, c.entered) for c in engine.tick()] == [("recent", False)]
     engine.close()
+
+
+def test_scenario_audiences_and_branches_read_rfm(tmp_path: Path) -> None:
+    """A scenario for recent buyers (`rfm.r = 5`) reaches them, with the model the engine
+    started with and with one it reloads (`intently rfm update` in a running engine)."""
+    from intently import ManualClock
+    from intently.intent import save_model
+    from intently.scenarios import Scenario
+
+    db = tmp_path / "s.db"
+    clock = ManualClock(T0)
+    people = [buyer(f"c{i}", days_ago=i, orders=1 + i // 20, revenue=10.0 * (i + 1))
+              for i in range(100)]
+    recent = Scenario.from_dict({
+        "name": "recent", "holdout": 0, "audience": "rfm.r = 5",
+        "trigger": {"event": "purchased"}, "policies": {"quiet_hours": None},
+        "steps": [{"branch": {"if": "rfm.r >= 4", "then": "next", "else": "exit"}},
+                  {"update": {"traits": {"recent": True}}}]})
+    engine = sqlite_engine(db, clock)
+    engine.put_scenario(recent)
+    engine.process(track("Order Completed", user="before", at=T0, revenue=50))
+    assert engine.store.journal(limit=10) == []  # no model: no RFM scores, no one enters
+    save_model(engine.store, fit_rfm(people, T0, "v1"), "rfm")
+    engine.reload_models()
+    engine.process(track("Order Completed", user="reloaded", at=T0, revenue=50))
+    engine.close()
+    engine = sqlite_engine(db, clock)  # started with the model in the store
+    engine.process(track("Order Completed", user="started", at=T0, revenue=50))
+    assert sorted((r[2], r[4]) for r in engine.store.journal(limit=10)) == [
+        ("reloaded", "entered"), ("reloaded", "exited"),
+        ("started", "entered"), ("started", "exited")]
+    assert [engine.profile(u).traits.get("recent") for u in ("before", "reloaded", "started")
+            ] == [None, True, True]
+    engine.close()

@@ -100,6 +100,7 @@ class Engine(Runner):
             clusters=clusters,
             segments=models.segment_book(),
             scenarios=scenarios, timers=store.load_timers())
+        scenarios.use_fields(pipeline.segments.fields)
         self._segments = SegmentService(self)
         self._scenarios = ScenarioService(self, scenarios)
         super().__init__(store, state, pipeline, settings, clock or SystemClock(), key,
@@ -134,7 +135,9 @@ class Engine(Runner):
         """Use the newest RFM, lifetime value and offer models in the store: profiles show
         them and rules read `rfm.*` and `clv.*` from now on."""
         self.models.reload()
-        self.pipeline.segments = self.models.segment_book()
+        self.pipeline.segments = book = self.models.segment_book()
+        if self.pipeline.scenarios is not None:
+            self.pipeline.scenarios.use_fields(book.fields)
 
     def rescore(self, intent: IntentModel, clusters: ClusterModel,
                 journeys: Iterable[Journey] = ()) -> int:

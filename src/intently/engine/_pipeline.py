@@ -198,6 +198,7 @@ class Pipeline:
                     if scenarios is not None and scenarios.scenarios:
                         for c in changes:
                             scenarios.on_segment_change(p, c)
+                        scenarios.release(p, when)
                 self._next_changes(p, when, names)
             if scenarios is not None and p.sc is not None:
                 due = scenarios.next_due(p)
@@ -208,11 +209,15 @@ class Pipeline:
                 state.touch(pid)
             self._schedule(p)
 
-    def reschedule(self, p: Profile, now: float) -> None:
+    def reschedule(self, p: Profile, now: float) -> bool:
         """Work out the record's wake-up again from every clocked segment and its scenarios
-        (after a segment was added or a model changed what a rule reads)."""
+        (after a segment was added, a model changed what a rule reads or a scenario was
+        replaced); whether its held scenario waits moved (the record is to be written)."""
+        scenarios = self.scenarios
+        moved = scenarios is not None and scenarios.release(p, now)
         self._next_changes(p, now, list(self.segments.clocked))
         self._schedule(p)
+        return moved
 
     def _next_changes(self, p: Profile, now: float, names: Sequence[str]) -> bool:
         """Recompute when each of these clocked segments could next change for the record;

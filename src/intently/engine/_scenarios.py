@@ -20,7 +20,26 @@ class ScenarioService:
             raise RuntimeError("this engine was opened read-only")
         self.book.renderer_check(scenario)
         self.runner.store.save_scenario(scenario.name, json.dumps(scenario.to_json()).encode())
+        old = self.book.scenarios.get(scenario.name)
         self.book.put(scenario)
+        if old is not None and old.trigger.kind == "inactivity":
+            self._look_again(scenario.name)
+
+    def _look_again(self, name: str) -> None:
+        """The records holding an inactivity wait of a replaced scenario (its audience or
+        re-entry policy said no) ask the new one: waits it lets in get their timers."""
+        runner = self.runner
+        now = runner.clock.now()
+        n = 0
+        for profile in runner.all_profiles():
+            sc = profile.sc
+            if sc is not None and name in sc.held and runner.pipeline.reschedule(profile, now):
+                runner.state.adopt(profile)
+                n += 1
+                if n % 50_000 == 0:  # bounded memory on a large store
+                    runner.checkpoint()
+        if n:
+            runner.checkpoint()
 
     def remove(self, name: str) -> None:
         """Delete a scenario: its journeys stop at their next step."""

@@ -67,8 +67,8 @@ class SegmentService:
             if found:
                 changes.extend(found)
                 runner.changed(profile, found, now)
-            else:
-                runner.pipeline.reschedule(profile, now)
+            elif runner.pipeline.reschedule(profile, now):
+                runner.state.adopt(profile)
         runner.checkpoint()
         return changes
 

@@ -23,8 +23,13 @@ def merge_into(into: Profile, other: Profile, chain_limit: int = 24) -> None:
         else:
             for name, journey in other.sc.journeys.items():
                 into.sc.journeys.setdefault(name, journey)
+            kept = into.sc
             for name, due in other.sc.pending.items():
-                into.sc.pending.setdefault(name, due)
+                if name not in kept.held:
+                    kept.pending.setdefault(name, due)
+            for name, due in other.sc.held.items():  # looked at again after the merge
+                if name not in kept.pending:
+                    kept.held.setdefault(name, due)
     matched = other.windows
     if matched:  # windowed rule conditions count the other record's matches too
         windows = into.windows

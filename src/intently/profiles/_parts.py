@@ -78,6 +78,9 @@ class ScenarioState(msgspec.Struct, array_like=True, gc=False):
     entries: dict[str, int] = {}  # entries per scenario
     exited: dict[str, float] = {}  # last exit per scenario
     pending: dict[str, float] = {}  # scenario -> when an inactivity or date trigger fires
+    # inactivity waits that would not let the record in when due, as it stands (no timer;
+    # asked again whenever the record changes: `ScenarioBook.release`)
+    held: dict[str, float] = {}
 
 
 class SegmentState(msgspec.Struct, array_like=True, gc=False):

@@ -28,7 +28,7 @@ from ..profiles import (
     revenue_of,
     tag,
 )
-from ..segments import Change, compile_rule
+from ..segments import Change, Field, compile_rule, fields_read
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
 from ._effects import Effects, JournalRow, Message
@@ -104,8 +104,11 @@ class ScenarioBook:
 
     def __init__(self, scenarios: Iterable[Scenario], renderer: Renderer, *,
                  message_cap_per_day: int = 3,
-                 recommend: Callable[[list[str], Profile], list[str]] | None = None) -> None:
+                 recommend: Callable[[list[str], Profile], list[str]] | None = None,
+                 fields: dict[str, Field] | None = None) -> None:
         self.renderer = renderer
+        # fields the models in use add (`rfm.*`, `clv.*`), as segments read them
+        self.fields: dict[str, Field] = fields or {}
         self.message_cap_per_day = message_cap_per_day
         # products to suggest, given a journey's items and the record (the engine plugs in the
         # offer rules: written and mined)
@@ -129,13 +132,24 @@ class ScenarioBook:
         self._rebuild()
         return found
 
+    def use_fields(self, fields: dict[str, Field]) -> None:
+        """Read these model fields from now on (the engine's models changed)."""
+        self.fields = fields
+        self._rebuild()
+
     def _rebuild(self) -> None:
         live = sorted((s for s in self.scenarios.values() if s.enabled),
                       key=lambda s: (-s.policies.priority, s.name))
-        self.audiences = {s.name: compile_rule(s.audience).check for s in live if s.audience}
-        self.branches = {(s.name, i): compile_rule(step.args["if"]).check
+        fields = self.fields
+        self.audiences = {s.name: compile_rule(s.audience, fields).check
+                          for s in live if s.audience}
+        self.branches = {(s.name, i): compile_rule(step.args["if"], fields).check
                          for s in live for i, step in enumerate(s.steps)
                          if step.action == "branch"}
+        # inactivity waits always set as timers: an audience on a model's field (`rfm.*`,
+        # `clv.*`) may answer otherwise when the model is replaced, which no record hears of
+        self.unheld = {s.name for s in live if s.audience and any(
+            f.partition(".")[0] in ("rfm", "clv") for f in fields_read(s.audience))}
         self.by_event: dict[str, list[Scenario]] = {}
         self.inactivity: dict[str, list[Scenario]] = {}
         self.cancels: dict[str, list[Scenario]] = {}
@@ -170,10 +184,15 @@ class ScenarioBook:
                 self._tracked(p, ev)
             if sc.journeys and (self.goals or self.waits):
                 self._journeys_see(p, sc, names, ev, ts)
-        if self.cancels and sc is not None and sc.pending:
+            if sc.held:  # these fell due unwoken: the record as it was said no
+                for name, at in list(sc.held.items()):
+                    if at <= ts:
+                        del sc.held[name]
+        if self.cancels and sc is not None and (sc.pending or sc.held):
             for name in names:
                 for s in self.cancels.get(name, ()):
                     sc.pending.pop(s.name, None)
+                    sc.held.pop(s.name, None)
         starts: list[Scenario] = []
         if self.by_event:
             for name in names:
@@ -181,7 +200,14 @@ class ScenarioBook:
         if self.inactivity:
             for name in names:
                 for s in self.inactivity.get(name, ()):
-                    self._state(p).pending[s.name] = ts + s.trigger.seconds
+                    # held until the record could enter when it falls due (`release`, at the end)
+                    state = self._state(p)
+                    if s.name in self.unheld:
+                        state.held.pop(s.name, None)
+                        state.pending[s.name] = ts + s.trigger.seconds
+                    else:
+                        state.pending.pop(s.name, None)
+                        state.held[s.name] = ts + s.trigger.seconds
         if changes and self.by_segment:
             for c in changes:
                 if c.profile_id == p.id:
@@ -210,11 +236,42 @@ class ScenarioBook:
                     seen.add(s.name)
                     self.enter(p, s, ts)
             self._items = []
+        sc = p.sc
+        if sc is not None and sc.held:
+            self.release(p, ts)
 
     def on_segment_change(self, p: Profile, change: Change) -> None:
         """A segment entry or exit that time alone caused (no event of the customer's)."""
         for s in self.by_segment.get((change.segment, change.entered), ()):
             self.enter(p, s, change.ts)
+
+    def release(self, p: Profile, now: float) -> bool:
+        """Look again at the record's held inactivity waits, after something changed it at
+        `now`: a wait whose scenario would let the record in when it falls due, the record
+        staying as it is, becomes a timer; one due by `now` goes (the record as it was then
+        said no). Whether any moved.
+
+        An inactivity wait is set on every trigger event (each product view, for browsing), and
+        most of them find the audience or the re-entry policy closed when they fall due (the
+        customer who already bought). Asked at once, the answer is the one the wake-up would
+        give unless the record changes before: so the wait is held, without a timer, and asked
+        again wherever the record changes (its events, its wake-ups, a segment that time moves,
+        a merge, a model or a scenario replaced); it is woken only when it could enter."""
+        sc = p.sc
+        if sc is None or not sc.held:
+            return False
+        moved = False
+        for name, due in list(sc.held.items()):
+            if due < now:
+                del sc.held[name]
+                moved = True
+                continue
+            s = self.scenarios.get(name)
+            if s is None or not s.enabled or self._admits(p, s, sc, due):
+                del sc.held[name]
+                sc.pending[name] = due
+                moved = True
+        return moved
 
     def renderer_check(self, scenario: Scenario) -> None:
         """Raise a ScenarioError when a send step's template is missing or does not compile."""
@@ -304,6 +361,8 @@ class ScenarioBook:
                     self._run(p, s, j, when)
             if j.done and j.goal_until <= now and sc.journeys.get(name) is j:
                 self._close(sc, name, j.goal_until)
+        if sc.held:
+            self.release(p, now)
 
     # -- journeys
     def _state(self, p: Profile) -> ScenarioState:
@@ -311,8 +370,8 @@ class ScenarioBook:
             p.sc = ScenarioState()
         return p.sc
 
-    def enter(self, p: Profile, s: Scenario, ts: float) -> bool:
-        sc = self._state(p)
+    def _admits(self, p: Profile, s: Scenario, sc: ScenarioState, ts: float) -> bool:
+        """Whether the record may enter `s` at `ts`: its re-entry policy, then its audience."""
         old = sc.journeys.get(s.name)
         pol = s.policies
         if old is not None and not old.done:
@@ -324,8 +383,13 @@ class ScenarioBook:
             if ts - last < pol.cooldown_s:
                 return False
         check = self.audiences.get(s.name)
-        if check is not None and not check(p, ts, p.windows or {}):
+        return check is None or check(p, ts, p.windows or {})
+
+    def enter(self, p: Profile, s: Scenario, ts: float) -> bool:
+        sc = self._state(p)
+        if not self._admits(p, s, sc, ts):
             return False
+        old = sc.journeys.get(s.name)
         if old is not None:
             self._close(sc, s.name, ts)
         n = sc.entries.get(s.name, 0) + 1

@@ -3,7 +3,7 @@
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._book import Change, Segment, SegmentBook
 from ._builtin import builtin_segments
-from ._check import check_fields, unknown_fields
+from ._check import check_fields, fields_read, unknown_fields
 from ._compile import Field, compile_rule, counter_key
 from ._counters import Counters
 from ._errors import RuleError
@@ -32,6 +32,7 @@ __all__ = [
     "counter_key",
     "evaluate",
     "field_value",
+    "fields_read",
     "from_json",
     "known_field",
     "parse",

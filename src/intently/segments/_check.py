@@ -7,15 +7,20 @@ from ._errors import RuleError
 from ._evaluate import known_field
 
 
+def fields_read(node: Node) -> list[str]:
+    """The record fields a rule compares, in order."""
+    if isinstance(node, Compare):
+        return [node.field]
+    if isinstance(node, Not):
+        return fields_read(node.item)
+    if isinstance(node, And | Or):
+        return [f for item in node.items for f in fields_read(item)]
+    return []  # `did …`: its `with` conditions name event properties, not record fields
+
+
 def unknown_fields(node: Node) -> list[str]:
     """The record fields a rule compares that no record has (a typo, say), in order."""
-    if isinstance(node, Compare):
-        return [] if known_field(node.field) else [node.field]
-    if isinstance(node, Not):
-        return unknown_fields(node.item)
-    if isinstance(node, And | Or):
-        return [f for item in node.items for f in unknown_fields(item)]
-    return []  # `did …`: its `with` conditions name event properties, not record fields
+    return [f for f in fields_read(node) if not known_field(f)]
 
 
 def check_fields(node: Node, path: str = "$") -> None:

@@ -1,0 +1,132 @@
+"""Inactivity waits that the scenario would refuse when they fall due are held without a timer
+and asked again whenever the record changes: the customer enters exactly when a wake-up would
+have let them in, and a record no scenario would take is never woken for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _cluster_engine import MODES, engines
+from conftest import HISTORY, T0, sqlite_engine, track
+from intently import Engine, ManualClock, Settings
+from intently.scenarios import Scenario
+from intently.store import MemoryStore
+from test_scenarios import DAY, EngineWith, identify, sent
+
+
+@pytest.fixture(params=MODES)
+def engine_with(request: pytest.FixtureRequest) -> Iterator[EngineWith]:
+    """An engine with these scenarios, embedded or through a cluster."""
+    with engines(request) as make:
+        def made(*scenarios: Scenario, clock: ManualClock | None = None,
+                 settings: Settings | None = None) -> Any:
+            engine = make(clock, settings)
+            for s in scenarios:
+                engine.put_scenario(s)
+            return engine
+        yield made
+
+
+def browsing(audience: str, name: str = "browse") -> Scenario:
+    return Scenario.from_dict({
+        "name": name, "holdout": 0, "audience": audience,
+        "trigger": {"inactivity": {"after": "viewed_product", "without": "purchased",
+                                   "hours": 24}},
+        "policies": {"quiet_hours": None},
+        "steps": [{"send": {"channel": "email", "subject": "Picked for you", "body": "x"}}]})
+
+
+def waits(engine: Any, user: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The record's scenario timers and its held waits."""
+    sc = engine.profile(user).sc
+    return (dict(sc.pending), dict(sc.held)) if sc is not None else ({}, {})
+
+
+def test_a_wait_the_audience_refuses_sets_no_timer() -> None:
+    """A buyer who views a product is held (no timer: `orders = 0` says no whenever the wait
+    falls due); a visitor is held until the third view, then gets the timer, due a day after
+    that view; only the visitor is sent to, and the held wait goes once it is past."""
+    engine = Engine(MemoryStore(), clock=ManualClock(T0), settings=HISTORY)
+    engine.put_scenario(browsing("orders = 0 and signals.viewed_product >= 3"))
+    for user in ("buyer", "looker"):
+        engine.process(identify(user))
+    engine.process(track("Order Completed", user="buyer", at=T0, revenue=20))
+    engine.process(track("Product Viewed", user="buyer", at=T0 + 60))
+    assert waits(engine, "buyer") == ({}, {"browse": T0 + 60 + DAY})
+    for i in range(2):
+        engine.process(track("Product Viewed", user="looker", at=T0 + 60 * i))
+    assert waits(engine, "looker") == ({}, {"browse": T0 + 60 + DAY})
+    engine.process(track("Product Viewed", user="looker", at=T0 + 120))
+    assert waits(engine, "looker") == ({"browse": T0 + 120 + DAY}, {})
+    engine.tick(T0 + 2 * DAY)
+    assert sent(engine) == [("looker", "email", "Picked for you")]
+    engine.process(track("Page Viewed", user="buyer", at=T0 + 2 * DAY))
+    assert waits(engine, "buyer") == ({}, {})
+
+
+def test_a_held_wait_enters_when_a_later_event_opens_the_audience(
+        engine_with: EngineWith) -> None:
+    """The view is held (not a VIP yet); an hour later the customer becomes one: the wait
+    gets its timer and the message goes when the wait falls due, a day after the view."""
+    engine = engine_with(browsing("traits.vip = true"))
+    engine.process(identify("ann"))
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    engine.process(identify("ann", at=T0 + 3600, vip=True))
+    engine.tick(T0 + DAY - 1)
+    assert sent(engine) == []
+    engine.tick(T0 + DAY)
+    assert sent(engine) == [("ann", "email", "Picked for you")]
+    assert engine.store.outbox(10)[0][5] == T0 + DAY
+
+
+def test_the_audience_is_asked_as_of_when_the_wait_falls_due(engine_with: EngineWith) -> None:
+    """`days_since_first_seen >= 1` is false at the view and true a day later: the wait gets
+    its timer at once, and the customer enters when it falls due."""
+    engine = engine_with(browsing("days_since_first_seen >= 1"))
+    engine.process(identify("ann"))
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    engine.tick(T0 + DAY)
+    assert sent(engine) == [("ann", "email", "Picked for you")]
+
+
+def test_a_replaced_scenario_asks_again_about_the_waits_it_held(
+        engine_with: EngineWith) -> None:
+    engine = engine_with(browsing("orders >= 5"))
+    engine.process(identify("ann"))
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    engine.put_scenario(browsing("orders = 0"))
+    engine.tick(T0 + DAY)
+    assert sent(engine) == [("ann", "email", "Picked for you")]
+
+
+def test_a_merge_asks_again_about_the_other_records_held_waits() -> None:
+    """An anonymous visitor's view is held (no VIP trait); the visitor signs in as a VIP: the
+    merged record takes the wait over, and it lets them in when it falls due."""
+    engine = Engine(MemoryStore(), clock=ManualClock(T0), settings=HISTORY)
+    engine.put_scenario(browsing("traits.vip = true"))
+    engine.process(track("Product Viewed", anon="x", at=T0))
+    engine.process(identify("ann", at=T0 + 60, vip=True))
+    engine.process({"type": "alias", "userId": "ann", "previousId": "x", "messageId": "a-1",
+                    "timestamp": T0 + 120})
+    assert waits(engine, "ann") == ({"browse": T0 + DAY}, {})
+    engine.tick(T0 + DAY)
+    assert sent(engine) == [("ann", "email", "Picked for you")]
+
+
+def test_held_waits_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    engine = sqlite_engine(path)
+    engine.put_scenario(browsing("traits.vip = true"))
+    engine.process(identify("ann"))
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    engine.close()
+    engine = sqlite_engine(path)
+    assert waits(engine, "ann") == ({}, {"browse": T0 + DAY})
+    engine.process(identify("ann", at=T0 + 60, vip=True))
+    engine.tick(T0 + DAY)
+    assert sent(engine) == [("ann", "email", "Picked for you")]
+    engine.close()
