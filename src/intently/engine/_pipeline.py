@@ -131,6 +131,7 @@ class Pipeline:
         resolver = self.resolver
         merges = len(resolver.merges)
         profile = resolver.resolve(ev)
+        merged = len(resolver.merges) != merges
         name = action_of(ev)
         signals = self.aggregator.update(profile, ev, self.vocabulary.signals_for(ev, name), name)
         intent_before, cluster_before = profile.intent, profile.cluster
@@ -138,7 +139,7 @@ class Pipeline:
             self.intent.score(profile, signals, ts, ev.properties, self.aggregator.item_view)
         clusters = self.clusters
         # the cluster follows the chain: new signals, or a merge that blended two chains
-        if clusters is not None and (signals or len(resolver.merges) != merges):
+        if clusters is not None and (signals or merged):
             cluster = clusters.assign(frozenset(profile.chain))
             if cluster is not cluster_before:
                 profile.cluster = cluster
@@ -146,7 +147,6 @@ class Pipeline:
         changes: list[Change] = []
         wake = profile.id in timers.due
         if book.compiled:
-            merged = len(resolver.merges) != merges
             changes = book.on_event(profile, ev, signals, ts, merged)
             if merged and resolver.left:  # records merged away leave their segments
                 changes = [*(Change(rid, name, False, ts) for rid, names in resolver.left
@@ -163,7 +163,8 @@ class Pipeline:
             resolver.left = []
         scenarios = self.scenarios
         if scenarios is not None and (scenarios.scenarios or profile.sc is not None):
-            scenarios.on_event(profile, ev, signals, changes, intent_before, cluster_before)
+            scenarios.on_event(profile, ev, signals, changes, intent_before, cluster_before,
+                               merged)
             wake = wake or profile.sc is not None
         if wake:
             self._schedule(profile)
@@ -198,7 +199,7 @@ class Pipeline:
                     if scenarios is not None and scenarios.scenarios:
                         for c in changes:
                             scenarios.on_segment_change(p, c)
-                        scenarios.release(p, when)
+                        scenarios.release(p, when, due_now=True)  # as a timer due now would
                 self._next_changes(p, when, names)
             if scenarios is not None and p.sc is not None:
                 due = scenarios.next_due(p)

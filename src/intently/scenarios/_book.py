@@ -28,12 +28,13 @@ from ..profiles import (
     revenue_of,
     tag,
 )
-from ..segments import Change, Field, compile_rule, fields_read
+from ..segments import ANY_EVENT, TRAITS, Change, Field, compile_rule, fields_read
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
 from ._effects import Effects, JournalRow, Message
 
 WEEK = 7 * 86400.0
+_NO_WINDOWS: dict[str, Times] = {}  # a record without windowed matches (read, never written)
 MAX_STEPS = 64  # steps run for one journey at one moment (a guard against goto loops)
 TRACKED = {"Email Opened": "opened", "Email Link Clicked": "clicked",
            "Push Opened": "opened", "SMS Link Clicked": "clicked"}
@@ -141,15 +142,21 @@ class ScenarioBook:
         live = sorted((s for s in self.scenarios.values() if s.enabled),
                       key=lambda s: (-s.policies.priority, s.name))
         fields = self.fields
-        self.audiences = {s.name: compile_rule(s.audience, fields).check
-                          for s in live if s.audience}
+        compiled = {s.name: compile_rule(s.audience, fields) for s in live if s.audience}
+        self.audiences = {name: c.check for name, c in compiled.items()}
         self.branches = {(s.name, i): compile_rule(step.args["if"], fields).check
                          for s in live for i, step in enumerate(s.steps)
                          if step.action == "branch"}
         # inactivity waits always set as timers: an audience on a model's field (`rfm.*`,
         # `clv.*`) may answer otherwise when the model is replaced, which no record hears of
-        self.unheld = {s.name for s in live if s.audience and any(
-            f.partition(".")[0] in ("rfm", "clv") for f in fields_read(s.audience))}
+        # (and a wait of no time: it falls due at the event that sets it)
+        self.unheld = {s.name for s in live if s.trigger.seconds <= 0 or (s.audience and any(
+            f.partition(".")[0] in ("rfm", "clv") for f in fields_read(s.audience)))}
+        # what can change a held wait's answer: its audience's inputs, as a segment's
+        # triggers (the re-entry policy moves with the scenario's own journal rows)
+        self.hold_inputs: dict[str, frozenset[str]] = {
+            s.name: frozenset(compiled[s.name].triggers) if s.name in compiled else frozenset()
+            for s in live if s.trigger.kind == "inactivity" and s.name not in self.unheld}
         self.by_event: dict[str, list[Scenario]] = {}
         self.inactivity: dict[str, list[Scenario]] = {}
         self.cancels: dict[str, list[Scenario]] = {}
@@ -173,9 +180,12 @@ class ScenarioBook:
 
     # -- events
     def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], changes: list[Change],
-                 intent_before: float, cluster_before: str | None) -> None:
+                 intent_before: float, cluster_before: str | None, merged: bool = False
+                 ) -> None:
+        """Run the scenarios for one event (`merged`: it merged another record into `p`)."""
         if not self.scenarios and p.sc is None:
             return
+        journaled = len(self.effects.journal)
         ts = ev.ts
         names = (ev.event, *signals) if ev.event else signals
         sc = p.sc
@@ -184,10 +194,6 @@ class ScenarioBook:
                 self._tracked(p, ev)
             if sc.journeys and (self.goals or self.waits):
                 self._journeys_see(p, sc, names, ev, ts)
-            if sc.held:  # these fell due unwoken: the record as it was said no
-                for name, at in list(sc.held.items()):
-                    if at <= ts:
-                        del sc.held[name]
         if self.cancels and sc is not None and (sc.pending or sc.held):
             for name in names:
                 for s in self.cancels.get(name, ()):
@@ -197,17 +203,18 @@ class ScenarioBook:
         if self.by_event:
             for name in names:
                 starts.extend(self.by_event.get(name, ()))
+        held = False  # a wait was held by this event: ask about it at the end
         if self.inactivity:
             for name in names:
                 for s in self.inactivity.get(name, ()):
-                    # held until the record could enter when it falls due (`release`, at the end)
                     state = self._state(p)
                     if s.name in self.unheld:
                         state.held.pop(s.name, None)
                         state.pending[s.name] = ts + s.trigger.seconds
-                    else:
+                    else:  # held until the record could enter when it falls due (`release`)
                         state.pending.pop(s.name, None)
                         state.held[s.name] = ts + s.trigger.seconds
+                        held = True
         if changes and self.by_segment:
             for c in changes:
                 if c.profile_id == p.id:
@@ -228,6 +235,7 @@ class ScenarioBook:
                     due = _birthday(value, ts, p.tz, s.trigger.hour, s.trigger.days_before)
                     if due is not None:
                         self._state(p).pending[s.name] = due
+        journal = self.effects.journal
         if starts:
             self._items = _items_of(ev.properties)
             seen: set[str] = set()
@@ -237,7 +245,11 @@ class ScenarioBook:
                     self.enter(p, s, ts)
             self._items = []
         sc = p.sc
-        if sc is not None and sc.held:
+        # held waits are asked again when this event could change the answer: it set one,
+        # merged a record in, moved a journey (every entry, exit and conversion is journaled)
+        # or is an input of a held wait's audience; and a wait past its time goes
+        if sc is not None and sc.held and (held or merged or len(journal) != journaled
+                                           or self._moves_held(sc, ev, names, ts)):
             self.release(p, ts)
 
     def on_segment_change(self, p: Profile, change: Change) -> None:
@@ -245,7 +257,25 @@ class ScenarioBook:
         for s in self.by_segment.get((change.segment, change.entered), ()):
             self.enter(p, s, change.ts)
 
-    def release(self, p: Profile, now: float) -> bool:
+    def _moves_held(self, sc: ScenarioState, ev: Event, names: tuple[str | None, ...],
+                    ts: float) -> bool:
+        """Whether this event is an input of a held wait's audience (as a segment's rule is
+        re-evaluated on its triggers), or a held wait is past its time."""
+        inputs = self.hold_inputs
+        for name, due in sc.held.items():
+            found = inputs.get(name)
+            if found is None or due <= ts:
+                return True  # a scenario removed or changed: let `release` sort it out
+            if ANY_EVENT in found:
+                return True
+            if TRAITS in found and (ev.traits or ev.type == "identify" or "consent" in ev.context):
+                return True
+            for n in names:
+                if n in found:
+                    return True
+        return False
+
+    def release(self, p: Profile, now: float, *, due_now: bool = False) -> bool:
         """Look again at the record's held inactivity waits, after something changed it at
         `now`: a wait whose scenario would let the record in when it falls due, the record
         staying as it is, becomes a timer; one due by `now` goes (the record as it was then
@@ -260,18 +290,23 @@ class ScenarioBook:
         sc = p.sc
         if sc is None or not sc.held:
             return False
-        moved = False
-        for name, due in list(sc.held.items()):
-            if due < now:
-                del sc.held[name]
-                moved = True
+        gone: list[str] | None = None
+        admitted: list[str] | None = None
+        scenarios = self.scenarios
+        for name, due in sc.held.items():
+            if due < now or (due == now and not due_now):
+                gone = [name] if gone is None else [*gone, name]
                 continue
-            s = self.scenarios.get(name)
+            s = scenarios.get(name)
             if s is None or not s.enabled or self._admits(p, s, sc, due):
+                admitted = [name] if admitted is None else [*admitted, name]
+        if gone is not None:
+            for name in gone:
                 del sc.held[name]
-                sc.pending[name] = due
-                moved = True
-        return moved
+        if admitted is not None:
+            for name in admitted:
+                sc.pending[name] = sc.held.pop(name)
+        return gone is not None or admitted is not None
 
     def renderer_check(self, scenario: Scenario) -> None:
         """Raise a ScenarioError when a send step's template is missing or does not compile."""
@@ -383,7 +418,10 @@ class ScenarioBook:
             if ts - last < pol.cooldown_s:
                 return False
         check = self.audiences.get(s.name)
-        return check is None or check(p, ts, p.windows or {})
+        if check is None:
+            return True
+        windows = p.windows
+        return check(p, ts, _NO_WINDOWS if windows is None else windows)
 
     def enter(self, p: Profile, s: Scenario, ts: float) -> bool:
         sc = self._state(p)
