@@ -130,3 +130,28 @@ def test_held_waits_survive_a_restart(tmp_path: Path) -> None:
     engine.tick(T0 + DAY)
     assert sent(engine) == [("ann", "email", "Picked for you")]
     engine.close()
+
+
+def test_a_wait_held_by_a_live_journey_gets_its_timer_when_the_journey_ends(
+        engine_with: EngineWith) -> None:
+    """One live journey per scenario: a view during the journey sets a wait that the journey
+    would refuse, so it is held; the journey's last step ends it before the wait falls due,
+    and the customer enters again when it does."""
+    clock = ManualClock(T0)
+    engine = engine_with(Scenario.from_dict({
+        "name": "browse", "holdout": 0,
+        "trigger": {"inactivity": {"after": "viewed_product", "without": "purchased",
+                                   "hours": 1}},
+        "policies": {"quiet_hours": None},
+        "steps": [{"wait": {"minutes": 30}},
+                  {"send": {"channel": "email", "subject": "Picked for you", "body": "x"}}]}),
+        clock=clock)
+    engine.process(identify("ann"))
+    engine.process(track("Product Viewed", user="ann", at=T0))
+    clock.advance(4200)
+    engine.tick()  # entered at T0 + 1 h: its message goes half an hour later
+    engine.process(track("Product Viewed", user="ann", at=T0 + 4200))
+    clock.advance(3600)
+    engine.tick()
+    assert sorted(r[5] for r in engine.store.journal(limit=20) if r[4] == "entered") == [
+        T0 + 3600, T0 + 7800]
