@@ -4,31 +4,16 @@ have let them in, and a record no scenario would take is never woken for it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from _cluster_engine import MODES, engines
 from conftest import HISTORY, T0, sqlite_engine, track
-from intently import Engine, ManualClock, Settings
+from intently import Engine, ManualClock
 from intently.scenarios import Scenario
 from intently.store import MemoryStore
-from test_scenarios import DAY, EngineWith, identify, sent
+from test_scenarios import DAY, EngineWith, engine_with, identify, sent
 
-
-@pytest.fixture(params=MODES)
-def engine_with(request: pytest.FixtureRequest) -> Iterator[EngineWith]:
-    """An engine with these scenarios, embedded or through a cluster."""
-    with engines(request) as make:
-        def made(*scenarios: Scenario, clock: ManualClock | None = None,
-                 settings: Settings | None = None) -> Any:
-            engine = make(clock, settings)
-            for s in scenarios:
-                engine.put_scenario(s)
-            return engine
-        yield made
+__all__ = ["engine_with"]  # the fixture: each test that takes it runs embedded and in a cluster
 
 
 def browsing(audience: str, name: str = "browse") -> Scenario:

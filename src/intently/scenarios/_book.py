@@ -264,8 +264,8 @@ class ScenarioBook:
         inputs = self.hold_inputs
         for name, due in sc.held.items():
             found = inputs.get(name)
-            if found is None or due <= ts:
-                return True  # a scenario removed or changed: let `release` sort it out
+            if found is None or due <= ts:  # (a scenario removed, changed or disabled, or a
+                return True  # wait past its time: `release` sorts it out)
             if ANY_EVENT in found:
                 return True
             if TRAITS in found and (ev.traits or ev.type == "identify" or "consent" in ev.context):
