@@ -5,6 +5,8 @@ figure is next to its floor, measured in the same run:
 - `realistic_file_events_per_s` against `file_floor_events_per_s`: the same file read line by
   line, decoded and appended to SQLite with fsync, in the same group commits;
 - the same pipeline on a small population (everything cached), for the cost of size;
+- the records woken by their timers (segments that time moves, scenario waits and steps):
+  each is a record read, and written after, that no event asked for;
 - the longest checkpoint during ingest (records written with a commit, or all at once when
   those fall behind; the final one is in events/s), the longest group commit (its fsync and
   the records it carried included): the pauses in ingest; and the
@@ -101,7 +103,7 @@ def ingest(path: Path, db: Path, cache: int) -> dict[str, Any]:
                "checkpoint_max_ms": engine.checkpoint_seconds_max * 1000,
                "commit_max_ms": engine.commit_seconds_max * 1000,
                "rss_growth": growth, "cached": engine.profiles_cached,
-               "messages": engine.messages_queued,
+               "messages": engine.messages_queued, "wakes": engine.pipeline.wakes,
                "us_by_part": {part: round(engine.seconds_in[part] / max(1, result.accepted) * 1e6,
                                           1) for part in COMMIT_PARTS}}
     engine.close()
@@ -141,6 +143,7 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "realistic_rss_growth_mb": round(big["rss_growth"] / 2**20, 1),
         "realistic_rss_bytes_per_customer": round(big["rss_growth"] / large_users),
         "realistic_messages_queued": int(big["messages"]),
+        "realistic_timer_wakes": int(big["wakes"]),
         "realistic_us_per_event_by_part": big["us_by_part"],
         "realistic_small_population_us_per_event_by_part": little["us_by_part"],
     }

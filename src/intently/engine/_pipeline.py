@@ -93,6 +93,7 @@ class Pipeline:
         self.scenarios = scenarios
         self.timers = Timers(timers)
         self.pending: list[Change] = []  # segment entries and exits for the next checkpoint
+        self.wakes = 0  # records woken by their timers since the start (what timers cost)
 
     def reset(self, timers: dict[str, float]) -> None:
         """Forget everything since the last checkpoint (its `timers`): a rolled-back batch."""
@@ -186,6 +187,7 @@ class Pipeline:
             if p is None:  # merged away
                 timers.segments.pop(pid, None)
                 continue
+            self.wakes += 1
             changed = False
             if book.clocked:
                 known = timers.segments.get(pid)
