@@ -28,7 +28,15 @@ from ..profiles import (
     revenue_of,
     tag,
 )
-from ..segments import ANY_EVENT, TRAITS, Change, Field, compile_rule, fields_read
+from ..segments import (
+    ANY_EVENT,
+    TRAITS,
+    Change,
+    Field,
+    carries_traits,
+    compile_rule,
+    fields_read,
+)
 from ._content import Renderer
 from ._definition import EXIT, NEXT, Scenario, ScenarioError, Step
 from ._effects import Effects, JournalRow, Message
@@ -268,7 +276,7 @@ class ScenarioBook:
                 return True  # wait past its time: `release` sorts it out)
             if ANY_EVENT in found:
                 return True
-            if TRAITS in found and (ev.traits or ev.type == "identify" or "consent" in ev.context):
+            if TRAITS in found and carries_traits(ev):
                 return True
             for n in names:
                 if n in found:

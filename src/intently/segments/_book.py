@@ -14,7 +14,7 @@ from typing import Any
 from ..events import Event
 from ..profiles import Profile
 from ._ast import Node
-from ._compile import ANY_EVENT, TRAITS, Compiled, Field, compile_rule
+from ._compile import ANY_EVENT, TRAITS, Compiled, Field, carries_traits, compile_rule
 from ._counters import Counters
 from ._json import from_json, to_json
 from ._text import parse, to_text
@@ -112,7 +112,7 @@ class SegmentBook:
             found = by_trigger.get(signal)
             if found:
                 extra = [*extra, *found] if extra else list(found)
-        if ev.traits or ev.type == "identify" or "consent" in ev.context:
+        if carries_traits(ev):
             found = by_trigger.get(TRAITS)
             if found:
                 extra = [*extra, *found] if extra else list(found)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..events import Event
 from ..profiles import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, Profile
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._evaluate import FIELDS, MISSING, PREFIXED, compare, field_value
@@ -22,6 +23,11 @@ Windows = dict[str, Any]  # per record: each counter's recent match times, by co
 
 ANY_EVENT = "*"  # trigger: every event
 TRAITS = "#traits"  # trigger: events that carry traits or consents
+
+
+def carries_traits(ev: Event) -> bool:
+    """Whether the event can change traits or consents (what rules on `TRAITS` wait for)."""
+    return bool(ev.traits) or ev.type == "identify" or "consent" in ev.context
 PURCHASE_FIELDS = frozenset({"orders", "revenue", "average_order"})
 TRAIT_PREFIXES = frozenset({"traits", "consents"})
 TIME_FIELDS = frozenset({"days_since_last_order", "days_since_last_seen",
