@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from .._errors import AuthError, IntentlyError
+from .._errors import IntentlyError
 from ..config import Settings
 from ..engine import EngineWorker
 from ..events import Event
@@ -31,10 +29,9 @@ from . import (
 from ._auth import authorize
 from ._cors import IngestCORS
 from ._deps import Definitions, Intake, Services, embedded_intake
-from ._headers import SecurityHeaders
+from ._fast import FastApp, defect_answer, error_answer
+from ._headers import SECURITY_HEADERS, SecurityHeaders
 from ._sessions import Sessions
-
-_log = logging.getLogger("intently.api")
 
 
 def _answer_errors(app: FastAPI) -> None:
@@ -43,19 +40,14 @@ def _answer_errors(app: FastAPI) -> None:
 
     @app.exception_handler(IntentlyError)
     async def intently_error(request: Request, exc: IntentlyError) -> Response:
-        headers = {"WWW-Authenticate": 'Basic realm="intently"'} if isinstance(
-            exc, AuthError) else None
-        # ASCII with escapes: a message may quote the client's input, lone surrogates included
-        return Response(json.dumps(exc.to_json()), status_code=exc.status, headers=headers,
-                        media_type="application/json")
+        status, headers, body = error_answer(exc)
+        return Response(body, status_code=status,
+                        headers={k.decode(): v.decode() for k, v in headers})
 
     @app.exception_handler(Exception)
     async def defect(request: Request, exc: Exception) -> Response:
-        _log.error("request failed", exc_info=exc, extra={
-            "method": request.method, "path": request.url.path})
-        body = {"success": False, "code": "internal", "error": "internal",
-                "message": f"internal error ({type(exc).__name__}); it is logged"}
-        return Response(json.dumps(body), status_code=500, media_type="application/json")
+        return Response(defect_answer(exc, request.method, request.url.path), status_code=500,
+                        media_type="application/json")
 
 
 def create_gateway_app(intake: Intake, alive: Callable[[], bool],
@@ -71,10 +63,13 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
     whether the stream is reachable (the health check's answer). With `dashboard`, also the
     dashboard and the reading routes, over an engine that reads the whole cluster (set
     `app.state.services` when it is open; until then they answer 503)."""
-    app = FastAPI(title="Intently gateway", version="0.1.0",
+    app = FastApp(title="Intently gateway", version="0.1.0",
                   description="Segment-compatible ingestion into an Intently cluster.",
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.intake = intake
+    if decide is not None:
+        app.route_fast("POST", "/v1/decide", _decide.fast_route(intake.settings, decide),
+                       SECURITY_HEADERS if dashboard else [])
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt])
     app.include_router(_ingest.router)
@@ -106,7 +101,7 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
 
 def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAPI:
     settings = settings or worker.engine.settings
-    app = FastAPI(title="Intently", version="0.1.0",
+    app = FastApp(title="Intently", version="0.1.0",
                   description="Real-time behavioral marketing: Segment-compatible ingestion, "
                               "golden records, intent, segments and scenarios.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # behind sign-in, below
@@ -115,6 +110,9 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                                   sessions=Sessions(worker.engine.catalog),
                                   users=worker.engine.users)
     app.state.intake = embedded_intake(worker, settings)
+    app.route_fast("POST", "/v1/decide",
+                   _decide.fast_route(settings, _decide.decide_here(worker.engine)),
+                   SECURITY_HEADERS)
     app.add_middleware(IngestCORS)
     app.add_middleware(SecurityHeaders)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt,

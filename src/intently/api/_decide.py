@@ -12,12 +12,13 @@ from fastapi import APIRouter, Request, Response
 from .._errors import Forbidden, ValidationError
 from ..config import Settings
 from ..decisions import OfferRule
-from ..engine import offers_state
+from ..engine import Engine, offers_state
 from ..events import as_validation_error
 from ._audit import audited_change
 from ._auth import authorize, check, presented_key
 from ._body import admin_body, read_body
 from ._deps import intake, services
+from ._fast import FastRoute, Headers
 from ._schemas import OFFERS_BODY, body
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -60,13 +61,12 @@ def _may_name(key: str | None, settings: Settings) -> bool:
                                    for k in settings.read_keys + settings.admin_keys)
 
 
-async def read_receipt(request: Request, settings: Settings
-                       ) -> tuple[list[str], str | None, float | None]:
-    """The receipt's items (names, ids, categories), who is buying, and when."""
-    key = presented_key(request.headers.get("authorization"))
-    check(key, settings.read_keys + settings.admin_keys + settings.write_keys, DECIDE_HELP)
+def parse_receipt(key: str | None, body: bytes, settings: Settings
+                  ) -> tuple[list[str], str | None, float | None]:
+    """The receipt's items (names, ids, categories), who is buying, and when; the key (checked
+    already) must be a read or admin key to name the customer."""
     try:
-        receipt = _decode(await read_body(request, settings.max_request_bytes))
+        receipt = _decode(body)
     except msgspec.DecodeError as exc:
         raise as_validation_error(exc) from None
     who = receipt.customer or receipt.userId or receipt.anonymousId
@@ -83,9 +83,46 @@ async def read_receipt(request: Request, settings: Settings
     return items, who, receipt.timestamp
 
 
+async def read_receipt(request: Request, settings: Settings
+                       ) -> tuple[list[str], str | None, float | None]:
+    key = presented_key(request.headers.get("authorization"))
+    check(key, settings.read_keys + settings.admin_keys + settings.write_keys, DECIDE_HELP)
+    return parse_receipt(key, await read_body(request, settings.max_request_bytes), settings)
+
+
 def answer(result: dict[str, Any]) -> Response:
     # encoded here: FastAPI's generic encoder would cost more than the decision itself
     return Response(_encode(result), media_type="application/json")
+
+
+def decide_here(engine: Engine) -> Decide:
+    """Decisions by this process's engine: the customer's record looked up without the
+    writer's lock (a read), then the offer rules."""
+
+    async def decide(items: list[str], who: str | None, at: float | None) -> dict[str, Any]:
+        profile = engine.find(who) if who else None
+        result = engine.decider.decide(items, profile, at or engine.clock.now(), customer=who)
+        result["customer"] = profile.id if profile is not None else who
+        return result
+
+    return decide
+
+
+def fast_route(settings: Settings, decide: Decide) -> FastRoute:
+    """`POST /v1/decide` beneath the framework (`FastRoutes`): the same checks and answer as
+    the routes below, which take every request this one hands on."""
+    allowed = settings.read_keys + settings.admin_keys + settings.write_keys
+
+    def prepare(headers: Headers, body: bytes) -> tuple[list[str], str | None, float | None]:
+        raw = headers.get(b"authorization")
+        key = presented_key(raw.decode("latin-1") if raw is not None else None)
+        check(key, allowed, DECIDE_HELP)
+        return parse_receipt(key, body, settings)
+
+    async def respond(receipt: tuple[list[str], str | None, float | None]) -> bytes:
+        return _encode(await decide(*receipt))
+
+    return FastRoute(lambda: settings.max_request_bytes, prepare, respond)
 
 
 @router.post("/decide", summary="Offers for a receipt: {items: [...], userId}",
@@ -93,12 +130,7 @@ def answer(result: dict[str, Any]) -> Response:
 async def decide(request: Request) -> Response:
     svc = services(request)
     items, who, at = await read_receipt(request, svc.settings)
-    engine = svc.worker.engine
-    profile = engine.find(who) if who else None
-    now = at or engine.clock.now()
-    result = engine.decider.decide(items, profile, now, customer=who)
-    result["customer"] = profile.id if profile is not None else who
-    return answer(result)
+    return answer(await decide_here(svc.worker.engine)(items, who, at))
 
 
 def decide_router(decide: Decide) -> APIRouter:

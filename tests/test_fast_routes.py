@@ -1,0 +1,174 @@
+"""`POST /v1/decide` answered before the framework (`intently.api._fast`): the same answers as
+the framework's route for what it takes, every refusal handed to the framework's route with
+the body as received, the security headers on its answers, and a defect logged and answered
+as the app's defect handler answers it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import T0
+from intently import Engine, ManualClock, Settings
+from intently.api import create_app
+from intently.api._fast import FastApp
+from intently.api._headers import SECURITY_HEADERS
+from intently.engine import EngineWorker
+from intently.store import MemoryStore
+
+RULES = [{"when": ["champagne", "candy"], "offer": "flowers", "discount": 20},
+         {"when": ["champagne"], "offer": "glasses", "audience": "orders >= 5"}]
+ADMIN = {"Authorization": "Bearer admin"}
+
+
+@pytest.fixture
+def app() -> Iterator[FastApp]:
+    s = Settings(write_keys=("wk",), read_keys=("till",), admin_keys=("admin",),
+                 max_request_bytes=4096)
+    worker = EngineWorker(Engine(MemoryStore(), settings=s, clock=ManualClock(T0))).start()
+    app = create_app(worker, s)
+    assert isinstance(app, FastApp) and ("POST", "/v1/decide") in app.fast
+    client = TestClient(app)
+    assert client.put("/v1/offers", json=RULES, headers=ADMIN).status_code == 200
+    client.post("/v1/identify", auth=("wk", ""), json={"userId": "ann", "timestamp": T0})
+    yield app
+    worker.stop()
+
+
+def _both(app: FastApp, **request: Any) -> tuple[httpx.Response, httpx.Response]:
+    """The same request answered by the fast path, then by the framework's route alone."""
+    client = TestClient(app)
+    fast = client.post("/v1/decide", **request)
+    routes, app.fast = app.fast, {}
+    try:
+        framework = client.post("/v1/decide", **request)
+    finally:
+        app.fast = routes
+    return fast, framework
+
+
+class _Counted:
+    """The app's middleware stack (the framework), counting the requests it gets."""
+
+    def __init__(self, app: FastApp) -> None:
+        TestClient(app).get("/health")  # the stack is built on the first request
+        self.stack, self.calls = app.middleware_stack, 0
+        app.middleware_stack = self  # type: ignore[assignment]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.calls += scope["type"] == "http"
+        await self.stack(scope, receive, send)  # type: ignore[misc]
+
+
+def _security(r: httpx.Response) -> None:
+    for name, value in SECURITY_HEADERS:
+        assert r.headers[name.decode()] == value.decode()
+
+
+def test_the_fast_path_answers_as_the_framework_route(app: FastApp) -> None:
+    receipts = [{"items": ["Champagne", "candy"]},
+                {"items": [{"name": "champagne", "price": 30}, {"sku": "candy"}]},
+                {"items": ["bread"]}]
+    framework_calls = _Counted(app)
+    for i, receipt in enumerate(receipts):  # anonymous: no offer cap between the two
+        fast, framework = _both(app, auth=("wk", ""), json=receipt)
+        assert framework_calls.calls == i + 1  # the second of the two alone
+        assert fast.status_code == framework.status_code == 200, (i, fast.text)
+        assert fast.json() == framework.json()
+        assert fast.headers["content-type"] == "application/json"
+        _security(fast)
+    assert _both(app, auth=("wk", ""), json=receipts[0])[0].json()["offers"][0][
+        "offer"] == "flowers"
+    named, _ = _both(app, auth=("till", ""), json={"userId": "ann", "items": ["champagne"],
+                                                   "timestamp": T0 + 5})
+    assert named.status_code == 200 and named.json()["customer"] == "ann"
+
+
+@pytest.mark.parametrize("request_", [
+    {"json": {"items": ["x"]}},  # no key
+    {"json": {"items": ["x"]}, "auth": ("nobody", "")},  # an unknown key
+    {"json": {"items": ["x"]}, "headers": {"Authorization": "Basic %%%"}},  # malformed
+    {"json": {"items": ["x"], "userId": "ann"}, "auth": ("wk", "")},  # a write key names
+    {"content": b'{"items": ["x"', "auth": ("wk", "")},  # malformed JSON
+    {"json": {"items": []}, "auth": ("wk", "")},  # no item
+    {"json": {"items": "champagne"}, "auth": ("wk", "")},  # the wrong type, named by path
+    {"json": {"items": ["x" * 5000]}, "auth": ("wk", "")},  # over the limit
+], ids=["no-key", "unknown-key", "malformed-key", "write-key-names", "malformed-json",
+        "no-item", "wrong-type", "too-large"])
+def test_refusals_are_the_framework_routes_answers(app: FastApp, request_: dict[str, Any]
+                                                   ) -> None:
+    framework_calls = _Counted(app)
+    fast, framework = _both(app, **request_)
+    assert framework_calls.calls == 2  # handed on
+    assert 400 <= fast.status_code < 500
+    assert (fast.status_code, fast.json(), fast.headers.get("www-authenticate")) == (
+        framework.status_code, framework.json(), framework.headers.get("www-authenticate"))
+    _security(fast)
+
+
+def test_a_compressed_or_streamed_body_goes_through_the_framework(app: FastApp) -> None:
+    receipt = json.dumps({"items": ["champagne", "candy"]}).encode()
+    client = TestClient(app)
+    r = client.post("/v1/decide", auth=("wk", ""), content=gzip.compress(receipt),
+                    headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["offers"][0]["offer"] == "flowers"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: read until the limit, then handed on
+        yield b'{"items": ["'
+        for _ in range(10):
+            yield b"x" * 1000
+
+    r = client.post("/v1/decide", auth=("wk", ""), content=chunks())
+    assert r.status_code == 413 and "limit" in r.json()["message"]
+    small = iter([receipt[:10], receipt[10:]])
+    r = client.post("/v1/decide", auth=("wk", ""), content=small)
+    assert r.status_code == 200 and r.json()["offers"][0]["offer"] == "flowers"
+
+
+def test_a_defect_in_the_decision_is_logged_and_answered_500(
+        app: FastApp, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = app.state.services.worker.engine
+
+    def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(engine.decider, "decide", broken)
+    with caplog.at_level(logging.ERROR, logger="intently.api"):
+        r = TestClient(app).post("/v1/decide", auth=("wk", ""), json={"items": ["x"]})
+    assert r.status_code == 500 and r.json()["code"] == "internal"
+    assert "RuntimeError" in r.json()["message"] and "a defect" not in r.text
+    logged = [rec for rec in caplog.records if rec.getMessage() == "request failed"]
+    assert logged and logged[0].exc_info is not None
+    assert getattr(logged[0], "path", None) == "/v1/decide"
+
+
+def test_an_error_of_the_tree_in_the_decision_keeps_its_status(
+        app: FastApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    from intently._errors import StoreError
+
+    engine = app.state.services.worker.engine
+
+    def unreachable(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise StoreError("the store is unreachable")
+
+    monkeypatch.setattr(engine.decider, "decide", unreachable)
+    fast, framework = _both(app, auth=("wk", ""), json={"items": ["x"]})
+    assert (fast.status_code, fast.json()) == (framework.status_code, framework.json())
+    assert fast.status_code == StoreError("x").status
+    _security(fast)
+
+
+def test_other_routes_and_methods_go_through_the_framework(app: FastApp) -> None:
+    client = TestClient(app)
+    assert client.get("/v1/decide", auth=("wk", "")).status_code == 405
+    r = client.get("/v1/offers", headers=ADMIN)
+    assert r.status_code == 200 and {o["offer"] for o in r.json()} == {"flowers", "glasses"}
+    _security(r)
