@@ -85,6 +85,7 @@ def parse_receipt(key: str | None, body: bytes, settings: Settings
 
 async def read_receipt(request: Request, settings: Settings
                        ) -> tuple[list[str], str | None, float | None]:
+    """The key checked first (no body is read without one), then the receipt."""
     key = presented_key(request.headers.get("authorization"))
     check(key, settings.read_keys + settings.admin_keys + settings.write_keys, DECIDE_HELP)
     return parse_receipt(key, await read_body(request, settings.max_request_bytes), settings)
@@ -109,8 +110,8 @@ def decide_here(engine: Engine) -> Decide:
 
 
 def fast_route(settings: Settings, decide: Decide) -> FastRoute:
-    """`POST /v1/decide` beneath the framework (`FastRoutes`): the same checks and answer as
-    the routes below, which take every request this one hands on."""
+    """`POST /v1/decide` before the framework (`FastApp.route_fast`): the same checks and
+    answer as the routes below, which take every request this one hands on."""
     allowed = settings.read_keys + settings.admin_keys + settings.write_keys
 
     def prepare(headers: Headers, body: bytes) -> tuple[list[str], str | None, float | None]:
