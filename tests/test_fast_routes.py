@@ -1,7 +1,8 @@
-"""`POST /v1/decide` answered before the framework (`intently.api._fast`): the same answers as
-the framework's route for what it takes, every refusal handed to the framework's route with
-the body as received, the security headers on its answers, and a defect logged and answered
-as the app's defect handler answers it."""
+"""`POST /v1/decide` and the one-event ingest calls (`/v1/track`, `/v1/t`, ...) answered
+before the framework (`intently.api._fast`): the same answers as the framework's routes for
+what it takes, every refusal handed to the framework's route with the body as received, the
+headers the middleware adds (security, and CORS on ingest) on its answers, and a defect logged
+and answered as the app's defect handler answers it."""
 
 from __future__ import annotations
 
@@ -42,13 +43,14 @@ def app() -> Iterator[FastApp]:
     worker.stop()
 
 
-def _both(app: FastApp, **request: Any) -> tuple[httpx.Response, httpx.Response]:
+def _both(app: FastApp, path: str = "/v1/decide", **request: Any
+          ) -> tuple[httpx.Response, httpx.Response]:
     """The same request answered by the fast path, then by the framework's route alone."""
     client = TestClient(app)
-    fast = client.post("/v1/decide", **request)
+    fast = client.post(path, **request)
     routes, app.fast = app.fast, {}
     try:
-        framework = client.post("/v1/decide", **request)
+        framework = client.post(path, **request)
     finally:
         app.fast = routes
     return fast, framework
@@ -172,3 +174,83 @@ def test_other_routes_and_methods_go_through_the_framework(app: FastApp) -> None
     r = client.get("/v1/offers", headers=ADMIN)
     assert r.status_code == 200 and {o["offer"] for o in r.json()} == {"flowers", "glasses"}
     _security(r)
+
+
+def _track(message_id: str, **extra: Any) -> dict[str, Any]:
+    return {"userId": "bob", "event": "Product Viewed", "messageId": message_id,
+            "timestamp": T0 + 1, "properties": {"product_id": "p1"}, **extra}
+
+
+def _cors(r: httpx.Response) -> None:
+    assert r.headers["access-control-allow-origin"] == "*"
+    _security(r)
+
+
+def test_one_event_calls_are_answered_and_stored_as_by_the_framework(app: FastApp) -> None:
+    engine = app.state.services.worker.engine
+    framework_calls = _Counted(app)
+    for i, (path, request) in enumerate([
+            ("/v1/track", {"auth": ("wk", ""), "json": _track("m1")}),
+            ("/v1/t", {"json": _track("m2", writeKey="wk")}),  # the key in the body
+            ("/v1/identify", {"auth": ("wk", ""), "json": {
+                "userId": "bob", "messageId": "m3", "traits": {"email": "bob@example.com"}}}),
+            ("/v1/page", {"headers": {"Authorization": "Bearer wk"}, "json": {
+                "anonymousId": "d1", "messageId": "m4", "name": "Home"}})]):
+        fast, framework = _both(app, path, **request)  # the same messageId: a duplicate
+        assert framework_calls.calls == i + 1
+        assert fast.status_code == framework.status_code == 200, fast.text
+        assert fast.json() == {"success": True, "accepted": 1, "duplicates": 0}
+        assert framework.json() == {"success": True, "accepted": 0, "duplicates": 1}
+        _cors(fast)
+    bob = engine.profile("bob")
+    assert bob is not None and bob.events == 3 and bob.traits["email"] == "bob@example.com"
+    assert engine.profile("d1") is not None
+
+
+@pytest.mark.parametrize("request_", [
+    {"json": _track("r1")},  # no key anywhere
+    {"json": _track("r2"), "auth": ("nobody", "")},  # an unknown key in the header
+    {"json": _track("r3", writeKey="nobody")},  # and in the body
+    {"content": b'{"event": "x"', "auth": ("wk", "")},  # malformed, with a key: 400
+    {"content": b'{"event": "x"'},  # malformed without one: 401, nothing learned
+    {"content": b"[1, 2]", "auth": ("wk", "")},  # not an object
+    {"content": b"[" * 5000 + b"]" * 5000, "auth": ("wk", "")},  # nested too deeply
+    {"json": {"event": "x", "messageId": "r8"}, "auth": ("wk", "")},  # no user or device
+    {"json": _track("r9", timestamp="yesterday"), "auth": ("wk", "")},  # a field named
+    {"json": _track("r10", properties={"p": "x" * 40_000}), "auth": ("wk", "")},  # too large
+], ids=["no-key", "unknown-key", "unknown-body-key", "malformed", "malformed-no-key",
+        "not-object", "too-deep", "no-identity", "bad-timestamp", "too-large"])
+def test_refused_events_are_the_framework_routes_answers(app: FastApp, request_: dict[str, Any]
+                                                        ) -> None:
+    engine = app.state.services.worker.engine
+    before = engine.events_stored()
+    framework_calls = _Counted(app)
+    fast, framework = _both(app, "/v1/track", **request_)
+    assert framework_calls.calls == 2  # handed on
+    assert 400 <= fast.status_code < 500
+    assert (fast.status_code, fast.json(), fast.headers.get("www-authenticate")) == (
+        framework.status_code, framework.json(), framework.headers.get("www-authenticate"))
+    _cors(fast)
+    assert engine.events_stored() == before
+
+
+def test_an_event_the_engine_refuses_is_answered_as_by_the_framework(app: FastApp) -> None:
+    """Refused after `prepare`, by the engine on submit: a body just under the limit that the
+    event's stored form (its receive time and context added) takes over it."""
+    event = _track("e1", properties={"a": "", **{k: "x" * 8000 for k in "bcd"}})
+    event["properties"]["a"] = "x" * (32_740 - len(json.dumps(event)))
+    body = json.dumps(event).encode()
+    framework_calls = _Counted(app)
+    fast, framework = _both(app, "/v1/track", auth=("wk", ""), content=body)
+    assert framework_calls.calls == 1  # the fast path answered the first
+    assert fast.status_code == 413 and "over the" in fast.json()["message"]
+    assert (fast.status_code, fast.json()) == (framework.status_code, framework.json())
+    _cors(fast)
+
+
+def test_a_compressed_event_goes_through_the_framework(app: FastApp) -> None:
+    body = gzip.compress(json.dumps(_track("z1")).encode())
+    r = TestClient(app).post("/v1/track", auth=("wk", ""), content=body,
+                             headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    _cors(r)

@@ -27,7 +27,7 @@ from . import (
     _web,
 )
 from ._auth import authorize
-from ._cors import IngestCORS
+from ._cors import ALLOW_ANY_ORIGIN, IngestCORS
 from ._deps import Definitions, Intake, Services, embedded_intake
 from ._fast import FastApp, defect_answer, error_answer
 from ._headers import SECURITY_HEADERS, SecurityHeaders
@@ -67,9 +67,12 @@ def create_gateway_app(intake: Intake, alive: Callable[[], bool],
                   description="Segment-compatible ingestion into an Intently cluster.",
                   docs_url=None, redoc_url=None, openapi_url=None)
     app.state.intake = intake
+    secure = SECURITY_HEADERS if dashboard else []  # what the middleware below adds
+    for path, route in _ingest.fast_routes(intake).items():
+        app.route_fast("POST", path, route, [*ALLOW_ANY_ORIGIN, *secure])
     if decide is not None:
         app.route_fast("POST", "/v1/decide", _decide.fast_route(intake.settings, decide),
-                       SECURITY_HEADERS if dashboard else [])
+                       secure)
     app.add_middleware(IngestCORS)
     _schemas.install(app, [Event, _schemas.IngestBatch, _decide.Receipt])
     app.include_router(_ingest.router)
@@ -110,6 +113,8 @@ def create_app(worker: EngineWorker, settings: Settings | None = None) -> FastAP
                                   sessions=Sessions(worker.engine.catalog),
                                   users=worker.engine.users)
     app.state.intake = embedded_intake(worker, settings)
+    for path, route in _ingest.fast_routes(app.state.intake).items():
+        app.route_fast("POST", path, route, [*ALLOW_ANY_ORIGIN, *SECURITY_HEADERS])
     app.route_fast("POST", "/v1/decide",
                    _decide.fast_route(settings, _decide.decide_here(worker.engine)),
                    SECURITY_HEADERS)

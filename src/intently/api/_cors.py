@@ -11,8 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _INGEST = frozenset(f"/v1/{p}" for p in (
     "track", "identify", "page", "screen", "alias", "group", "batch", "import",
     "t", "i", "p", "s", "a", "g", "b"))
-_ALLOW = [(b"access-control-allow-origin", b"*")]
-_PREFLIGHT = [*_ALLOW,
+ALLOW_ANY_ORIGIN = [(b"access-control-allow-origin", b"*")]
+_PREFLIGHT = [*ALLOW_ANY_ORIGIN,
               (b"access-control-allow-methods", b"POST, OPTIONS"),
               (b"access-control-max-age", b"86400"),
               (b"content-length", b"0")]
@@ -40,7 +40,7 @@ class IngestCORS:
 
         async def with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_ALLOW]
+                message["headers"] = [*message.get("headers", []), *ALLOW_ANY_ORIGIN]
             await send(message)
 
         await self.app(scope, receive, with_cors)

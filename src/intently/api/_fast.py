@@ -1,8 +1,9 @@
 """The hot routes, answered before the framework.
 
-A till asks `POST /v1/decide` for an offer thousands of times a second, and FastAPI's
-middleware, routing, request object and endpoint machinery cost more than the look-up and the
-rules. `FastApp` answers the routes given to `route_fast` before all that: it reads the body,
+A till asks `POST /v1/decide` for an offer thousands of times a second, and a browser sends
+each event in a request of its own (`/v1/track`); FastAPI's middleware, routing, request object
+and endpoint machinery cost more than the look-up and the rules, or than the event's own
+pipeline. `FastApp` answers the routes given to `route_fast` before all that: it reads the body,
 asks the route to `prepare` it (the key, the body's decoding and checks), then to `answer`, and
 adds the headers the app's middleware would add.
 
@@ -71,27 +72,24 @@ class FastApp(FastAPI):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fast: dict[tuple[str, str], FastRoute] = {}
-        self.fast_headers: list[tuple[bytes, bytes]] = []
+        self.fast: dict[tuple[str, str], tuple[FastRoute, list[tuple[bytes, bytes]]]] = {}
 
     def route_fast(self, method: str, path: str, route: FastRoute,
-                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                   headers: list[tuple[bytes, bytes]]) -> None:
         """Answer `method path` (exactly as the client sends them) by `route`, with `headers`
-        on its answers (those the app's middleware would add)."""
-        self.fast[(method, path)] = route
-        if headers is not None:
-            self.fast_headers = headers
+        on its answers (those the app's middleware would add on that path)."""
+        self.fast[(method, path)] = (route, headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = (self.fast.get((scope["method"], scope["path"]))
+        found = (self.fast.get((scope["method"], scope["path"]))
                  if scope["type"] == "http" and self.fast else None)
-        if route is None:
+        if found is None:
             await super().__call__(scope, receive, send)
         else:
-            await self._fast(route, scope, receive, send)
+            await self._fast(*found, scope, receive, send)
 
-    async def _fast(self, route: FastRoute, scope: Scope, receive: Receive, send: Send
-                    ) -> None:
+    async def _fast(self, route: FastRoute, extra: list[tuple[bytes, bytes]], scope: Scope,
+                    receive: Receive, send: Send) -> None:
         headers: Headers = {}
         for name, value in scope["headers"]:
             headers.setdefault(name, value)
@@ -124,8 +122,7 @@ class FastApp(FastAPI):
             status, answer_headers = 500, _JSON
             payload = defect_answer(exc, scope["method"], scope["path"])
         await send({"type": "http.response.start", "status": status, "headers": [
-            *answer_headers, (b"content-length", str(len(payload)).encode()),
-            *self.fast_headers]})
+            *answer_headers, (b"content-length", str(len(payload)).encode()), *extra]})
         await send({"type": "http.response.body", "body": payload})
 
 

@@ -1,7 +1,9 @@
-"""The HTTP floor: the least a Segment-compatible batch endpoint can do, as a FastAPI app on
-the same uvicorn settings as `intently serve`: decode the body with msgspec, append the events
-as received to SQLite in WAL mode with fsync on commit, answer. No auth, no validation beyond
-the decode, no pipeline. `python -m intently.benchmarks.floor_app --port N --db PATH`."""
+"""The HTTP floor: the least a Segment-compatible endpoint can do, as a FastAPI app on the same
+uvicorn settings as `intently serve`: decode the body with msgspec, append the events as
+received to SQLite in WAL mode with fsync on commit, answer; a batch (`/v1/batch`) or one event
+(`/v1/track` and the other calls, as a browser sends them). No auth, no validation beyond the
+decode, no pipeline, one commit per request.
+`python -m intently.benchmarks.floor_app --port N --db PATH`."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def build(db_path: str) -> FastAPI:
     decode = msgspec.json.Decoder(_Batch).decode
     app = FastAPI()
 
-    def append(rows: list[msgspec.Raw]) -> None:
+    def append(rows: list[msgspec.Raw] | list[bytes]) -> None:
         with lock:
             db.execute("BEGIN IMMEDIATE")
             db.executemany("INSERT INTO events (payload) VALUES (?)",
@@ -46,6 +48,14 @@ def build(db_path: str) -> FastAPI:
         await run_in_threadpool(append, body.batch)
         return Response(b'{"success":true,"accepted":%d}' % len(body.batch),
                         media_type="application/json")
+
+    @app.post("/v1/{kind}")
+    async def one(request: Request, kind: str) -> Response:  # one event, as a browser sends
+        body = await request.body()
+        if not isinstance(msgspec.json.decode(body), dict):
+            return Response(b'{"success":false}', status_code=400)
+        await run_in_threadpool(append, [body])
+        return Response(b'{"success":true,"accepted":1}', media_type="application/json")
 
     return app
 

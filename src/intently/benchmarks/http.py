@@ -1,8 +1,10 @@
-"""HTTP batch ingest over real sockets: clients post /v1/batch over keep-alive connections from
+"""HTTP ingest over real sockets: clients post /v1/batch over keep-alive connections from
 threads of this process to a server in its own process; 200 means durable. Three servers, one
 after the other on the same bodies and the same client: the floor (`floor_app`: msgspec decode
 and an fsynced SQLite append, nothing else), `intently serve` as it starts by default, and
-`intently serve` as users run it (built-in segments and the ready-made scenarios on)."""
+`intently serve` as users run it (built-in segments and the ready-made scenarios on). Then a
+tenth of the events one a request (`/v1/track`, `/v1/identify`, ...: as a browser sends them),
+to the floor and to `intently serve` as it starts."""
 
 from __future__ import annotations
 
@@ -15,22 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 
 from ..testing import free_port, start_server, wait_healthy
 
 KEY = "bench-key"
 
 
-def _load(url: str, bodies: list[bytes], clients: int) -> float:
-    """Events per second accepted, `clients` threads posting `bodies` between them."""
-    parts = [bodies[i::clients] for i in range(clients)]
+def _load(url: str, bodies: list[bytes], clients: int, paths: list[str] | None = None
+          ) -> float:
+    """Events per second accepted, `clients` threads posting `bodies` between them (to `url`,
+    or to `url` + `paths[i]` for body i)."""
+    sent = list(zip(bodies, paths or [""] * len(bodies), strict=True))
+    parts = [sent[i::clients] for i in range(clients)]
 
-    def send(part: list[bytes]) -> int:
+    def send(part: list[tuple[bytes, str]]) -> int:
         done = 0
         with httpx.Client(auth=(KEY, ""), timeout=60,
                           headers={"content-type": "application/json"}) as client:
-            for body in part:
-                response = client.post(url, content=body)
+            for body, path in part:
+                response = client.post(url + path, content=body)
                 response.raise_for_status()
                 done += response.json()["accepted"]
         return done
@@ -60,14 +66,22 @@ def _with_scenarios(db: Path) -> None:
     engine.close()
 
 
-def _measure(start: Any, bodies: list[bytes], clients: int) -> float:
+def _measure(start: Any, bodies: list[bytes], clients: int, paths: list[str] | None = None
+             ) -> float:
+    """Posted to /v1/batch, or one event a request to /v1/<paths[i]>."""
     port = free_port()
     proc = start(port)
     try:
-        return _load(f"http://127.0.0.1:{port}/v1/batch", bodies, clients)
+        return _load(f"http://127.0.0.1:{port}/v1/{'' if paths else 'batch'}", bodies, clients,
+                     paths)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def _calls(events: list[bytes]) -> list[str]:
+    """The call each event is sent to on its own (`track`, `identify`, ...)."""
+    return [str(msgspec.json.decode(e).get("type") or "track") for e in events]
 
 
 def run(events: list[bytes], batch: int = 100, clients: int = 8, realistic: bool = True,
@@ -79,10 +93,20 @@ def run(events: list[bytes], batch: int = 100, clients: int = 8, realistic: bool
         floor = _measure(lambda port: _start_floor(root / "floor.db", port), bodies, clients)
         plain = _measure(lambda port: start_server(root / "plain.db", port, KEY), bodies,
                          clients)
+        # one event a request, as a browser sends them: a tenth of the events
+        single = events[: max(1, len(events) // 10)]
+        calls = _calls(single)
+        single_floor = _measure(lambda port: _start_floor(root / "floor1.db", port), single,
+                                clients, calls)
+        single_plain = _measure(lambda port: start_server(root / "plain1.db", port, KEY),
+                                single, clients, calls)
         figures = {
             "http_floor_events_per_s": round(floor),
             "http_batch_events_per_s": round(plain),
             "http_batch_vs_floor": round(plain / floor, 3),
+            "http_single_floor_events_per_s": round(single_floor),
+            "http_single_events_per_s": round(single_plain),
+            "http_single_vs_floor": round(single_plain / single_floor, 3),
         }
         if realistic:
             _with_scenarios(root / "real.db")
