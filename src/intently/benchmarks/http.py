@@ -2,12 +2,14 @@
 threads of this process to a server in its own process; 200 means durable. Three servers, one
 after the other on the same bodies and the same client: the floor (`floor_app`: msgspec decode
 and an fsynced SQLite append, nothing else), `intently serve` as it starts by default, and
-`intently serve` as users run it (built-in segments and the ready-made scenarios on). Then a
-tenth of the events one a request (`/v1/track`, `/v1/identify`, ...: as a browser sends them),
-to the floor and to `intently serve` as it starts."""
+`intently serve` as users run it (built-in segments and the ready-made scenarios on). Then events
+one a request (`/v1/track`, as browsers send them, from `wrk` with many connections where it is
+installed), to the floor and to `intently serve` as it starts."""
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +81,46 @@ def _measure(start: Any, bodies: list[bytes], clients: int, paths: list[str] | N
         proc.wait(timeout=60)
 
 
+_WRK_TRACK = """
+local n = 0
+local run = math.random(1, 1000000000)
+request = function()
+  n = n + 1
+  local body = '{"userId":"u' .. (n %% 5000) .. '","event":"Product Viewed","messageId":"w'
+    .. run .. '-' .. n .. '","properties":{"product_id":"p' .. (n %% 300)
+    .. '","price":19.9}}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                    ["Authorization"] = "Bearer %s"}, body)
+end
+"""
+WRK_CONNECTIONS = 64
+"""Browsers sending one event a request: many connections at once."""
+
+
+def _one_a_request(start: Any, events: list[bytes], clients: int, calls: list[str],
+                   root: Path, seconds: int = 5) -> float:
+    """Events per second, one a request: from wrk (`WRK_CONNECTIONS` connections, product
+    views of 5,000 customers, each with its own messageId) where Debian's wrk is installed,
+    else `events` from the client threads."""
+    if not shutil.which("wrk"):
+        return _measure(start, events, clients, calls)
+    script = root / "track.lua"
+    script.write_text(_WRK_TRACK % KEY)
+    port = free_port()
+    proc = start(port)
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-s",
+                              str(script), f"http://127.0.0.1:{port}/v1/track"],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rate is None or "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    return float(rate.group(1))
+
+
 def _calls(events: list[bytes]) -> list[str]:
     """The call each event is sent to on its own (`track`, `identify`, ...)."""
     return [str(msgspec.json.decode(e).get("type") or "track") for e in events]
@@ -93,13 +135,15 @@ def run(events: list[bytes], batch: int = 100, clients: int = 8, realistic: bool
         floor = _measure(lambda port: _start_floor(root / "floor.db", port), bodies, clients)
         plain = _measure(lambda port: start_server(root / "plain.db", port, KEY), bodies,
                          clients)
-        # one event a request, as a browser sends them: a tenth of the events
+        # one event a request, as browsers send them: many connections at once (wrk), or a
+        # tenth of the events from the client threads where Debian's wrk is missing
         single = events[: max(1, len(events) // 10)]
         calls = _calls(single)
-        single_floor = _measure(lambda port: _start_floor(root / "floor1.db", port), single,
-                                clients, calls)
-        single_plain = _measure(lambda port: start_server(root / "plain1.db", port, KEY),
-                                single, clients, calls)
+        single_floor = _one_a_request(lambda port: _start_floor(root / "floor1.db", port),
+                                      single, clients, calls, root)
+        single_plain = _one_a_request(
+            lambda port: start_server(root / "plain1.db", port, KEY), single, clients, calls,
+            root)
         figures = {
             "http_floor_events_per_s": round(floor),
             "http_batch_events_per_s": round(plain),
