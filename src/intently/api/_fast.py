@@ -96,7 +96,7 @@ class FastApp(FastAPI):
         limit = route.limit()
         declared = headers.get(b"content-length", b"")
         if (headers.get(b"content-encoding", b"identity").strip().lower() != b"identity"
-                or (declared.isdigit() and int(declared) > limit)):
+                or (declared.isdigit() and (len(declared) > 18 or int(declared) > limit))):
             await super().__call__(scope, receive, send)
             return
         body = b""
