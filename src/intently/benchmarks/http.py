@@ -8,7 +8,6 @@ installed), to the floor and to `intently serve` as it starts."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import httpx
 import msgspec
 
 from ..testing import free_port, start_server, wait_healthy
+from ._wrk import requests_per_s, run_wrk
 
 KEY = "bench-key"
 
@@ -104,21 +104,15 @@ def _one_a_request(start: Any, events: list[bytes], clients: int, calls: list[st
     else `events` from the client threads."""
     if not shutil.which("wrk"):
         return _measure(start, events, clients, calls)
-    script = root / "track.lua"
-    script.write_text(_WRK_TRACK % KEY)
     port = free_port()
     proc = start(port)
     try:
-        out = subprocess.run(["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "-s",
-                              str(script), f"http://127.0.0.1:{port}/v1/track"],
-                             capture_output=True, text=True, check=True).stdout
+        out = run_wrk(f"http://127.0.0.1:{port}/v1/track", _WRK_TRACK % KEY, root, seconds,
+                      WRK_CONNECTIONS)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if rate is None or "Non-2xx" in out:
-        raise RuntimeError(f"wrk saw errors:\n{out}")
-    return float(rate.group(1))
+    return requests_per_s(out)
 
 
 def _calls(events: list[bytes]) -> list[str]:

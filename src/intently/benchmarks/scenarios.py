@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import shutil
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from ..profiles import Profile
 from ..scenarios import Renderer, Scenario, Tracker, ready_made
 from ..store import open_store
 from ..testing import Shop, free_port, start_server
+from ._wrk import latency_ms, requests_per_s, run_wrk
 
 KEY = "bench-key"
 ITEMS = [f"item{i:03d}" for i in range(170)]  # a Groceries-sized catalog
@@ -101,27 +100,12 @@ end
 
 def _wrk(url: str, baskets: list[list[str]], tmp: str, seconds: int, connections: int
          ) -> dict[str, Any]:
-    """Load from wrk (Debian's `wrk`, a C load generator): it takes a fraction of the CPU an
-    httpx client would, so on two cores the figure is the server's rather than the client's."""
     # every request a different customer: the daily offer cap never answers for the engine
     bodies = ",".join("[=[" + json.dumps(b) + "]=]" for b in baskets[:2000])
-    script = Path(tmp) / "decide.lua"
-    script.write_text(_WRK_SCRIPT % (bodies, KEY))
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-s", str(script), url], capture_output=True, text=True,
-                         check=True).stdout
-    def ms(label: str) -> float:
-        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if m is None:
-            raise RuntimeError(f"unexpected wrk output:\n{out}")
-        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if rate is None or errors is not None:
-        raise RuntimeError(f"wrk saw errors:\n{out}")
-    return {"decide_http_receipts_per_s": round(float(rate.group(1))),
-            "decide_http_p50_ms": round(ms("50%"), 2), "decide_http_p99_ms": round(ms("99%"), 2),
+    out = run_wrk(url, _WRK_SCRIPT % (bodies, KEY), Path(tmp), seconds, connections)
+    return {"decide_http_receipts_per_s": round(requests_per_s(out)),
+            "decide_http_p50_ms": round(latency_ms(out, "50%"), 2),
+            "decide_http_p99_ms": round(latency_ms(out, "99%"), 2),
             "decide_http_client": f"wrk, {connections} connections"}
 
 
