@@ -18,7 +18,7 @@ from ._audit import audited_change
 from ._auth import authorize, check, presented_key
 from ._body import admin_body, read_body
 from ._deps import intake, services
-from ._fast import FastRoute, Headers
+from ._fast import FastRoute, Headers, authorization
 from ._schemas import OFFERS_BODY, body
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -115,8 +115,7 @@ def fast_route(settings: Settings, decide: Decide) -> FastRoute:
     allowed = settings.read_keys + settings.admin_keys + settings.write_keys
 
     def prepare(headers: Headers, body: bytes) -> tuple[list[str], str | None, float | None]:
-        raw = headers.get(b"authorization")
-        key = presented_key(raw.decode("latin-1") if raw is not None else None)
+        key = presented_key(authorization(headers))
         check(key, allowed, DECIDE_HELP)
         return parse_receipt(key, body, settings)
 

@@ -45,6 +45,12 @@ class FastRoute:
     """The JSON answer to what `prepare` returned."""
 
 
+def authorization(headers: Headers) -> str | None:
+    """The Authorization header, as Starlette reads it (latin-1)."""
+    raw = headers.get(b"authorization")
+    return raw.decode("latin-1") if raw is not None else None
+
+
 def error_answer(exc: IntentlyError) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """An `IntentlyError` as an HTTP answer: status, headers, body (ASCII JSON with escapes: a
     message may quote the client's input, lone surrogates included)."""

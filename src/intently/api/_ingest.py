@@ -19,7 +19,7 @@ from ..events import Event, as_validation_error, parse_timestamp
 from ._auth import WRITE_HELP, check, presented_key
 from ._body import read_body
 from ._deps import Intake, intake
-from ._fast import FastRoute, Headers
+from ._fast import FastRoute, Headers, authorization
 from ._schemas import body
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
@@ -183,9 +183,7 @@ def fast_routes(intake: Intake) -> dict[str, FastRoute]:
 
     def route(kind: str) -> FastRoute:
         def prepare(headers: Headers, body: bytes) -> Event:
-            raw = headers.get(b"authorization")
-            key = _checked(presented_key(raw.decode("latin-1") if raw is not None else None),
-                           settings)
+            key = _checked(presented_key(authorization(headers)), settings)
             return single_event(kind, key, body, settings)
 
         async def answer(event: Event) -> bytes:
