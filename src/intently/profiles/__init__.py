@@ -24,6 +24,7 @@ from ._profile import (
     Times,
     decode_profile,
     encode_profile,
+    new_times,
 )
 from ._resolve import Merge, ProfileState, Resolver, contact_keys, identity_keys, lookup_keys
 from ._touch import (
@@ -75,6 +76,7 @@ __all__ = [
     "line_value",
     "lookup_keys",
     "merge_into",
+    "new_times",
     "observe",
     "permits",
     "phone_key",

@@ -20,6 +20,7 @@ from ._items import ItemView, observe_event
 from ._profile import (
     Profile,
     Times,
+    new_times,
 )
 from ._touch import (
     cart_after,
@@ -89,7 +90,7 @@ class Aggregator:
             p.journey_start = ts
             p.entry = first_touch(ev, channel)
             chain = p.chain = []
-            p.chain_ts = Times()
+            p.chain_ts = new_times()
             p.cart_value = 0.0
         # -- counts and recency
         p.events = events + 1

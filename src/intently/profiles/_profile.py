@@ -32,6 +32,8 @@ from ._parts import (
     SegmentState,
     Times,
     Touch,
+    new_hours,
+    new_times,
 )
 from ._record import FIELDS, Profile
 
@@ -61,6 +63,8 @@ __all__ = [
     "Touch",
     "decode_profile",
     "encode_profile",
+    "new_hours",
+    "new_times",
 ]
 
 

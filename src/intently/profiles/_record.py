@@ -22,6 +22,8 @@ from ._parts import (
     SegmentState,
     Times,
     Touch,
+    new_hours,
+    new_times,
 )
 
 FIELDS = ("id", "user_id", "identities", "traits", "figures", "events", "counts", "sessions",
@@ -76,12 +78,12 @@ class Profile:
         self.session_events = session_events
         self.orders = orders
         self.categories: dict[str, int] = categories if categories is not None else {}
-        self.hours: HourCounts = hours if hours is not None else HourCounts()  # by local hour
+        self.hours: HourCounts = hours if hours is not None else new_hours()  # by local hour
         self.tz = tz
         self.consents: dict[str, bool] = consents if consents is not None else {}
         self.entry: Touch = entry if entry is not None else Touch()  # the journey's first touch
         self.chain: list[str] = chain if chain is not None else []  # the journey's signals
-        self.chain_ts: Times = chain_ts if chain_ts is not None else Times()
+        self.chain_ts: Times = chain_ts if chain_ts is not None else new_times()
         self.key_action = key_action  # the signal that raised the intent most in this journey
         self.cluster = cluster  # the behavioral cluster the current journey follows
         self.seg = seg  # segments and windowed-condition times (None: no segment yet)

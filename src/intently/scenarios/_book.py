@@ -24,6 +24,7 @@ from ..profiles import (
     ScenarioProgress,
     ScenarioState,
     Times,
+    new_times,
     permits,
     revenue_of,
     tag,
@@ -32,6 +33,7 @@ from ..segments import (
     ANY_EVENT,
     TRAITS,
     Change,
+    Check,
     Field,
     carries_traits,
     compile_rule,
@@ -151,10 +153,10 @@ class ScenarioBook:
                       key=lambda s: (-s.policies.priority, s.name))
         fields = self.fields
         compiled = {s.name: compile_rule(s.audience, fields) for s in live if s.audience}
-        self.audiences = {name: c.check for name, c in compiled.items()}
-        self.branches = {(s.name, i): compile_rule(step.args["if"], fields).check
-                         for s in live for i, step in enumerate(s.steps)
-                         if step.action == "branch"}
+        self.audiences: dict[str, Check] = {name: c.check for name, c in compiled.items()}
+        self.branches: dict[tuple[str, int], Check] = {
+            (s.name, i): compile_rule(step.args["if"], fields).check
+            for s in live for i, step in enumerate(s.steps) if step.action == "branch"}
         # inactivity waits always set as timers: an audience on a model's field (`rfm.*`,
         # `clv.*`) may answer otherwise when the model is replaced, which no record hears of
         # (and a wait of no time: it falls due at the event that sets it)
@@ -429,7 +431,7 @@ class ScenarioBook:
         if check is None:
             return True
         windows = p.windows
-        return check(p, ts, _NO_WINDOWS if windows is None else windows)
+        return check.holds(p, ts, _NO_WINDOWS if windows is None else windows)
 
     def enter(self, p: Profile, s: Scenario, ts: float) -> bool:
         sc = self._state(p)
@@ -507,7 +509,7 @@ class ScenarioBook:
                 target = step.args["to"]
             elif action == "branch":
                 check = self.branches[(s.name, j.step)]
-                target = step.args["then"] if check(p, ts, p.windows or {}) else (
+                target = step.args["then"] if check.holds(p, ts, p.windows or {}) else (
                     step.args["else"])
             elif action == "split":
                 target = step.args.get(j.arm, NEXT)
@@ -635,7 +637,7 @@ def _recent(times: Times, now: float, window: float) -> int:
 
 
 def _remember(sc: ScenarioState, name: str, ts: float) -> None:
-    for times in (sc.sent, sc.sent_by.setdefault(name, Times())):
+    for times in (sc.sent, sc.sent_by.setdefault(name, new_times())):
         while times and times[0] < ts - WEEK:
             times.pop(0)
         times.append(ts)

@@ -4,7 +4,15 @@ from ._ast import And, Compare, Did, Node, Not, Or
 from ._book import Change, Segment, SegmentBook
 from ._builtin import builtin_segments
 from ._check import check_fields, fields_read, unknown_fields
-from ._compile import ANY_EVENT, TRAITS, Field, carries_traits, compile_rule, counter_key
+from ._compile import (
+    ANY_EVENT,
+    TRAITS,
+    Check,
+    Field,
+    carries_traits,
+    compile_rule,
+    counter_key,
+)
 from ._counters import Counters
 from ._errors import RuleError
 from ._evaluate import FIELDS, Context, evaluate, field_value, known_field
@@ -17,6 +25,7 @@ __all__ = [
     "TRAITS",
     "And",
     "Change",
+    "Check",
     "Compare",
     "Context",
     "Counters",

@@ -20,6 +20,7 @@ from ._json import from_json, to_json
 from ._text import parse, to_text
 
 _NO_WINDOWS: dict[str, Any] = {}  # read only: a record with no windowed conditions yet
+_PICKED_KEPT = 4096  # kinds of event whose rules to re-evaluate are remembered
 
 
 @dataclass
@@ -45,12 +46,28 @@ class Segment:
                    bool(data.get("builtin", False)))
 
 
-@dataclass(frozen=True)
 class Change:
-    profile_id: str
-    segment: str
-    entered: bool
-    ts: float
+    """A record entering or leaving a segment. A plain class, not a dataclass: the hot path makes
+    one per entry and exit, and a compiled dataclass is still built through a Python-level
+    `__init__`."""
+
+    def __init__(self, profile_id: str, segment: str, entered: bool, ts: float) -> None:
+        self.profile_id = profile_id
+        self.segment = segment
+        self.entered = entered
+        self.ts = ts
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Change) and (
+            self.profile_id, self.segment, self.entered, self.ts) == (
+            other.profile_id, other.segment, other.entered, other.ts)
+
+    def __hash__(self) -> int:
+        return hash((self.profile_id, self.segment, self.entered, self.ts))
+
+    def __repr__(self) -> str:
+        return (f"Change(profile_id={self.profile_id!r}, segment={self.segment!r}, "
+                f"entered={self.entered!r}, ts={self.ts!r})")
 
 
 @dataclass
@@ -90,6 +107,7 @@ class SegmentBook:
         self._clocked = frozenset(self.clocked)
         self._every_clocked = [n for n in self.every_event if n in self._clocked]
         self.counters = Counters({d for c in self.compiled.values() for d in c.counters})
+        self._picked: dict[tuple[str, tuple[str, ...], bool], tuple[list[str], list[str]]] = {}
 
     # -- evaluation
     def on_event(self, p: Profile, ev: Event, signals: tuple[str, ...], now: float,
@@ -103,31 +121,36 @@ class SegmentBook:
             self.last_evaluated = self.everything
             self.last_clocked = list(self.clocked)
             return self._apply(p, self.everything, now)
-        by_trigger = self.by_trigger
-        extra: list[str] | None = None  # rules beyond those every event re-evaluates
-        found = by_trigger.get(ev.action)
-        if found:
-            extra = list(found)
-        for signal in signals:
-            found = by_trigger.get(signal)
-            if found:
-                extra = [*extra, *found] if extra else list(found)
-        if carries_traits(ev):
-            found = by_trigger.get(TRAITS)
-            if found:
-                extra = [*extra, *found] if extra else list(found)
-        if extra is None:  # the usual event: only the rules that read every event
-            self.last_evaluated = self.every_event
-            self.last_clocked = self._every_clocked
-        else:
-            rank = self.rank  # a fixed order, so entries and exits replay identically
-            names = sorted({*self.every_event, *extra}, key=rank.__getitem__)
-            self.last_evaluated = names
-            clocked = self._clocked
-            self.last_clocked = [n for n in names if n in clocked]
+        key = (ev.action, signals, carries_traits(ev))
+        picked = self._picked.get(key)
+        if picked is None:
+            picked = self._pick(*key)
+        self.last_evaluated, self.last_clocked = picked
         if not self.last_evaluated:
             return []
         return self._apply(p, self.last_evaluated, now)
+
+    def _pick(self, action: str, signals: tuple[str, ...], traits: bool
+               ) -> tuple[list[str], list[str]]:
+        """The rules an event with this action, these signals and (`traits`) traits or consents
+        can change, and those of them time can change too; remembered per kind of event (a
+        shop has a few dozen)."""
+        by_trigger = self.by_trigger
+        extra: list[str] = [*by_trigger.get(action, ())]
+        for signal in signals:
+            extra += by_trigger.get(signal, ())
+        if traits:
+            extra += by_trigger.get(TRAITS, ())
+        if not extra:  # the usual event: only the rules that read every event
+            picked = (self.every_event, self._every_clocked)
+        else:
+            rank = self.rank  # a fixed order, so entries and exits replay identically
+            names = sorted({*self.every_event, *extra}, key=rank.__getitem__)
+            clocked = self._clocked
+            picked = (names, [n for n in names if n in clocked])
+        if len(self._picked) < _PICKED_KEPT:  # bounded: actions and signals come from clients
+            self._picked[(action, signals, traits)] = picked
+        return picked
 
     def evaluate_one(self, p: Profile, name: str, now: float) -> list[Change]:
         return self._apply(p, (name,), now)
@@ -152,7 +175,7 @@ class SegmentBook:
         compiled = self.compiled
         changes: list[Change] = []
         for name in names:
-            inside = compiled[name].check(p, now, windows)
+            inside = compiled[name].check.holds(p, now, windows)
             if inside != (name in members):
                 changes.append(Change(p.id, name, inside, now))
         if changes:

@@ -1,14 +1,16 @@
-"""Rules compiled to closures, and what makes them change.
+"""Rules compiled to small objects, and what makes them change.
 
-A compiled rule is a function of (record, now, windows) -> bool, about ten times faster than
-walking the syntax tree. Its `triggers` say which events can change its answer (so the engine
-re-evaluates only those rules), `clock` whether time alone can (a window that expires, a
-`days_since_...` threshold), and `counters` the windowed event conditions it needs counted.
+A compiled rule is a `Check`: `holds(record, now, windows) -> bool`, about ten times faster than
+walking the syntax tree. Checks are native classes with one method rather than closures: built
+with mypyc, one check calls the next directly (a closure is called through Python's call
+protocol, which costs more than most conditions' own work). Its `triggers` say which events can
+change its answer (so the engine re-evaluates only those rules), `clock` whether time alone can
+(a window that expires, a `days_since_...` threshold), and `counters` the windowed event
+conditions it needs counted.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +20,8 @@ from ..profiles import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, Profile
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._evaluate import FIELDS, MISSING, PREFIXED, compare, field_value
 
-Check = Callable[[Profile, float, "Windows"], bool]
 Windows = dict[str, Any]  # per record: each counter's recent match times, by counter key
+Wakeups = Callable[[Profile, float, Windows], list[float]]  # a `Field`'s wake-ups
 
 ANY_EVENT = "*"  # trigger: every event
 TRAITS = "#traits"  # trigger: events that carry traits or consents
@@ -28,13 +30,29 @@ TRAITS = "#traits"  # trigger: events that carry traits or consents
 def carries_traits(ev: Event) -> bool:
     """Whether the event can change traits or consents (what rules on `TRAITS` wait for)."""
     return bool(ev.traits) or ev.type == "identify" or "consent" in ev.context
+
+
 PURCHASE_FIELDS = frozenset({"orders", "revenue", "average_order"})
 TRAIT_PREFIXES = frozenset({"traits", "consents"})
 TIME_FIELDS = frozenset({"days_since_last_order", "days_since_last_seen",
                          "days_since_first_seen"})
 
 
-Wakeups = Callable[[Profile, float, "Windows"], list[float]]
+class Check:
+    """A compiled rule, or a part of one: whether it holds for a record at `now`."""
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        raise NotImplementedError
+
+    def __call__(self, p: Profile, now: float, w: Windows) -> bool:
+        return self.holds(p, now, w)
+
+
+class Wakeup:
+    """The moments at which a part of a rule could turn, for a record as it is."""
+
+    def times(self, p: Profile, now: float, w: Windows) -> list[float]:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -50,24 +68,32 @@ class Field:
     exact: bool = False
 
 
+class _Const(Check):
+    def __init__(self, answer: bool) -> None:
+        self.answer = answer
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return self.answer
+
+
 @dataclass
 class Compiled:
-    check: Check
+    check: Check = field(default_factory=lambda: _Const(False))
     triggers: set[str] = field(default_factory=set)  # signals, ANY_EVENT or TRAITS
     clock: bool = False
     counters: set[Did] = field(default_factory=set)
     # (when, direction): time can only make the answer go False ("exit"), only True
     # ("enter"), or either ("both"); a member needs no wake-up that could only let it in
-    wakeups: list[tuple[Wakeups, str]] = field(default_factory=list)
+    wakeups: list[tuple[Wakeup, str]] = field(default_factory=list)
     # the rule's conjuncts (the rule itself when it is no `and`), each with the way time can
     # move it ("static": not at all) and its wake-ups
-    parts: list[tuple[Check, str, list[tuple[Wakeups, str]]]] = field(default_factory=list)
+    parts: list[tuple[Check, str, list[tuple[Wakeup, str]]]] = field(default_factory=list)
     extra: dict[str, Field] = field(default_factory=dict)
     # worked out from `parts` once (`settle`): the conjuncts time cannot make true, and the
     # wake-ups that could let a member out or a non-member in
     gates: list[Check] = field(default_factory=list)
-    exit_wakeups: list[Wakeups] = field(default_factory=list)
-    entry_wakeups: list[Wakeups] = field(default_factory=list)
+    exit_wakeups: list[Wakeup] = field(default_factory=list)
+    entry_wakeups: list[Wakeup] = field(default_factory=list)
     polls: bool = False  # a field's wake-ups are times to look again (`Field.exact`)
 
     def settle(self) -> None:
@@ -92,23 +118,24 @@ class Compiled:
         if member:
             wakeups = self.exit_wakeups
         else:
-            for check in self.gates:
-                if not check(p, now, w):
+            for gate in self.gates:
+                if not gate.holds(p, now, w):
                     return None  # time alone cannot let this record in
             wakeups = self.entry_wakeups
         times: list[float] = []
         for wake in wakeups:
-            for t in wake(p, now, w):
+            for t in wake.times(p, now, w):
                 if t > now:
                     times.append(t)
         if not times:
             return None
-        times.sort()
+        if len(times) > 1:
+            times.sort()
         if self.polls:  # the answer may drift between wake-ups: look at the first
             return times[0]
         check = self.check
         for tried, t in enumerate(times, 1):
-            if check(p, t, w) != member or tried == WAKEUPS_TRIED:
+            if check.holds(p, t, w) != member or tried == WAKEUPS_TRIED:
                 return t
         return None
 
@@ -126,7 +153,7 @@ def counter_key(node: Did) -> str:
 
 
 def compile_rule(node: Node, extra: dict[str, Field] | None = None) -> Compiled:
-    out = Compiled(check=lambda p, now, w: False, extra=extra or {})
+    out = Compiled(extra=extra or {})
     for item in node.items if isinstance(node, And) else (node,):
         before = len(out.wakeups)
         check = _compile(item, out, False)
@@ -134,29 +161,10 @@ def compile_rule(node: Node, extra: dict[str, Field] | None = None) -> Compiled:
         ways = {way for _, way in wakeups}
         way = "static" if not ways else ways.pop() if len(ways) == 1 else "both"
         out.parts.append((check, way, wakeups))
-    out.check = _all([check for check, _, _ in out.parts])
+    checks = [check for check, _, _ in out.parts]
+    out.check = checks[0] if len(checks) == 1 else _All(checks)
     out.settle()
     return out
-
-
-def _all(checks: list[Check]) -> Check:
-    """`and` of checks, unrolled for the usual two or three (a generator costs more)."""
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        a, b = checks
-        return lambda p, now, w: a(p, now, w) and b(p, now, w)
-    if len(checks) == 3:
-        a, b, c = checks
-        return lambda p, now, w: a(p, now, w) and b(p, now, w) and c(p, now, w)
-    return lambda p, now, w: all(check(p, now, w) for check in checks)
-
-
-def _any(checks: list[Check]) -> Check:
-    if len(checks) == 2:
-        a, b = checks
-        return lambda p, now, w: a(p, now, w) or b(p, now, w)
-    return lambda p, now, w: any(check(p, now, w) for check in checks)
 
 
 def _way(falls: bool | None, negated: bool) -> str:
@@ -173,13 +181,136 @@ def _compile(node: Node, out: Compiled, negated: bool) -> Check:
     if isinstance(node, Did):
         return _did(node, out, negated)
     if isinstance(node, Not):
-        inner = _compile(node.item, out, not negated)
-        return lambda p, now, w: not inner(p, now, w)
+        return _Not(_compile(node.item, out, not negated))
     parts = [_compile(i, out, negated) for i in node.items]
     if isinstance(node, And):
-        return _all(parts)
+        return _All(parts)
     assert isinstance(node, Or)
-    return _any(parts)
+    return _Any(parts)
+
+
+class _All(Check):
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return all(check.holds(p, now, w) for check in self.checks)  # mypyc: a plain loop
+
+
+class _Any(Check):
+    def __init__(self, checks: list[Check]) -> None:
+        self.checks = checks
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return any(check.holds(p, now, w) for check in self.checks)
+
+
+class _Not(Check):
+    def __init__(self, item: Check) -> None:
+        self.item = item
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return not self.item.holds(p, now, w)
+
+
+# -- comparisons
+
+# the record's number fields read without a look-up (what most rules compare), and the
+# comparisons between numbers
+_NUMBERS = {"orders": 0, "revenue": 1, "events": 2, "sessions": 3, "intent": 4,
+            "cart_value": 5, "average_order": 6, "days_since_last_order": 7,
+            "days_since_last_seen": 8, "days_since_first_seen": 9}
+_OPS = {">": 0, ">=": 1, "<": 2, "<=": 3, "=": 4, "!=": 5}
+
+
+class _Number(Check):
+    """A number field against a number: `orders >= 2`, `days_since_last_seen <= 1`. A
+    `days_since_...` with nothing to count from is missing: false, except for `!=`."""
+
+    def __init__(self, field_name: str, op: str, wanted: float) -> None:
+        self.code = _NUMBERS[field_name]
+        self.op = _OPS[op]
+        self.wanted = wanted
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        code = self.code
+        if code == 0:
+            value = float(p.orders)
+        elif code == 1:
+            value = p.revenue
+        elif code == 2:
+            value = float(p.events)
+        elif code == 3:
+            value = float(p.sessions)
+        elif code == 4:
+            value = p.intent
+        elif code == 5:
+            value = p.cart_value
+        elif code == 6:
+            value = p.revenue / p.orders if p.orders else 0.0
+        else:
+            since = p.last_order if code == 7 else p.last_seen if code == 8 else p.first_seen
+            if not since:
+                return self.op == 5
+            value = (now - since) / 86400.0
+        op, wanted = self.op, self.wanted
+        if op == 0:
+            return value > wanted
+        if op == 1:
+            return value >= wanted
+        if op == 2:
+            return value < wanted
+        if op == 3:
+            return value <= wanted
+        if op == 4:
+            return value == wanted
+        return value != wanted
+
+
+class _Compare(Check):
+    """A field read by a function (the engine's fields, the record's others) against a value."""
+
+    def __init__(self, read: Callable[[Profile, float], Any], op: str, wanted: Any) -> None:
+        self.read = read
+        self.op = op
+        self.wanted = wanted
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return compare(self.read(p, now), self.op, self.wanted)
+
+
+class _Keyed(Check):
+    """`traits.<name>`, `consents.<channel>`, `categories.<name>`, `signals.<name>`."""
+
+    def __init__(self, read: Callable[[Profile, str], Any], key: str, op: str, wanted: Any
+                 ) -> None:
+        self.read = read
+        self.key = key
+        self.op = op
+        self.wanted = wanted
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return compare(self.read(p, self.key), self.op, self.wanted)
+
+
+class _Trait(Check):
+    def __init__(self, key: str, op: str, wanted: Any) -> None:
+        self.key = key
+        self.op = op
+        self.wanted = wanted
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return compare(p.traits.get(self.key, MISSING), self.op, self.wanted)
+
+
+class _Tag(Check):
+    def __init__(self, field_name: str, op: str, wanted: Any) -> None:
+        self.field_name = field_name
+        self.op = op
+        self.wanted = wanted
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        return compare(field_value(p, self.field_name, now), self.op, self.wanted)
 
 
 def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
@@ -190,9 +321,8 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
         if added.wakeups is not None:
             out.clock = True
             out.polls = out.polls or not added.exact
-            out.wakeups.append((added.wakeups, "both"))
-        read = added.getter
-        return lambda p, now, w: compare(read(p, now), op, wanted)
+            out.wakeups.append((_FieldWakeup(added.wakeups), "both"))
+        return _Compare(added.getter, op, wanted)
     getter = FIELDS.get(field_name)
     head, _, rest = field_name.partition(".")
     if field_name in PURCHASE_FIELDS:
@@ -205,59 +335,74 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
         out.clock = True
         out.triggers.add("purchased" if field_name == "days_since_last_order" else ANY_EVENT)
         if isinstance(wanted, int | float) and not isinstance(wanted, bool):
-            anchor = {"days_since_last_order": "last_order", "days_since_last_seen": "last_seen",
-                      "days_since_first_seen": "first_seen"}[field_name]
-            offset = float(wanted) * 86400.0
             falls = {"<": True, "<=": True, ">": False, ">=": False}.get(op)  # days only grow
-            out.wakeups.append((lambda p, now, w: [getattr(p, anchor) + offset + 1e-3]
-                                if getattr(p, anchor) else [], _way(falls, negated)))
+            out.wakeups.append((_DaysWakeup(_NUMBERS[field_name], float(wanted) * 86400.0),
+                                _way(falls, negated)))
     else:
         out.triggers.add(ANY_EVENT)  # tags.* included: they read the whole record
     if getter is not None:
-        numeric = _numeric(op, wanted)
-        if numeric is not None:
-            return lambda p, now, w: numeric(getter(p, now))
-        return lambda p, now, w: compare(getter(p, now), op, wanted)
+        if (field_name in _NUMBERS and op in _OPS and isinstance(wanted, int | float)
+                and not isinstance(wanted, bool)):
+            return _Number(field_name, op, float(wanted))
+        return _Compare(getter, op, wanted)
     if head == "tags" and rest:
         if rest == "lifecycle":  # moves with time: at 30, 60 and 120 days
             out.clock = True
-            out.wakeups.append((lambda p, now, w: [
-                p.first_order + NEW_DAYS * DAY + 1, p.last_order + ACTIVE_DAYS * DAY + 1,
-                p.last_order + AT_RISK_DAYS * DAY + 1] if p.orders else [], "both"))
-        return lambda p, now, w: compare(field_value(p, field_name, now), op, wanted)
+            out.wakeups.append((_LifecycleWakeup(), "both"))
+        return _Tag(field_name, op, wanted)
     prefixed = PREFIXED.get(head)
     if prefixed is not None and rest:
-        return lambda p, now, w: compare(prefixed(p, rest), op, wanted)
-    return lambda p, now, w: compare(MISSING, op, wanted)
+        return _Trait(rest, op, wanted) if head == "traits" else _Keyed(prefixed, rest, op,
+                                                                         wanted)
+    return _Const(compare(MISSING, op, wanted))
 
 
-_ORDER = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+# -- event conditions
+
+class _Total(Check):
+    """`did <name>` (a count, no window, no property filter): the record's own counters."""
+
+    def __init__(self, name: str, op: str, n: int) -> None:
+        self.signal = "s:" + name
+        self.event = "e:" + name
+        self.op = op
+        self.n = n
+
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        counts = p.counts
+        count = counts.get(self.signal, 0) or counts.get(self.event, 0)
+        return _holds(count, self.op, self.n)
 
 
-def _numeric(op: str, wanted: Any) -> Callable[[Any], bool] | None:
-    """A faster `compare` for a number against a number (what most record fields are)."""
-    cmp = _ORDER.get(op)
-    if cmp is None or wanted.__class__ not in (int, float):
-        return None
+class _Windowed(Check):
+    """A windowed or filtered event condition: the times of matching events the record keeps."""
 
-    def check(value: Any) -> bool:
-        cls = value.__class__
-        return (cls is int or cls is float) and cmp(value, wanted)
+    def __init__(self, key: str, within: float | None, op: str, n: int) -> None:
+        self.key = key
+        self.within = within
+        self.op = op
+        self.n = n
 
-    return check
+    def holds(self, p: Profile, now: float, w: Windows) -> bool:
+        times = w.get(self.key)
+        if not times:
+            return _holds(0, self.op, self.n)
+        within = self.within
+        if within is None:
+            return _holds(len(times), self.op, self.n)
+        since = now - within
+        count = 0
+        for t in times:  # a plain loop: a generator costs more than the few times kept
+            if t > since:
+                count += 1
+        return _holds(count, self.op, self.n)
 
 
 def _did(node: Did, out: Compiled, negated: bool) -> Check:
     op, n = node.op, node.count
     if node.within_s is None and not node.where:  # the record's own counters answer
         out.triggers.add(node.name)
-        name = node.name
-
-        def total(p: Profile, now: float, w: Windows) -> bool:
-            count = p.counts.get("s:" + name, 0) or p.counts.get("e:" + name, 0)
-            return _holds(count, op, n)
-
-        return total
+        return _Total(node.name, op, n)
     out.counters.add(node)
     out.triggers.add(node.name)
     key = counter_key(node)
@@ -266,20 +411,59 @@ def _did(node: Did, out: Compiled, negated: bool) -> Check:
         out.clock = True
         # as times leave the window the count only drops: ">=" can only fall, "<=" only rise
         falls = True if op == ">=" else False if op == "<=" or n == 0 else None
-        out.wakeups.append((lambda p, now, w: [t + within for t in (w.get(key) or ())],
-                            _way(falls, negated)))
-
-    def windowed(p: Profile, now: float, w: Windows) -> bool:
-        times = w.get(key)
-        if not times:
-            return _holds(0, op, n)
-        if within is None:
-            return _holds(len(times), op, n)
-        since = now - within
-        return _holds(sum(1 for t in times if t > since), op, n)
-
-    return windowed
+        out.wakeups.append((_WindowWakeup(key, float(within)), _way(falls, negated)))
+    return _Windowed(key, None if within is None else float(within), op, n)
 
 
 def _holds(count: int, op: str, n: int) -> bool:
     return count >= n if op == ">=" else count <= n if op == "<=" else count == n
+
+
+# -- wake-ups
+
+class _DaysWakeup(Wakeup):
+    """When `days_since_...` reaches its threshold."""
+
+    def __init__(self, code: int, offset: float) -> None:
+        self.code = code
+        self.offset = offset
+
+    def times(self, p: Profile, now: float, w: Windows) -> list[float]:
+        code = self.code
+        since = p.last_order if code == 7 else p.last_seen if code == 8 else p.first_seen
+        return [since + self.offset + 1e-3] if since else []
+
+
+class _WindowWakeup(Wakeup):
+    """When each kept time leaves the window."""
+
+    def __init__(self, key: str, within: float) -> None:
+        self.key = key
+        self.within = within
+
+    def times(self, p: Profile, now: float, w: Windows) -> list[float]:
+        times = w.get(self.key)
+        if not times:
+            return []
+        within = self.within
+        return [t + within for t in times]
+
+
+class _LifecycleWakeup(Wakeup):
+    """When the lifecycle tag turns: at 30, 60 and 120 days."""
+
+    def times(self, p: Profile, now: float, w: Windows) -> list[float]:
+        if not p.orders:
+            return []
+        return [p.first_order + NEW_DAYS * DAY + 1, p.last_order + ACTIVE_DAYS * DAY + 1,
+                p.last_order + AT_RISK_DAYS * DAY + 1]
+
+
+class _FieldWakeup(Wakeup):
+    """A `Field`'s own wake-ups."""
+
+    def __init__(self, wakeups: Wakeups) -> None:
+        self.wakeups = wakeups
+
+    def times(self, p: Profile, now: float, w: Windows) -> list[float]:
+        return self.wakeups(p, now, w)

@@ -7,7 +7,7 @@ matching times; a record keeps, per condition, only as many times as any rule as
 from __future__ import annotations
 
 from ..events import Event
-from ..profiles import Profile, Times
+from ..profiles import Profile, new_times
 from ._ast import Did
 from ._compile import counter_key
 from ._evaluate import MISSING, compare
@@ -30,25 +30,33 @@ class Counters:
         if not by_name:
             return False
         matched = False
-        if ev.action not in by_name and not any(s in by_name for s in signals):
-            return False
-        for name in (ev.action, *signals):
-            entries = by_name.get(name)
-            if not entries:
-                continue
-            for key, node in entries:
-                if node.where and not all(
-                        compare(ev.properties.get(c.field, MISSING), c.op, c.value)
-                        for c in node.where):
-                    continue
-                if p.windows is None:
-                    p.windows = {}
-                times = p.windows.get(key)
-                if times is None:
-                    times = p.windows[key] = Times()
-                times.append(ev.ts)
-                over = len(times) - self.keep[key]
-                if over > 0:
-                    del times[:over]
+        entries = by_name.get(ev.action)
+        if entries is not None:
+            matched = self._record(p, ev, entries)
+        for signal in signals:
+            entries = by_name.get(signal)
+            if entries is not None and self._record(p, ev, entries):
                 matched = True
+        return matched
+
+    def _record(self, p: Profile, ev: Event, entries: list[tuple[str, Did]]) -> bool:
+        matched = False
+        windows = p.windows
+        for key, node in entries:
+            if node.where and not all(
+                    compare(ev.properties.get(c.field, MISSING), c.op, c.value)
+                    for c in node.where):
+                continue
+            if windows is None:
+                windows = p.windows = {}
+            times = windows.get(key)
+            if times is None:
+                times = windows[key] = new_times()
+            times.append(ev.ts)
+            over = len(times) - self.keep[key]
+            if over == 1:
+                del times[0]  # the usual case: one in, one out (no slice to build)
+            elif over > 0:
+                del times[:over]
+            matched = True
         return matched
