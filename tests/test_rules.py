@@ -8,13 +8,16 @@ from hypothesis import strategies as st
 
 from conftest import T0, track
 from intently import Engine
+from intently.profiles import Profile
 from intently.segments import (
     And,
     Compare,
     Did,
+    Node,
     Not,
     Or,
     RuleError,
+    compile_rule,
     evaluate,
     field_value,
     from_json,
@@ -24,6 +27,8 @@ from intently.segments import (
 )
 from intently.segments._ast import COUNT_OPS, OPS
 from intently.segments._text import KEYWORDS
+from intently.store import MemoryStore
+from intently.testing import Shop
 
 # -- property: the text and JSON forms agree, both ways
 idents = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(
@@ -148,3 +153,58 @@ def test_evaluation_reads_the_golden_record(engine: Engine) -> None:
         ("intent >= 0 and intent <= 1", True),
     ]:
         assert evaluate(parse(text), ctx) is want, text
+
+
+# -- property: a compiled rule answers as the syntax tree does
+_READ = ("orders", "revenue", "events", "sessions", "intent", "cart_value", "average_order",
+         "days_since_last_order", "days_since_last_seen", "days_since_first_seen", "key_action",
+         "cluster", "tz", "user_id", "segments", "traits.plan", "traits.vip", "consents.email",
+         "categories.shoes", "signals.viewed_product", "tags.lifecycle", "tags.price_sensitivity",
+         "nothing.here", "unknown")
+_VALUES = st.one_of(st.integers(-3, 200), st.floats(-1, 400, allow_nan=False), st.booleans(),
+                    st.sampled_from(["gold", "shoes", "Product Viewed", "new", "UTC"]),
+                    st.lists(st.sampled_from([0, 1, "gold", "new"]), min_size=1,
+                             max_size=3).map(tuple))
+_ATOMS = st.one_of(
+    st.builds(Compare, st.sampled_from(_READ), st.sampled_from(OPS), _VALUES),
+    st.builds(Did, st.sampled_from(["viewed_product", "purchased", "Product Viewed", "never"]),
+              st.sampled_from(COUNT_OPS), st.integers(0, 4)))
+_RULES = st.recursive(_ATOMS, lambda inner: st.one_of(
+    st.lists(inner, min_size=2, max_size=3).map(lambda xs: And(tuple(xs))),
+    st.lists(inner, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
+    inner.map(Not)), max_leaves=5)
+
+
+class _Record:
+    """The interpreter's view of a record: its fields, and its own counters for `did`."""
+
+    def __init__(self, p: Profile, now: float) -> None:
+        self.p, self.now = p, now
+
+    def value(self, field: str) -> object:
+        return field_value(self.p, field, self.now)
+
+    def count(self, condition: Did) -> int:
+        counts = self.p.counts
+        return counts.get("s:" + condition.name, 0) or counts.get("e:" + condition.name, 0)
+
+
+@pytest.fixture(scope="module")
+def shop_records() -> list[Profile]:
+    engine = Engine(MemoryStore())
+    for ev in Shop(users=40, days=20, seed=5).events():
+        engine.process(ev)
+    engine.process({"type": "identify", "userId": "t", "timestamp": T0,
+                    "traits": {"plan": "gold", "vip": True, "consents": {"email": True}}})
+    return [*engine.hot_profiles(), Profile(id="blank")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule=_RULES, later=st.sampled_from([0.0, 3600.0, 40 * 86400.0]))
+def test_a_compiled_rule_answers_as_the_syntax_tree(shop_records: list[Profile], rule: Node,
+                                                    later: float) -> None:
+    check = compile_rule(rule).check
+    for p in shop_records:
+        now = (p.last_seen or T0) + later
+        assert check(p, now, p.windows or {}) is evaluate(rule, _Record(p, now)), (
+            to_text(rule), p.id)
