@@ -36,6 +36,7 @@ class HourCounts(array):
 # Empty ones without the Python-level `__new__` (a third of the time; the hot path makes one for
 # each new record and each windowed condition a record first matches)
 new_times = cast(Callable[[], Times], partial(array.__new__, Times, "d"))
+# (from bytes: 8 bytes over the exact size, a list would cost three times as long)
 new_hours = cast(Callable[[], HourCounts], partial(array.__new__, HourCounts, "H", bytes(48)))
 
 

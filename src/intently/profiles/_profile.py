@@ -4,6 +4,8 @@ record (`Profile`), its parts, and its storage format (a msgpack array of its fi
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
+from functools import partial
 from sys import intern
 from typing import Any
 
@@ -104,14 +106,26 @@ def _enc(obj: Any) -> Any:
     raise NotImplementedError(type(obj).__name__)
 
 
+# packed arrays from their stored bytes: through a list, so each is allocated at its exact size,
+# and without the classes' Python-level `__new__` (a record holds ten or so of them, most of them
+# times: the hook runs once for each, so it is kept short)
+_PACKED: dict[type, tuple[str, Callable[[list[Any]], Any]]] = {
+    kind: (code, partial(array.__new__, kind, code)) for kind, code in (
+        (Times, "d"), (HourCounts, "H"), (Scalars, "d"), (ItemMemory, "I"))}
+_new_times = _PACKED[Times][1]
+
+
 def _dec(kind: type, obj: Any) -> Any:
-    if kind is ItemMemory and isinstance(obj, bytes):
-        return ItemMemory(array("I", obj).tolist())  # from a list: allocated at its exact size
-    if kind in (Times, HourCounts, Scalars) and isinstance(obj, bytes):
-        values: list[Any] = array("H" if kind is HourCounts else "d", obj).tolist()  # exact size
-        if kind is Scalars and len(values) < len(SCALARS):  # written before a figure was added
-            values += [0.0] * (len(SCALARS) - len(values))
-        return kind(values)
+    if obj.__class__ is bytes:
+        if kind is Times:
+            return _new_times(array("d", obj).tolist())
+        packed = _PACKED.get(kind)
+        if packed is not None:
+            code, make = packed
+            values: list[Any] = array(code, obj).tolist()
+            if kind is Scalars and len(values) < len(SCALARS):  # stored before a figure was added
+                values += [0.0] * (len(SCALARS) - len(values))
+            return make(values)
     raise NotImplementedError(kind.__name__)
 
 
