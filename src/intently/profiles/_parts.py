@@ -81,7 +81,7 @@ class ScenarioState(msgspec.Struct, array_like=True, gc=False):
     """What scenarios keep on a record (absent for records no scenario has touched)."""
 
     journeys: dict[str, ScenarioProgress] = {}
-    sent: Times = msgspec.field(default_factory=Times)  # message times, last 7 days
+    sent: Times = msgspec.field(default_factory=new_times)  # message times, last 7 days
     sent_by: dict[str, Times] = {}  # the same per scenario
     entries: dict[str, int] = {}  # entries per scenario
     exited: dict[str, float] = {}  # last exit per scenario

@@ -84,12 +84,12 @@ class _Stored(msgspec.Struct, array_like=True, gc=False):
     session_events: int = 0
     orders: int = 0
     categories: dict[str, int] = {}
-    hours: HourCounts = msgspec.field(default_factory=HourCounts)
+    hours: HourCounts = msgspec.field(default_factory=new_hours)
     tz: str | None = None
     consents: dict[str, bool] = {}
     entry: Touch = msgspec.field(default_factory=Touch)
     chain: list[str] = []
-    chain_ts: Times = msgspec.field(default_factory=Times)
+    chain_ts: Times = msgspec.field(default_factory=new_times)
     key_action: str | None = None
     cluster: str | None = None
     seg: SegmentState | None = None
