@@ -1,12 +1,12 @@
 """Rules compiled to small objects, and what makes them change.
 
-A compiled rule is a `Check`: `holds(record, now, windows) -> bool`, about ten times faster than
-walking the syntax tree. Checks are native classes with one method rather than closures: built
-with mypyc, one check calls the next directly (a closure is called through Python's call
-protocol, which costs more than most conditions' own work). Its `triggers` say which events can
-change its answer (so the engine re-evaluates only those rules), `clock` whether time alone can
-(a window that expires, a `days_since_...` threshold), and `counters` the windowed event
-conditions it needs counted.
+A compiled rule (`Compiled`) answers through its `check`, a `Check`: `holds(record, now,
+windows) -> bool`, about ten times faster than walking the syntax tree. Checks are native
+classes with one method rather than closures: built with mypyc, one check calls the next
+directly (a closure is called through Python's call protocol, which costs more than most
+conditions' own work). The rule's `triggers` say which events can change its answer (so the
+engine re-evaluates only those rules), `clock` whether time alone can (a window that expires, a
+`days_since_...` threshold), and `counters` the windowed event conditions it needs counted.
 """
 
 from __future__ import annotations
