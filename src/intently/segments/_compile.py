@@ -293,16 +293,6 @@ class _Keyed(Check):
         return compare(self.read(p, self.key), self.op, self.wanted)
 
 
-class _Trait(Check):
-    def __init__(self, key: str, op: str, wanted: Any) -> None:
-        self.key = key
-        self.op = op
-        self.wanted = wanted
-
-    def holds(self, p: Profile, now: float, w: Windows) -> bool:
-        return compare(p.traits.get(self.key, MISSING), self.op, self.wanted)
-
-
 class _Tag(Check):
     def __init__(self, field_name: str, op: str, wanted: Any) -> None:
         self.field_name = field_name
@@ -352,8 +342,7 @@ def _compare(node: Compare, out: Compiled, negated: bool) -> Check:
         return _Tag(field_name, op, wanted)
     prefixed = PREFIXED.get(head)
     if prefixed is not None and rest:
-        return _Trait(rest, op, wanted) if head == "traits" else _Keyed(prefixed, rest, op,
-                                                                         wanted)
+        return _Keyed(prefixed, rest, op, wanted)
     return _Const(compare(MISSING, op, wanted))
 
 
