@@ -265,3 +265,16 @@ def test_a_segment_added_later_counts_the_recent_past_from_the_log(
     clock.advance(23 * HOUR)
     assert [(c.profile_id, c.entered) for c in engine.tick()] == [("early", False)]
     engine.close()
+
+
+def test_events_of_ever_new_names_leave_the_rule_index_bounded() -> None:
+    """Which rules an event re-evaluates is remembered per kind of event; event names come from
+    clients, so what is remembered is bounded, and events past the bound are evaluated all the
+    same."""
+    engine = Engine(MemoryStore(), settings=Settings(builtin_segments=True))
+    book = engine.pipeline.segments
+    for i in range(5000):
+        engine.process(track(f"Made Up {i}", user="u", at=T0 + i))
+    assert len(book._picked) <= 4096
+    engine.process(track("Order Completed", user="u", at=T0 + 6000, revenue=600))
+    assert "high value" in engine.profile("u").segments
