@@ -112,13 +112,13 @@ def _enc(obj: Any) -> Any:
 _PACKED: dict[type, tuple[str, Callable[[list[Any]], Any]]] = {
     kind: (code, partial(array.__new__, kind, code)) for kind, code in (
         (Times, "d"), (HourCounts, "H"), (Scalars, "d"), (ItemMemory, "I"))}
-_new_times = _PACKED[Times][1]
+_times_from = _PACKED[Times][1]  # a list of times -> Times
 
 
 def _dec(kind: type, obj: Any) -> Any:
     if obj.__class__ is bytes:
         if kind is Times:
-            return _new_times(array("d", obj).tolist())
+            return _times_from(array("d", obj).tolist())
         packed = _PACKED.get(kind)
         if packed is not None:
             code, make = packed
