@@ -223,6 +223,11 @@ _NUMBERS = {"orders": 0, "revenue": 1, "events": 2, "sessions": 3, "intent": 4,
 _OPS = {">": 0, ">=": 1, "<": 2, "<=": 3, "=": 4, "!=": 5}
 
 
+def _since(p: Profile, code: int) -> float:
+    """The moment a `days_since_...` field (`_NUMBERS` code 7, 8 or 9) counts from (0: none)."""
+    return p.last_order if code == 7 else p.last_seen if code == 8 else p.first_seen
+
+
 class _Number(Check):
     """A number field against a number: `orders >= 2`, `days_since_last_seen <= 1`. A
     `days_since_...` with nothing to count from is missing: false, except for `!=`."""
@@ -249,7 +254,7 @@ class _Number(Check):
         elif code == 6:
             value = p.revenue / p.orders if p.orders else 0.0
         else:
-            since = p.last_order if code == 7 else p.last_seen if code == 8 else p.first_seen
+            since = _since(p, code)
             if not since:
                 return self.op == 5
             value = (now - since) / 86400.0
@@ -418,8 +423,7 @@ class _DaysWakeup(Wakeup):
         self.offset = offset
 
     def times(self, p: Profile, now: float, w: Windows) -> list[float]:
-        code = self.code
-        since = p.last_order if code == 7 else p.last_seen if code == 8 else p.first_seen
+        since = _since(p, self.code)
         return [since + self.offset + 1e-3] if since else []
 
 
