@@ -1,9 +1,10 @@
 """Where the longest group commits of the realistic ingest go: for `shop_events(N, 1.0,
 seed=17)` into a realistic engine with a cache of N / 10 records, the ten longest commits, each
 split into the records written before it (`write`), SQLite's `COMMIT` (the WAL's pages and its
-fsync), the collector's time inside it, and the time the WAL copy on the other thread overlapped
-it; then the collector's pauses by generation. A measurement, not a benchmark: run it on an
-idle machine.
+fsync), the collector's time inside it, the time the WAL copy on the other thread overlapped
+it, and the WAL pages `COMMIT` wrote (the bytes this thread wrote, `/proc/thread-self/io`);
+then how `COMMIT`'s time grows with its pages, and the collector's pauses by generation. A
+measurement, not a benchmark: run it on an idle machine.
 
     .venv/bin/python scripts/commit_pauses.py 200000
 """
@@ -26,6 +27,13 @@ from intently.engine import _runner
 from intently.store import _wal
 
 Span = tuple[float, float]
+FRAME = 4096 + 24  # a WAL frame: the page and its header
+
+
+def _written() -> int:
+    """Bytes this thread has written (to files, through the page cache)."""
+    with open("/proc/thread-self/io", "rb") as f:
+        return int(next(line for line in f if line.startswith(b"wchar:")).split()[1])
 
 
 def _overlap(spans: list[Span], start: float, end: float) -> float:
@@ -62,14 +70,17 @@ def main(customers: int) -> None:
 
     writes: list[Span] = []
     commits: list[Span] = []
+    pages: list[int] = []
     copies: list[Span] = []
 
     commit = backend._Transaction.commit
 
     def timed_commit(self: Any) -> None:
+        before = _written()
         start = time.perf_counter()
         commit(self)
         commits.append((start, time.perf_counter()))
+        pages.append((_written() - before) // FRAME)
 
     write_some = _runner.Runner._write_some
 
@@ -101,14 +112,25 @@ def main(customers: int) -> None:
           f"{statistics.median(e - s for s, e in commits) * 1000:.1f} ms; the WAL copied "
           f"{len(copies)} times, overlapping {sum(_overlap(copies, *c) > 0 for c in commits)} "
           "commits")
+    print("microseconds an event, by part: " + ", ".join(
+        f"{part} {us}" for part, us in figures["us_by_part"].items()))
     gc_spans = [(s, e) for s, e, _ in collections]
     rows = sorted(((ce - ws, we - ws, ce - cs, _overlap(gc_spans, ws, ce),
-                    _overlap(copies, cs, ce)) for (ws, we), (cs, ce) in zip(writes, commits,
-                                                                         strict=False)),
+                    _overlap(copies, cs, ce), n / 1000)
+                   for (ws, we), (cs, ce), n in zip(writes, commits, pages, strict=False)),
                   reverse=True)
-    print("longest commits (ms): total, write, COMMIT, collector inside, WAL copy overlapping")
+    print("longest commits (ms): total, write, COMMIT, collector inside, WAL copy overlapping;"
+          " thousands of WAL pages")
     for row in rows[:10]:
-        print("  " + "  ".join(f"{x * 1000:7.1f}" for x in row))
+        print("  " + "  ".join(f"{x * 1000:7.1f}" for x in row[:5]) + f"  {row[5]:7.1f}")
+    by_size = sorted(zip(pages, ((e - s) for s, e in commits), strict=False))
+    tenth = max(1, len(by_size) // 10)
+    print("COMMIT by its WAL pages, in tenths: pages (median), COMMIT ms (median, max)")
+    for i in range(0, len(by_size), tenth):
+        part = by_size[i : i + tenth]
+        took = [t for _, t in part]
+        print(f"  {statistics.median(n for n, _ in part):8,.0f}  "
+              f"{statistics.median(took) * 1000:7.1f}  {max(took) * 1000:7.1f}")
     for generation in (0, 1, 2):
         took = [e - s for s, e, g in collections if g == generation]
         if took:

@@ -15,6 +15,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -353,6 +354,7 @@ class _Transaction(EndsOnExit):
         if not self._open:
             raise RuntimeError("the transaction has ended")
         self._open = False
+        started = time.perf_counter()
         try:
             self._db.execute("COMMIT")
         except BaseException:
@@ -361,7 +363,7 @@ class _Transaction(EndsOnExit):
             raise
         finally:
             self._store._lock.release()
-        self._store._committed()
+        self._store._committed(time.perf_counter() - started)
 
     def rollback(self) -> None:
         if not self._open:
@@ -630,6 +632,7 @@ class SQLiteStore:
                    changes: Sequence[SegmentChange] = (),
                    timers: dict[str, float | None] | None = None) -> None:
         db = self._db
+        started = time.perf_counter()
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -638,7 +641,7 @@ class SQLiteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        self._committed()
+        self._committed(time.perf_counter() - started)
 
     # -- segments
     def save_segment(self, name: str, body: bytes | None) -> None:
@@ -828,9 +831,12 @@ class SQLiteStore:
         self._committed()
         return result
 
-    def _committed(self) -> None:
-        if self._wal is not None:
-            self._wal.committed()
+    def _committed(self, took_s: float = 0.0) -> None:
+        """After a commit (whose `COMMIT` took `took_s`): the WAL's copy, see `_wal`."""
+        wal = self._wal
+        if wal is not None and wal.committed(took_s):
+            with self._lock:
+                wal.finish(self._db)
 
     def close(self) -> None:
         if self._wal is not None:
