@@ -205,9 +205,37 @@ def test_quiet_hours_defer_to_local_morning_and_best_hour_send_time(
     assert sent(engine) == []
     engine.tick(late + 7 * HOUR - 1)  # 07:59:59 local
     assert sent(engine) == []
-    engine.tick(late + 7 * HOUR)
+    engine.tick(late + 7 * HOUR + 900)
     [row] = engine.store.outbox(10)
-    assert row[5] == late + 7 * HOUR  # due at 08:00 local
+    assert late + 7 * HOUR <= row[5] < late + 7 * HOUR + 900  # 08:00 local, plus ann's moment
+
+
+def test_sends_held_for_the_same_hour_spread_over_its_first_quarter() -> None:
+    """Customers held by quiet hours go out over the 15 minutes after they end, each at a
+    moment drawn from the scenario and the customer (the same on every replay), not as one
+    burst; `spread: null` sends them all on the hour."""
+    late = 1_790_031_600.0  # 2026-09-21T23:00:00Z = 01:00 in Oslo
+    morning = late + 7 * HOUR
+    due: dict[str, list[float]] = {}
+    for spread in ("default", None):
+        policies: dict[str, Any] = {"quiet_hours": [21, 8]}
+        if spread != "default":
+            policies["spread"] = spread
+        for _ in range(2):  # twice: the same moments
+            engine = embedded_with(scenario(policies=policies))
+            for i in range(200):
+                engine.process(identify(f"c{i}", timezone="Europe/Oslo", at=late))
+                engine.process(track("Product Viewed", user=f"c{i}", at=late))
+            engine.tick(morning + HOUR)
+            times = sorted(row[5] for row in engine.store.outbox(1000))
+            assert len(times) == 200
+            assert due.setdefault(str(spread), times) == times
+    assert set(due["None"]) == {morning}
+    spread_out = due["default"]
+    assert morning <= spread_out[0] and spread_out[-1] < morning + 900
+    assert len(set(spread_out)) > 150
+    with pytest.raises(ScenarioError, match=r"\$\.policies\.spread"):
+        scenario(policies={"spread": {"hours": 2}})
 
 
 def test_caps_and_priority(engine_with: EngineWith) -> None:
@@ -348,7 +376,8 @@ def test_goto_loops_stop_and_best_hour_send_time() -> None:
     engine.process(track("Product Viewed", user="ann", at=T0))
     assert journal(engine, "failed") == [("ann", "too many steps at once (a goto loop?)")]
 
-    best = scenario(name="best", policies={"send_time": "best_hour", "quiet_hours": None})
+    best = scenario(name="best", policies={"send_time": "best_hour", "quiet_hours": None,
+                                           "spread": None})
     engine = embedded_with(best)
     engine.process(identify("bob", at=T0 - 5 * DAY))
     for day in range(1, 4):  # bob is active at 18:00 UTC

@@ -573,16 +573,21 @@ class ScenarioBook:
         return True
 
     def _send_time(self, p: Profile, s: Scenario, ts: float) -> float | None:
+        """When a send held for an hour goes out (None: now): the hour, plus the customer's
+        own moment within the scenario's spread."""
         pol = s.policies
         hour = local_time(ts, p.tz).hour
+        at: float | None = None
         if pol.quiet_hours is not None and _quiet(hour, pol.quiet_hours):
-            return _next_hour(ts, p.tz, pol.quiet_hours[1])
-        if pol.send_time == "best_hour":
+            at = _next_hour(ts, p.tz, pol.quiet_hours[1])
+        elif pol.send_time == "best_hour":
             best = tag(p, "best_send_hour", ts)
             if best is not None and best != hour and not (
                     pol.quiet_hours is not None and _quiet(best, pol.quiet_hours)):
-                return _next_hour(ts, p.tz, best)
-        return None
+                at = _next_hour(ts, p.tz, best)
+        if at is None or not pol.spread_s:
+            return at
+        return at + int(_draw("spread", s.name, p.id) * pol.spread_s)
 
     def _emit(self, p: Profile, s: Scenario, j: ScenarioProgress, step: Step, ts: float,
               channel: str, to: str, subject: str, body: str, data: dict[str, Any]) -> None:

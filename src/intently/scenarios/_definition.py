@@ -58,6 +58,9 @@ class Step:
     label: str | None = None
 
 
+MAX_SPREAD_S = 3600.0
+
+
 @dataclass(frozen=True)
 class Policies:
     priority: int = 0
@@ -68,6 +71,10 @@ class Policies:
     reentry: str = "after_exit"  # "never", "after_exit", or "cooldown"
     cooldown_s: float = 0.0
     send_time: str = "now"  # "now" or "best_hour" (the customer's best send hour)
+    spread_s: float = 900.0
+    """A send held for an hour (quiet hours' end, the best hour) goes out this long after the
+    hour at most, at a moment drawn from the customer: the many held for the same hour are
+    not one burst for the channel, nor one long commit for the engine."""
 
 
 @dataclass(frozen=True)
@@ -292,8 +299,8 @@ def _step(data: Any, path: str, labels: set[str], arms: set[str]) -> Step:
 
 def _policies(data: Any, path: str) -> Policies:
     data = _mapping(data, path)
-    _check_keys(data, {"priority", "cap", "quiet_hours", "consent", "reentry", "send_time"},
-                path)
+    _check_keys(data, {"priority", "cap", "quiet_hours", "consent", "reentry", "send_time",
+                       "spread"}, path)
     kw: dict[str, Any] = {}
     if "priority" in data:
         kw["priority"] = int(_number(data["priority"], f"{path}.priority", -1000, 1000))
@@ -328,6 +335,12 @@ def _policies(data: Any, path: str) -> Policies:
         if data["send_time"] not in ("now", "best_hour"):
             raise _fail("expected 'now' or 'best_hour'", f"{path}.send_time")
         kw["send_time"] = data["send_time"]
+    if "spread" in data:
+        spread = data["spread"]
+        kw["spread_s"] = (0.0 if spread is None or spread is False
+                          else _duration(spread, f"{path}.spread"))
+        if not 0.0 <= kw["spread_s"] <= MAX_SPREAD_S:
+            raise _fail("expected a duration of at most an hour, or null", f"{path}.spread")
     return Policies(**kw)
 
 
