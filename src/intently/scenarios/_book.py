@@ -574,7 +574,8 @@ class ScenarioBook:
 
     def _send_time(self, p: Profile, s: Scenario, ts: float) -> float | None:
         """When a send held for an hour goes out (None: now): the hour, plus the customer's
-        own moment within the scenario's spread."""
+        own moment within the scenario's spread (the same moment in every scenario, so that
+        one wake-up sends all that the customer's scenarios held for that hour)."""
         pol = s.policies
         hour = local_time(ts, p.tz).hour
         at: float | None = None
@@ -587,7 +588,7 @@ class ScenarioBook:
                 at = _next_hour(ts, p.tz, best)
         if at is None or not pol.spread_s:
             return at
-        return at + int(_draw("spread", s.name, p.id) * pol.spread_s)
+        return at + int(_draw("spread", p.id) * pol.spread_s)
 
     def _emit(self, p: Profile, s: Scenario, j: ScenarioProgress, step: Step, ts: float,
               channel: str, to: str, subject: str, body: str, data: dict[str, Any]) -> None:
