@@ -212,8 +212,8 @@ def test_quiet_hours_defer_to_local_morning_and_best_hour_send_time(
 
 def test_sends_held_for_the_same_hour_spread_over_its_first_quarter() -> None:
     """Customers held by quiet hours go out over the 15 minutes after they end, each at a
-    moment drawn from the customer (the same on every replay), not as one
-    burst; `spread: null` sends them all on the hour."""
+    moment drawn from the customer (the same on every replay), not as one burst;
+    `spread: null` sends them all on the hour."""
     late = 1_790_031_600.0  # 2026-09-21T23:00:00Z = 01:00 in Oslo
     morning = late + 7 * HOUR
     due: dict[str, list[float]] = {}
