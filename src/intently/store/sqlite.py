@@ -832,7 +832,8 @@ class SQLiteStore:
         return result
 
     def _committed(self, took_s: float = 0.0) -> None:
-        """After a commit (whose `COMMIT` took `took_s`): the WAL's copy, see `_wal`."""
+        """After a commit that took `took_s` (its `COMMIT`, or the whole checkpoint write): the
+        WAL's copy, see `_wal`."""
         wal = self._wal
         if wal is not None and wal.committed(took_s):
             with self._lock:
