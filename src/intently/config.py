@@ -87,6 +87,10 @@ class Settings:
     changes first); bounds the pause it adds to the commit."""
     batch_size: int = 2_000
     """Events per group commit."""
+    wakes_per_commit: int = 2_000
+    """Most timers fired in one group commit: a batch in which more fall due (a quiet night's
+    held sends, windows closing together) is committed in parts, in the same order; bounds
+    the pause such a burst adds."""
     future_tolerance_seconds: float = 300.0
     """An event dated more than this after its receive time (a device's wrong clock, a typo,
     an attacker) is filed at its receive time instead; the claimed time stays in the stored

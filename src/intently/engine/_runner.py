@@ -8,6 +8,7 @@ checkpoint and replays the log after it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import time
@@ -156,9 +157,92 @@ class Runner:
         """One group commit of validated events: dedupe, pipeline, append, commit.
 
         `raws[i]`, when given, is event i's JSON exactly as received; it is stored as is
-        instead of encoding the event again (unless the runner had to fill in its messageId)."""
+        instead of encoding the event again (unless the runner had to fill in its messageId).
+
+        When more than `settings.wakes_per_commit` timers fall due within the batch (a quiet
+        night's held sends, windows closing together), it is committed in parts, in the same
+        order: the events before the burst, the burst's timers (in commits of at most that
+        many, `_fire_ahead`), then the events after. What the timers do is the same; only the
+        commits are smaller. The whole batch is checked before any part commits."""
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
+        cuts = self._bursts(batch)
+        if not cuts:
+            return self._commit(batch, raws, keep)
+        missing = [not ev.message_id for ev in batch]
+        self.pipeline.prepare(batch, raws, self.clock.now(), 0, self._ids,
+                              future_s=self.settings.future_tolerance_seconds,
+                              max_bytes=self.settings.max_event_bytes)  # raises before any part
+        if raws is not None:  # an id filled in just now is not in the JSON as received
+            raws = [None if gone else raw for raw, gone in zip(raws, missing, strict=True)]
+        total = IngestResult()
+        start = 0
+        for cut, due in [*cuts, (len(batch), [])]:
+            if cut > start:
+                part = self._commit(batch[start:cut], raws[start:cut] if raws else None, keep)
+                total.add(part)
+                total.duplicate_at |= {start + i for i in part.duplicate_at}
+            self._fire_ahead(due)
+            start = cut
+        return total
+
+    def _bursts(self, batch: list[Event]) -> list[tuple[int, list[tuple[float, str]]]]:
+        """Where the batch is cut for its timers: (event index, the timers due before it,
+        due time and record, in order) wherever more than `wakes_per_commit` fall due
+        between two events (timers fire before the first event at or after their time)."""
+        limit = max(1, self.settings.wakes_per_commit)
+        timers = self.pipeline.timers
+        if not batch or len(timers.heap) <= limit:
+            return []
+        latest = max(ev.ts for ev in batch)
+        found = timers.due_until(latest)
+        if len(found) <= limit:
+            return []
+        due = timers.due
+        times = sorted({(t, pid) for pid in found
+                        if (t := due.get(pid)) is not None and t <= latest})
+        if len(times) <= limit:
+            return []
+        keys = [t for t, _ in times]
+        cuts: list[tuple[int, list[tuple[float, str]]]] = []
+        fired = 0
+        reached = float("-inf")
+        for i, ev in enumerate(batch):
+            if ev.ts > reached:
+                reached = ev.ts
+                upto = bisect.bisect_right(keys, reached)
+                if upto - fired > limit:
+                    cuts.append((i, times[fired:upto]))
+                    fired = upto
+        return cuts
+
+    def _fire_ahead(self, due: list[tuple[float, str]]) -> None:
+        """Fire these timers (due times in order) before the next event, in commits of at
+        most `wakes_per_commit` records: each chunk's records read in one query, its
+        messages and journal rows committed; the records woken are written by the next
+        incremental checkpoints, as after `tick`."""
+        limit = max(1, self.settings.wakes_per_commit)
+        pipeline, spent = self.pipeline, self.seconds_in
+        for start in range(0, len(due), limit):
+            chunk = due[start : start + limit]
+            began = time.perf_counter()
+            self.state.prefetch([], [pid for _, pid in chunk])
+            read = time.perf_counter()
+            changes = pipeline.fire(chunk[-1][0])
+            ran = time.perf_counter()
+            self._flush_effects()
+            done = time.perf_counter()
+            spent["read"] += read - began
+            spent["pipeline"] += ran - read
+            spent["commit"] += done - ran
+            self.commit_seconds_max = max(self.commit_seconds_max, done - ran)
+            if changes:
+                for listener in self.change_listeners:
+                    listener(changes)
+            self.maybe_checkpoint()
+
+    def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None,
+                keep: bool) -> IngestResult:
         began = time.perf_counter()
         now = self.clock.now()
         s = self.settings
