@@ -2,7 +2,8 @@
 seed=17)` into a realistic engine with a cache of N / 10 records, the ten longest commits, each
 split into the records written before it (`write`), SQLite's `COMMIT` (the WAL's pages and its
 fsync), the collector's time inside it, the time the WAL copy on the other thread overlapped
-it, and the WAL pages `COMMIT` wrote (the bytes this thread wrote, `/proc/thread-self/io`);
+it, the writer's own copy of the last commit's pages (`WalCheckpointer.finish`, timed inside
+`COMMIT`), and the WAL pages `COMMIT` wrote (the bytes this thread wrote, `/proc/thread-self/io`);
 then how `COMMIT`'s time grows with its pages, and the collector's pauses by generation. A
 measurement, not a benchmark: run it on an idle machine.
 
@@ -91,6 +92,16 @@ def main(customers: int) -> None:
         finally:
             writes.append((start, time.perf_counter()))
 
+    finishes: list[Span] = []
+    finish = _wal.WalCheckpointer.finish
+
+    def timed_finish(self: Any, db: Any) -> None:  # the writer copying the last commit's pages
+        start = time.perf_counter()
+        try:
+            finish(self, db)
+        finally:
+            finishes.append((start, time.perf_counter()))
+
     run = _wal.WalCheckpointer._run
 
     def timed_run(self: Any) -> None:  # the copy thread, each copy timed
@@ -100,6 +111,7 @@ def main(customers: int) -> None:
     backend._Transaction.commit = timed_commit  # type: ignore[method-assign]
     _runner.Runner._write_some = timed_write  # type: ignore[method-assign]
     _wal.WalCheckpointer._run = timed_run  # type: ignore[method-assign]
+    _wal.WalCheckpointer.finish = timed_finish  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         realistic._write(shop_events(customers, 1.0, seed=17), path)
@@ -116,13 +128,21 @@ def main(customers: int) -> None:
         f"{part} {us}" for part, us in figures["us_by_part"].items()))
     gc_spans = [(s, e) for s, e, _ in collections]
     rows = sorted(((ce - ws, we - ws, ce - cs, _overlap(gc_spans, ws, ce),
-                    _overlap(copies, cs, ce), n / 1000)
+                    _overlap(copies, cs, ce), _overlap(finishes, cs, ce), n / 1000)
                    for (ws, we), (cs, ce), n in zip(writes, commits, pages, strict=False)),
                   reverse=True)
-    print("longest commits (ms): total, write, COMMIT, collector inside, WAL copy overlapping;"
-          " thousands of WAL pages")
+    print("longest commits (ms): total, write, COMMIT, collector inside, WAL copy overlapping,"
+          " the writer's own copy inside; thousands of WAL pages")
     for row in rows[:10]:
-        print("  " + "  ".join(f"{x * 1000:7.1f}" for x in row[:5]) + f"  {row[5]:7.1f}")
+        print("  " + "  ".join(f"{x * 1000:7.1f}" for x in row[:6]) + f"  {row[6]:7.1f}")
+    if finishes:
+        took = sorted(e - s for s, e in finishes)
+        print(f"the writer's own copies: {len(took)}, median {statistics.median(took) * 1000:.1f}"
+              f" ms, longest {took[-1] * 1000:.1f} ms")
+    took = sorted(e - s for s, e in copies)
+    if took:
+        print(f"the thread's copies: {len(took)}, median {statistics.median(took) * 1000:.1f} ms,"
+              f" longest {took[-1] * 1000:.1f} ms")
     by_size = sorted(zip(pages, ((e - s) for s, e in commits), strict=False))
     tenth = max(1, len(by_size) // 10)
     print("COMMIT by its WAL pages, in tenths: pages (median), COMMIT ms (median, max)")
