@@ -132,3 +132,21 @@ def test_a_split_batch_is_checked_whole_before_any_part_commits() -> None:
     assert caught.value.path == f"$[{len(batch) - 1}]"
     assert commits == [] and engine.pipeline.wakes == 0
     assert engine.events_stored() == stored and _effects(engine) == before
+
+
+def test_a_time_claimed_too_far_ahead_fires_no_timer_ahead_of_the_clock() -> None:
+    """Cuts are made on the times the events are filed at: an event dated hours ahead of the
+    clock (filed at its receive time) does not fire the morning's held sends at night."""
+    clock = ManualClock(LATE)
+    engine = Engine(MemoryStore(), settings=Settings(wakes_per_commit=25), clock=clock)
+    engine.put_scenario(Scenario.from_dict({
+        "name": "held", "trigger": {"event": "Product Viewed"}, "holdout": 0,
+        "policies": {"quiet_hours": [21, 8]},
+        "steps": [{"send": {"channel": "email", "subject": "Hi", "body": "Hello"}}]}))
+    engine.process_many(_night())
+    clock.set(MORNING - 1200)  # 07:40
+    engine.process_many([_event("track", "x", "m1", MORNING + 2 * HOUR, event="Page Viewed")])
+    assert engine.pipeline.wakes == 0 and engine.store.outbox(1000) == []
+    clock.set(MORNING + HOUR)
+    engine.process_many([_event("track", "y", "m1", MORNING + HOUR, event="Page Viewed")])
+    assert engine.pipeline.wakes == HELD and len(engine.store.outbox(1000)) == HELD

@@ -166,8 +166,7 @@ class Runner:
         commits are smaller. The whole batch is checked before any part commits."""
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
-        cuts = self._bursts(batch)
-        if not cuts:
+        if not self._bursts(batch):  # (on the times claimed: at most too many)
             return self._commit(batch, raws, keep)
         missing = [not ev.message_id for ev in batch]
         self.pipeline.prepare(batch, raws, self.clock.now(), 0, self._ids,
@@ -175,6 +174,9 @@ class Runner:
                               max_bytes=self.settings.max_event_bytes)  # raises before any part
         if raws is not None:  # an id filled in just now is not in the JSON as received
             raws = [None if gone else raw for raw, gone in zip(raws, missing, strict=True)]
+        cuts = self._bursts(batch)  # on the times filed (a claim too far ahead is not)
+        if not cuts:
+            return self._commit(batch, raws, keep)
         total = IngestResult()
         start = 0
         for cut, due in [*cuts, (len(batch), [])]:
