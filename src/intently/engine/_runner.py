@@ -166,45 +166,49 @@ class Runner:
         commits are smaller. The whole batch is checked before any part commits."""
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
-        if not self._bursts(batch):  # (on the times claimed: at most too many)
-            return self._commit(batch, raws, keep)
+        cuts, due = self._bursts(batch)  # on the times claimed: at most too many
+        if not cuts:  # (the records whose timers may fire, walked once: read them ahead)
+            return self._commit(batch, raws, keep, due)
         missing = [not ev.message_id for ev in batch]
         self.pipeline.prepare(batch, raws, self.clock.now(), 0, self._ids,
                               future_s=self.settings.future_tolerance_seconds,
                               max_bytes=self.settings.max_event_bytes)  # raises before any part
         if raws is not None:  # an id filled in just now is not in the JSON as received
             raws = [None if gone else raw for raw, gone in zip(raws, missing, strict=True)]
-        cuts = self._bursts(batch)  # on the times filed (a claim too far ahead is not)
+        cuts, due = self._bursts(batch)  # on the times filed (a claim too far ahead is not)
         if not cuts:
-            return self._commit(batch, raws, keep)
+            return self._commit(batch, raws, keep, due)
         total = IngestResult()
         start = 0
-        for cut, due in [*cuts, (len(batch), [])]:
+        for cut, burst in [*cuts, (len(batch), [])]:
             if cut > start:
                 part = self._commit(batch[start:cut], raws[start:cut] if raws else None, keep)
                 total.add(part)
                 total.duplicate_at |= {start + i for i in part.duplicate_at}
-            self._fire_ahead(due)
+            self._fire_ahead(burst)
             start = cut
         return total
 
-    def _bursts(self, batch: list[Event]) -> list[tuple[int, list[tuple[float, str]]]]:
+    def _bursts(self, batch: list[Event]
+                ) -> tuple[list[tuple[int, list[tuple[float, str]]]], list[str] | None]:
         """Where the batch is cut for its timers: (event index, the timers due before it,
         due time and record, in order) wherever more than `wakes_per_commit` fall due
-        between two events (timers fire before the first event at or after their time)."""
+        between two events (timers fire before the first event at or after their time);
+        and the records whose timers may fire within the batch, when it walked the queue
+        for them (None when the queue is short)."""
         limit = max(1, self.settings.wakes_per_commit)
         timers = self.pipeline.timers
         if not batch or len(timers.heap) <= limit:
-            return []
+            return [], None
         latest = max(ev.ts for ev in batch)
         found = timers.due_until(latest)
         if len(found) <= limit:
-            return []
+            return [], found
         due = timers.due
         times = sorted({(t, pid) for pid in found
                         if (t := due.get(pid)) is not None and t <= latest})
         if len(times) <= limit:
-            return []
+            return [], found
         keys = [t for t, _ in times]
         cuts: list[tuple[int, list[tuple[float, str]]]] = []
         fired = 0
@@ -216,7 +220,7 @@ class Runner:
                 if upto - fired > limit:
                     cuts.append((i, times[fired:upto]))
                     fired = upto
-        return cuts
+        return cuts, found
 
     def _fire_ahead(self, due: list[tuple[float, str]]) -> None:
         """Fire these timers (due times in order) before the next event, in commits of at
@@ -243,8 +247,11 @@ class Runner:
                     listener(changes)
             self.maybe_checkpoint()
 
-    def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None,
-                keep: bool) -> IngestResult:
+    def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None, keep: bool,
+                due: list[str] | None = None) -> IngestResult:
+        """One group commit; `due`: the records whose timers may fire by the batch's latest
+        time, if the caller walked the queue for them already (a superset is fine: they are
+        only read ahead)."""
         began = time.perf_counter()
         now = self.clock.now()
         s = self.settings
@@ -271,7 +278,7 @@ class Runner:
                 dupes |= {seq - first for seq in tx.claim_orders(orders)}
             latest = max(ev.ts for ev in batch) if batch else now
             claimed = time.perf_counter()
-            self.state.prefetch(batch, pipeline.timers.due_until(latest))
+            self.state.prefetch(batch, pipeline.timers.due_until(latest) if due is None else due)
             self.state.position = first
             read = time.perf_counter()
             applied = pipeline.apply_batch(batch, payloads, first, dupes, now, wanted)
