@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # words are ints: the compiled `_items` does native arithmetic on them
+    _Words = array[int]
+else:  # (array is not subscriptable at run time before Python 3.12)
+    _Words = array
 
 
-class ItemMemory(array):
+class ItemMemory(_Words):
     """Unsigned 32-bit words: first, the facts of the journey's key action when an item made
     it (`ItemView.facts`, 0: none); then three per item, oldest item first: the CRC-32 of the
     item id; the high 16 bits of its category's CRC-32 (0: none) above its mark (views |

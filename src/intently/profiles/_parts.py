@@ -6,15 +6,21 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import msgspec
+
+if TYPE_CHECKING:  # the element types, for mypy and for the compiled code that reads them
+    _Floats = array[float]
+    _Ints = array[int]
+else:  # (array is not subscriptable at run time before Python 3.12)
+    _Floats = _Ints = array
 
 # A list initializer sizes an array exactly; bytes or an iterator over-allocate it by a
 # quarter or so.
 
 
-class Times(array):
+class Times(_Floats):
     """Event times as packed doubles (8 bytes each instead of a 32-byte float object)."""
 
     __slots__ = ()
@@ -23,7 +29,7 @@ class Times(array):
         return cast(Times, super().__new__(cls, "d", values))
 
 
-class HourCounts(array):
+class HourCounts(_Ints):
     """Events per local hour of day, 24 packed 16-bit counters (they stop at 65,535)."""
 
     __slots__ = ()
@@ -49,7 +55,7 @@ SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order",
 # event in the log points back to the record's previous one)
 
 
-class Scalars(array):
+class Scalars(_Floats):
     """A record's float figures (`SCALARS`) packed in one array: how they are stored (a
     `Profile` holds them as float fields)."""
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import Event
-from ..profiles import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, Profile
+from ..profiles import ACTIVE_DAYS, AT_RISK_DAYS, DAY, NEW_DAYS, Profile, Times
 from ._ast import And, Compare, Did, Node, Not, Or
 from ._evaluate import FIELDS, MISSING, PREFIXED, compare, field_value
 
-Windows = dict[str, Any]  # per record: each counter's recent match times, by counter key
+Windows = dict[str, Times]  # per record: each counter's recent match times, by counter key
 Wakeups = Callable[[Profile, float, Windows], list[float]]  # a `Field`'s wake-ups
 
 ANY_EVENT = "*"  # trigger: every event
