@@ -1,8 +1,9 @@
-"""`POST /v1/decide` and the one-event ingest calls (`/v1/track`, `/v1/t`, ...) answered
-before the framework (`intently.api._fast`): the same answers as the framework's routes for
-what it takes, every refusal handed to the framework's route with the body as received, the
-headers the middleware adds (security, and CORS on ingest) on its answers, and a defect logged
-and answered as the app's defect handler answers it."""
+"""`POST /v1/decide`, the one-event ingest calls (`/v1/track`, `/v1/t`, ...) and the batch
+calls (`/v1/batch`, `/v1/b`, `/v1/import`) answered before the framework (`intently.api._fast`):
+the same answers as the framework's routes for what it takes, every refusal handed to the
+framework's route with the body as received (one streamed past the limit included), the headers
+the middleware adds (security, and CORS on ingest) on its answers, and a defect logged and
+answered as the app's defect handler answers it."""
 
 from __future__ import annotations
 
@@ -253,4 +254,102 @@ def test_a_compressed_event_goes_through_the_framework(app: FastApp) -> None:
     r = TestClient(app).post("/v1/track", auth=("wk", ""), content=body,
                              headers={"Content-Encoding": "gzip"})
     assert r.status_code == 200 and r.json()["accepted"] == 1
+    _cors(r)
+
+
+def _stored(engine: Any) -> list[tuple[dict[str, Any], float]]:
+    """The log's events and the times they are filed at."""
+    return [(json.loads(e.payload), e.ts) for part in engine.store.read_log(0) for e in part]
+
+
+@pytest.mark.parametrize("path", ["/v1/batch", "/v1/b", "/v1/import"])
+def test_batch_calls_are_answered_and_stored_as_by_the_framework(app: FastApp, path: str
+                                                                 ) -> None:
+    engine = app.state.services.worker.engine
+    before = len(_stored(engine))
+    framework_calls = _Counted(app)
+    plain = {"batch": [_track("b1"), {"type": "identify", "userId": "cy", "messageId": "b2",
+                                      "traits": {"plan": "pro"}}]}
+    keyed = {"batch": [_track("b3")], "writeKey": "wk", "sentAt": T0 + 10}
+    shared = {"batch": [_track("b4"), _track("b5", context={"ip": "10.0.0.9"})],
+              "context": {"library": {"name": "analytics-python"}}}
+    for i, (body, auth) in enumerate([(plain, ("wk", "")), (keyed, None), (shared, ("wk", ""))]):
+        request: dict[str, Any] = {"json": body} | ({"auth": auth} if auth else {})
+        fast, framework = _both(app, path, **request)  # the same messageIds: duplicates
+        assert framework_calls.calls == i + 1  # the fast path answered the first
+        n = len(body["batch"])
+        assert fast.status_code == framework.status_code == 200, fast.text
+        assert fast.json() == {"success": True, "accepted": n, "duplicates": 0}
+        assert framework.json() == {"success": True, "accepted": 0, "duplicates": n}
+        _cors(fast)
+    filed = {e["messageId"]: ts for e, ts in _stored(engine)[before:]}
+    stored = {e["messageId"]: e for e, _ in _stored(engine)[before:]}
+    assert list(stored) == ["b1", "b2", "b3", "b4", "b5"]
+    assert stored["b1"] == _track("b1")  # as sent
+    assert filed["b1"] == T0 + 1
+    assert filed["b3"] == T0 - 9  # the device's clock ran 10 s ahead (the batch's sentAt)
+    assert stored["b4"]["context"] == {"library": {"name": "analytics-python"}}  # merged
+    assert stored["b5"]["context"] == {"library": {"name": "analytics-python"},
+                                       "ip": "10.0.0.9"}
+    cy = engine.profile("cy")
+    assert cy is not None and cy.traits["plan"] == "pro"
+
+
+@pytest.mark.parametrize("request_", [
+    {"json": {"batch": [_track("q1")]}},  # no key anywhere
+    {"json": {"batch": [_track("q2")]}, "auth": ("nobody", "")},  # an unknown key
+    {"json": {"batch": [_track("q3")], "writeKey": "nobody"}},  # and in the body
+    {"content": b'{"batch": [', "auth": ("wk", "")},  # malformed, with a key: 400
+    {"content": b'{"batch": ['},  # malformed without one: 401, nothing learned
+    {"json": {"batch": []}, "auth": ("wk", "")},  # nothing in it
+    {"json": {"batch": {"event": "x"}}, "auth": ("wk", "")},  # not a list
+    {"json": {"batch": [_track("q8"), {"event": "x", "messageId": "q9"}]},
+     "auth": ("wk", "")},  # the second event has no user or device: named
+    {"json": {"batch": [_track("q10", timestamp="yesterday")]}, "auth": ("wk", "")},
+    {"json": {"batch": [_track("q11")], "sentAt": "soon"}, "auth": ("wk", "")},
+    {"json": {"batch": [_track(f"q12-{i}", properties={"p": "x" * 30_000})
+                        for i in range(20)]}, "auth": ("wk", "")},  # over the batch limit
+], ids=["no-key", "unknown-key", "unknown-body-key", "malformed", "malformed-no-key", "empty",
+        "not-list", "no-identity", "bad-timestamp", "bad-sent-at", "too-large"])
+def test_refused_batches_are_the_framework_routes_answers(app: FastApp, request_: dict[str, Any]
+                                                         ) -> None:
+    engine = app.state.services.worker.engine
+    before = engine.events_stored()
+    framework_calls = _Counted(app)
+    fast, framework = _both(app, "/v1/batch", **request_)
+    assert framework_calls.calls == 2  # handed on
+    assert 400 <= fast.status_code < 500
+    assert (fast.status_code, fast.json(), fast.headers.get("www-authenticate")) == (
+        framework.status_code, framework.json(), framework.headers.get("www-authenticate"))
+    _cors(fast)
+    assert engine.events_stored() == before
+
+
+def test_a_batch_streamed_past_the_limit_is_refused(app: FastApp) -> None:
+    """No Content-Length, and the last chunk both completes the JSON and crosses the limit:
+    the fast path must not take a body its route would refuse."""
+    engine = app.state.services.worker.engine
+    before = engine.events_stored()
+    limit = engine.settings.max_batch_bytes
+    events = [json.dumps(_track(f"s{i}", properties={"p": "x" * 30_000})).encode()
+              for i in range(limit // 30_000 + 1)]
+    body = b'{"batch": [' + b",".join(events) + b"]}"
+    assert len(body) > limit and len(body) - len(events[-1]) < limit
+
+    def chunks() -> Iterator[bytes]:
+        yield body[: -len(events[-1]) - 2]
+        yield body[-len(events[-1]) - 2 :]
+
+    r = TestClient(app).post("/v1/batch", auth=("wk", ""), content=chunks())
+    assert r.status_code == 413 and "limit" in r.json()["message"], r.text
+    assert engine.events_stored() == before
+
+
+def test_a_compressed_batch_goes_through_the_framework(app: FastApp) -> None:
+    body = gzip.compress(json.dumps({"batch": [_track("z2"), _track("z3")]}).encode())
+    framework_calls = _Counted(app)
+    r = TestClient(app).post("/v1/batch", auth=("wk", ""), content=body,
+                             headers={"Content-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+    assert framework_calls.calls == 1
     _cors(r)

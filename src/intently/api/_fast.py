@@ -1,19 +1,20 @@
 """The hot routes, answered before the framework.
 
-A till asks `POST /v1/decide` for an offer thousands of times a second, and a browser sends
-each event in a request of its own (`/v1/track`); FastAPI's middleware, routing, request object
-and endpoint machinery cost more than the look-up and the rules, or than the event's own
-pipeline. `FastApp` answers the routes given to `route_fast` before all that: it reads the body,
-asks the route to `prepare` it (the key, the body's decoding and checks), then to `answer`, and
-adds the headers the app's middleware would add.
+A till asks `POST /v1/decide` for an offer thousands of times a second, a browser sends each
+event in a request of its own (`/v1/track`) and a server-side library a hundred in one
+(`/v1/batch`); FastAPI's middleware, routing, request object and endpoint machinery cost more
+than the look-up and the rules, or than the event's own pipeline. `FastApp` answers the
+routes given to `route_fast` before all that: it reads the body, asks the route to `prepare` it
+(the key, the body's decoding and checks), then to `answer`, and adds the headers the app's
+middleware would add.
 
 Whatever the fast path does not take goes on through the framework to the route it has for the
 same path, with the body as received, so every refusal is the one error tree's answer, as
 before: a body that `prepare` refuses (a bad key, malformed JSON, a missing field), a
-compressed body, one over the route's limit. `prepare` must have no effects (the framework's
-route runs after it); once `answer` has begun, the request is answered here: an
-`IntentlyError` with its status and message, a defect as the app's defect handler answers it
-(logged, a 500 that names only its type).
+compressed body, one over the route's limit (declared, or streamed past it). `prepare` must
+have no effects (the framework's route runs after it); once `answer` has begun, the request is
+answered here: an `IntentlyError` with its status and message, a defect as the app's defect
+handler answers it (logged, a 500 that names only its type).
 """
 
 from __future__ import annotations
@@ -105,17 +106,23 @@ class FastApp(FastAPI):
                 or (declared.isdigit() and (len(declared) > 18 or int(declared) > limit))):
             await super().__call__(scope, receive, send)
             return
-        body = b""
+        chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away: nothing to answer
                 return
-            body += message.get("body", b"")
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
             more = bool(message.get("more_body"))
-            if len(body) > limit:
+            if size > limit:
                 break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         try:
+            if size > limit:  # streamed past the limit: the framework's route refuses it
+                raise OverflowError
             prepared = route.prepare(headers, body)
         except Exception:
             await super().__call__(scope, _replay(body, more, receive), send)

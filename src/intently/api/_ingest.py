@@ -126,11 +126,12 @@ for _kind, _short in _SHORT.items():
                          summary=f"Segment {_kind} call (short path)", include_in_schema=False)
 
 
-async def ingest_batch(request: Request) -> Response:
-    """Segment batch call: {"batch": [events...]}"""
-    settings = intake(request).settings
-    key = _header_key(request, settings)
-    body = await read_body(request, settings.max_batch_bytes)
+def batch_events(key: str | None, body: bytes, settings: Settings
+                 ) -> tuple[list[Event], list[bytes | None]]:
+    """The events of a batch call and the JSON of each as received (None where the stored
+    event must be written anew: a null dropped, a batch `context` merged): the body decoded
+    and checked; `key`, from the header and checked already, or None: then the body's
+    `writeKey`."""
     try:
         batch = _batch_decoder.decode(body)
     except msgspec.MsgspecError as exc:
@@ -165,6 +166,15 @@ async def ingest_batch(request: Request) -> Response:
         raws = [None] * len(events)
         for ev in events:
             ev.context = {**batch.context, **ev.context}
+    return events, raws
+
+
+async def ingest_batch(request: Request) -> Response:
+    """Segment batch call: {"batch": [events...]}"""
+    settings = intake(request).settings
+    key = _header_key(request, settings)
+    body = await read_body(request, settings.max_batch_bytes)
+    events, raws = batch_events(key, body, settings)
     return await _ingest(request, events, "$.batch", raws)
 
 
@@ -175,10 +185,14 @@ router.add_api_route("/b", ingest_batch, methods=["POST"], include_in_schema=Fal
 router.add_api_route("/import", ingest_batch, methods=["POST"], include_in_schema=False)
 
 
+_BATCH_PATHS = ("/v1/batch", "/v1/b", "/v1/import")
+
+
 def fast_routes(intake: Intake) -> dict[str, FastRoute]:
-    """The one-event calls (`/v1/track`, `/v1/t`, ...: what a browser sends, one request an
-    event) before the framework (`FastApp.route_fast`), by path: the same checks and answers
-    as the routes above, which take every request these hand on."""
+    """The ingest calls before the framework (`FastApp.route_fast`), by path: the one-event
+    calls (`/v1/track`, `/v1/t`, ...: what a browser sends, one request an event) and the
+    batch calls (what the server-side libraries send): the same checks and answers as the
+    routes above, which take every request these hand on."""
     settings = intake.settings
 
     def route(kind: str) -> FastRoute:
@@ -191,7 +205,19 @@ def fast_routes(intake: Intake) -> dict[str, FastRoute]:
 
         return FastRoute(lambda: settings.max_event_bytes, prepare, answer)
 
+    def prepare_batch(headers: Headers, body: bytes
+                      ) -> tuple[list[Event], list[bytes | None]]:
+        key = _checked(presented_key(authorization(headers)), settings)
+        return batch_events(key, body, settings)
+
+    async def answer_batch(prepared: tuple[list[Event], list[bytes | None]]) -> bytes:
+        events, raws = prepared
+        return await accepted(intake, events, "$.batch", raws)
+
     routes: dict[str, FastRoute] = {}
     for kind, short in _SHORT.items():
         routes[f"/v1/{kind}"] = routes[f"/v1/{short}"] = route(kind)
+    batch = FastRoute(lambda: settings.max_batch_bytes, prepare_batch, answer_batch)
+    for path in _BATCH_PATHS:
+        routes[path] = batch
     return routes
