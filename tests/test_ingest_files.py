@@ -135,3 +135,37 @@ def test_files_as_users_export_them(engine: Engine, tmp_path: Path) -> None:
     assert (result.accepted, result.rejected) == (1, 1)
     reason = json.loads(Path(result.rejected_file or "").read_text().splitlines()[0])
     assert reason["row"] == 2 and "empty timestamp" in reason["reason"]
+
+
+def test_jsonl_segment_lines_are_decoded_once_and_stored_as_read(engine: Engine,
+                                                                  tmp_path: Path) -> None:
+    """A Segment line becomes an event in one decode and is stored byte for byte as read (as
+    the HTTP API stores what clients send); a line that needs changing to be stored (nulls,
+    no messageId) is stored as the event; anything else is a row for the mapping. (A line
+    with `"properties": null` was once taken for a row of columns: its traits were stored as
+    a property.)"""
+    lines = [
+        b'{"type":"track", "userId":"j1", "event":"Product Viewed", "messageId":"l1",'
+        b' "timestamp":"2026-09-01T10:00:00Z", "properties":{"sku":"a"}, "version":2}',
+        b'{"type":"identify","userId":"j1","messageId":"l2","timestamp":"2026-09-01T10:01:00Z",'
+        b'"properties":null,"traits":{"plan":"pro"}}',
+        b'{"type":"track","userId":"j2","event":"Signed Up","timestamp":"2026-09-01T10:02:00Z"}',
+        b'{"type":"track","userId":"j3","event":"x","messageId":"l4","timestamp":"soon"}',
+        b'{"event":"x","messageId":"l5","timestamp":"2026-09-01T10:03:00Z"}',  # no one
+        b'[1, 2]',
+    ]
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n\r\n")
+    result = ingest_file(engine, path)
+    assert (result.accepted, result.rejected) == (3, 3)
+    reasons = [json.loads(line) for line in Path(result.rejected_file or "").read_text()
+               .splitlines()]
+    assert [(r["row"], r["path"]) for r in reasons] == [
+        (4, "row 4: $.timestamp"), (5, "row 5: $.userId"), (6, "line 6")]
+    stored = [e.payload for part in engine.store.read_log(0) for e in part]
+    assert stored[0] == lines[0]  # as read: spacing and the unknown field kept, no CR
+    assert json.loads(stored[1])["traits"] == {"plan": "pro"}  # nulls dropped: re-encoded
+    assert "properties" not in json.loads(stored[1])
+    assert json.loads(stored[2])["messageId"]  # the one the engine gave it
+    j1 = engine.profile("j1")
+    assert j1 is not None and j1.traits["plan"] == "pro" and j1.events == 2

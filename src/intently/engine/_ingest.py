@@ -1,8 +1,12 @@
-"""`intently ingest`: a file through the engine, bad rows to a side file with their reasons."""
+"""`intently ingest`: a file through the engine, bad rows to a side file with their reasons.
+
+A JSONL line in Segment's format (an export, a replayed log) is decoded once, straight into an
+event, and stored as it was read, as the HTTP API stores what clients send; any other line or
+row goes through the column mapping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,8 +14,18 @@ from typing import Any
 import msgspec
 
 from .._errors import ValidationError
-from ..events import Event, as_event
-from ..sources import ColumnMap, Progress, header, looks_like_segment, read_rows, row_to_event
+from ..events import Event, as_event, decode_event
+from ..sources import (
+    ColumnMap,
+    Progress,
+    file_format,
+    header,
+    json_lines,
+    jsonl_row,
+    looks_like_segment,
+    read_rows,
+    row_to_event,
+)
 from ._engine import Engine
 
 
@@ -51,6 +65,7 @@ def ingest_file(
     rejects = None
     encode = msgspec.json.encode
     batch: list[Event] = []
+    raws: list[bytes | None] = []
     rows: list[int] = []
     size = engine.settings.batch_size
 
@@ -65,28 +80,37 @@ def ingest_file(
 
     def flush() -> None:
         try:
-            done = engine.commit_batch(batch)
+            done = engine.commit_batch(batch, raws)
             result.accepted += done.accepted
             result.duplicates += done.duplicates
             result.suppressed += done.suppressed
         except ValidationError:  # isolate the offender (over the size limit, say)
-            for n, ev in zip(rows, batch, strict=True):
+            for n, ev, raw in zip(rows, batch, raws, strict=True):
                 try:
-                    done = engine.commit_batch([ev])
+                    done = engine.commit_batch([ev], [raw])
                     result.accepted += done.accepted
                     result.duplicates += done.duplicates
                     result.suppressed += done.suppressed
                 except ValidationError as exc:
                     reject(n, exc, msgspec.to_builtins(ev))
         batch.clear()
+        raws.clear()
         rows.clear()
         if on_batch:
             on_batch(result)
 
+    segment_lines = not explicit and file_format(path) == "jsonl"
     try:
-        for n, row in read_rows(path, progress, encoding):
+        for n, row, raw in _rows(path, progress, encoding, segment_lines):
             if isinstance(row, ValidationError):
                 reject(n, row, None)
+                continue
+            if isinstance(row, Event):
+                batch.append(row)
+                raws.append(raw)
+                rows.append(n)
+                if len(batch) >= size:
+                    flush()
                 continue
             try:
                 if not explicit and looks_like_segment(row):
@@ -99,6 +123,7 @@ def ingest_file(
             except ValidationError as exc:
                 reject(n, exc, row)
                 continue
+            raws.append(None)
             rows.append(n)
             if len(batch) >= size:
                 flush()
@@ -108,3 +133,26 @@ def ingest_file(
         if rejects is not None:
             rejects.close()
     return result
+
+
+_Row = Event | dict[str, Any] | ValidationError
+
+
+def _rows(path: Path, progress: Progress | None, encoding: str, segment_lines: bool
+          ) -> Iterator[tuple[int, _Row, bytes | None]]:
+    """(row number, row, the line as read when the row is an event decoded from it). With
+    `segment_lines` (a JSONL file, no mapping given), each line is first read as a Segment
+    event: one decode, and the line stored as received; a line that is not one is read as a
+    row, for the mapping to name what is wrong or missing."""
+    if not segment_lines:
+        for n, row in read_rows(path, progress, encoding):
+            yield n, row, None
+        return
+    for n, line in json_lines(path, progress, encoding):
+        raw = line.rstrip("\r\n").encode()
+        try:
+            event, exact = decode_event(raw)
+        except ValidationError:
+            yield n, jsonl_row(line, n), None
+            continue
+        yield n, event, raw if exact else None

@@ -123,21 +123,40 @@ def read_rows(path: Path, progress: Progress | None = None, encoding: str = "utf
 
 def _jsonl(text: Iterator[str], raw: IO[bytes], progress: Progress | None
            ) -> Iterator[tuple[int, dict[str, Any] | ValidationError]]:
-    decode = msgspec.json.decode
+    for n, line in _lines(text, raw, progress):
+        yield n, jsonl_row(line, n)
+
+
+def _lines(text: Iterator[str], raw: IO[bytes], progress: Progress | None
+           ) -> Iterator[tuple[int, str]]:
     for n, line in enumerate(text, start=1):
         if progress and n % 1000 == 0:
             progress.done = raw.tell()
-        if not line.strip():
-            continue
-        try:
-            row = decode(line)
-        except msgspec.DecodeError as exc:
-            yield n, ValidationError(f"malformed JSON: {exc}", f"line {n}")
-            continue
-        if not isinstance(row, dict):
-            yield n, ValidationError("expected a JSON object", f"line {n}")
-            continue
-        yield n, row
+        if line.strip():
+            yield n, line
+
+
+def json_lines(path: Path, progress: Progress | None = None, encoding: str = "utf-8"
+               ) -> Iterator[tuple[int, str]]:
+    """A JSONL file's lines that are not blank, numbered from 1, as text: for a reader that
+    decodes them itself (`intently ingest` reads Segment's format straight into events and
+    keeps each line as received); `jsonl_row` reads one as `read_rows` does."""
+    text, raw = _open_text(path, encoding)
+    with raw:
+        yield from _lines(text, raw, progress)
+    if progress:
+        progress.done = progress.total
+
+
+def jsonl_row(line: str, n: int) -> dict[str, Any] | ValidationError:
+    """JSONL line `n` as a row, or the reason it is none."""
+    try:
+        row = msgspec.json.decode(line)
+    except msgspec.DecodeError as exc:
+        return ValidationError(f"malformed JSON: {exc}", f"line {n}")
+    if not isinstance(row, dict):
+        return ValidationError("expected a JSON object", f"line {n}")
+    return row
 
 
 def _parquet(path: Path, progress: Progress | None
