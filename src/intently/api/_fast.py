@@ -120,9 +120,10 @@ class FastApp(FastAPI):
             if size > limit:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if size > limit:  # streamed past the limit: the framework's route refuses it
+            await super().__call__(scope, _replay(body, more, receive), send)
+            return
         try:
-            if size > limit:  # streamed past the limit: the framework's route refuses it
-                raise OverflowError
             prepared = route.prepare(headers, body)
         except Exception:
             await super().__call__(scope, _replay(body, more, receive), send)
