@@ -143,16 +143,20 @@ def _rows(path: Path, progress: Progress | None, encoding: str, segment_lines: b
     """(row number, row, the line as read when the row is an event decoded from it). With
     `segment_lines` (a JSONL file, no mapping given), each line is first read as a Segment
     event: one decode, and the line stored as received; a line that is not one is read as a
-    row, for the mapping to name what is wrong or missing."""
+    row, for the mapping to name what is wrong or missing (a line that names no `userId` or
+    `anonymousId` is not tried as an event: a file of plain rows is decoded once too)."""
     if not segment_lines:
         for n, row in read_rows(path, progress, encoding):
             yield n, row, None
         return
     for n, line in json_lines(path, progress, encoding):
-        raw = line.rstrip("\r\n").encode()
-        try:
-            event, exact = decode_event(raw)
-        except ValidationError:
-            yield n, jsonl_row(line, n), None
-            continue
-        yield n, event, raw if exact else None
+        if '"userId"' in line or '"anonymousId"' in line:  # else no event: decode it once
+            raw = line.rstrip("\r\n").encode()
+            try:
+                event, exact = decode_event(raw)
+            except ValidationError:
+                pass
+            else:
+                yield n, event, raw if exact else None
+                continue
+        yield n, jsonl_row(line, n), None

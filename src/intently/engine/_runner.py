@@ -240,8 +240,9 @@ class Runner:
     def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None, keep: bool,
                 due: list[str] | None = None) -> IngestResult:
         """One group commit; `due`: the records whose timers may fire by the batch's latest
-        time, if the caller walked the queue for them already (a superset is fine: they are
-        only read ahead)."""
+        time, if the caller walked the queue for them already. They are only read ahead: a
+        record left out (the walk was on the times claimed, before filing) is read when its
+        timer fires, one more not needed is only cached."""
         began = time.perf_counter()
         now = self.clock.now()
         s = self.settings
