@@ -34,8 +34,8 @@ class _NoCheckpoints:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def committed(self) -> None:
-        pass
+    def committed(self, took_s: float = 0.0) -> bool:
+        return False
 
     def close(self) -> None:
         pass

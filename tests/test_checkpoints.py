@@ -79,3 +79,40 @@ def test_each_commit_writes_a_bounded_number_of_records(tmp_path: Path,
     assert sum(written) > 200
     assert engine.state.unwritten() <= engine.state.capacity
     engine.close()
+
+
+def test_incremental_checkpoints_write_each_identity_with_its_record(tmp_path: Path) -> None:
+    """A record's identities are written with it, never before it (a key pointing at a record
+    the store does not hold yet) and never after (a written record whose keys do not find it),
+    however many commits its record waits; a key that moved follows its new record."""
+    events = list(Shop(users=300, days=8, seed=21).events())
+    engine = _engine(tmp_path / "identities.db", cache_profiles=40, checkpoint_records=7,
+                     checkpoint_events=120)
+    db = engine.store._db  # type: ignore[attr-defined]
+    checked = waited = 0
+    for start in range(0, len(events), 50):
+        engine.process_many(events[start:start + 50])
+        state = engine.state
+        unwritten = set(state.dirty) | set(state.dropped)
+        stored = dict(db.execute("SELECT key, profile_id FROM identities").fetchall())
+        records = {pid: decode_profile(body) for pid, body in
+                   db.execute("SELECT id, body FROM profiles").fetchall()}
+        dangling = {k: pid for k, pid in stored.items() if pid not in records}
+        assert dangling == {}
+        for pid, record in records.items():
+            if pid in unwritten:
+                waited += 1
+                continue
+            assert {k: stored.get(k) for k in record.identities} == dict.fromkeys(
+                record.identities, pid)
+            checked += 1
+    assert checked > 1000 and waited > 100
+    reference = _engine(tmp_path / "reference.db")
+    reference.process_many(events)
+    engine.checkpoint()
+    reference.checkpoint()
+    want = reference.store._db.execute(  # type: ignore[attr-defined]
+        "SELECT key, profile_id FROM identities ORDER BY key").fetchall()
+    assert db.execute("SELECT key, profile_id FROM identities ORDER BY key").fetchall() == want
+    engine.close()
+    reference.close()

@@ -61,6 +61,12 @@ class HotState:
         self.position = 0  # the log position of the events being applied (set by the runner)
         self.identities: dict[str, str | None] = {}
         self.dirty_identities: dict[str, str] = {}
+        # Dirty identities by the record they name, for records not written yet, and the
+        # keys assigned since the last `take`: an incremental checkpoint looks only at those
+        # and at the records it writes, not at every dirty identity (tens of thousands on a
+        # large population). Entries go stale when a key moves on; `take` checks each.
+        self._held_identities: dict[str, list[str]] = {}
+        self._fresh_identities: set[str] = set()
         # While every identity the store knows is also in memory (a new store, nothing evicted
         # yet), a key missing from memory is new: no need to ask the store.
         self.complete = store.resolve_any() is None
@@ -79,6 +85,7 @@ class HotState:
     def assign(self, key: str, profile_id: str) -> None:
         self.identities[key] = profile_id
         self.dirty_identities[key] = profile_id
+        self._fresh_identities.add(key)
 
     def get(self, profile_id: str) -> Profile:
         profile = self.profiles.pop(profile_id, None)
@@ -175,8 +182,14 @@ class HotState:
         self.store.checkpoint(seq, changed, identities, merges, changes or (), timers)
         self.dirty = {}
         self.dropped = {}
-        self.dirty_identities = {}
+        self._forget_identities()
         return len(changed)
+
+    def _forget_identities(self) -> None:
+        """Every dirty identity was written (or dropped with the cache)."""
+        self.dirty_identities = {}
+        self._held_identities = {}
+        self._fresh_identities = set()
 
     def oldest(self, up_to: int, limit: int) -> list[str]:
         """Up to `limit` records (dropped ones included) unwritten since log position `up_to`
@@ -201,14 +214,31 @@ class HotState:
             elif pid in dirty:
                 del dirty[pid]
                 changed[pid] = encode_profile(profiles[pid])
+        # their identities, and those of records already written (assigned since the last
+        # take); the others wait, by record, for their record's write
         identities: dict[str, str] = {}
-        kept: dict[str, str] = {}
-        for key, pid in self.dirty_identities.items():
-            if pid in dirty or pid in dropped:
-                kept[key] = pid
+        current = self.dirty_identities
+        held = self._held_identities
+        for pid in pids:
+            keys = held.pop(pid, None)
+            if keys is not None:
+                for key in keys:
+                    if current.get(key) == pid:
+                        identities[key] = pid
+                        del current[key]
+        for key in self._fresh_identities:
+            owner = current.get(key)
+            if owner is None:  # written above, or released
+                continue
+            if owner in dirty or owner in dropped:
+                if owner in held:
+                    held[owner].append(key)
+                else:
+                    held[owner] = [key]
             else:
-                identities[key] = pid
-        self.dirty_identities = kept
+                identities[key] = owner
+                del current[key]
+        self._fresh_identities = set()
         return changed, dict(sorted(identities.items()))
 
     def replay_from(self, last: int) -> int:
@@ -241,5 +271,5 @@ class HotState:
         self.dirty = {}
         self.dropped = {}
         self.identities.clear()
-        self.dirty_identities = {}
+        self._forget_identities()
         self.complete = self.store.resolve_any() is None
