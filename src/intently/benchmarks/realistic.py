@@ -4,7 +4,8 @@ figure is next to its floor, measured in the same run:
 
 - `realistic_file_events_per_s` against `file_floor_events_per_s`: the same file read line by
   line, decoded and appended to SQLite with fsync, in the same group commits;
-- the same pipeline on a small population (everything cached), for the cost of size;
+- the same pipeline on a small population (everything cached), for the cost of size: the
+  median of three runs, since one takes only seconds;
 - the records woken by their timers (segments that time moves, scenario waits and steps):
   each is a record read, and written after, that no event asked for;
 - the longest checkpoint during ingest (records written with a commit, or all at once when
@@ -127,7 +128,11 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         del events
         floor = file_floor(large, root / "floor.db", Settings().batch_size)
         big = ingest(large, root / "large.db", cache)
-        little = ingest(small, root / "small.db", cache)
+        # the small run takes seconds, so one run swings with the machine (11,000 to 17,000
+        # events/s at 10,000 customers): the median of three is the reference
+        smalls = sorted((ingest(small, root / f"small{i}.db", cache) for i in range(3)),
+                        key=lambda r: float(r["events_per_s"]))
+        little = smalls[1]
     return {
         "realistic_customers": large_users,
         "realistic_cache_profiles": cache,
@@ -136,6 +141,8 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "file_floor_events_per_s": round(floor),
         "realistic_file_vs_floor": round(big["events_per_s"] / floor, 3),
         "realistic_small_population_events_per_s": round(little["events_per_s"]),
+        "realistic_small_population_runs_events_per_s": [round(r["events_per_s"])
+                                                         for r in smalls],
         "realistic_large_vs_small_population": round(
             big["events_per_s"] / little["events_per_s"], 3),
         "realistic_checkpoint_max_ms": round(big["checkpoint_max_ms"], 1),
