@@ -24,6 +24,7 @@ HOT_MODULES = (
     "intently.intent._model",
     "intently.intent._scorer",
     "intently.profiles._aggregates",
+    "intently.profiles._decode",
     "intently.profiles._items",
     "intently.profiles._record",
     "intently.profiles._resolve",

@@ -1,17 +1,15 @@
 """The golden record of one customer, as kept in the hot-profile cache and checkpointed: the
-record (`Profile`), its parts, and its storage format (a msgpack array of its fields)."""
+record (`Profile`), its parts, and writing and reading it (a msgpack array of its fields, laid
+out in `_stored`; read by `_decode`, which is compiled)."""
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
-from functools import partial
-from sys import intern
 from typing import Any
 
 import msgspec
 
-from ._items import ItemMemory
+from ._decode import decode_profile
 from ._parts import (
     CART_VALUE,
     FIRST_ORDER,
@@ -70,95 +68,14 @@ __all__ = [
 ]
 
 
-class _Stored(msgspec.Struct, array_like=True, gc=False):
-    """The storage format of `Profile`: its fields, in order, as one msgpack array."""
-
-    id: str
-    user_id: str | None = None
-    identities: list[str] = []
-    traits: dict[str, Any] = {}
-    figures: Scalars = msgspec.field(default_factory=Scalars)
-    events: int = 0
-    counts: dict[str, int] = {}
-    sessions: int = 0
-    session_events: int = 0
-    orders: int = 0
-    categories: dict[str, int] = {}
-    hours: HourCounts = msgspec.field(default_factory=new_hours)
-    tz: str | None = None
-    consents: dict[str, bool] = {}
-    entry: Touch = msgspec.field(default_factory=Touch)
-    chain: list[str] = []
-    chain_ts: Times = msgspec.field(default_factory=new_times)
-    key_action: str | None = None
-    cluster: str | None = None
-    seg: SegmentState | None = None
-    sc: ScenarioState | None = None
-    items: ItemMemory | None = None
-
-
-assert _Stored.__struct_fields__ == FIELDS
-
-
 def _enc(obj: Any) -> Any:
     if isinstance(obj, array):
         return obj.tobytes()
     raise NotImplementedError(type(obj).__name__)
 
 
-# packed arrays from their stored bytes: through a list, so each is allocated at its exact size,
-# and without the classes' Python-level `__new__` (a record holds ten or so of them, most of them
-# times: the hook runs once for each, so it is kept short)
-_PACKED: dict[type, tuple[str, Callable[[list[Any]], Any]]] = {
-    kind: (code, partial(array.__new__, kind, code)) for kind, code in (
-        (Times, "d"), (HourCounts, "H"), (Scalars, "d"), (ItemMemory, "I"))}
-_times_from = _PACKED[Times][1]  # a list of times -> Times
-
-
-def _dec(kind: type, obj: Any) -> Any:
-    if obj.__class__ is bytes:
-        if kind is Times:
-            return _times_from(array("d", obj).tolist())
-        packed = _PACKED.get(kind)
-        if packed is not None:
-            code, make = packed
-            values: list[Any] = array(code, obj).tolist()
-            if kind is Scalars and len(values) < len(SCALARS):  # stored before a figure was added
-                values += [0.0] * (len(SCALARS) - len(values))
-            return make(values)
-    raise NotImplementedError(kind.__name__)
-
-
 _encoder = msgspec.msgpack.Encoder(enc_hook=_enc)
-_decoder = msgspec.msgpack.Decoder(_Stored, dec_hook=_dec)
 
 
 def encode_profile(profile: Profile) -> bytes:
-    return _encoder.encode(profile.stored())  # a tuple encodes as the array _Stored reads
-
-
-def decode_profile(blob: bytes) -> Profile:
-    """Decode a stored record, sharing the strings that repeat across records (event, signal,
-    category and channel names, entry points, time zones) instead of copying them into each."""
-    p = _decoder.decode(blob)
-    e = p.entry
-    seg = p.seg
-    sc = p.sc
-    if seg is not None:
-        if seg.legacy_sc is not None:  # stored before scenario state had a slot of its own
-            sc = sc or seg.legacy_sc
-            seg.legacy_sc = None
-        seg.members = tuple(intern(s) for s in seg.members)
-        if seg.windows:
-            seg.windows = {intern(k): v for k, v in seg.windows.items()}
-    user_id = p.id if p.user_id == p.id else p.user_id  # one string for both, as when created
-    return Profile(
-        p.id, user_id, p.identities, p.traits, p.figures, p.events,
-        {intern(k): v for k, v in p.counts.items()}, p.sessions, p.session_events, p.orders,
-        {intern(k): v for k, v in p.categories.items()}, p.hours,
-        intern(p.tz) if p.tz else p.tz, p.consents,
-        Touch(*(intern(v) if v else None for v in (  # type: ignore[arg-type]
-            e.channel, e.source, e.campaign, e.medium, e.referrer, e.landing))),
-        [intern(s) for s in p.chain], p.chain_ts,
-        intern(p.key_action) if p.key_action else p.key_action,
-        intern(p.cluster) if p.cluster else p.cluster, seg, sc, p.items)
+    return _encoder.encode(profile.stored())  # a tuple encodes as the array `Stored` reads
