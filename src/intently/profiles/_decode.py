@@ -1,6 +1,6 @@
-"""Reading a stored record (`decode_profile`), compiled with the hot modules: at a million
-customers, records leave the cache and are read back several times an event's worth of work,
-and most of a read's time is spent here, not in SQLite."""
+"""Reading a stored record (`decode_profile`), compiled with the hot modules: with a population
+larger than the cache, records leave it and are read back, and decoding is most of a read's own
+time (SQLite's look-up is the rest)."""
 
 from __future__ import annotations
 
