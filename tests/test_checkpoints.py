@@ -13,7 +13,7 @@ from conftest import outcome, sqlite_engine
 from intently import Engine
 from intently.profiles import decode_profile
 from intently.scenarios import ready_made
-from intently.store import sqlite
+from intently.store._sqlite_tx import Transaction
 from intently.testing import Shop
 
 DAY = 86400.0
@@ -64,13 +64,13 @@ def test_a_crash_between_incremental_checkpoints_recovers_the_same_state(tmp_pat
 def test_each_commit_writes_a_bounded_number_of_records(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[int] = []
-    put_state = sqlite._Transaction.put_state
+    put_state = Transaction.put_state
 
     def counting(tx: Any, seq: int, profiles: dict[str, bytes | None], *rest: Any) -> None:
         written.append(len(profiles))
         put_state(tx, seq, profiles, *rest)
 
-    monkeypatch.setattr(sqlite._Transaction, "put_state", counting)
+    monkeypatch.setattr(Transaction, "put_state", counting)
     engine = _engine(tmp_path / "bounded.db", cache_profiles=60, checkpoint_records=10,
                      checkpoint_events=100)
     engine.process_many(list(Shop(users=200, days=5, seed=3).events()))

@@ -1,5 +1,6 @@
-"""The SQLite WAL's copy off the commit path (`store._wal`): the WAL starts over after each copy
-instead of growing until the writer's own automatic checkpoint copies it inside a commit."""
+"""The SQLite WAL's copy off the commit path (`store._wal`) and the short write transaction that
+lets it work (`store._sqlite_tx`): the WAL starts over after each copy instead of growing until
+the writer's own automatic checkpoint copies it inside a commit."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import sqlite3
 import struct
 from pathlib import Path
 
+import pytest
+
+from intently import StoreError
 from intently.store import SQLiteStore
-from intently.store._wal import FINISH_AFTER_S, WalCheckpointer
+from intently.store._wal import WalCheckpointer
 
 
 def _frames(db: Path) -> int:
@@ -25,7 +29,7 @@ def _rows(first: int, events: int = 20) -> list[tuple[int, str, float, float, by
 
 def _commit(store: SQLiteStore, copy: WalCheckpointer | None = None) -> None:
     """One commit; with `copy`, that copy runs while the transaction is open, as the thread's
-    copies run while the writer's batches are under way."""
+    copies run while the engine runs a batch."""
     with store.transaction() as tx:
         if copy is not None:
             copy.copy()
@@ -47,29 +51,33 @@ def test_the_wal_starts_over_after_a_copy(tmp_path: Path) -> None:
     for _ in range(10):
         _commit(store)
     grown = _frames(db)
-    _commit(store, copy=wal)  # the copy took every page but this commit's: the writer copies
-    assert wal.finished == 1  # those itself...
-    _commit(store)  # ...so this transaction began with every page copied: the WAL starts over
+    assert grown > 100
+    _commit(store, copy=wal)  # copied while the batch ran: its commit begins the WAL again
     assert _frames(db) < grown / 5
     store.close()
 
 
-def test_without_the_writers_part_the_wal_only_grows(tmp_path: Path) -> None:
+def test_a_copy_during_a_write_transaction_cannot_start_it_over(tmp_path: Path) -> None:
+    """Why the group commit writes only at its end: a write transaction that was open when the
+    copy ended keeps writing after the copied frames, and so does the next one."""
     db = tmp_path / "x.db"
     store = SQLiteStore(db)
     wal = _manual(store)
-    wal.finish = lambda db: None  # type: ignore[method-assign]
     grown = 0
-    for _ in range(10):
-        _commit(store, copy=wal)
+    for _ in range(5):
+        store._db.execute("BEGIN IMMEDIATE")
+        wal.copy()
+        store._db.execute("INSERT INTO meta (key, value) VALUES ('k', randomblob(20000)) "
+                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        store._db.execute("COMMIT")
         assert _frames(db) > grown
         grown = _frames(db)
     store.close()
 
 
-def test_pages_a_reader_holds_back_are_left_to_the_thread(tmp_path: Path) -> None:
-    """A reader of an older snapshot keeps the copy from taking the pages after it: when it
-    ends, they may be many, and the writer must not pause to copy them."""
+def test_pages_a_reader_holds_back_wait_for_the_next_copy(tmp_path: Path) -> None:
+    """A reader of an older snapshot keeps the copy from taking the pages after it: the WAL
+    grows meanwhile, and starts over after the first copy once the reader is gone."""
     db = tmp_path / "x.db"
     store = SQLiteStore(db)
     wal = _manual(store)
@@ -78,21 +86,44 @@ def test_pages_a_reader_holds_back_are_left_to_the_thread(tmp_path: Path) -> Non
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM events").fetchone()
     for _ in range(5):
-        _commit(store)
-    _commit(store, copy=wal)
-    assert wal.finished == 0
+        _commit(store, copy=wal)
+    grown = _frames(db)
+    assert grown > 100
     reader.rollback()
     reader.close()
+    _commit(store, copy=wal)
+    assert _frames(db) < grown / 3
     store.close()
 
 
-def test_the_writer_copies_only_after_a_quick_commit_just_after_a_whole_copy(
-        tmp_path: Path) -> None:
-    wal = WalCheckpointer(str(tmp_path / "y.db"), every_s=1e9, start=False)
-    assert not wal.committed(0.001)  # nothing copied yet
-    wal.copy()
-    assert not wal.committed(FINISH_AFTER_S * 2)  # a long commit: the thread copies it
-    assert not wal.committed(0.001)  # and the note is spent
-    wal.copy()
-    assert wal.committed(0.001)
-    wal.close()
+def test_the_group_commit_holds_sqlites_write_lock_only_at_its_end(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    store = SQLiteStore(db)
+    other = sqlite3.connect(db, isolation_level=None, timeout=0)
+    with store.transaction() as tx:
+        assert tx.claim(["a", "b"], 1) == set()
+        tx.append(_rows(1, 2))
+        other.execute("BEGIN IMMEDIATE")  # free while the batch is under way
+        other.execute("ROLLBACK")
+    assert store.count_events() == 2
+    other.close()
+    store.close()
+
+
+def test_a_claim_taken_meanwhile_fails_the_commit_and_keeps_nothing(tmp_path: Path) -> None:
+    """The store's locks keep other writers out; should one write anyway, the claims' inserts
+    refuse the commit instead of counting an event twice."""
+    db = tmp_path / "x.db"
+    store = SQLiteStore(db)
+    other = sqlite3.connect(db, isolation_level=None)
+    tx = store.transaction()
+    assert tx.claim(["a", "b"], 1) == set()
+    tx.append(_rows(1, 2))
+    other.execute("INSERT INTO message_ids (message_id, seq) VALUES ('b', 99)")
+    with pytest.raises(StoreError, match="conflicts"):
+        tx.commit()
+    assert store.count_events() == 0
+    with store.transaction() as again:  # the store goes on
+        assert again.claim(["a", "b"], 1) == {1}
+    other.close()
+    store.close()

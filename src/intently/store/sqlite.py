@@ -15,7 +15,6 @@ import fcntl
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,17 +26,14 @@ from . import _sqlite_privacy as _privacy
 from ._rows import (
     Account,
     AccountMember,
-    AccountUpdate,
     Backlog,
     Erasure,
     JournalCount,
     JournalEntry,
-    LogRow,
     Member,
     Merge,
     Movement,
     OutboxItem,
-    OutboxRow,
     PrivacyRequest,
     RecordEvent,
     SegmentChange,
@@ -45,9 +41,8 @@ from ._rows import (
     StoredEvent,
     Subject,
     Suppression,
-    final_memberships,
 )
-from ._tx import EndsOnExit
+from ._sqlite_tx import CHUNK, Transaction, write_state
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
 SCHEMA_VERSION = 5
@@ -171,7 +166,6 @@ CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, body BLOB NOT NULL)
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
-_CHUNK = 900  # parameters per IN (...) query
 
 
 def _migrate_from_1(db: sqlite3.Connection) -> None:
@@ -220,160 +214,6 @@ def _migrate_from_3(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-
-
-def _write_state(db: sqlite3.Connection, seq: int, profiles: dict[str, bytes | None],
-                 identities: dict[str, str], merges: Sequence[Merge],
-                 changes: Sequence[SegmentChange],
-                 timers: dict[str, float | None] | None) -> None:
-    """Write records, identities, merges, segment changes and timers, and the position recovery
-    replays from, inside the caller's transaction."""
-    db.executemany(
-        "INSERT INTO profiles (id, body, seq) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
-        ((pid, body, seq) for pid, body in profiles.items() if body is not None),
-    )
-    db.executemany("DELETE FROM profiles WHERE id = ?",
-                   ((pid,) for pid, body in profiles.items() if body is None))
-    db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
-                   identities.items())
-    db.executemany(
-        "INSERT INTO merges (into_id, from_id, reason, ts, head) "
-        "VALUES (?, ?, ?, ?, ?)",
-        ((m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges),
-    )
-    db.executemany(
-        "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
-        "VALUES (?, ?, ?, ?)",
-        ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
-    upserts, deletes = final_memberships(changes)  # the last change of each record holds
-    db.executemany(
-        "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-        "VALUES (?, ?, ?)", upserts)
-    db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?", deletes)
-    dropped = [(pid,) for pid, body in profiles.items() if body is None]
-    db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
-    timers = timers or {}
-    db.executemany("INSERT OR REPLACE INTO timers (profile_id, due) VALUES (?, ?)",
-                   ((p, d) for p, d in timers.items() if d is not None))
-    db.executemany("DELETE FROM timers WHERE profile_id = ?",
-                   [(p,) for p, d in timers.items() if d is None] + dropped)
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
-               (seq,))
-
-
-class _Transaction(EndsOnExit):
-    """One group commit on the store's connection (which it holds locked until it ends)."""
-
-    def __init__(self, store: SQLiteStore) -> None:
-        self._store = store
-        self._db = store._db
-        self._open = True
-        row = self._db.execute("SELECT max(seq) FROM events").fetchone()
-        self._next = int(row[0] or 0) + 1
-
-    def next_seq(self) -> int:
-        return self._next
-
-    def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
-        db = self._db
-        cur = db.executemany(
-            "INSERT OR IGNORE INTO message_ids (message_id, seq) VALUES (?, ?)",
-            zip(message_ids, range(first_seq, first_seq + len(message_ids)), strict=False),
-        )
-        if cur.rowcount == len(message_ids):
-            return set()
-        owner: dict[str, int] = {}
-        for start in range(0, len(message_ids), _CHUNK):
-            part = message_ids[start : start + _CHUNK]
-            marks = ",".join("?" * len(part))
-            owner.update(db.execute(
-                f"SELECT message_id, seq FROM message_ids WHERE message_id IN ({marks})", part
-            ).fetchall())
-        return {i for i, mid in enumerate(message_ids) if owner.get(mid) != first_seq + i}
-
-    def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
-        if not orders:
-            return set()
-        db = self._db
-        db.executemany("INSERT OR IGNORE INTO order_ids (order_id, seq) VALUES (?, ?)", orders)
-        taken = set()
-        for order_id, seq in orders:
-            row = db.execute("SELECT seq FROM order_ids WHERE order_id = ?", (order_id,)
-                             ).fetchone()
-            if row[0] != seq:
-                taken.add(seq)
-        return taken
-
-    def append(self, rows: Sequence[LogRow]) -> None:
-        if not rows:
-            return
-        if rows[0][0] < self._next:
-            raise StoreError(f"log position {rows[0][0]} is taken (next is {self._next})")
-        self._next = rows[-1][0] + 1
-        self._db.executemany(
-            "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-
-    def set_aside(self, seq: int, error: str, at: float) -> None:
-        self._db.execute("INSERT OR REPLACE INTO set_aside (seq, error, at) VALUES (?, ?, ?)",
-                         (seq, error, at))
-
-    def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
-        db = self._db
-        for account_id, traits, ts, member in updates:
-            row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
-            merged = {**msgspec.json.decode(row[0]), **traits} if row else traits
-            db.execute(
-                "INSERT INTO accounts (id, traits, first_seen, last_seen) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
-                "first_seen = min(first_seen, excluded.first_seen), "
-                "last_seen = max(last_seen, excluded.last_seen)",
-                (account_id, msgspec.json.encode(merged), ts, ts))
-            db.execute("INSERT OR IGNORE INTO account_members (account_id, member, since) "
-                       "VALUES (?, ?, ?)", (account_id, member, ts))
-
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
-        db = self._db
-        db.executemany(
-            "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
-            "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
-        db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
-                       "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
-
-    def put_state(self, seq: int, profiles: dict[str, bytes | None],
-                  identities: dict[str, str], merges: Sequence[Merge],
-                  changes: Sequence[SegmentChange] = (),
-                  timers: dict[str, float | None] | None = None) -> None:
-        _write_state(self._db, seq, profiles, identities, merges, changes, timers)
-
-    def commit(self) -> None:
-        if not self._open:
-            raise RuntimeError("the transaction has ended")
-        self._open = False
-        started = time.perf_counter()
-        try:
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        finally:
-            self._store._lock.release()
-        self._store._committed(time.perf_counter() - started)
-
-    def rollback(self) -> None:
-        if not self._open:
-            return
-        self._open = False
-        try:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-        finally:
-            self._store._lock.release()
 
 
 class SQLiteStore:
@@ -425,14 +265,15 @@ class SQLiteStore:
                 self._wal = WalCheckpointer(self.path)
 
     # -- the event log
-    def transaction(self) -> _Transaction:
+    def transaction(self) -> Transaction:
+        """The group commit: writes wait in memory and go in one short write transaction
+        at its end (`_sqlite_tx`)."""
         self._lock.acquire()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            return Transaction(self)
         except BaseException:
             self._lock.release()
             raise
-        return _Transaction(self)
 
     # -- accounts
     def account(self, account_id: str) -> Account | None:
@@ -450,8 +291,8 @@ class SQLiteStore:
     def accounts_of(self, keys: Sequence[str]) -> list[str]:
         found: set[str] = set()
         with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                part = list(keys[start : start + _CHUNK])
+            for start in range(0, len(keys), CHUNK):
+                part = list(keys[start : start + CHUNK])
                 marks = ",".join("?" * len(part))
                 found.update(r[0] for r in self._db.execute(
                     f"SELECT account_id FROM account_members WHERE member IN ({marks})", part))
@@ -632,16 +473,15 @@ class SQLiteStore:
                    changes: Sequence[SegmentChange] = (),
                    timers: dict[str, float | None] | None = None) -> None:
         db = self._db
-        started = time.perf_counter()
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
             try:
-                _write_state(db, seq, profiles, identities, merges, changes, timers)
+                write_state(db, seq, profiles, identities, merges, changes, timers)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        self._committed(time.perf_counter() - started)
+        self._committed()
 
     # -- segments
     def save_segment(self, name: str, body: bytes | None) -> None:
@@ -703,8 +543,8 @@ class SQLiteStore:
     def _many(self, query: str, values: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         with self._lock:
-            for start in range(0, len(values), _CHUNK):
-                part = values[start : start + _CHUNK]
+            for start in range(0, len(values), CHUNK):
+                part = values[start : start + CHUNK]
                 found.update(self._db.execute(query.format(",".join("?" * len(part))), part))
         return found
 
@@ -831,13 +671,10 @@ class SQLiteStore:
         self._committed()
         return result
 
-    def _committed(self, took_s: float = 0.0) -> None:
-        """After a commit that took `took_s` (its `COMMIT`, or the whole checkpoint write): the
-        WAL's copy, see `_wal`."""
-        wal = self._wal
-        if wal is not None and wal.committed(took_s):
-            with self._lock:
-                wal.finish(self._db)
+    def _committed(self) -> None:
+        """After a commit: the WAL's copy, see `_wal`."""
+        if self._wal is not None:
+            self._wal.committed()
 
     def close(self) -> None:
         if self._wal is not None:
