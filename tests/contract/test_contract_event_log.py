@@ -25,6 +25,19 @@ def test_claim_reports_duplicates_old_and_within_the_call(store: Store) -> None:
     assert [row.seq for batch in store.read_log(0) for row in batch] == [1, 2, 4, 6]
 
 
+def test_claims_in_one_transaction_see_each_other_and_hold_at_commit(store: Store) -> None:
+    """A backend may write claims only at commit (SQLite does): they are answered when asked
+    all the same, against what the store holds and what this transaction claimed."""
+    write(store, 1, ["old"])
+    with store.transaction() as tx:
+        assert tx.claim(["a", "old"], 2) == {1}
+        assert tx.claim(["b", "a", "c"], 4) == {1}  # "a" is this transaction's, at seq 2
+        tx.append(rows(2, ["a"]) + rows(4, ["b"]) + rows(6, ["c"]))
+    assert store.last_seq() == 6 and store.count_events() == 4
+    with store.transaction() as tx:
+        assert tx.claim(["a", "b", "c", "d"], 7) == {0, 1, 2}
+
+
 def test_the_log_assigns_positions(store: Store) -> None:
     with store.transaction() as tx:
         assert tx.next_seq() == 1

@@ -72,8 +72,9 @@ class IngestResult:
 COMMIT_PARTS = ("prepare", "read", "pipeline", "log", "checkpoint", "commit", "evict")
 """The parts of a group commit, in order: stamp and dedupe the batch; read the identities and
 records it and its due timers need; run the pipeline (timers included); append the events and
-the messages and journal rows they made; write the records due (an incremental checkpoint);
-commit (the WAL and its fsync); after it, evict written records or write all when behind."""
+the messages and journal rows they made; choose and encode the records due (an incremental
+checkpoint); commit (a backend that holds its writes until then, as SQLite does, writes them
+here, with the WAL and its fsync); after it, evict written records or write all when behind."""
 
 
 def _stored(row: StoredEvent) -> Event:

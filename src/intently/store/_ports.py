@@ -47,7 +47,11 @@ from ._rows import (
 class LogTransaction(Protocol):
     """One group commit: nothing written through it is kept unless `commit` returns, and only
     then may its events be acknowledged. Use it as a context manager (commit on success,
-    rollback on an exception) or call `commit`/`rollback` once."""
+    rollback on an exception) or call `commit`/`rollback` once.
+
+    A backend may hold what it is given until `commit` (SQLite does, to keep its write lock
+    for the commit's last milliseconds only): callers do not change what they passed. Claims
+    are answered when asked and hold when the transaction commits."""
 
     def next_seq(self) -> int:
         """The log position the next appended event takes: the log assigns positions (one
