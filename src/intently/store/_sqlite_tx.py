@@ -236,9 +236,9 @@ class Transaction(EndsOnExit):
         except BaseException as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.IntegrityError):  # a claim or position another
-                _log.error("group commit refused: a key was taken meanwhile",  # writer took
-                           extra={"error": str(exc)})
+            _log.error("group commit failed; none of it was kept",
+                       extra={"error": f"{type(exc).__name__}: {exc}"})
+            if isinstance(exc, sqlite3.IntegrityError):  # a key another writer took meanwhile
                 raise StoreError(f"the commit conflicts with another writer: {exc}") from exc
             raise
 

@@ -167,7 +167,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
 
-
 def _migrate_from_1(db: sqlite3.Connection) -> None:
     """Schema 1 indexed the log per customer at checkpoints: index what came after the last
     one, then add the back pointers (older events stay reachable through the index)."""
