@@ -100,6 +100,18 @@ def _owners(db: sqlite3.Connection, table: str, column: str, ids: Sequence[str]
     return found
 
 
+def _taken(mine: dict[str, int], held: dict[str, int], key: str, seq: int) -> bool:
+    """Claim `key` for `seq` in `mine` (this transaction's claims) unless it or `held` (the
+    store's) gives it to another seq already: True when it does."""
+    owner = mine.get(key)
+    if owner is None:
+        owner = held.get(key)
+    if owner is None:
+        mine[key] = seq
+        return False
+    return owner != seq
+
+
 def _put_accounts(db: sqlite3.Connection, updates: Sequence[AccountUpdate]) -> None:
     for account_id, traits, ts, member in updates:
         row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
@@ -156,17 +168,8 @@ class Transaction(EndsOnExit):
         mine = self._ids
         held = _owners(self._db, "message_ids", "message_id",
                        [m for m in dict.fromkeys(message_ids) if m not in mine])
-        dupes: set[int] = set()
-        for i, mid in enumerate(message_ids):
-            seq = first_seq + i
-            owner = mine.get(mid)
-            if owner is None:
-                owner = held.get(mid)
-            if owner is None:
-                mine[mid] = seq
-            elif owner != seq:
-                dupes.add(i)
-        return dupes
+        return {i for i, mid in enumerate(message_ids)
+                if _taken(mine, held, mid, first_seq + i)}
 
     def claim_orders(self, orders: Sequence[tuple[str, int]]) -> set[int]:
         if not orders:
@@ -174,16 +177,7 @@ class Transaction(EndsOnExit):
         mine = self._orders
         held = _owners(self._db, "order_ids", "order_id",
                        [o for o in dict.fromkeys(o for o, _ in orders) if o not in mine])
-        taken: set[int] = set()
-        for order_id, seq in orders:
-            owner = mine.get(order_id)
-            if owner is None:
-                owner = held.get(order_id)
-            if owner is None:
-                mine[order_id] = seq
-            elif owner != seq:
-                taken.add(seq)
-        return taken
+        return {seq for order_id, seq in orders if _taken(mine, held, order_id, seq)}
 
     def append(self, rows: Sequence[LogRow]) -> None:
         if not rows:
