@@ -162,3 +162,34 @@ def test_state_written_with_a_log_transaction_is_kept_only_if_it_commits(store: 
     assert store.checkpoint_seq() == 1 and store.load_profile("p2") is None
     assert store.load_profile("p1") == b"one" and store.resolve("u:2") is None
     assert store.merges("p2") == [] and store.last_seq() == 2
+
+
+def test_a_commit_finished_later_reads_as_committed_and_settles(store: Store) -> None:
+    """`commit_later`: the writer's next transaction and reads find the batch (its claims,
+    positions, records and identities) before it is durable; `settle` waits for it, and the
+    next commit keeps both in order."""
+    tx = store.transaction()
+    first = tx.next_seq()
+    assert tx.claim(["a", "b"], first) == set()
+    tx.append(rows(first, ["a", "b"]))
+    tx.put_state(first + 1, {"p1": b"one", "p0": None}, {"u:1": "p1"}, [])
+    durable = tx.commit_later()
+    with pytest.raises(RuntimeError, match="ended"):
+        tx.commit()
+    assert store.load_profile("p1") == b"one" and store.resolve("u:1") == "p1"
+    assert store.load_profiles(["p1", "p0"]) == {"p1": b"one"}
+    assert store.resolve_many(["u:1", "u:2"]) == {"u:1": "p1"}
+    with store.transaction() as tx:
+        assert tx.next_seq() == first + 2
+        assert tx.claim(["b", "c"], first + 2) == {0}
+        tx.append(rows(first + 2, ["c"]))
+    assert durable.result(timeout=10) is None
+    store.settle()
+    store.settle()  # nothing under way: nothing to do
+    assert store.last_seq() == first + 2 and store.count_events() == 3
+    assert store.checkpoint_seq() == first + 1 and store.load_profile("p1") == b"one"
+    tx = store.transaction()
+    assert tx.claim(["a", "c", "d"], first + 3) == {0, 1}
+    tx.rollback()
+    nothing = store.transaction().commit_later()  # nothing written: durable at once
+    assert nothing.done() and nothing.result() is None

@@ -19,6 +19,7 @@ every backend passes the contract suites in `tests/contract/`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from typing import Protocol, runtime_checkable
 
 from ._rows import (
@@ -97,6 +98,14 @@ class LogTransaction(Protocol):
 
     def commit(self) -> None: ...
 
+    def commit_later(self) -> Future[None]:
+        """`commit`, except that the commit may finish in the background (SQLite's `COMMIT`
+        runs on a thread of its own while the engine runs the next batch): the events are
+        durable, and may be acknowledged, once the future is done; it fails when nothing was
+        kept. Until then the store answers the caller's thread as if it were committed (its
+        claims, positions, records and identities), and the next commit or `Store.settle`
+        waits for it, raising its failure. A backend may simply commit here."""
+
     def rollback(self) -> None: ...
 
     def __enter__(self) -> LogTransaction: ...
@@ -109,6 +118,10 @@ class EventLog(Protocol):
 
     def transaction(self) -> LogTransaction:
         """Open the one write transaction (a second waits until the first ends)."""
+
+    def settle(self) -> None:
+        """Wait until the last `commit_later` of this thread is durable; raise StoreError if
+        it failed (nothing of it was kept). Nothing to do when none is under way."""
 
     def last_seq(self) -> int:
         """The position of the last event appended (0: none)."""

@@ -18,6 +18,7 @@ it. Keys and their rotation: `_keyring`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from ._keyring import META, Envelope, Keyring, SealingError, master_key
@@ -112,6 +113,9 @@ class SealedTransaction(EndsOnExit):
     def commit(self) -> None:
         self._inner.commit()
 
+    def commit_later(self) -> Future[None]:
+        return self._inner.commit_later()
+
     def rollback(self) -> None:
         self._inner.rollback()
 
@@ -132,6 +136,9 @@ class SealedStore:
     # -- the event log
     def transaction(self) -> SealedTransaction:
         return SealedTransaction(self.inner.transaction(), self._s)
+
+    def settle(self) -> None:
+        self.inner.settle()
 
     def last_seq(self) -> int:
         return self.inner.last_seq()

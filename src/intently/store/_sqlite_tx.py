@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -34,6 +35,7 @@ from ._rows import (
     SegmentChange,
     final_memberships,
 )
+from ._sqlite_landing import Landing
 from ._tx import EndsOnExit
 
 if TYPE_CHECKING:
@@ -153,10 +155,15 @@ class Transaction(EndsOnExit):
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
-        self._db = store._db
+        self._db = store._conn  # written at commit, once the batch landing before is durable
         self._open = True
-        row = self._db.execute("SELECT max(seq) FROM events").fetchone()
-        self._next = int(row[0] or 0) + 1
+        # the batch landing meanwhile, if one is (`_sqlite_landing`): it counts as committed
+        self._landing = landing = store._landing
+        if landing is not None:
+            self._next = landing.next_seq
+        else:
+            row = self._db.execute("SELECT max(seq) FROM events").fetchone()
+            self._next = int(row[0] or 0) + 1
         self._ids: dict[str, int] = {}  # message ids claimed here, with their seqs
         self._orders: dict[str, int] = {}  # order ids the same way
         self._writes: list[tuple[Write, tuple[object, ...]]] = []
@@ -166,8 +173,8 @@ class Transaction(EndsOnExit):
 
     def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
         mine = self._ids
-        held = _owners(self._db, "message_ids", "message_id",
-                       [m for m in dict.fromkeys(message_ids) if m not in mine])
+        held = self._held("message_ids", "message_id",
+                          [m for m in dict.fromkeys(message_ids) if m not in mine])
         return {i for i, mid in enumerate(message_ids)
                 if _taken(mine, held, mid, first_seq + i)}
 
@@ -175,9 +182,19 @@ class Transaction(EndsOnExit):
         if not orders:
             return set()
         mine = self._orders
-        held = _owners(self._db, "order_ids", "order_id",
-                       [o for o in dict.fromkeys(o for o, _ in orders) if o not in mine])
+        held = self._held("order_ids", "order_id",
+                          [o for o in dict.fromkeys(o for o, _ in orders) if o not in mine])
         return {seq for order_id, seq in orders if _taken(mine, held, order_id, seq)}
+
+    def _held(self, table: str, column: str, ids: list[str]) -> dict[str, int]:
+        """The ids the store holds, with the seqs that claimed them: those committed, and
+        those of the batch landing, if one is."""
+        found = _owners(self._store._reads(), table, column, ids)
+        landing = self._landing
+        if landing is not None:
+            theirs = landing.ids if table == "message_ids" else landing.orders
+            found.update((i, theirs[i]) for i in ids if i in theirs)
+        return found
 
     def append(self, rows: Sequence[LogRow]) -> None:
         if not rows:
@@ -208,33 +225,81 @@ class Transaction(EndsOnExit):
         if not self._open:
             raise RuntimeError("the transaction has ended")
         self._open = False
+        store = self._store
         try:
+            self._settle()
             if not (self._ids or self._orders or self._writes):
                 return
             self._write()
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            self._undo(exc)
+            raise
         finally:
-            self._store._lock.release()
-        self._store._committed()
+            store._lock.release()
+        store._committed()
+
+    def commit_later(self) -> Future[None]:
+        """Write the batch and let its `COMMIT` finish on the commit thread
+        (`_sqlite_landing`); the future is done when it is durable."""
+        if not self._open:
+            raise RuntimeError("the transaction has ended")
+        store = self._store
+        if store._reader is None or not (self._ids or self._orders or self._writes):
+            self.commit()
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
+        self._open = False
+        try:
+            self._settle()
+            self._write()
+        except BaseException as exc:
+            try:
+                self._undo(exc)
+            finally:
+                store._lock.release()
+            raise
+        landing = Landing(self._next, self._ids, self._orders)
+        for write, args in self._writes:  # what reads must find before it is durable
+            if write is write_state:
+                landing.profiles.update(args[1])  # type: ignore[call-overload]
+                landing.identities.update(args[2])  # type: ignore[call-overload]
+        try:
+            store._land(landing)
+        finally:
+            store._lock.release()
+        return landing.durable
+
+    def _settle(self) -> None:
+        """Wait for the batch landing before this one: if it failed, this one, built on it (its
+        positions and claims), fails too."""
+        self._store.settle()
+        landing = self._landing
+        if landing is not None and landing.durable.exception() is not None:
+            raise StoreError(f"the group commit before this one failed: "
+                             f"{landing.durable.exception()}")
 
     def _write(self) -> None:
+        """Everything but the `COMMIT`, in one write transaction."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany("INSERT INTO message_ids (message_id, seq) VALUES (?, ?)",
-                           self._ids.items())
-            db.executemany("INSERT INTO order_ids (order_id, seq) VALUES (?, ?)",
-                           self._orders.items())
-            for write, args in self._writes:
-                write(db, *args)
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            _log.error("group commit failed; none of it was kept",
-                       extra={"error": f"{type(exc).__name__}: {exc}"})
-            if isinstance(exc, sqlite3.IntegrityError):  # a key another writer took meanwhile
-                raise StoreError(f"the commit conflicts with another writer: {exc}") from exc
-            raise
+        db.executemany("INSERT INTO message_ids (message_id, seq) VALUES (?, ?)",
+                       self._ids.items())
+        db.executemany("INSERT INTO order_ids (order_id, seq) VALUES (?, ?)",
+                       self._orders.items())
+        for write, args in self._writes:
+            write(db, *args)
+
+    def _undo(self, exc: BaseException) -> None:
+        """The commit failed: keep none of it (a StoreError when another writer took a key)."""
+        db = self._db
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        _log.error("group commit failed; none of it was kept",
+                   extra={"error": f"{type(exc).__name__}: {exc}"})
+        if isinstance(exc, sqlite3.IntegrityError):  # a key another writer took meanwhile
+            raise StoreError(f"the commit conflicts with another writer: {exc}") from exc
 
     def rollback(self) -> None:
         if not self._open:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Self
 
 
@@ -10,6 +11,13 @@ class EndsOnExit:
 
     def commit(self) -> None:
         raise NotImplementedError
+
+    def commit_later(self) -> Future[None]:
+        """A backend that cannot finish a commit in the background commits in place."""
+        self.commit()
+        done: Future[None] = Future()
+        done.set_result(None)
+        return done
 
     def rollback(self) -> None:
         raise NotImplementedError

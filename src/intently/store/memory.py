@@ -161,6 +161,9 @@ class MemoryStore:
         self._privacy: list[PrivacyRequest] = []
 
     # -- the event log
+    def settle(self) -> None:
+        """Commits here are in place: nothing lands later."""
+
     def transaction(self) -> _Transaction:
         self._lock.acquire()
         return _Transaction(self)

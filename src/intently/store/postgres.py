@@ -480,6 +480,9 @@ class PostgresStore:
             self._db.execute(query, args)
 
     # -- the event log
+    def settle(self) -> None:
+        """Commits here are in place: nothing lands later."""
+
     def transaction(self) -> _Transaction:
         self._lock.acquire()
         try:

@@ -12,10 +12,12 @@ keep their `customer_events` index for the events they held.)
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,10 +44,12 @@ from ._rows import (
     Subject,
     Suppression,
 )
+from ._sqlite_landing import Landing, finish
 from ._sqlite_tx import CHUNK, Transaction, write_state
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
 SCHEMA_VERSION = 5
+_log = logging.getLogger("intently.store")
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -229,12 +233,18 @@ class SQLiteStore:
         self._lockfile = None if readonly or self.path == ":memory:" else _writer_lock(self.path)
         if readonly:
             uri = f"file:{Path(self.path).resolve()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None,
-                                       check_same_thread=False)
+            self._conn = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                         check_same_thread=False)
         else:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                         check_same_thread=False)
         self._lock = threading.RLock()
-        db = self._db
+        # a batch whose COMMIT runs on the commit thread, and what reads while it does
+        # (`_sqlite_landing`); a store in memory or read-only commits in place
+        self._landing: Landing | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._committer: ThreadPoolExecutor | None = None
+        db = self._conn
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
             db.execute("PRAGMA journal_mode = WAL")
@@ -262,6 +272,49 @@ class SQLiteStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if self.path != ":memory:":
                 self._wal = WalCheckpointer(self.path)
+                self._reader = _read_only(self.path)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The write connection, once no commit is landing on it. Use it holding the store's
+        lock: no commit starts landing then."""
+        if self._landing is not None:
+            self.settle()
+        return self._conn
+
+    def _reads(self) -> sqlite3.Connection:
+        """Where the engine's own reads go: the read connection, which a landing commit does
+        not hold up (it covers what the landing writes itself), or the write connection."""
+        return self._conn if self._reader is None else self._reader
+
+    def settle(self) -> None:
+        """Wait until the batch landing on the commit thread is finished. Its writer is told
+        with `StoreError` if it failed (nothing of it was kept); another thread only waits
+        (the transactions built on a failed batch fail at their commit all the same)."""
+        landing = self._landing
+        if landing is None:
+            return
+        wait([landing.durable])
+        with self._lock:  # a new landing starts only under the lock
+            if self._landing is landing:
+                self._landing = None
+        if landing.owner == threading.get_ident():
+            landing.durable.result()
+
+    def _landed(self) -> Landing | None:
+        """The batch landing, unless it failed: what reads find before it is durable."""
+        landing = self._landing
+        if landing is None or (landing.durable.done() and landing.durable.exception()):
+            return None
+        return landing
+
+    def _land(self, landing: Landing) -> None:
+        """Called by the transaction holding the store's lock, its batch written: COMMIT on
+        the commit thread."""
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="intently-commit")
+        self._landing = landing
+        self._committer.submit(finish, self._conn, landing, self._committed)
 
     # -- the event log
     def transaction(self) -> Transaction:
@@ -380,8 +433,8 @@ class SQLiteStore:
 
     def claim_due(self, now: float, owner: str, lease_s: float = 60.0, limit: int = 100
                   ) -> list[OutboxItem]:
-        db = self._db
         with self._lock:
+            db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
                 rows = db.execute(
@@ -471,8 +524,8 @@ class SQLiteStore:
                    identities: dict[str, str], merges: Sequence[Merge],
                    changes: Sequence[SegmentChange] = (),
                    timers: dict[str, float | None] | None = None) -> None:
-        db = self._db
         with self._lock:
+            db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
                 write_state(db, seq, profiles, identities, merges, changes, timers)
@@ -529,28 +582,44 @@ class SQLiteStore:
 
     def load_profile(self, profile_id: str) -> bytes | None:
         with self._lock:
-            row = self._db.execute("SELECT body FROM profiles WHERE id = ?",
-                                   (profile_id,)).fetchone()
+            landing = self._landed()
+            if landing is not None and profile_id in landing.profiles:
+                return landing.profiles[profile_id]
+            row = self._reads().execute("SELECT body FROM profiles WHERE id = ?",
+                                        (profile_id,)).fetchone()
         return row[0] if row else None
 
     def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
-        return self._many("SELECT id, body FROM profiles WHERE id IN ({})", profile_ids)
+        return self._many("SELECT id, body FROM profiles WHERE id IN ({})", profile_ids,
+                          "profiles")
 
     def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
-        return self._many("SELECT key, profile_id FROM identities WHERE key IN ({})", keys)
+        return self._many("SELECT key, profile_id FROM identities WHERE key IN ({})", keys,
+                          "identities")
 
-    def _many(self, query: str, values: Sequence[str]) -> dict[str, Any]:
+    def _many(self, query: str, values: Sequence[str], table: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
         with self._lock:
+            landing = self._landed()
+            if landing is not None:  # what it writes, as it will be (None: deleted)
+                newer: dict[str, Any] = getattr(landing, table)
+                hits = {v: newer[v] for v in values if v in newer}
+                if hits:
+                    values = [v for v in values if v not in hits]
+                    found.update((k, v) for k, v in hits.items() if v is not None)
+            db = self._reads()
             for start in range(0, len(values), CHUNK):
                 part = values[start : start + CHUNK]
-                found.update(self._db.execute(query.format(",".join("?" * len(part))), part))
+                found.update(db.execute(query.format(",".join("?" * len(part))), part))
         return found
 
     def resolve(self, key: str) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT profile_id FROM identities WHERE key = ?",
-                                   (key,)).fetchone()
+            landing = self._landed()
+            if landing is not None and key in landing.identities:
+                return landing.identities[key]
+            row = self._reads().execute("SELECT profile_id FROM identities WHERE key = ?",
+                                        (key,)).fetchone()
         return row[0] if row else None
 
     def resolve_any(self) -> str | None:
@@ -658,8 +727,8 @@ class SQLiteStore:
             _privacy.empty_wal(self._db, self.path)
 
     def _write(self, run: Callable[[sqlite3.Connection], T]) -> T:
-        db = self._db
         with self._lock:
+            db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
                 result = run(db)
@@ -676,11 +745,21 @@ class SQLiteStore:
             self._wal.committed()
 
     def close(self) -> None:
+        """Settle a landing commit first (its failure is logged: `close` still closes)."""
+        try:
+            self.settle()
+        except StoreError:
+            _log.error("the last group commit failed before close; its events were not kept")
+        if self._committer is not None:
+            self._committer.shutdown()
+            self._committer = None
         if self._wal is not None:
             self._wal.close()
             self._wal = None
         with self._lock:
-            self._db.close()
+            if self._reader is not None:
+                self._reader.close()
+            self._conn.close()
         if self._lockfile is not None:
             self._lockfile.close()
             self._lockfile = None
@@ -690,6 +769,15 @@ def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
     used = {k: v for k, v in columns.items() if v is not None}
     where = " AND ".join(f"{k} = ?" for k in used)
     return (f"WHERE {where}" if where else ""), tuple(used.values())
+
+
+def _read_only(path: str) -> sqlite3.Connection:
+    """The engine's read connection (see `_sqlite_landing`)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA busy_timeout = 10000")
+    db.execute("PRAGMA query_only = 1")
+    db.execute("PRAGMA cache_size = -32768")
+    return db
 
 
 def _writer_lock(path: str):  # type: ignore[no-untyped-def]

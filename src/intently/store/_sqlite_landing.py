@@ -1,0 +1,70 @@
+"""A group commit whose `COMMIT` finishes on another thread while the engine runs the next batch.
+
+A SQLite group commit spends about half its time in `COMMIT` itself: writing the pages the
+batch changed to the WAL and syncing it. SQLite runs that without Python's GIL, so a thread of
+its own can do it on the other core while the engine decodes and applies the next batch. The
+engine writes the batch (`BEGIN IMMEDIATE` and the inserts, which need the GIL) and hands the
+`COMMIT` over: the batch is then *landing*, and durable once the commit thread is done.
+
+Until then the store answers as if it were committed, for the one thread that may use it (the
+engine's: the landing holds the store's lock for it, so no other thread reads or writes
+meanwhile). Its reads go to a second, read-only connection, which sees the last commit that
+finished, and the landing covers the rest: the ids it claimed, the log position after it, the
+records and identities it writes. Anything else that needs the write connection waits for the
+landing first (`SQLiteStore.settle`). The next batch's commit waits for it too, before its own
+`BEGIN`: one batch lands at a time, in order.
+
+A landing that fails (a full disk, an I/O error) is rolled back whole, as a commit that fails
+in place would be. Its future says so; whoever acknowledges its events answers with the error,
+and the next commit or `settle` raises it too, so the engine goes back to its last checkpoint
+instead of building on what was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from .._errors import StoreError
+
+_log = logging.getLogger("intently.store")
+
+
+@dataclass
+class Landing:
+    """A written batch whose `COMMIT` runs on the commit thread."""
+
+    next_seq: int
+    """The log position after its events."""
+    ids: dict[str, int]
+    """The message ids it claimed, with their positions; `orders` the same for order ids."""
+    orders: dict[str, int]
+    profiles: dict[str, bytes | None] = field(default_factory=dict)
+    """The records it writes (None: deleted), and the identities, as the store will hold them."""
+    identities: dict[str, str] = field(default_factory=dict)
+    durable: Future[None] = field(default_factory=Future)
+    """Done once the commit finished: its result, or the reason nothing of it was kept."""
+    owner: int = field(default_factory=threading.get_ident)
+    """The thread that wrote it, and holds the store's lock for it until it settles."""
+
+
+def finish(db: sqlite3.Connection, landing: Landing, committed: Callable[[], None]) -> None:
+    """On the commit thread: `COMMIT` what the engine wrote, or roll it all back."""
+    try:
+        db.execute("COMMIT")
+    except BaseException as exc:
+        try:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+        except sqlite3.Error as undo:
+            _log.error("rolling back a failed commit failed", extra={"error": str(undo)})
+        _log.error("group commit failed on the commit thread; none of it was kept", extra={
+            "error": f"{type(exc).__name__}: {exc}", "next_seq": landing.next_seq})
+        landing.durable.set_exception(StoreError(f"the group commit failed: {exc}"))
+        return
+    committed()
+    landing.durable.set_result(None)
