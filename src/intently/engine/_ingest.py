@@ -79,8 +79,8 @@ def ingest_file(
                               "data": row}) + b"\n")
 
     def flush() -> None:
-        try:
-            done = engine.commit_batch(batch, raws)
+        try:  # the store may finish the commit while the next batch is read: see the end
+            done = engine.commit_batch(batch, raws, later=True)
             result.accepted += done.accepted
             result.duplicates += done.duplicates
             result.suppressed += done.suppressed
@@ -129,6 +129,7 @@ def ingest_file(
                 flush()
         if batch:
             flush()
+        engine.land()  # every accepted event durable before the counts are returned
     finally:
         if rejects is not None:
             rejects.close()

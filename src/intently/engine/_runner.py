@@ -1,25 +1,31 @@
 """The runner: the pipeline over a store. Group commit, set-aside, checkpoints and recovery.
 
 Durability: a batch's events are appended and committed before `process_many` returns, so an
-acknowledged event is never lost; the log assigns their positions. State (records, identities,
-timers) lives in memory and is written at checkpoints; opening a runner loads the last
-checkpoint and replays the log after it.
+acknowledged event is never lost; the log assigns their positions. `commit_batch(later=True)`
+returns once the batch is written and lets the store finish its commit in the background
+(`LogTransaction.commit_later`): its events may be acknowledged when `IngestResult.durable` is
+done, and the engine runs the next batch meanwhile. State (records, identities, timers) lives
+in memory and is written at checkpoints; opening a runner loads the last checkpoint and
+replays the log after it.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 import msgspec
 
+from .._errors import StoreError
 from ..clock import Clock
 from ..config import Settings
 from ..events import Event, decode_batch, from_log
@@ -59,8 +65,12 @@ class IngestResult:
     suppressed: int = 0
     """events dropped because they carry a suppressed identity (not logged, not counted in
     `accepted`; an HTTP client is answered as if they were accepted)"""
+    durable: Future[None] | None = None
+    """With `commit_batch(later=True)`: done once the events are durable (failed when none was
+    kept). None: durable already."""
 
     def add(self, other: IngestResult) -> None:
+        self.durable = other.durable or self.durable
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.suppressed += other.suppressed
@@ -127,6 +137,7 @@ class Runner:
         self._seq = 0  # the last committed log position (the log assigns them)
         self.secret = secret
         self.suppression = SuppressionList(store, store, secret)
+        self._landing: Future[None] | None = None  # the last batch committed in the background
         self.recovered = self._recover()
 
     # -- writing
@@ -155,11 +166,15 @@ class Runner:
         return total
 
     def commit_batch(self, batch: list[Event], raws: Sequence[bytes | None] | None = None, *,
-                     keep: bool = False) -> IngestResult:
+                     keep: bool = False, later: bool = False) -> IngestResult:
         """One group commit of validated events: dedupe, pipeline, append, commit.
 
         `raws[i]`, when given, is event i's JSON exactly as received; it is stored as is
         instead of encoding the event again (unless the runner had to fill in its messageId).
+
+        `later`: return once the batch is written; the store may finish the commit while the
+        caller goes on (`result.durable` says when; `land` waits). Callers acknowledge the
+        events only then.
 
         When more than `settings.wakes_per_commit` timers fall due within the batch (a quiet
         night's held sends, windows closing together), it is committed in parts, in the same
@@ -170,7 +185,7 @@ class Runner:
             raise RuntimeError("this engine was opened read-only")
         cuts, due = self._bursts(batch)  # on the times claimed: at most too many
         if not cuts:  # (the records whose timers may fire, walked once: read them ahead)
-            return self._commit(batch, raws, keep, due)
+            return self._commit(batch, raws, keep, due, later)
         missing = [not ev.message_id for ev in batch]
         self.pipeline.prepare(batch, raws, self.clock.now(), 0, self._ids,
                               future_s=self.settings.future_tolerance_seconds,
@@ -239,11 +254,12 @@ class Runner:
             self.maybe_checkpoint()
 
     def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None, keep: bool,
-                due: list[str] | None = None) -> IngestResult:
+                due: list[str] | None = None, later: bool = False) -> IngestResult:
         """One group commit; `due`: the records whose timers may fire by the batch's latest
         time, if the caller walked the queue for them already. They are only read ahead: a
         record left out (the walk was on the times claimed, before filing) is read when its
-        timer fires, one more not needed is only cached."""
+        timer fires, one more not needed is only cached. `later`: see `commit_batch`."""
+        self._fresh()
         began = time.perf_counter()
         now = self.clock.now()
         s = self.settings
@@ -286,7 +302,11 @@ class Runner:
             started = time.perf_counter()
             self._write_some(tx, first, last)
             written = time.perf_counter()
-            tx.commit()
+            if later:
+                self._landing = durable = tx.commit_later()
+            else:
+                tx.commit()
+                durable = None
             done = time.perf_counter()
             self.checkpoint_seconds_max = max(self.checkpoint_seconds_max, written - started)
             self.commit_seconds_max = max(self.commit_seconds_max, done - started)
@@ -305,7 +325,7 @@ class Runner:
         accepted = len(applied.rows)
         result = IngestResult(accepted, len(dupes) - len(blocked), first, self._seq,
                               dupes - blocked if blocked else dupes, applied.processed,
-                              len(blocked))
+                              len(blocked), durable)
         if blocked:
             self.suppression.dropped(len(blocked))
         self.events_processed += accepted
@@ -358,6 +378,7 @@ class Runner:
         lost, and the engine goes on. False when its message id was logged already."""
         if self.readonly:
             raise RuntimeError("this engine was opened read-only")
+        self.land()
         with self.store.transaction() as tx:
             seq = tx.next_seq()
             if tx.claim([message_id], seq):
@@ -369,6 +390,29 @@ class Runner:
         if self._stored >= 0:
             self._stored += 1
         return True
+
+    def land(self) -> None:
+        """Wait until the batch committed in the background (`commit_batch(later=True)`) is
+        durable. If it failed, nothing of it was kept: back to the last checkpoint, and raise."""
+        landing = self._landing
+        try:
+            self.store.settle()
+            failure = None if landing is None else landing.exception()
+            if failure is not None:  # seen by another thread first: raised here all the same
+                raise failure
+        except BaseException:
+            self.reload()
+            raise
+        self._landing = None
+
+    def _fresh(self) -> None:
+        """Before a batch: if the one committed in the background failed meanwhile (its
+        failure seen elsewhere, so nothing reloaded yet), back to the last checkpoint."""
+        landing = self._landing
+        if landing is not None and landing.done():
+            self._landing = None
+            if landing.exception() is not None:
+                self.reload()
 
     def settle_position(self, last: int, added: int) -> None:
         """Events were logged outside `commit_batch` (a record moved here with its events),
@@ -393,6 +437,7 @@ class Runner:
         effects = self.pipeline.take_effects()
         if effects is None or self.readonly:
             return
+        self.land()
         with self.store.transaction() as tx:
             self._put_effects(tx, effects)
 
@@ -400,6 +445,7 @@ class Runner:
         """Fire segment and scenario timers due by `now` (the clock's time by default):
         customers leave "cart abandoners" when the day passes, with no event of theirs, and a
         reminder goes out three hours after an abandoned cart. Returns the segment changes."""
+        self.land()
         began = time.perf_counter()
         changes = self.pipeline.fire(self.clock.now() if now is None else now)
         ran = time.perf_counter()
@@ -575,6 +621,7 @@ class Runner:
         replays from here."""
         if self.readonly:
             return
+        self.land()
         pipeline = self.pipeline
         changes = [SegmentChange(c.profile_id, c.segment, c.entered, c.ts)
                    for c in (*(c for got in self._held.values() for c in got),
@@ -644,6 +691,11 @@ class Runner:
     def reload(self) -> None:
         """Back to the last checkpoint, then replay: memory may hold a rolled-back batch, or a
         record the store no longer has (an erasure)."""
+        # a batch still landing first: what it kept, or not, is what replays (its failure
+        # was logged, and its future says so)
+        with contextlib.suppress(StoreError):
+            self.store.settle()
+        self._landing = None
         self.recount()
         self.state.clear()
         self._held, self._held_timers = {}, {}

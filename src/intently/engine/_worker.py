@@ -1,5 +1,10 @@
 """Sharing one engine between threads: a worker thread owns it and group-commits whatever the
-HTTP handlers and feeders submitted while the previous commit was running."""
+HTTP handlers and feeders submitted while the previous commit was running.
+
+The store may finish a batch's commit in the background (`Engine.commit_batch(later=True)`):
+the worker runs the next batch meanwhile, and the batch's submitters are answered by the
+commit itself, when it is durable (or failed: nothing of it was kept). When no work waits,
+the worker settles the commit at once, so the store is free for other threads."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ class EngineWorker:
         """Why the worker thread stopped by itself (it then refuses work: HTTP 503)."""
         self.background_errors = 0
         """Timer or checkpoint runs that failed (logged; the worker went on)."""
+        self._landing = False  # a batch's commit may still be finishing in the background
         self._thread = threading.Thread(target=self._run, name="intently-engine", daemon=True)
 
     def start(self) -> EngineWorker:
@@ -92,9 +98,12 @@ class EngineWorker:
         limit = engine.settings.batch_size
         while True:
             with self._cond:
-                if not self._items and not self._stopping:
+                if not self._items and not self._stopping and not self._landing:
                     self._cond.wait(self.idle_s)
                 if not self._items:
+                    if self._landing:
+                        self._land()
+                        continue
                     if self._stopping:
                         break
                     self._background(engine)
@@ -111,7 +120,8 @@ class EngineWorker:
                     size += len(payload[0])
             if items[0][0] == "call":
                 _, fn, future = items[0]
-                _settle(future, fn, engine)
+                self._land()  # a call reads between commits: the last one durable
+                _call(future, fn, engine)
             else:
                 self._commit(items)
 
@@ -126,11 +136,23 @@ class EngineWorker:
             _log.exception("timers or checkpoint failed; the engine goes on")
         engine.privacy.retention.apply_if_due()  # hourly; logs its own failures
 
+    def _land(self) -> None:
+        """Wait for the batch committing in the background; its submitters were answered by
+        the commit (a failure too: `_commit`), so a failure is only logged here."""
+        if not self._landing:
+            return
+        self._landing = False
+        try:
+            self.engine.land()
+        except Exception:
+            self.background_errors += 1
+            _log.exception("a group commit failed; its submitters were answered with the error")
+
     def _commit(self, items: list[tuple[str, Any, Future[Any]]]) -> None:
         events = [ev for _, (batch, _), _ in items for ev in batch]
         raws = [raw for _, (_, batch_raws), _ in items for raw in batch_raws]
         try:
-            result = self.engine.commit_batch(events, raws)
+            result = self.engine.commit_batch(events, raws, later=True)
         except ValidationError as exc:
             if len(items) == 1:
                 items[0][2].set_exception(exc)
@@ -142,14 +164,31 @@ class EngineWorker:
             for _, _, future in items:
                 future.set_exception(exc)
             return
+        answers: list[tuple[Future[Any], IngestResult]] = []
         offset = 0
         for _, (batch, _), future in items:
             dupes = sum(1 for i in result.duplicate_at if offset <= i < offset + len(batch))
-            future.set_result(IngestResult(accepted=len(batch) - dupes, duplicates=dupes))
+            answers.append((future, IngestResult(accepted=len(batch) - dupes, duplicates=dupes)))
             offset += len(batch)
+        if result.durable is None:
+            _answer(answers, None)
+        else:
+            self._landing = True
+            result.durable.add_done_callback(lambda done: _answer(answers, done.exception()))
 
 
-def _settle(future: Future[Any], fn: Callable[[Engine], Any], engine: Engine) -> None:
+def _answer(answers: list[tuple[Future[Any], IngestResult]], error: BaseException | None
+            ) -> None:
+    """Answer a batch's submitters once it is durable, or with why it was not kept (on the
+    thread that finished the commit)."""
+    for future, result in answers:
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+
+def _call(future: Future[Any], fn: Callable[[Engine], Any], engine: Engine) -> None:
     try:
         future.set_result(fn(engine))
     except BaseException as exc:

@@ -1,0 +1,180 @@
+"""A SQLite group commit whose `COMMIT` finishes on the commit thread while the engine runs the
+next batch (`store._sqlite_landing`): acknowledged only once durable, read as committed
+meanwhile, and a failed one keeps nothing and sends the engine back to its last checkpoint.
+
+The commit thread is held on an event where a test needs a batch to stay landing, and a commit
+is failed for real: a deferred foreign key that SQLite checks at `COMMIT`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from conftest import T0, sqlite_engine, track
+from intently import StoreError
+from intently.engine import EngineWorker, IngestResult
+from intently.events import Event, decode_batch
+from intently.store import SQLiteStore, _sqlite_landing, _sqlite_tx
+
+WAIT_S = 10.0
+
+
+def _events(*calls: dict[str, object]) -> list[Event]:
+    return decode_batch(list(calls), 0)[0]
+
+
+@pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """Set the event to let the commit thread finish the commits handed to it."""
+    go = threading.Event()
+    finish = _sqlite_landing.finish
+
+    def held_finish(*args: object) -> None:
+        assert go.wait(WAIT_S)
+        finish(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("intently.store.sqlite.finish", held_finish)
+    yield go
+    go.set()
+
+
+def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next group commit writes a row whose deferred foreign key fails at `COMMIT`."""
+    db = store._conn
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+    db.execute("CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
+               "DEFERRABLE INITIALLY DEFERRED)")
+    write = _sqlite_tx.Transaction._write
+
+    def failing(tx: _sqlite_tx.Transaction) -> None:
+        write(tx)
+        tx._db.execute("INSERT INTO child (p) VALUES (42)")
+        monkeypatch.setattr(_sqlite_tx.Transaction, "_write", write)  # this once
+
+    monkeypatch.setattr(_sqlite_tx.Transaction, "_write", failing)
+
+
+def test_reads_find_a_landing_batch_and_the_write_connection_waits(
+        tmp_path: Path, held: threading.Event) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    tx = store.transaction()
+    tx.claim(["m1"], 1)
+    tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    tx.put_state(1, {"p1": b"one"}, {"u:1": "p1"}, [])
+    durable = tx.commit_later()
+    read: Future[bytes | None] = Future()  # another thread: answered from the landing batch
+    threading.Thread(target=lambda: read.set_result(store.load_profile("p1"))).start()
+    assert read.result(WAIT_S) == b"one"
+    counted: Future[int] = Future()  # the write connection: only once the batch is durable
+    threading.Thread(target=lambda: counted.set_result(store.count_events())).start()
+    assert not durable.done() and not counted.done()
+    held.set()
+    assert counted.result(WAIT_S) == 1 and durable.result(WAIT_S) is None
+    store.close()
+
+
+def test_a_failed_landing_keeps_nothing_and_fails_the_next_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    with store.transaction() as tx:
+        tx.claim(["m1"], 1)
+        tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    _fail_next_commit(store, monkeypatch)
+    tx = store.transaction()
+    tx.claim(["m2"], 2)
+    tx.append([(2, "p2", 2.0, 2.0, b"{}", 0)])
+    tx.put_state(2, {"p2": b"two"}, {"u:2": "p2"}, [])
+    durable = tx.commit_later()
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        durable.result(WAIT_S)
+    assert store.load_profile("p2") is None  # a failed landing is not read as committed
+    tx = store.transaction()  # built on the failed batch, as an engine would be
+    assert tx.next_seq() == 3
+    tx.append([(3, "p3", 3.0, 3.0, b"{}", 0)])
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        tx.commit()
+    store.settle()  # reported once
+    assert store.last_seq() == 1 and store.resolve("u:2") is None
+    with store.transaction() as tx:  # the store goes on
+        assert tx.claim(["m2"], 2) == set()
+        tx.append([(2, "p2", 2.0, 2.0, b"{}", 0)])
+    assert store.last_seq() == 2
+    store.close()
+
+
+def test_a_failed_landing_another_thread_waited_out_leaves_the_store_as_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    _fail_next_commit(store, monkeypatch)
+    tx = store.transaction()
+    tx.claim(["m1"], 1)
+    tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    durable = tx.commit_later()
+    other = threading.Thread(target=store.settle)  # waits, and is not told
+    other.start()
+    other.join(WAIT_S)
+    assert not other.is_alive() and durable.exception() is not None
+    store.settle()  # the writer learns it from the future (the engine: `land`)
+    with store.transaction() as tx:
+        assert tx.next_seq() == 1 and tx.claim(["m1"], 1) == set()
+        tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    assert store.last_seq() == 1
+    store.close()
+
+
+def test_ingest_answers_once_durable_and_a_failed_batch_is_not_applied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.commit_batch(_events(track("Product Viewed", user="ann", at=T0)), later=True)
+    engine.land()
+    assert isinstance(engine.store, SQLiteStore)
+    _fail_next_commit(engine.store, monkeypatch)
+    result = engine.commit_batch(_events(track("Product Viewed", user="bob", at=T0 + 1)),
+                                 later=True)
+    assert result.durable is not None
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        result.durable.result(WAIT_S)
+    other = threading.Thread(target=engine.store.settle)  # seen by another thread first
+    other.start()
+    other.join(WAIT_S)
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        engine.land()  # the engine is told all the same, and goes back to what was kept
+    assert engine.find("bob") is None and engine.last_seq == 1  # back to what was kept
+    assert engine.events_stored() == 1
+    done = engine.commit_batch(_events(track("Product Viewed", user="bob", at=T0 + 2)),
+                               later=True)
+    engine.land()
+    assert done.accepted == 1 and engine.find("bob") is not None
+    assert engine.events_stored() == 2
+    engine.close()
+
+
+def test_the_worker_answers_a_batch_only_once_it_is_durable(
+        tmp_path: Path, held: threading.Event) -> None:
+    worker = EngineWorker(sqlite_engine(tmp_path / "x.db")).start()
+    answer: Future[IngestResult] = worker.submit(_events(track("Product Viewed", user="ann")))
+    with pytest.raises(TimeoutError):
+        answer.result(0.2)  # written, its COMMIT held: not answered yet
+    held.set()
+    assert answer.result(WAIT_S).accepted == 1
+    worker.stop()
+
+
+def test_the_worker_answers_a_failed_batch_with_the_error_and_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sqlite_engine(tmp_path / "x.db")
+    assert isinstance(engine.store, SQLiteStore)
+    worker = EngineWorker(engine).start()
+    assert worker.submit(_events(track("Product Viewed", user="ann"))).result(WAIT_S)
+    worker.call(lambda e: _fail_next_commit(engine.store, monkeypatch)).result(WAIT_S)
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        worker.submit(_events(track("Product Viewed", user="bob", at=T0 + 1))).result(WAIT_S)
+    again = worker.submit(_events(track("Product Viewed", user="bob", at=T0 + 2))).result(WAIT_S)
+    assert again.accepted == 1 and worker.alive
+    assert worker.call(lambda e: e.events_stored()).result(WAIT_S) == 2
+    worker.stop()
