@@ -84,7 +84,9 @@ COMMIT_PARTS = ("prepare", "read", "pipeline", "log", "checkpoint", "commit", "e
 records it and its due timers need; run the pipeline (timers included); append the events and
 the messages and journal rows they made; choose and encode the records due (an incremental
 checkpoint); commit (a backend that holds its writes until then, as SQLite does, writes them
-here, with the WAL and its fsync); after it, evict written records or write all when behind."""
+here, with the WAL and its fsync; with `later`, it waits for the batch before to be durable,
+writes this one and hands its `COMMIT` to the store's commit thread); after it, evict written
+records or write all when behind."""
 
 
 def _stored(row: StoredEvent) -> Event:

@@ -4,7 +4,8 @@ HTTP handlers and feeders submitted while the previous commit was running.
 The store may finish a batch's commit in the background (`Engine.commit_batch(later=True)`):
 the worker runs the next batch meanwhile, and the batch's submitters are answered by the
 commit itself, when it is durable (or failed: nothing of it was kept). When no work waits,
-the worker settles the commit at once, so the store is free for other threads."""
+the worker waits for the commit at once, so that a failed one sends the engine back to its
+last checkpoint before anything else runs."""
 
 from __future__ import annotations
 
