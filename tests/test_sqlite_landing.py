@@ -18,7 +18,7 @@ from conftest import T0, sqlite_engine, track
 from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
-from intently.store import SQLiteStore, _sqlite_landing, _sqlite_tx
+from intently.store import SQLiteStore, Store, _sqlite_landing, _sqlite_tx
 
 WAIT_S = 10.0
 
@@ -57,6 +57,14 @@ def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.setattr(_sqlite_tx.Transaction, "_write", write)  # this once
 
     monkeypatch.setattr(_sqlite_tx.Transaction, "_write", failing)
+
+
+def _settle_elsewhere(store: Store) -> None:
+    """Another thread settles the store's landing batch (it only waits for it)."""
+    other = threading.Thread(target=store.settle)
+    other.start()
+    other.join(WAIT_S)
+    assert not other.is_alive()
 
 
 def test_reads_find_a_landing_batch_and_the_write_connection_waits(
@@ -115,10 +123,8 @@ def test_a_failed_landing_another_thread_waited_out_leaves_the_store_as_kept(
     tx.claim(["m1"], 1)
     tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
     durable = tx.commit_later()
-    other = threading.Thread(target=store.settle)  # waits, and is not told
-    other.start()
-    other.join(WAIT_S)
-    assert not other.is_alive() and durable.exception() is not None
+    _settle_elsewhere(store)  # waits, and is not told
+    assert durable.exception() is not None
     store.settle()  # the writer learns it from the future (the engine: `land`)
     with store.transaction() as tx:
         assert tx.next_seq() == 1 and tx.claim(["m1"], 1) == set()
@@ -139,9 +145,7 @@ def test_ingest_answers_once_durable_and_a_failed_batch_is_not_applied(
     assert result.durable is not None
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         result.durable.result(WAIT_S)
-    other = threading.Thread(target=engine.store.settle)  # seen by another thread first
-    other.start()
-    other.join(WAIT_S)
+    _settle_elsewhere(engine.store)  # seen by another thread first
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         engine.land()  # the engine is told all the same, and goes back to what was kept
     assert engine.find("bob") is None and engine.last_seq == 1  # back to what was kept
