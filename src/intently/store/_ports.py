@@ -120,8 +120,9 @@ class EventLog(Protocol):
         """Open the one write transaction (a second waits until the first ends)."""
 
     def settle(self) -> None:
-        """Wait until the last `commit_later` of this thread is durable; raise StoreError if
-        it failed (nothing of it was kept). Nothing to do when none is under way."""
+        """Wait until the last `commit_later` is durable. The thread that made it gets
+        StoreError if it failed (nothing of it was kept); another thread only waits. Nothing
+        to do when none is under way."""
 
     def last_seq(self) -> int:
         """The position of the last event appended (0: none)."""

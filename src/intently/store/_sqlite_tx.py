@@ -246,10 +246,7 @@ class Transaction(EndsOnExit):
             raise RuntimeError("the transaction has ended")
         store = self._store
         if store._reader is None or not (self._ids or self._orders or self._writes):
-            self.commit()
-            done: Future[None] = Future()
-            done.set_result(None)
-            return done
+            return super().commit_later()  # in place: a store in memory, or nothing to write
         self._open = False
         try:
             self._settle()
