@@ -18,7 +18,7 @@ from conftest import T0, sqlite_engine, track
 from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
-from intently.store import SQLiteStore, Store, _sqlite_landing, _sqlite_tx
+from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_landing, _sqlite_tx
 
 WAIT_S = 10.0
 
@@ -59,6 +59,14 @@ def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(_sqlite_tx.Transaction, "_write", failing)
 
 
+def _log_one(tx: LogTransaction, seq: int) -> set[int]:
+    """Claim message id `m<seq>` and log one event of record `p<seq>` at `seq`: the claim's
+    duplicates (an empty set when the id was free)."""
+    dupes = tx.claim([f"m{seq}"], seq)
+    tx.append([(seq, f"p{seq}", float(seq), float(seq), b"{}", 0)])
+    return dupes
+
+
 def _settle_elsewhere(store: Store) -> None:
     """Another thread settles the store's landing batch (it only waits for it)."""
     other = threading.Thread(target=store.settle)
@@ -71,8 +79,7 @@ def test_reads_find_a_landing_batch_and_the_write_connection_waits(
         tmp_path: Path, held: threading.Event) -> None:
     store = SQLiteStore(tmp_path / "x.db")
     tx = store.transaction()
-    tx.claim(["m1"], 1)
-    tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    _log_one(tx, 1)
     tx.put_state(1, {"p1": b"one"}, {"u:1": "p1"}, [])
     durable = tx.commit_later()
     read: Future[bytes | None] = Future()  # another thread: answered from the landing batch
@@ -90,12 +97,10 @@ def test_a_failed_landing_keeps_nothing_and_fails_the_next_commit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(tmp_path / "x.db")
     with store.transaction() as tx:
-        tx.claim(["m1"], 1)
-        tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+        _log_one(tx, 1)
     _fail_next_commit(store, monkeypatch)
     tx = store.transaction()
-    tx.claim(["m2"], 2)
-    tx.append([(2, "p2", 2.0, 2.0, b"{}", 0)])
+    _log_one(tx, 2)
     tx.put_state(2, {"p2": b"two"}, {"u:2": "p2"}, [])
     durable = tx.commit_later()
     with pytest.raises(StoreError, match="FOREIGN KEY"):
@@ -109,8 +114,7 @@ def test_a_failed_landing_keeps_nothing_and_fails_the_next_commit(
     store.settle()  # reported once
     assert store.last_seq() == 1 and store.resolve("u:2") is None
     with store.transaction() as tx:  # the store goes on
-        assert tx.claim(["m2"], 2) == set()
-        tx.append([(2, "p2", 2.0, 2.0, b"{}", 0)])
+        assert _log_one(tx, 2) == set()
     assert store.last_seq() == 2
     store.close()
 
@@ -120,15 +124,13 @@ def test_a_failed_landing_another_thread_waited_out_leaves_the_store_as_kept(
     store = SQLiteStore(tmp_path / "x.db")
     _fail_next_commit(store, monkeypatch)
     tx = store.transaction()
-    tx.claim(["m1"], 1)
-    tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+    _log_one(tx, 1)
     durable = tx.commit_later()
     _settle_elsewhere(store)  # waits, and is not told
     assert durable.exception() is not None
     store.settle()  # the writer learns it from the future (the engine: `land`)
     with store.transaction() as tx:
-        assert tx.next_seq() == 1 and tx.claim(["m1"], 1) == set()
-        tx.append([(1, "p1", 1.0, 1.0, b"{}", 0)])
+        assert tx.next_seq() == 1 and _log_one(tx, 1) == set()
     assert store.last_seq() == 1
     store.close()
 
