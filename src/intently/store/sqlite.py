@@ -283,9 +283,14 @@ class SQLiteStore:
         return self._conn
 
     def _reads(self) -> sqlite3.Connection:
-        """Where the engine's own reads go: the read connection, which a landing commit does
-        not hold up (it covers what the landing writes itself), or the write connection."""
-        return self._conn if self._reader is None else self._reader
+        """Where reads go, holding the store's lock: the write connection once no commit is
+        landing on it (its page cache, which the inserts keep warm, is the larger one), else
+        the read connection, which the landing does not hold up (it covers what the landing
+        writes itself). No landing starts while the lock is held."""
+        landing = self._landing
+        if self._reader is None or landing is None or landing.durable.done():
+            return self._conn
+        return self._reader
 
     def settle(self) -> None:
         """Wait until the batch landing on the commit thread is finished. Its writer is told
