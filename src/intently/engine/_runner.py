@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 
 from .._errors import StoreError
+from .._gc import Survivors
 from ..clock import Clock
 from ..config import Settings
 from ..events import Event, decode_batch, from_log
@@ -136,6 +137,7 @@ class Runner:
         # fired by `tick` count as pipeline and commit): where ingest time goes (the
         # realistic bench reports it per event)
         self.seconds_in = dict.fromkeys(COMMIT_PARTS, 0.0)
+        self.survivors = Survivors()  # frozen after each commit, where the process asked
         self._seq = 0  # the last committed log position (the log assigns them)
         self.secret = secret
         self.suppression = SuppressionList(store, store, secret)
@@ -603,7 +605,8 @@ class Runner:
     def maybe_checkpoint(self) -> None:
         """After a commit or when idle: drop written records from the cache when it is full;
         write every change when changes come faster than the incremental checkpoints write
-        them, or when no commit came for `checkpoint_seconds`."""
+        them, or when no commit came for `checkpoint_seconds`. Then freeze what survived, where
+        the process asked (`Survivors`)."""
         state = self.state
         if state.unwritten() > 4 * state.capacity:
             _log.warning("incremental checkpoints fall behind: writing every change", extra={
@@ -617,6 +620,7 @@ class Runner:
             self.checkpoint()  # idle: write the rest, no commit waits on it
         elif state.over_capacity():
             state.evict()
+        self.survivors.freeze(len(state.profiles))
 
     def checkpoint(self) -> None:
         """Write changed records, identities, merges, segment changes and timers; recovery
@@ -705,9 +709,12 @@ class Runner:
         self.recovered = self._recover()
 
     def close(self) -> None:
-        if not self.readonly:
-            self.checkpoint()
-        self.store.close()
+        try:
+            if not self.readonly:
+                self.checkpoint()
+            self.store.close()
+        finally:
+            self.survivors.thaw()
 
 
 def _with_partners(chosen: set[str], links: list[tuple[str, str]], merges: list[Merge],
