@@ -16,7 +16,7 @@ still freed when its last reference goes (reference counting); only a cycle amon
 objects stays, until a full collection. The pipeline makes no cycles, but other code does (an
 exception held with its traceback, asyncio's tasks), so once a minute `Survivors` counts the
 frozen objects (a walk of some 20 ms at a million customers) and collects in full when there
-are twice as many a cached record as the fewest it counted since the last full collection:
+are twice as many per cached record as the fewest it counted since the last full collection:
 what cycles hold never grows past what the cache holds.
 
 Both act only in a process that asked for them (`tune_gc`: the CLI, which owns its process); a
@@ -59,7 +59,7 @@ class Survivors:
         self.enabled = _tuned if enabled is None else enabled
         self._clock = clock
         self._next_count = clock() + CHECK_SECONDS
-        self._fewest = math.inf  # frozen objects a cached record, fewest since a full collection
+        self._fewest = math.inf  # frozen objects per cached record, fewest since a full collection
         self.full_collections = 0
 
     def freeze(self, records: int) -> None:
@@ -82,7 +82,7 @@ class Survivors:
         gc.freeze()
         self._fewest = gc.get_freeze_count() / max(records, FEWEST_RECORDS)
         self.full_collections += 1
-        _log.info("frozen objects doubled a cached record: collected them in full", extra={
+        _log.info("frozen objects per cached record doubled: collected them in full", extra={
             "unreachable": found, "seconds": round(time.perf_counter() - started, 3),
             "records": records})
 
