@@ -5,10 +5,10 @@ Two costs of CPython's cycle collector fall on the pipeline:
 - young collections: by default one every 700 allocations, and the pipeline allocates a few
   dicts an event without making reference cycles, so they find nothing. `tune_gc` makes
   them rarer.
-- full collections: each walks every tracked object, and a record cache tracks a dozen or
-  more a record (its arrays, lists and dicts, the record itself). At a million customers with
-  100,000 records cached a full collection pauses the engine for about half a second, and the
-  cache's churn (records read in, others evicted) brings one every few seconds.
+- older generations: a record cache tracks a dozen or more objects a record (its arrays,
+  lists and dicts, the record itself), and the cache's churn (records read in, others
+  evicted) keeps them arriving there. At a million customers with 100,000 records cached,
+  middle collections paused the engine for up to 850 ms each, and a full one walks all of it.
 
 `Survivors` takes the second away: after each commit it freezes what survived
 (`gc.freeze`), so later collections walk only what was allocated since. A frozen object is
