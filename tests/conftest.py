@@ -4,6 +4,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -47,6 +48,19 @@ def engine(clock: ManualClock) -> Iterator[Engine]:
     eng = Engine(MemoryStore(), clock=clock, settings=HISTORY)
     yield eng
     eng.close()
+
+
+@pytest.fixture(params=["engine thread", "commit thread"])
+def writer(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Who writes a SQLite batch landing on the commit thread: the switch interval decides
+    (`store._sqlite_landing.hands_over`)."""
+    from intently.store import _sqlite_landing
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005 if request.param == "engine thread" else 0.0005)
+    assert _sqlite_landing.hands_over() == (request.param == "commit thread")
+    yield request.param
+    sys.setswitchinterval(before)
 
 
 @pytest.fixture

@@ -19,8 +19,10 @@ from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
 from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_landing, _sqlite_tx
+from intently.store._sqlite_bulk import Statement
 
 WAIT_S = 10.0
+pytestmark = pytest.mark.usefixtures("writer")  # both ways a batch lands
 
 
 def _events(*calls: dict[str, object]) -> list[Event]:
@@ -49,14 +51,13 @@ def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> No
     db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
     db.execute("CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
                "DEFERRABLE INITIALLY DEFERRED)")
-    write = _sqlite_tx.Transaction._write
+    statements = _sqlite_tx.Transaction._statements
 
-    def failing(tx: _sqlite_tx.Transaction) -> None:
-        write(tx)
-        tx._db.execute("INSERT INTO child (p) VALUES (42)")
-        monkeypatch.setattr(_sqlite_tx.Transaction, "_write", write)  # this once
+    def failing(tx: _sqlite_tx.Transaction) -> list[Statement]:
+        monkeypatch.setattr(_sqlite_tx.Transaction, "_statements", statements)  # this once
+        return [*statements(tx), ("INSERT INTO child (p) VALUES (42)", ())]
 
-    monkeypatch.setattr(_sqlite_tx.Transaction, "_write", failing)
+    monkeypatch.setattr(_sqlite_tx.Transaction, "_statements", failing)
 
 
 def _log_one(tx: LogTransaction, seq: int) -> set[int]:

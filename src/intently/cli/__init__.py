@@ -9,8 +9,10 @@ def main() -> None:
 
     from .._gc import tune_gc
     from .._logging import configure
+    from .._threads import tune_threads
 
     tune_gc()
+    tune_threads()
     configure(os.environ.get("INTENTLY_LOG_LEVEL", "warning"),
               os.environ.get("INTENTLY_LOG_FORMAT", "text"))
     app()

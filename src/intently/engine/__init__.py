@@ -2,6 +2,7 @@
 recovery, timers), the services the surfaces use, the worker thread and the outbox dispatcher."""
 
 from .._gc import tune_gc
+from .._threads import tune_threads
 from ..clock import Clock, ManualClock, SystemClock
 from ..events import as_event, decode_event
 from ._audit import (
@@ -83,6 +84,7 @@ __all__ = [
     "scenario_state",
     "segment_state",
     "tune_gc",
+    "tune_threads",
     "update_clv",
     "update_rfm",
 ]

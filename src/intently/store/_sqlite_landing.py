@@ -1,35 +1,40 @@
-"""A group commit whose `COMMIT` finishes on another thread while the engine runs the next batch.
+"""A group commit written and committed on another thread while the engine runs the next batch.
 
-A SQLite group commit spends about half its time in `COMMIT` itself: writing the pages the
-batch changed to the WAL and syncing it. SQLite runs that without Python's GIL, so a thread of
-its own can do it on the other core while the engine decodes and applies the next batch. The
-engine writes the batch (`BEGIN IMMEDIATE` and the inserts, which need the GIL) and hands the
-`COMMIT` over: the batch is then *landing*, and durable once the commit thread is done.
+A SQLite group commit spends its time in B-tree inserts and in `COMMIT` itself: writing the
+pages the batch changed to the WAL and syncing it. SQLite runs both without Python's GIL, so a
+thread of its own can do them on the other core while the engine decodes and applies the next
+batch. The engine builds the batch's statements (one a table, `_sqlite_bulk`) and hands them
+over: the batch is then *landing*, and durable once the commit thread has run `BEGIN
+IMMEDIATE`, them and `COMMIT`. Each statement the commit thread runs waits for the GIL once,
+up to Python's switch interval: where that is the default 5 ms (`hands_over`), the engine's
+thread runs `BEGIN` and the statements itself and hands over only the `COMMIT`.
 
 Until then the store answers as if it were committed, for the one thread that may use it (the
 engine's: the landing holds the store's lock for it, so no other thread reads or writes
 meanwhile). Its reads go to a second, read-only connection, which sees the last commit that
 finished, and the landing covers the rest: the ids it claimed, the log position after it, the
 records and identities it writes. Anything else that needs the write connection waits for the
-landing first (`SQLiteStore.settle`). The next batch's commit waits for it too, before its own
-`BEGIN`: one batch lands at a time, in order.
+landing first (`SQLiteStore.settle`). The next batch is handed over only once this one is
+finished: one batch lands at a time, in order.
 
-A landing that fails (a full disk, an I/O error) is rolled back whole, as a commit that fails
-in place would be. Its future says so; whoever acknowledges its events answers with the error,
-and the next commit or `settle` raises it too, so the engine goes back to its last checkpoint
-instead of building on what was lost.
+A landing that fails (a full disk, an I/O error, a key another writer took) is rolled back
+whole, as a commit that fails in place would be. Its future says so; whoever acknowledges its
+events answers with the error, and the next commit or `settle` raises it too, so the engine
+goes back to its last checkpoint instead of building on what was lost.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .._errors import StoreError
+from ._sqlite_bulk import Statement, run
 
 _log = logging.getLogger("intently.store")
 
@@ -43,6 +48,9 @@ class Landing:
     ids: dict[str, int]
     """The message ids it claimed, with their positions; `orders` the same for order ids."""
     orders: dict[str, int]
+    statements: list[Statement]
+    """What the commit thread writes, in order (none where the engine's thread wrote the
+    batch: `hands_over`); emptied once run."""
     profiles: dict[str, bytes | None] = field(default_factory=dict)
     """The records it writes (None: deleted), and the identities, as the store will hold them."""
     identities: dict[str, str] = field(default_factory=dict)
@@ -52,9 +60,26 @@ class Landing:
     """The thread that wrote it, and holds the store's lock for it until it settles."""
 
 
+HANDOVER_SWITCH_S = 0.001
+"""The commit thread writes the batches only where Python's switch interval is this short or
+shorter (`intently._threads`)."""
+
+
+def hands_over() -> bool:
+    """Whether the commit thread writes the batch (else the engine's thread writes it and
+    hands over only the `COMMIT`): each statement it runs waits for the GIL once, up to the
+    switch interval while the engine's thread runs Python."""
+    return sys.getswitchinterval() <= HANDOVER_SWITCH_S
+
+
 def finish(db: sqlite3.Connection, landing: Landing, committed: Callable[[], None]) -> None:
-    """On the commit thread: `COMMIT` what the engine wrote, or roll it all back."""
+    """On the commit thread: write the batch, unless the engine's thread did, and `COMMIT`
+    it; or roll it all back."""
     try:
+        statements, landing.statements = landing.statements, []
+        if statements:
+            db.execute("BEGIN IMMEDIATE")
+            run(db, statements)
         db.execute("COMMIT")
     except BaseException as exc:
         try:

@@ -5,8 +5,9 @@ reads records, runs the pipeline, then appends the events with their effects and
 Holding SQLite's write lock all that time would leave no moment between commits when every
 page of the WAL is copied into the database, and only a write transaction that *begins* at
 such a moment writes the WAL from its start again (`_wal`). So this transaction writes nothing
-until `commit`: its writes wait in memory, in order, and `commit` runs them in one
-`BEGIN IMMEDIATE` ... `COMMIT`, a few milliseconds of lock for a batch that took hundreds.
+until `commit`: its writes wait in memory, in order, and become one statement a table
+(`_sqlite_bulk`), run in one `BEGIN IMMEDIATE` ... `COMMIT`, a few milliseconds of lock for a
+batch that took hundreds: in place by `commit`, on the commit thread by `commit_later`.
 
 Claims are decided when asked, from the ids the store holds (read then, outside any write
 transaction) and those this transaction claimed already. The store's lock, held from
@@ -21,7 +22,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -35,7 +36,8 @@ from ._rows import (
     SegmentChange,
     final_memberships,
 )
-from ._sqlite_landing import Landing
+from ._sqlite_bulk import Bulk, Statement, run
+from ._sqlite_landing import Landing, hands_over
 from ._tx import EndsOnExit
 
 if TYPE_CHECKING:
@@ -46,48 +48,76 @@ CHUNK = 900
 
 _log = logging.getLogger("intently.store")
 
-Write = Callable[..., None]
-"""A deferred write: called with the connection, then its arguments."""
+Write = Callable[..., list[Statement]]
+"""A deferred write: called with its arguments at commit, it gives the statements to run."""
+
+_Account = list[Any]
+"""An account's traits as merged so far, its first and its last time seen."""
 
 
-def write_state(db: sqlite3.Connection, seq: int, profiles: dict[str, bytes | None],
-                identities: dict[str, str], merges: Sequence[Merge],
-                changes: Sequence[SegmentChange],
-                timers: dict[str, float | None] | None) -> None:
-    """Write records, identities, merges, segment changes and timers, and the position recovery
-    replays from, inside the caller's transaction."""
-    db.executemany(
-        "INSERT INTO profiles (id, body, seq) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
-        ((pid, body, seq) for pid, body in profiles.items() if body is not None),
-    )
-    db.executemany("DELETE FROM profiles WHERE id = ?",
-                   ((pid,) for pid, body in profiles.items() if body is None))
-    db.executemany("INSERT OR REPLACE INTO identities (key, profile_id) VALUES (?, ?)",
-                   identities.items())
-    db.executemany(
-        "INSERT INTO merges (into_id, from_id, reason, ts, head) "
-        "VALUES (?, ?, ?, ?, ?)",
-        ((m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges),
-    )
-    db.executemany(
-        "INSERT INTO segment_changes (segment, profile_id, entered, ts) "
-        "VALUES (?, ?, ?, ?)",
-        ((c.segment, c.profile_id, int(c.entered), c.ts) for c in changes))
-    upserts, deletes = final_memberships(changes)  # the last change of each record holds
-    db.executemany(
-        "INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-        "VALUES (?, ?, ?)", upserts)
-    db.executemany("DELETE FROM segment_members WHERE segment = ? AND profile_id = ?", deletes)
+_PROFILES = Bulk("INSERT INTO profiles (id, body, seq) SELECT {} FROM json_each(?1) AS j "
+                 "WHERE true ON CONFLICT (id) DO UPDATE SET body = excluded.body, "
+                 "seq = excluded.seq", "tbn")
+_PROFILES_GONE = Bulk("DELETE FROM profiles WHERE id IN (SELECT {} FROM json_each(?1) AS j)", "t")
+_IDENTITIES = Bulk("INSERT OR REPLACE INTO identities (key, profile_id) "
+                   "SELECT {} FROM json_each(?1) AS j", "tt")
+_MERGES = Bulk("INSERT INTO merges (into_id, from_id, reason, ts, head) "
+               "SELECT {} FROM json_each(?1) AS j", "tttnn")
+_CHANGES = Bulk("INSERT INTO segment_changes (segment, profile_id, entered, ts) "
+                "SELECT {} FROM json_each(?1) AS j", "ttnn")
+_MEMBERS = Bulk("INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
+                "SELECT {} FROM json_each(?1) AS j", "ttn")
+_MEMBERS_GONE = Bulk("DELETE FROM segment_members WHERE (segment, profile_id) IN "
+                     "(SELECT {} FROM json_each(?1) AS j)", "tt")
+_MEMBERS_DROPPED = Bulk("DELETE FROM segment_members WHERE profile_id IN "
+                        "(SELECT {} FROM json_each(?1) AS j)", "t")
+_TIMERS = Bulk("INSERT OR REPLACE INTO timers (profile_id, due) "
+               "SELECT {} FROM json_each(?1) AS j", "tn")
+_TIMERS_GONE = Bulk("DELETE FROM timers WHERE profile_id IN "
+                    "(SELECT {} FROM json_each(?1) AS j)", "t")
+_CLAIMS = Bulk("INSERT INTO message_ids (message_id, seq) SELECT {} FROM json_each(?1) AS j",
+               "tn")
+_ORDERS = Bulk("INSERT INTO order_ids (order_id, seq) SELECT {} FROM json_each(?1) AS j", "tn")
+_EVENTS = Bulk("INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
+               "SELECT {} FROM json_each(?1) AS j", "ntnnbn")
+_OUTBOX = Bulk("INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, "
+               "next_at, body) SELECT {} FROM json_each(?1) AS j", "tttttnnb")
+_JOURNAL = Bulk("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, value, "
+                "ref) SELECT {} FROM json_each(?1) AS j", "tttttnnt")
+_ACCOUNTS = Bulk("INSERT INTO accounts (id, traits, first_seen, last_seen) "
+                 "SELECT {} FROM json_each(?1) AS j WHERE true ON CONFLICT (id) DO UPDATE "
+                 "SET traits = excluded.traits, first_seen = min(first_seen, "
+                 "excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)", "tbnn")
+_ACCOUNT_MEMBERS = Bulk("INSERT OR IGNORE INTO account_members (account_id, member, since) "
+                        "SELECT {} FROM json_each(?1) AS j", "ttn")
+_SET_ASIDE = Bulk("INSERT OR REPLACE INTO set_aside (seq, error, at) "
+                  "SELECT {} FROM json_each(?1) AS j", "ntn")
+
+
+def _some(*statements: Statement | None) -> list[Statement]:
+    return [s for s in statements if s is not None]
+
+
+def state_statements(seq: int, profiles: dict[str, bytes | None], identities: dict[str, str],
+                     merges: Sequence[Merge], changes: Sequence[SegmentChange],
+                     timers: dict[str, float | None] | None) -> list[Statement]:
+    """The writes of records, identities, merges, segment changes and timers, and of the
+    position recovery replays from."""
     dropped = [(pid,) for pid, body in profiles.items() if body is None]
-    db.executemany("DELETE FROM segment_members WHERE profile_id = ?", dropped)
+    upserts, deletes = final_memberships(changes)  # the last change of each record holds
     timers = timers or {}
-    db.executemany("INSERT OR REPLACE INTO timers (profile_id, due) VALUES (?, ?)",
-                   ((p, d) for p, d in timers.items() if d is not None))
-    db.executemany("DELETE FROM timers WHERE profile_id = ?",
-                   [(p,) for p, d in timers.items() if d is None] + dropped)
-    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)",
-               (seq,))
+    return _some(
+        _PROFILES.of([(pid, body, seq) for pid, body in profiles.items() if body is not None]),
+        _PROFILES_GONE.of(dropped),
+        _IDENTITIES.of(list(identities.items())),
+        _MERGES.of([(m.into_id, m.from_id, m.reason, m.ts, m.head) for m in merges]),
+        _CHANGES.of([(c.segment, c.profile_id, int(c.entered), c.ts) for c in changes]),
+        _MEMBERS.of(upserts),
+        _MEMBERS_GONE.of(deletes),
+        _MEMBERS_DROPPED.of(dropped),
+        _TIMERS.of([(p, d) for p, d in timers.items() if d is not None]),
+        _TIMERS_GONE.of([(p,) for p, d in timers.items() if d is None] + dropped),
+        ("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)", (seq,)))
 
 
 def _owners(db: sqlite3.Connection, table: str, column: str, ids: Sequence[str]
@@ -114,38 +144,27 @@ def _taken(mine: dict[str, int], held: dict[str, int], key: str, seq: int) -> bo
     return owner != seq
 
 
-def _put_accounts(db: sqlite3.Connection, updates: Sequence[AccountUpdate]) -> None:
-    for account_id, traits, ts, member in updates:
-        row = db.execute("SELECT traits FROM accounts WHERE id = ?", (account_id,)).fetchone()
-        merged = {**msgspec.json.decode(row[0]), **traits} if row else traits
-        db.execute(
-            "INSERT INTO accounts (id, traits, first_seen, last_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
-            "first_seen = min(first_seen, excluded.first_seen), "
-            "last_seen = max(last_seen, excluded.last_seen)",
-            (account_id, msgspec.json.encode(merged), ts, ts))
-        db.execute("INSERT OR IGNORE INTO account_members (account_id, member, since) "
-                   "VALUES (?, ?, ?)", (account_id, member, ts))
+def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]
+             ) -> list[Statement]:
+    return _some(
+        _OUTBOX.of([(m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages]),
+        _JOURNAL.of(journal))
 
 
-def _put_effects(db: sqlite3.Connection, messages: Sequence[OutboxRow],
-                 journal: Sequence[JournalEntry]) -> None:
-    db.executemany(
-        "INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, "
-        "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ((m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages))
-    db.executemany("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, "
-                   "value, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal)
+def _append(rows: Sequence[LogRow]) -> list[Statement]:
+    return _some(_EVENTS.of(rows))
 
 
-def _append(db: sqlite3.Connection, rows: Sequence[LogRow]) -> None:
-    db.executemany("INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", rows)
+def _set_aside(seq: int, error: str, at: float) -> list[Statement]:
+    return _some(_SET_ASIDE.of([(seq, error, at)]))
 
 
-def _set_aside(db: sqlite3.Connection, seq: int, error: str, at: float) -> None:
-    db.execute("INSERT OR REPLACE INTO set_aside (seq, error, at) VALUES (?, ?, ?)",
-               (seq, error, at))
+def _accounts(merged: dict[str, _Account], members: Sequence[tuple[str, str, float]]
+              ) -> list[Statement]:
+    return _some(
+        _ACCOUNTS.of([(account_id, msgspec.json.encode(traits), first, last)
+                      for account_id, (traits, first, last) in merged.items()]),
+        _ACCOUNT_MEMBERS.of(members))
 
 
 class Transaction(EndsOnExit):
@@ -167,6 +186,8 @@ class Transaction(EndsOnExit):
         self._ids: dict[str, int] = {}  # message ids claimed here, with their seqs
         self._orders: dict[str, int] = {}  # order ids the same way
         self._writes: list[tuple[Write, tuple[object, ...]]] = []
+        self._accounts: dict[str, _Account] = {}  # the accounts' rows, merged here
+        self._members: list[tuple[str, str, float]] = []
 
     def next_seq(self) -> int:
         return self._next
@@ -208,18 +229,34 @@ class Transaction(EndsOnExit):
         self._writes.append((_set_aside, (seq, error, at)))
 
     def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
-        if updates:
-            self._writes.append((_put_accounts, (updates,)))
+        """Traits merge into what the account holds, read now: after the batch landing, if
+        one is, is durable (`group` calls are rare; the merge is the store's, in Python)."""
+        if not updates:
+            return
+        if not self._accounts:
+            self._settle()
+            self._writes.append((_accounts, (self._accounts, self._members)))
+        merged = self._accounts
+        for account_id, traits, ts, member in updates:
+            row = merged.get(account_id)
+            if row is None:
+                held = self._db.execute("SELECT traits FROM accounts WHERE id = ?",
+                                        (account_id,)).fetchone()
+                row = merged[account_id] = [msgspec.json.decode(held[0]) if held else {}, ts, ts]
+            row[0] = {**row[0], **traits}
+            row[1], row[2] = min(row[1], ts), max(row[2], ts)
+            self._members.append((account_id, member, ts))
 
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
         if messages or journal:
-            self._writes.append((_put_effects, (messages, journal)))
+            self._writes.append((_effects, (messages, journal)))
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],
                   identities: dict[str, str], merges: Sequence[Merge],
                   changes: Sequence[SegmentChange] = (),
                   timers: dict[str, float | None] | None = None) -> None:
-        self._writes.append((write_state, (seq, profiles, identities, merges, changes, timers)))
+        self._writes.append((state_statements,
+                             (seq, profiles, identities, merges, changes, timers)))
 
     def commit(self) -> None:
         if not self._open:
@@ -230,7 +267,7 @@ class Transaction(EndsOnExit):
             self._settle()
             if not (self._ids or self._orders or self._writes):
                 return
-            self._write()
+            self._write(self._statements())
             self._db.execute("COMMIT")
         except BaseException as exc:
             self._undo(exc)
@@ -240,8 +277,8 @@ class Transaction(EndsOnExit):
         store._committed()
 
     def commit_later(self) -> Future[None]:
-        """Write the batch and let its `COMMIT` finish on the commit thread
-        (`_sqlite_landing`); the future is done when it is durable."""
+        """Let the batch's `COMMIT` finish on the commit thread, which writes the batch too where
+        that is quicker (`_sqlite_landing`); the future is done when it is durable."""
         if not self._open:
             raise RuntimeError("the transaction has ended")
         store = self._store
@@ -250,16 +287,19 @@ class Transaction(EndsOnExit):
         self._open = False
         try:
             self._settle()
-            self._write()
+            statements = self._statements()
+            if not hands_over():
+                self._write(statements)
+                statements = []
         except BaseException as exc:
             try:
                 self._undo(exc)
             finally:
                 store._lock.release()
             raise
-        landing = Landing(self._next, self._ids, self._orders)
+        landing = Landing(self._next, self._ids, self._orders, statements)
         for write, args in self._writes:  # what reads must find before it is durable
-            if write is write_state:
+            if write is state_statements:
                 landing.profiles.update(args[1])  # type: ignore[call-overload]
                 landing.identities.update(args[2])  # type: ignore[call-overload]
         try:
@@ -277,16 +317,17 @@ class Transaction(EndsOnExit):
             raise StoreError(f"the group commit before this one failed: "
                              f"{landing.durable.exception()}")
 
-    def _write(self) -> None:
-        """Everything but the `COMMIT`, in one write transaction."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO message_ids (message_id, seq) VALUES (?, ?)",
-                       self._ids.items())
-        db.executemany("INSERT INTO order_ids (order_id, seq) VALUES (?, ?)",
-                       self._orders.items())
+    def _statements(self) -> list[Statement]:
+        """Everything the commit writes, a statement a table (`_sqlite_bulk`)."""
+        out = _some(_CLAIMS.of(list(self._ids.items())), _ORDERS.of(list(self._orders.items())))
         for write, args in self._writes:
-            write(db, *args)
+            out += write(*args)
+        return out
+
+    def _write(self, statements: list[Statement]) -> None:
+        """Everything but the `COMMIT`, in one write transaction, on this thread."""
+        self._db.execute("BEGIN IMMEDIATE")
+        run(self._db, statements)
 
     def _undo(self, exc: BaseException) -> None:
         """The commit failed: keep none of it (a StoreError when another writer took a key)."""

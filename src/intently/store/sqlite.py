@@ -44,8 +44,9 @@ from ._rows import (
     Subject,
     Suppression,
 )
+from ._sqlite_bulk import run
 from ._sqlite_landing import Landing, finish
-from ._sqlite_tx import CHUNK, Transaction, write_state
+from ._sqlite_tx import CHUNK, Transaction, state_statements
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
 SCHEMA_VERSION = 5
@@ -314,8 +315,8 @@ class SQLiteStore:
         return landing
 
     def _land(self, landing: Landing) -> None:
-        """Called by the transaction holding the store's lock, its batch written: COMMIT on
-        the commit thread."""
+        """Called by the transaction holding the store's lock: its statements are written and
+        committed on the commit thread."""
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="intently-commit")
         self._landing = landing
@@ -533,7 +534,7 @@ class SQLiteStore:
             db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
-                write_state(db, seq, profiles, identities, merges, changes, timers)
+                run(db, state_statements(seq, profiles, identities, merges, changes, timers))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
