@@ -41,6 +41,16 @@ def live(clock: ManualClock | None = None) -> Engine:
     ({"event": "X", "userId": "u", "timestamp": "1815-06-18T11:00:00Z"}, "$[0].timestamp",
      "before 1970"),
     ({"event": "X", "userId": "u", "sentAt": "soon"}, "$[0].sentAt", "cannot parse"),
+    # ids become the store's keys, and PostgreSQL's text cannot hold a NUL
+    ({"event": "X", "userId": "u\x00v"}, "$[0].userId", "NUL"),
+    ({"event": "X", "anonymousId": "\x00"}, "$[0].anonymousId", "NUL"),
+    ({"event": "X", "userId": "u", "messageId": "m\x00"}, "$[0].messageId", "NUL"),
+    ({"event": "X\x00", "userId": "u"}, "$[0].event", "NUL"),
+    ({"type": "group", "userId": "u", "groupId": "g\x00"}, "$[0].groupId", "NUL"),
+    ({"event": "Order Completed", "userId": "u", "properties": {"order_id": "o\x00"}},
+     "$[0].properties.order_id", "NUL"),
+    ({"type": "identify", "userId": "u", "traits": {"email": "a@b\x00"}},
+     "$[0].traits.email", "NUL"),
 ])
 def test_values_out_of_bounds_are_refused_with_their_path(event: dict[str, Any], path: str,
                                                           words: str) -> None:

@@ -31,13 +31,20 @@ def validate(ev: Any) -> None:
         raise ValueError("previousId: alias needs both previousId and userId")
     if not ev.user_id and not ev.anonymous_id and kind != "alias":
         raise ValueError("userId: every event needs a userId or an anonymousId")
+    if (_nul(ev.user_id) or _nul(ev.anonymous_id) or _nul(ev.message_id) or _nul(ev.event)
+            or _nul(ev.previous_id) or _nul(ev.group_id)):
+        raise ValueError(f"{_nul_field(ev)}: must not contain a NUL character")
     props: dict[str, Any] = ev.properties
     if props:
         check_bounds(props, "properties")
         normalize_money(props)
+    if props and _nul(props.get("order_id")):
+        raise ValueError("properties.order_id: must not contain a NUL character")
     traits: dict[str, Any] = ev.traits
     if traits:
         check_bounds(traits, "traits")
+        if _nul(traits.get("email")):
+            raise ValueError("traits.email: must not contain a NUL character")
     context: dict[str, Any] = ev.context
     if context:
         check_bounds(context, "context")
@@ -49,6 +56,21 @@ def validate(ev: Any) -> None:
         ev.traits = {}
     ev.ts = claimed_time(ev)
     ev.received_at = 0.0  # the engine's to set, on acceptance
+
+
+def _nul(value: object) -> bool:
+    """Text that holds a NUL: ids and keys become keys of the store's tables, and
+    PostgreSQL's text cannot hold one (a batch with one would fail every commit, retried)."""
+    return type(value) is str and "\x00" in value
+
+
+def _nul_field(ev: Any) -> str:
+    for name, value in (("userId", ev.user_id), ("anonymousId", ev.anonymous_id),
+                        ("messageId", ev.message_id), ("event", ev.event),
+                        ("previousId", ev.previous_id)):
+        if _nul(value):
+            return name
+    return "groupId"
 
 
 def claimed_time(ev: Any) -> float:
