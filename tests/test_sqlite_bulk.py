@@ -13,13 +13,22 @@ from pathlib import Path
 import pytest
 
 from intently.engine import tune_threads
-from intently.store import AccountUpdate, SQLiteStore, _sqlite_landing
+from intently.store import (
+    AccountUpdate,
+    JournalEntry,
+    Merge,
+    OutboxRow,
+    SegmentChange,
+    SQLiteStore,
+    _sqlite_landing,
+)
 from intently.store._sqlite_bulk import Bulk
 
 TEXTS = ["", "plain", "a\x00b", "\x00", "naïve ☕ 𝄞", "back\\slash \"quoted\"", "\\u0000",
          "x" * 5000]
 BLOBS = [b"", b"\x00\x01\xff", b"{}", bytes(range(256)) * 20]
-ROWS = Bulk("INSERT INTO t (i, s, f, b, n) SELECT {} FROM json_each(?1) AS j", "ntnbn")
+ROWS = Bulk("INSERT INTO t (i, s, f, b, n) SELECT {} FROM json_each(?1) AS j", "ntnbn",
+            "INSERT INTO t (i, s, f, b, n) VALUES (?, ?, ?, ?, ?)")
 
 
 def _doubles(n: int) -> list[float]:
@@ -41,9 +50,7 @@ def _rows(texts: list[str]) -> list[tuple[object, ...]]:
 def _round_trip(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (i INTEGER PRIMARY KEY, s TEXT, f REAL, b BLOB, n INTEGER)")
-    statement = ROWS.of(rows)
-    assert statement is not None
-    db.execute(*statement)
+    db.execute(*ROWS.statement(rows))
     return db.execute("SELECT i, s, f, b, n FROM t ORDER BY i").fetchall()
 
 
@@ -60,8 +67,8 @@ def test_text_with_a_nul_is_kept_whole() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE k (k TEXT PRIMARY KEY) WITHOUT ROWID")
     keys = ["a\x00b", "a\x00c", "a"]  # one key each, though JSON would read all three as "a"
-    db.execute(*Bulk("INSERT INTO k (k) SELECT {} FROM json_each(?1) AS j", "t").of(
-        [(k,) for k in keys]))  # type: ignore[misc]
+    db.execute(*Bulk("INSERT INTO k (k) SELECT {} FROM json_each(?1) AS j", "t", "").statement(
+        [(k,) for k in keys]))
     assert sorted(r[0] for r in db.execute("SELECT k FROM k")) == sorted(keys)
     assert db.execute("SELECT count(*) FROM k WHERE k = ?", ("a\x00c",)).fetchone() == (1,)
 
@@ -70,12 +77,12 @@ def test_deletes_take_their_keys_in_bulk() -> None:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE m (s TEXT, p TEXT, PRIMARY KEY (s, p)) WITHOUT ROWID")
     db.executemany("INSERT INTO m VALUES (?, ?)", [("a", "1"), ("a", "2"), ("b", "1")])
-    gone = Bulk("DELETE FROM m WHERE (s, p) IN (SELECT {} FROM json_each(?1) AS j)", "tt")
-    db.execute(*gone.of([("a", "1"), ("b", "1"), ("c", "9")]))  # type: ignore[misc]
+    gone = Bulk("DELETE FROM m WHERE (s, p) IN (SELECT {} FROM json_each(?1) AS j)", "tt", "")
+    db.execute(*gone.statement([("a", "1"), ("b", "1"), ("c", "9")]))
     assert db.execute("SELECT s, p FROM m").fetchall() == [("a", "2")]
     assert gone.of([]) is None
     with pytest.raises(ValueError, match="one b"):
-        Bulk("{}", "bb")
+        Bulk("{}", "bb", "")
 
 
 @pytest.mark.usefixtures("writer")
@@ -124,3 +131,50 @@ def test_a_tuned_process_has_the_commit_thread_write_the_batches() -> None:
         assert _sqlite_landing.hands_over()
     finally:
         sys.setswitchinterval(before)
+
+
+def _every_write(store: SQLiteStore, later: bool) -> None:
+    """A group commit with a row of every kind, and a second one that deletes some."""
+    tx = store.transaction()
+    tx.claim(["m1", "m\x002"], 1)
+    tx.claim_orders([("o1", 1)])
+    tx.append([(1, "p1", 1.5, 2.5, b'{"a":1}', 0), (2, "p\x002", 1.75, 2.5, b"\x00", 1)])
+    tx.set_aside(2, "boom", 3.0)
+    tx.put_accounts([AccountUpdate("acme", {"plan": "pro"}, 1.0, "u:1")])
+    tx.put_effects([OutboxRow("x1", "welcome", "p1", "A", "email", 5.0, b"{}")],
+                   [JournalEntry("j1", "welcome", "p1", "A", "entered", 1.0, 0.0, "")])
+    changes = [SegmentChange("p1", "vip", True, 1.0), SegmentChange("p1", "new", True, 1.0),
+               SegmentChange("p\x002", "new", True, 1.0), SegmentChange("p1", "new", False, 2.0)]
+    tx.put_state(2, {"p1": b"one", "p\x002": b"two", "p3": b"three"},
+                 {"u:1": "p1", "a:\x00": "p\x002"}, [Merge("p1", "p0", "login", 1.0, 1)],
+                 changes, {"p1": 9.0, "p3": 8.0})
+    (tx.commit_later().result(10) if later else tx.commit())
+    tx = store.transaction()
+    tx.put_state(3, {"p3": None}, {}, [], [SegmentChange("p3", "vip", True, 3.0)],
+                 {"p1": None})
+    (tx.commit_later().result(10) if later else tx.commit())
+    store.settle()
+
+
+def test_both_ways_of_writing_leave_the_same_tables(tmp_path: Path) -> None:
+    """Row by row on the engine's thread, or a statement a table on the commit thread."""
+    tables = ["events", "message_ids", "order_ids", "profiles", "identities", "merges",
+              "segment_changes", "segment_members", "timers", "outbox", "journal", "set_aside",
+              "accounts", "account_members", "meta"]
+    before = sys.getswitchinterval()
+    dumps = []
+    try:
+        for interval in (0.005, 0.0005):
+            sys.setswitchinterval(interval)
+            store = SQLiteStore(tmp_path / f"{interval}.db")
+            _every_write(store, later=True)
+            dumps.append({t: sorted(store._conn.execute(f"SELECT * FROM {t}").fetchall(),
+                                    key=repr) for t in tables})
+            store.close()
+    finally:
+        sys.setswitchinterval(before)
+    assert dumps[0] == dumps[1]
+    assert dumps[0]["segment_members"] == [("new", "p\x002", 1.0), ("vip", "p1", 1.0)]
+    assert dumps[0]["timers"] == [] and len(dumps[0]["segment_changes"]) == 5
+    assert sorted(r[0] for r in dumps[0]["profiles"]) == ["p\x002", "p1"]
+    assert all(dumps[0][t] for t in tables if t != "timers")

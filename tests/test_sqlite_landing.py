@@ -19,7 +19,7 @@ from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
 from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_landing, _sqlite_tx
-from intently.store._sqlite_bulk import Statement
+from intently.store._sqlite_bulk import Bulk, Rows
 
 WAIT_S = 10.0
 pytestmark = pytest.mark.usefixtures("writer")  # both ways a batch lands
@@ -51,13 +51,15 @@ def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> No
     db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
     db.execute("CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
                "DEFERRABLE INITIALLY DEFERRED)")
-    statements = _sqlite_tx.Transaction._statements
+    rows = _sqlite_tx.Transaction._rows
+    child = Bulk("INSERT INTO child (p) SELECT {} FROM json_each(?1) AS j", "n",
+                 "INSERT INTO child (p) VALUES (?)")
 
-    def failing(tx: _sqlite_tx.Transaction) -> list[Statement]:
-        monkeypatch.setattr(_sqlite_tx.Transaction, "_statements", statements)  # this once
-        return [*statements(tx), ("INSERT INTO child (p) VALUES (42)", ())]
+    def failing(tx: _sqlite_tx.Transaction) -> list[Rows]:
+        monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", rows)  # this once
+        return [*rows(tx), Rows(child, [(42,)])]
 
-    monkeypatch.setattr(_sqlite_tx.Transaction, "_statements", failing)
+    monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", failing)
 
 
 def _log_one(tx: LogTransaction, seq: int) -> set[int]:

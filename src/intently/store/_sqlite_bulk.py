@@ -2,10 +2,12 @@
 
 The commit thread (`_sqlite_landing`) may write a batch while the engine runs the next one. A
 statement run row by row (`executemany`) gives the GIL up for each row's step and waits to get
-it back from the engine's thread: 2,000 rows took 7.6 s (stop 40). So a group commit writes
-each table's rows with one statement, `INSERT ... SELECT ... FROM json_each(?1)`, one step for
-all of them, and waits for the GIL once a table. (One statement for every table, through a
-view's triggers, spent 1.7 times as long in SQLite: each row runs every trigger's test.)
+it back from the engine's thread: 2,000 rows took 7.6 s (stop 40). So there each table's rows
+go in one statement, `INSERT ... SELECT ... FROM json_each(?1)`, one step for all of them,
+which waits for the GIL once. (One statement for every table, through a view's triggers,
+spent 1.7 times as long in SQLite: each row runs every trigger's test.) The thread that holds
+the GIL anyway writes row by row: `executemany` costs it less than building the JSON (a group
+commit in place took 2 to 3 µs an event more in bulk).
 
 The rows travel as one JSON array of arrays: numbers and text as JSON values, and each blob as
 its offset and length in the second parameter, which holds the statement's blobs end to end
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -32,23 +34,27 @@ _NUL = b"\\u0000"  # how msgspec writes a NUL in a JSON string (and a text's own
 
 
 class Bulk:
-    """One statement for any number of rows. `sql` holds `{}` where the rows' columns go,
-    selected from `json_each(?1) AS j`; `kinds` has a letter a column: `n` a number (or
-    NULL), `t` text, `b` a blob."""
+    """A table write for any number of rows, two ways: `row_sql` for `executemany`, one step
+    a row (where the engine's thread writes), and one statement, `sql` with `{}` where the
+    rows' columns go, selected from `json_each(?1) AS j` (where the commit thread does).
+    `kinds` has a letter a column: `n` a number (or NULL), `t` text, `b` a blob."""
 
-    def __init__(self, sql: str, kinds: str) -> None:
+    def __init__(self, sql: str, kinds: str, row_sql: str) -> None:
         if set(kinds) - set("ntb") or kinds.count("b") > 1:
             raise ValueError(f"column kinds are n, t or b (one b at most): {kinds!r}")
         self.kinds = kinds
+        self.row_sql = row_sql
         self._blob = kinds.find("b")
         self._text = [i for i, k in enumerate(kinds) if k != "n"]
         self._sql = sql.format(_columns(kinds, safe=False))
         self._safe_sql = sql.format(_columns(kinds, safe=True))
 
-    def of(self, rows: Sequence[Sequence[Any]]) -> Statement | None:
-        """The statement writing these rows; None when there are none."""
-        if not rows:
-            return None
+    def of(self, rows: Sequence[Sequence[Any]]) -> Rows | None:
+        """These rows to write; None when there are none."""
+        return Rows(self, rows) if rows else None
+
+    def statement(self, rows: Sequence[Sequence[Any]]) -> Statement:
+        """The one statement writing these rows."""
         i = self._blob
         if i < 0:
             data = _encode(rows)
@@ -66,6 +72,13 @@ class Bulk:
                 return self._sql, (data, b"".join(blobs))
         apart, blob = _apart(rows, self._text)  # text holds a NUL
         return self._safe_sql, (_encode(apart), blob)
+
+
+class Rows(NamedTuple):
+    """Rows a `Bulk` writes."""
+
+    bulk: Bulk
+    rows: Sequence[Sequence[Any]]
 
 
 def _columns(kinds: str, *, safe: bool) -> str:
@@ -105,7 +118,19 @@ def _apart(rows: Iterable[Sequence[Any]], apart: list[int]) -> tuple[list[list[A
     return shaped, b"".join(parts)
 
 
-def run(db: sqlite3.Connection, statements: Iterable[Statement]) -> None:
+def run(db: sqlite3.Connection, writes: Iterable[Rows]) -> None:
+    """Each write in turn, a step a row, inside the caller's transaction (on the thread that
+    holds the GIL anyway, `executemany` is the quicker)."""
+    for bulk, rows in writes:
+        db.executemany(bulk.row_sql, rows)
+
+
+def statements(writes: Iterable[Rows]) -> list[Statement]:
+    """Each write as one statement (for the commit thread: see the module's note)."""
+    return [bulk.statement(rows) for bulk, rows in writes]
+
+
+def run_statements(db: sqlite3.Connection, statements: Iterable[Statement]) -> None:
     """Each statement in turn, inside the caller's transaction."""
     for sql, params in statements:
         db.execute(sql, params)

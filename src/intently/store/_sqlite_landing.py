@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .._errors import StoreError
-from ._sqlite_bulk import Statement, run
+from ._sqlite_bulk import Statement, run_statements
 
 _log = logging.getLogger("intently.store")
 
@@ -79,7 +79,7 @@ def finish(db: sqlite3.Connection, landing: Landing, committed: Callable[[], Non
         statements, landing.statements = landing.statements, []
         if statements:
             db.execute("BEGIN IMMEDIATE")
-            run(db, statements)
+            run_statements(db, statements)
         db.execute("COMMIT")
     except BaseException as exc:
         try:

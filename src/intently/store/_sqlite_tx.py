@@ -36,7 +36,7 @@ from ._rows import (
     SegmentChange,
     final_memberships,
 )
-from ._sqlite_bulk import Bulk, Statement, run
+from ._sqlite_bulk import Bulk, Rows, run, statements
 from ._sqlite_landing import Landing, hands_over
 from ._tx import EndsOnExit
 
@@ -48,60 +48,64 @@ CHUNK = 900
 
 _log = logging.getLogger("intently.store")
 
-Write = Callable[..., list[Statement]]
-"""A deferred write: called with its arguments at commit, it gives the statements to run."""
+Write = Callable[..., list[Rows]]
+"""A deferred write: called with its arguments at commit, it gives the rows to write."""
 
 _Account = list[Any]
 """An account's traits as merged so far, its first and its last time seen."""
 
 
-_PROFILES = Bulk("INSERT INTO profiles (id, body, seq) SELECT {} FROM json_each(?1) AS j "
-                 "WHERE true ON CONFLICT (id) DO UPDATE SET body = excluded.body, "
-                 "seq = excluded.seq", "tbn")
-_PROFILES_GONE = Bulk("DELETE FROM profiles WHERE id IN (SELECT {} FROM json_each(?1) AS j)", "t")
-_IDENTITIES = Bulk("INSERT OR REPLACE INTO identities (key, profile_id) "
-                   "SELECT {} FROM json_each(?1) AS j", "tt")
-_MERGES = Bulk("INSERT INTO merges (into_id, from_id, reason, ts, head) "
-               "SELECT {} FROM json_each(?1) AS j", "tttnn")
-_CHANGES = Bulk("INSERT INTO segment_changes (segment, profile_id, entered, ts) "
-                "SELECT {} FROM json_each(?1) AS j", "ttnn")
-_MEMBERS = Bulk("INSERT OR REPLACE INTO segment_members (segment, profile_id, since) "
-                "SELECT {} FROM json_each(?1) AS j", "ttn")
-_MEMBERS_GONE = Bulk("DELETE FROM segment_members WHERE (segment, profile_id) IN "
-                     "(SELECT {} FROM json_each(?1) AS j)", "tt")
-_MEMBERS_DROPPED = Bulk("DELETE FROM segment_members WHERE profile_id IN "
-                        "(SELECT {} FROM json_each(?1) AS j)", "t")
-_TIMERS = Bulk("INSERT OR REPLACE INTO timers (profile_id, due) "
-               "SELECT {} FROM json_each(?1) AS j", "tn")
-_TIMERS_GONE = Bulk("DELETE FROM timers WHERE profile_id IN "
-                    "(SELECT {} FROM json_each(?1) AS j)", "t")
-_CLAIMS = Bulk("INSERT INTO message_ids (message_id, seq) SELECT {} FROM json_each(?1) AS j",
-               "tn")
-_ORDERS = Bulk("INSERT INTO order_ids (order_id, seq) SELECT {} FROM json_each(?1) AS j", "tn")
-_EVENTS = Bulk("INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
-               "SELECT {} FROM json_each(?1) AS j", "ntnnbn")
-_OUTBOX = Bulk("INSERT OR IGNORE INTO outbox (id, scenario, profile_id, arm, channel, due, "
-               "next_at, body) SELECT {} FROM json_each(?1) AS j", "tttttnnb")
-_JOURNAL = Bulk("INSERT OR IGNORE INTO journal (id, scenario, profile_id, arm, kind, ts, value, "
-                "ref) SELECT {} FROM json_each(?1) AS j", "tttttnnt")
-_ACCOUNTS = Bulk("INSERT INTO accounts (id, traits, first_seen, last_seen) "
-                 "SELECT {} FROM json_each(?1) AS j WHERE true ON CONFLICT (id) DO UPDATE "
-                 "SET traits = excluded.traits, first_seen = min(first_seen, "
-                 "excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)", "tbnn")
-_ACCOUNT_MEMBERS = Bulk("INSERT OR IGNORE INTO account_members (account_id, member, since) "
-                        "SELECT {} FROM json_each(?1) AS j", "ttn")
-_SET_ASIDE = Bulk("INSERT OR REPLACE INTO set_aside (seq, error, at) "
-                  "SELECT {} FROM json_each(?1) AS j", "ntn")
+def _bulk(table: str, columns: str, kinds: str, verb: str = "INSERT", tail: str = "") -> Bulk:
+    """An insert of rows into `table` (`verb`: INSERT OR REPLACE, ...)."""
+    marks = ", ".join("?" * len(kinds))
+    where = " WHERE true" if tail else ""  # (an upsert after a SELECT needs a WHERE)
+    return Bulk(f"{verb} INTO {table} ({columns}) SELECT {{}} FROM json_each(?1) AS j{where}{tail}",
+                kinds, f"{verb} INTO {table} ({columns}) VALUES ({marks}){tail}")
 
 
-def _some(*statements: Statement | None) -> list[Statement]:
-    return [s for s in statements if s is not None]
+def _deletes(table: str, columns: str, kinds: str) -> Bulk:
+    """A delete of the rows with these keys from `table`."""
+    keys = " AND ".join(f"{c} = ?" for c in columns.split(", "))
+    return Bulk(f"DELETE FROM {table} WHERE ({columns}) IN (SELECT {{}} FROM json_each(?1) AS j)",
+                kinds, f"DELETE FROM {table} WHERE {keys}")
 
 
-def state_statements(seq: int, profiles: dict[str, bytes | None], identities: dict[str, str],
+_PROFILES = _bulk("profiles", "id, body, seq", "tbn", tail=" ON CONFLICT (id) DO UPDATE SET "
+                  "body = excluded.body, seq = excluded.seq")
+_PROFILES_GONE = _deletes("profiles", "id", "t")
+_IDENTITIES = _bulk("identities", "key, profile_id", "tt", "INSERT OR REPLACE")
+_MERGES = _bulk("merges", "into_id, from_id, reason, ts, head", "tttnn")
+_CHANGES = _bulk("segment_changes", "segment, profile_id, entered, ts", "ttnn")
+_MEMBERS = _bulk("segment_members", "segment, profile_id, since", "ttn", "INSERT OR REPLACE")
+_MEMBERS_GONE = _deletes("segment_members", "segment, profile_id", "tt")
+_MEMBERS_DROPPED = _deletes("segment_members", "profile_id", "t")
+_TIMERS = _bulk("timers", "profile_id, due", "tn", "INSERT OR REPLACE")
+_TIMERS_GONE = _deletes("timers", "profile_id", "t")
+_CHECKPOINT = _bulk("meta", "key, value", "tn", "INSERT OR REPLACE")
+_CLAIMS = _bulk("message_ids", "message_id, seq", "tn")
+_ORDERS = _bulk("order_ids", "order_id, seq", "tn")
+_EVENTS = _bulk("events", "seq, customer_id, ts, received_at, payload, prev", "ntnnbn")
+_OUTBOX = _bulk("outbox", "id, scenario, profile_id, arm, channel, due, next_at, body",
+                "tttttnnb", "INSERT OR IGNORE")
+_JOURNAL = _bulk("journal", "id, scenario, profile_id, arm, kind, ts, value, ref", "tttttnnt",
+                 "INSERT OR IGNORE")
+_ACCOUNTS = _bulk("accounts", "id, traits, first_seen, last_seen", "tbnn", tail=(
+    " ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
+    "first_seen = min(first_seen, excluded.first_seen), "
+    "last_seen = max(last_seen, excluded.last_seen)"))
+_ACCOUNT_MEMBERS = _bulk("account_members", "account_id, member, since", "ttn",
+                         "INSERT OR IGNORE")
+_SET_ASIDE = _bulk("set_aside", "seq, error, at", "ntn", "INSERT OR REPLACE")
+
+
+def _some(*writes: Rows | None) -> list[Rows]:
+    return [w for w in writes if w is not None]
+
+
+def state_rows(seq: int, profiles: dict[str, bytes | None], identities: dict[str, str],
                      merges: Sequence[Merge], changes: Sequence[SegmentChange],
-                     timers: dict[str, float | None] | None) -> list[Statement]:
-    """The writes of records, identities, merges, segment changes and timers, and of the
+                     timers: dict[str, float | None] | None) -> list[Rows]:
+    """The rows of records, identities, merges, segment changes and timers, and of the
     position recovery replays from."""
     dropped = [(pid,) for pid, body in profiles.items() if body is None]
     upserts, deletes = final_memberships(changes)  # the last change of each record holds
@@ -117,7 +121,7 @@ def state_statements(seq: int, profiles: dict[str, bytes | None], identities: di
         _MEMBERS_DROPPED.of(dropped),
         _TIMERS.of([(p, d) for p, d in timers.items() if d is not None]),
         _TIMERS_GONE.of([(p,) for p, d in timers.items() if d is None] + dropped),
-        ("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)", (seq,)))
+        _CHECKPOINT.of([("checkpoint", seq)]))
 
 
 def _owners(db: sqlite3.Connection, table: str, column: str, ids: Sequence[str]
@@ -144,23 +148,22 @@ def _taken(mine: dict[str, int], held: dict[str, int], key: str, seq: int) -> bo
     return owner != seq
 
 
-def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]
-             ) -> list[Statement]:
+def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> list[Rows]:
     return _some(
         _OUTBOX.of([(m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages]),
         _JOURNAL.of(journal))
 
 
-def _append(rows: Sequence[LogRow]) -> list[Statement]:
+def _append(rows: Sequence[LogRow]) -> list[Rows]:
     return _some(_EVENTS.of(rows))
 
 
-def _set_aside(seq: int, error: str, at: float) -> list[Statement]:
+def _set_aside(seq: int, error: str, at: float) -> list[Rows]:
     return _some(_SET_ASIDE.of([(seq, error, at)]))
 
 
 def _accounts(merged: dict[str, _Account], members: Sequence[tuple[str, str, float]]
-              ) -> list[Statement]:
+              ) -> list[Rows]:
     return _some(
         _ACCOUNTS.of([(account_id, msgspec.json.encode(traits), first, last)
                       for account_id, (traits, first, last) in merged.items()]),
@@ -255,7 +258,7 @@ class Transaction(EndsOnExit):
                   identities: dict[str, str], merges: Sequence[Merge],
                   changes: Sequence[SegmentChange] = (),
                   timers: dict[str, float | None] | None = None) -> None:
-        self._writes.append((state_statements,
+        self._writes.append((state_rows,
                              (seq, profiles, identities, merges, changes, timers)))
 
     def commit(self) -> None:
@@ -267,7 +270,7 @@ class Transaction(EndsOnExit):
             self._settle()
             if not (self._ids or self._orders or self._writes):
                 return
-            self._write(self._statements())
+            self._write(self._rows())
             self._db.execute("COMMIT")
         except BaseException as exc:
             self._undo(exc)
@@ -287,19 +290,19 @@ class Transaction(EndsOnExit):
         self._open = False
         try:
             self._settle()
-            statements = self._statements()
-            if not hands_over():
-                self._write(statements)
-                statements = []
+            writes = self._rows()
+            handed = statements(writes) if hands_over() else []
+            if not handed:
+                self._write(writes)
         except BaseException as exc:
             try:
                 self._undo(exc)
             finally:
                 store._lock.release()
             raise
-        landing = Landing(self._next, self._ids, self._orders, statements)
+        landing = Landing(self._next, self._ids, self._orders, handed)
         for write, args in self._writes:  # what reads must find before it is durable
-            if write is state_statements:
+            if write is state_rows:
                 landing.profiles.update(args[1])  # type: ignore[call-overload]
                 landing.identities.update(args[2])  # type: ignore[call-overload]
         try:
@@ -317,17 +320,17 @@ class Transaction(EndsOnExit):
             raise StoreError(f"the group commit before this one failed: "
                              f"{landing.durable.exception()}")
 
-    def _statements(self) -> list[Statement]:
-        """Everything the commit writes, a statement a table (`_sqlite_bulk`)."""
+    def _rows(self) -> list[Rows]:
+        """Everything the commit writes, table by table (`_sqlite_bulk`)."""
         out = _some(_CLAIMS.of(list(self._ids.items())), _ORDERS.of(list(self._orders.items())))
         for write, args in self._writes:
             out += write(*args)
         return out
 
-    def _write(self, statements: list[Statement]) -> None:
+    def _write(self, writes: list[Rows]) -> None:
         """Everything but the `COMMIT`, in one write transaction, on this thread."""
         self._db.execute("BEGIN IMMEDIATE")
-        run(self._db, statements)
+        run(self._db, writes)
 
     def _undo(self, exc: BaseException) -> None:
         """The commit failed: keep none of it (a StoreError when another writer took a key)."""

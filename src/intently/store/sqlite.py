@@ -46,7 +46,7 @@ from ._rows import (
 )
 from ._sqlite_bulk import run
 from ._sqlite_landing import Landing, finish
-from ._sqlite_tx import CHUNK, Transaction, state_statements
+from ._sqlite_tx import CHUNK, Transaction, state_rows
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
 SCHEMA_VERSION = 5
@@ -534,7 +534,7 @@ class SQLiteStore:
             db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
-                run(db, state_statements(seq, profiles, identities, merges, changes, timers))
+                run(db, state_rows(seq, profiles, identities, merges, changes, timers))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
