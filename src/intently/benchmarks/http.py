@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from .._threads import cpython_switching
 from ..testing import free_port, start_server, wait_healthy
 from ._wrk import requests_per_s, run_wrk
 
@@ -43,10 +44,11 @@ def _load(url: str, bodies: list[bytes], clients: int, paths: list[str] | None =
                 done += response.json()["accepted"]
         return done
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        accepted = sum(pool.map(send, parts))
-    return accepted / (time.perf_counter() - started)
+    with cpython_switching():
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            accepted = sum(pool.map(send, parts))
+        return accepted / (time.perf_counter() - started)
 
 
 def _start_floor(db: Path, port: int) -> subprocess.Popen[bytes]:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import jinja2
 
+from .._threads import cpython_switching
 from ..decisions import Decider, OfferRule, save_offer_rules
 from ..engine import Engine, as_event
 from ..profiles import Profile
@@ -137,10 +138,11 @@ def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
             parts = [baskets[i::clients] for i in range(clients)]
             run(baskets[:200])  # warm up
             latencies.clear()
-            started = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                list(pool.map(run, parts))
-            elapsed = time.perf_counter() - started
+            with cpython_switching():
+                started = time.perf_counter()
+                with ThreadPoolExecutor(clients) as pool:
+                    list(pool.map(run, parts))
+                elapsed = time.perf_counter() - started
         finally:
             proc.terminate()
             proc.wait(timeout=30)
