@@ -5,9 +5,11 @@ reads records, runs the pipeline, then appends the events with their effects and
 Holding SQLite's write lock all that time would leave no moment between commits when every
 page of the WAL is copied into the database, and only a write transaction that *begins* at
 such a moment writes the WAL from its start again (`_wal`). So this transaction writes nothing
-until `commit`: its writes wait in memory, in order, and become one statement a table
-(`_sqlite_bulk`), run in one `BEGIN IMMEDIATE` ... `COMMIT`, a few milliseconds of lock for a
-batch that took hundreds: in place by `commit`, on the commit thread by `commit_later`.
+until `commit`: its writes wait in memory, in order, table by table, and go in one `BEGIN
+IMMEDIATE` ... `COMMIT`, a few milliseconds of lock for a batch that took hundreds. `commit`
+writes them row by row in place; `commit_later` hands the `COMMIT` to the commit thread, and
+the writes too, as one statement a table, where that thread gets the GIL back quickly
+(`_sqlite_bulk`, `_sqlite_landing`).
 
 Claims are decided when asked, from the ids the store holds (read then, outside any write
 transaction) and those this transaction claimed already. The store's lock, held from
@@ -103,8 +105,8 @@ def _some(*writes: Rows | None) -> list[Rows]:
 
 
 def state_rows(seq: int, profiles: dict[str, bytes | None], identities: dict[str, str],
-                     merges: Sequence[Merge], changes: Sequence[SegmentChange],
-                     timers: dict[str, float | None] | None) -> list[Rows]:
+               merges: Sequence[Merge], changes: Sequence[SegmentChange],
+               timers: dict[str, float | None] | None) -> list[Rows]:
     """The rows of records, identities, merges, segment changes and timers, and of the
     position recovery replays from."""
     dropped = [(pid,) for pid, body in profiles.items() if body is None]
