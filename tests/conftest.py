@@ -54,10 +54,12 @@ def engine(clock: ManualClock) -> Iterator[Engine]:
 def writer(request: pytest.FixtureRequest) -> Iterator[str]:
     """Who writes a SQLite batch landing on the commit thread: the switch interval decides
     (`store._sqlite_landing.hands_over`)."""
+    from intently._threads import CPYTHON_SWITCH_INTERVAL_S, SWITCH_INTERVAL_S
     from intently.store import _sqlite_landing
 
     before = sys.getswitchinterval()
-    sys.setswitchinterval(0.005 if request.param == "engine thread" else 0.0005)
+    sys.setswitchinterval(CPYTHON_SWITCH_INTERVAL_S if request.param == "engine thread"
+                          else SWITCH_INTERVAL_S)
     assert _sqlite_landing.hands_over() == (request.param == "commit thread")
     yield request.param
     sys.setswitchinterval(before)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from intently._threads import CPYTHON_SWITCH_INTERVAL_S, SWITCH_INTERVAL_S
 from intently.engine import tune_threads
 from intently.store import (
     AccountUpdate,
@@ -125,7 +126,7 @@ def test_accounts_merge_over_a_batch_still_landing(tmp_path: Path) -> None:
 def test_a_tuned_process_has_the_commit_thread_write_the_batches() -> None:
     before = sys.getswitchinterval()
     try:
-        sys.setswitchinterval(0.005)  # CPython's default
+        sys.setswitchinterval(CPYTHON_SWITCH_INTERVAL_S)
         assert not _sqlite_landing.hands_over()
         tune_threads()
         assert _sqlite_landing.hands_over()
@@ -164,7 +165,7 @@ def test_both_ways_of_writing_leave_the_same_tables(tmp_path: Path) -> None:
     before = sys.getswitchinterval()
     dumps = []
     try:
-        for interval in (0.005, 0.0005):
+        for interval in (CPYTHON_SWITCH_INTERVAL_S, SWITCH_INTERVAL_S):
             sys.setswitchinterval(interval)
             store = SQLiteStore(tmp_path / f"{interval}.db")
             _every_write(store, later=True)

@@ -42,7 +42,6 @@ class Bulk:
     def __init__(self, sql: str, kinds: str, row_sql: str) -> None:
         if set(kinds) - set("ntb") or kinds.count("b") > 1:
             raise ValueError(f"column kinds are n, t or b (one b at most): {kinds!r}")
-        self.kinds = kinds
         self.row_sql = row_sql
         self._blob = kinds.find("b")
         self._text = [i for i, k in enumerate(kinds) if k != "n"]
