@@ -54,7 +54,7 @@ services:
 	@bash scripts/services.sh
 
 test: hot services $(CHROMIUM) $(NODE_MODULES)
-	$(BIN)/ruff check src tests docs setup.py
+	$(BIN)/ruff check src tests docs scripts setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
@@ -62,7 +62,7 @@ test: hot services $(CHROMIUM) $(NODE_MODULES)
 # The fast loop (under a minute): lint, types, then the unit tests (no servers, browsers,
 # crashes or model recipes: `make test` runs those), stopping at the first failure.
 check: hot services
-	$(BIN)/ruff check src tests docs setup.py
+	$(BIN)/ruff check src tests docs scripts setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest -x -m "not integration and not browser and not crash and not slow"

@@ -1,11 +1,11 @@
-"""Where the longest group commits of the realistic ingest go: for `shop_events(N, 1.0,
-seed=17)` into a realistic engine with a cache of N / 10 records, the ten longest commits, each
-split into the records written before it (`write`), SQLite's `COMMIT` (the WAL's pages and its
-fsync), the collector's time inside it, the time the WAL copy on the other thread overlapped
-it, the writer's own copy of the last commit's pages (`WalCheckpointer.finish`, timed inside
-`COMMIT`), and the WAL pages `COMMIT` wrote (the bytes this thread wrote, `/proc/thread-self/io`);
-then how `COMMIT`'s time grows with its pages, and the collector's pauses by generation. A
-measurement, not a benchmark: run it on an idle machine.
+"""Where the group commits of the realistic ingest go: for `shop_events(N, 1.0, seed=17)` into
+a realistic engine with a cache of N / 10 records, under the CLI's switch interval (so the
+commit thread writes each batch: `_sqlite_landing`), the ten longest landings on the commit
+thread, each with the WAL's size when it began, the WAL pages it wrote (the bytes the thread
+wrote, `/proc/thread-self/io`), and the time a WAL copy on the copy thread overlapped it; the
+engine's waits for the batch before (`Transaction._settle`), the longest with the collector's
+time inside them; how a landing's time grows with its pages; the WAL copies; and the
+collector's pauses by generation. A measurement, not a benchmark: run it on an idle machine.
 
     .venv/bin/python scripts/commit_pauses.py 200000
 """
@@ -13,6 +13,7 @@ measurement, not a benchmark: run it on an idle machine.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -24,8 +25,8 @@ import intently.store.sqlite as backend
 from intently._gc import tune_gc
 from intently.benchmarks import realistic
 from intently.benchmarks._data import shop_events
-from intently.engine import _runner
-from intently.store import _wal
+from intently.engine import tune_threads
+from intently.store import _sqlite_landing, _sqlite_tx, _wal
 
 Span = tuple[float, float]
 FRAME = 4096 + 24  # a WAL frame: the page and its header
@@ -41,25 +42,13 @@ def _overlap(spans: list[Span], start: float, end: float) -> float:
     return sum(min(end, e) - max(start, s) for s, e in spans if e > start and s < end)
 
 
-class _TimedCopies:
-    """The copy thread's connection, each statement (a WAL copy) timed."""
-
-    def __init__(self, db: Any, spans: list[Span]) -> None:
-        self.db, self.spans = db, spans
-
-    def execute(self, sql: str) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.db.execute(sql)
-        finally:
-            self.spans.append((start, time.perf_counter()))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.db, name)
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f}"
 
 
 def main(customers: int) -> None:
     tune_gc()
+    tune_threads()
     collections: list[tuple[float, float, int]] = []
     began = [0.0]
 
@@ -69,93 +58,85 @@ def main(customers: int) -> None:
         else:
             collections.append((began[0], time.perf_counter(), info["generation"]))
 
-    writes: list[Span] = []
-    commits: list[Span] = []
-    pages: list[int] = []
+    wal = [""]
+    landings: list[tuple[float, float, int, int]] = []  # start, end, WAL bytes, pages written
+    finish = _sqlite_landing.finish
+
+    def timed_finish(db: Any, landing: Any, committed: Any) -> None:
+        size = os.path.getsize(wal[0]) if os.path.exists(wal[0]) else 0
+        before, start = _written(), time.perf_counter()
+        finish(db, landing, committed)
+        landings.append((start, time.perf_counter(), size, (_written() - before) // FRAME))
+
+    waits: list[Span] = []
+    settle = _sqlite_tx.Transaction._settle
+
+    def timed_settle(self: Any) -> None:
+        start = time.perf_counter()
+        try:
+            settle(self)
+        finally:
+            waits.append((start, time.perf_counter()))
+
     copies: list[Span] = []
+    checkpoint = _wal.WalCheckpointer._checkpoint
 
-    commit = backend._Transaction.commit
-
-    def timed_commit(self: Any) -> None:
-        before = _written()
-        start = time.perf_counter()
-        commit(self)
-        commits.append((start, time.perf_counter()))
-        pages.append((_written() - before) // FRAME)
-
-    write_some = _runner.Runner._write_some
-
-    def timed_write(self: Any, tx: Any, first: int, last: int) -> Any:
+    def timed_checkpoint(self: Any, db: Any) -> bool | None:
         start = time.perf_counter()
         try:
-            return write_some(self, tx, first, last)
+            return checkpoint(self, db)
         finally:
-            writes.append((start, time.perf_counter()))
+            copies.append((start, time.perf_counter()))
 
-    finishes: list[Span] = []
-    finish = _wal.WalCheckpointer.finish
-
-    def timed_finish(self: Any, db: Any) -> None:  # the writer copying the last commit's pages
-        start = time.perf_counter()
-        try:
-            finish(self, db)
-        finally:
-            finishes.append((start, time.perf_counter()))
-
-    run = _wal.WalCheckpointer._run
-
-    def timed_run(self: Any) -> None:  # the copy thread, each copy timed
-        self._db = _TimedCopies(self._db, copies)
-        run(self)
-
-    backend._Transaction.commit = timed_commit  # type: ignore[method-assign]
-    _runner.Runner._write_some = timed_write  # type: ignore[method-assign]
-    _wal.WalCheckpointer._run = timed_run  # type: ignore[method-assign]
-    _wal.WalCheckpointer.finish = timed_finish  # type: ignore[method-assign]
+    patches = ((backend, "finish", timed_finish), (_sqlite_tx.Transaction, "_settle", timed_settle),
+               (_wal.WalCheckpointer, "_checkpoint", timed_checkpoint))
+    for owner, name, timed in patches:  # the store calls them through these names
+        setattr(owner, name, timed)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "events.jsonl"
         realistic._write(shop_events(customers, 1.0, seed=17), path)
+        wal[0] = str(Path(tmp) / "large.db-wal")
         gc.collect()
         gc.callbacks.append(on_gc)
         figures = realistic.ingest(path, Path(tmp) / "large.db", customers // 10)
         gc.callbacks.remove(on_gc)
-    print(f"{customers:,} customers: {figures['events_per_s']:,.0f} events/s, "
-          f"{len(commits)} commits, median COMMIT "
-          f"{statistics.median(e - s for s, e in commits) * 1000:.1f} ms; the WAL copied "
-          f"{len(copies)} times, overlapping {sum(_overlap(copies, *c) > 0 for c in commits)} "
-          "commits")
+    took = sorted(e - s for s, e, _, _ in landings)
+    print(f"{customers:,} customers: {figures['events_per_s']:,.0f} events/s, {len(landings)} "
+          f"landings, median {_ms(statistics.median(took)).strip()} ms, longest "
+          f"{_ms(took[-1]).strip()} ms; the longest commit (the engine's side) "
+          f"{figures['commit_max_ms']:.1f} ms")
     print("microseconds an event, by part: " + ", ".join(
         f"{part} {us}" for part, us in figures["us_by_part"].items()))
+    print("longest landings (ms): took, WAL copy overlapping; the WAL's MiB when it began, "
+          "thousands of WAL pages it wrote")
+    for s, e, size, pages in sorted(landings, key=lambda r: r[0] - r[1])[:10]:
+        print(f"  {_ms(e - s)}  {_ms(_overlap(copies, s, e))}  {size / 2**20:7.1f}  "
+              f"{pages / 1000:7.1f}")
+    sizes = [size for _, _, size, _ in landings]
+    print(f"the WAL when a landing began: median {statistics.median(sizes) / 2**20:.1f} MiB, "
+          f"largest {max(sizes) / 2**20:.1f} MiB")
     gc_spans = [(s, e) for s, e, _ in collections]
-    rows = sorted(((ce - ws, we - ws, ce - cs, _overlap(gc_spans, ws, ce),
-                    _overlap(copies, cs, ce), _overlap(finishes, cs, ce), n / 1000)
-                   for (ws, we), (cs, ce), n in zip(writes, commits, pages, strict=False)),
-                  reverse=True)
-    print("longest commits (ms): total, write, COMMIT, collector inside, WAL copy overlapping,"
-          " the writer's own copy inside; thousands of WAL pages")
-    for row in rows[:10]:
-        print("  " + "  ".join(f"{x * 1000:7.1f}" for x in row[:6]) + f"  {row[6]:7.1f}")
-    if finishes:
-        took = sorted(e - s for s, e in finishes)
-        print(f"the writer's own copies: {len(took)}, median {statistics.median(took) * 1000:.1f}"
-              f" ms, longest {took[-1] * 1000:.1f} ms")
+    waited = sorted(waits, key=lambda w: w[0] - w[1])
+    print(f"the engine waited for the batch before {sum(e - s for s, e in waits):.2f} s in all;"
+          " longest waits (ms), with the collector inside:")
+    for s, e in waited[:5]:
+        print(f"  {_ms(e - s)}  {_ms(_overlap(gc_spans, s, e))}")
+    by_size = sorted((pages, e - s) for s, e, _, pages in landings)
+    tenth = max(1, len(by_size) // 10)
+    print("landings by the WAL pages they wrote, in tenths: pages (median), ms (median, max)")
+    for i in range(0, len(by_size), tenth):
+        part = [t for _, t in by_size[i : i + tenth]]
+        print(f"  {statistics.median(n for n, _ in by_size[i : i + tenth]):8,.0f}  "
+              f"{_ms(statistics.median(part))}  {_ms(max(part))}")
     took = sorted(e - s for s, e in copies)
     if took:
-        print(f"the thread's copies: {len(took)}, median {statistics.median(took) * 1000:.1f} ms,"
-              f" longest {took[-1] * 1000:.1f} ms")
-    by_size = sorted(zip(pages, ((e - s) for s, e in commits), strict=False))
-    tenth = max(1, len(by_size) // 10)
-    print("COMMIT by its WAL pages, in tenths: pages (median), COMMIT ms (median, max)")
-    for i in range(0, len(by_size), tenth):
-        part = by_size[i : i + tenth]
-        took = [t for _, t in part]
-        print(f"  {statistics.median(n for n, _ in part):8,.0f}  "
-              f"{statistics.median(took) * 1000:7.1f}  {max(took) * 1000:7.1f}")
+        print(f"WAL copies: {len(took)}, {sum(took):.1f} s in all, median "
+              f"{_ms(statistics.median(took)).strip()} ms, longest {_ms(took[-1]).strip()} ms")
     for generation in (0, 1, 2):
-        took = [e - s for s, e, g in collections if g == generation]
-        if took:
-            print(f"collector generation {generation}: {len(took)} collections, "
-                  f"{sum(took):.2f} s in all, longest {max(took) * 1000:.1f} ms")
+        spans = [e - s for s, e, g in collections if g == generation]
+        if spans:
+            print(f"collector generation {generation}: {len(spans)} collections, "
+                  f"{sum(spans):.2f} s in all, longest {max(spans) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Where a large population's commits go: the WAL pages each table costs during the realistic
 ingest of `shop_events(N, 1.0, seed=17)` (a cache of N / 10 records), per row written and per
 event. A measurement, not a benchmark: every statement of a group commit is committed on its
-own (so its pages can be counted), and the WAL is never copied back, so the rate it prints is
-not the engine's.
+own (so its pages can be counted), the engine's thread writes them row by row (Python's default
+switch interval: `_sqlite_landing.hands_over`), and the WAL is never copied back, so the rate
+it prints is not the engine's.
 
     .venv/bin/python scripts/wal_pages.py 100000
 """
@@ -23,6 +24,7 @@ import intently.store.sqlite as backend
 from intently._gc import tune_gc
 from intently.benchmarks import realistic
 from intently.benchmarks._data import shop_events
+from intently.store import _sqlite_tx
 
 FRAME = 4096 + 24  # a WAL frame: the page and its header
 _TABLE = re.compile(r"(?:INTO|FROM|UPDATE)\s+(\w+)", re.I)
@@ -83,15 +85,18 @@ def main(customers: int) -> None:
     pages: collections.Counter[str] = collections.Counter()
     rows: collections.Counter[str] = collections.Counter()
     db = root / "store.db"
-    backend.WalCheckpointer = _NoCheckpoints  # type: ignore[assignment,misc]
-    backend.SAFETY_PAGES = 0  # nor SQLite's automatic checkpoint
-    opened = backend._Transaction.__init__
+    opened = _sqlite_tx.Transaction.__init__
 
     def counting(tx: Any, store: Any) -> None:
         opened(tx, store)
-        tx._db = _Counting(store._db, f"{db}-wal", pages, rows)
+        tx._db = _Counting(store._conn, f"{db}-wal", pages, rows)
 
-    backend._Transaction.__init__ = counting  # type: ignore[method-assign]
+    patches = ((backend, "WalCheckpointer", _NoCheckpoints),
+               (backend, "SAFETY_PAGES", 0),  # nor SQLite's automatic checkpoint
+               (_sqlite_tx.Transaction, "__init__", counting))
+    for owner, name, value in patches:  # the store finds them through these names
+        setattr(owner, name, value)
+    sys.setswitchinterval(0.005)  # the engine's thread writes each batch (`hands_over`)
     try:
         events = shop_events(customers, 1.0, seed=17)
         realistic._write(events, root / "events.jsonl")
