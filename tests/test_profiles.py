@@ -135,3 +135,34 @@ def test_records_stored_with_scenario_state_inside_segment_state_still_read() ->
     p = decode_profile(old_blob)
     assert p.sc == sc and p.segments == ("vip",) and p == today
     assert decode_profile(encode_profile(p)) == today
+
+
+def test_local_hour_holds_across_clock_changes_in_any_order() -> None:
+    """An event's local hour is the zone's, around the changes to and from summer time, in
+    zones with half and quarter hours, whether the events come in time order or not (the
+    offset is looked up once a day and reused)."""
+    import random
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from intently.profiles._aggregates import Aggregator
+
+    zones = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu",
+             "America/St_Johns", "UTC")
+    # 00:00 UTC on 2026-03-07, 03-28, 04-04, 10-03, 10-24 and 10-31: three days from each
+    # cover the changes of these zones in 2026
+    starts = (1772841600.0, 1774656000.0, 1775260800.0, 1790985600.0, 1792800000.0,
+              1793404800.0)
+    times = [start + minutes * 60.0 for start in starts for minutes in range(0, 3 * 1440, 20)]
+    for shuffled in (False, True):
+        if shuffled:
+            random.Random(7).shuffle(times)
+        aggregator = Aggregator()
+        for ts in times:
+            for tz in zones:
+                bucket = int(ts // 3600) * 3600  # the offset at the start of the UTC hour
+                offset = datetime.fromtimestamp(bucket, ZoneInfo(tz)).utcoffset()
+                assert offset is not None
+                want = int((ts + offset.total_seconds()) // 3600) % 24
+                assert aggregator._local_hour(ts, tz) == want, (ts, tz)
+    assert Aggregator()._local_hour(3600.0 * 5, "Not/A_Zone") == 5

@@ -399,3 +399,28 @@ def test_plain_text_skips_jinja_and_reads_as_jinja_would_render_it() -> None:
                  "ends\n", "crlf\r\nline", "{{ customer.first_name }}!"):
         jinja = renderer.env.render(renderer.env.from_string(text), ctx)
         assert renderer._render(text, ctx) == jinja, text
+
+
+def test_link_tokens_are_hmac_sha256_and_forgeries_are_refused() -> None:
+    """Tokens in links already sent must keep reading: the signature is HMAC-SHA256 of the
+    token's body, cut to 12 bytes, whatever the key's length."""
+    import base64
+    import hmac
+
+    from intently._errors import ValidationError
+    from intently.scenarios._content import Tracker
+
+    for secret in (b"k", b"s" * 64, b"long" * 40):
+        tracker = Tracker("https://t.example", secret)
+        data = {"m": "welcome/p1/1/0/1", "p": "p1", "c": "email", "a": "A"}
+        token = tracker.token(data)
+        body, _, sig = token.partition(".")
+        padded = body + "=" * (-len(body) % 4)
+        want = hmac.digest(secret, padded.encode(), "sha256")[:12]
+        assert base64.urlsafe_b64decode(sig) == want
+        assert tracker.read(token) == data
+        assert tracker.read(tracker.token(data)) == data  # the keyed state is reused intact
+        with pytest.raises(ValidationError):
+            Tracker("https://t.example", secret + b"x").read(token)
+        with pytest.raises(ValidationError):
+            tracker.read(body + "." + base64.urlsafe_b64encode(b"\0" * 12).decode())

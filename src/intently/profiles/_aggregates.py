@@ -56,7 +56,8 @@ class Aggregator:
 
     def __init__(self, settings: RecordSettings | None = None) -> None:
         self.settings = settings or RecordSettings()
-        self._offsets: dict[str, tuple[int, int]] = {}  # time zone -> (hour bucket, offset)
+        # time zone -> (first hour bucket, last hour bucket, the offset throughout)
+        self._offsets: dict[str, tuple[int, int, int]] = {}
         self.item_view: ItemView | None = None  # the latest event's item and its features
 
     def update(self, p: Profile, ev: Event, raw: tuple[str, ...], name: str | None = None
@@ -186,19 +187,29 @@ class Aggregator:
         bucket = int(ts // 3600)
         if tz is None:
             return bucket % 24
-        known = self._offsets.get(tz)  # events come roughly in time order: same hour, same zone
-        if known is not None and known[0] == bucket:
-            offset = known[1]
+        known = self._offsets.get(tz)  # events come roughly in time order: same day, same zone
+        if known is not None and known[0] <= bucket <= known[1]:
+            offset = known[2]
         else:
-            try:
-                delta = datetime.fromtimestamp(bucket * 3600, ZoneInfo(tz)).utcoffset()
-                offset = int(delta.total_seconds()) if delta else 0
-            except (ZoneInfoNotFoundError, ValueError):
-                offset = 0
+            offset = _offset(tz, bucket)
+            # the same offset a day later: the same throughout the day between (no zone
+            # changes its clocks twice in a day), so the zone is looked up once a day, not
+            # once an hour, where its events are sparse
+            last = bucket + 24 if _offset(tz, bucket + 24) == offset else bucket
             if len(self._offsets) > 10_000:
                 self._offsets.clear()
-            self._offsets[tz] = (bucket, offset)
+            self._offsets[tz] = (bucket, last, offset)
         return int((ts + offset) // 3600) % 24
+
+
+def _offset(tz: str, bucket: int) -> int:
+    """The zone's offset from UTC, in seconds, at the start of this hour bucket (0 for a zone
+    the system does not know)."""
+    try:
+        delta = datetime.fromtimestamp(bucket * 3600, ZoneInfo(tz)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    return int(delta.total_seconds()) if delta else 0
 
 
 # The shared, interned count keys, per kind: "Product Viewed" -> "e:Product Viewed".

@@ -132,23 +132,21 @@ def observe(memory: ItemMemory, item: str, category: str | None, kind: int, ts: 
         memory.append(0)  # the key facts word
     n = (len(memory) - 1) // 3
     at = -1
-    for j in range(n):
-        if memory[1 + 3 * j] == h:
-            at = j
-            break
-    now = min(0xFFFFFFFF, max(0, math.ceil(ts)))
     same_category = 0
     carts = 0
     favs = 0
-    for j in range(n):
+    for j in range(n):  # one pass: an item is in the memory once at most
         packed = memory[3 * j + 2]
         if packed & _HELD and not packed & BOUGHT:
             if packed & CARTED:
                 carts += 1
             if packed & FAVED:
                 favs += 1
-        if cat and j != at and packed >> 16 == cat and memory[3 * j + 3] >= journey_start:
+        if memory[3 * j + 1] == h:
+            at = j
+        elif cat and packed >> 16 == cat and memory[3 * j + 3] >= journey_start:
             same_category += 1
+    now = min(0xFFFFFFFF, max(0, math.ceil(ts)))
     mark = 0
     if at < 0:  # a new item: only what surrounds it
         values = (0.0, 0.0, 0.0, 0.0, 0.0, _LOG1P[same_category], _LOG1P[carts],
