@@ -1,11 +1,12 @@
 """Where the group commits of the realistic ingest go: for `shop_events(N, 1.0, seed=17)` into
 a realistic engine with a cache of N / 10 records, under the CLI's switch interval (so the
 commit thread writes each batch: `_sqlite_landing`), the ten longest landings on the commit
-thread, each with the WAL's size when it began, the WAL pages it wrote (the bytes the thread
-wrote, `/proc/thread-self/io`), and the time a WAL copy on the copy thread overlapped it; the
-engine's waits for the batch before (`Transaction._settle`), the longest with the collector's
-time inside them; how a landing's time grows with its pages; the WAL copies; and the
-collector's pauses by generation. A measurement, not a benchmark: run it on an idle machine.
+thread, each with the WAL file's size when it began, the WAL pages it wrote (the bytes the
+thread wrote, `/proc/thread-self/io`), and the time a WAL copy on the copy thread overlapped
+it; the live WAL's length at each copy; the engine's waits for the batch before
+(`Transaction._settle`), the longest with the collector's time inside them; how a landing's
+time grows with its pages; the WAL copies; and the collector's pauses by generation. A
+measurement, not a benchmark: run it on an idle machine.
 
     .venv/bin/python scripts/commit_pauses.py 200000
 """
@@ -40,6 +41,27 @@ def _written() -> int:
 
 def _overlap(spans: list[Span], start: float, end: float) -> float:
     return sum(min(end, e) - max(start, s) for s, e in spans if e > start and s < end)
+
+
+class _Counted:
+    """The copy thread's connection: the WAL's length in frames noted from each copy's answer
+    (`PRAGMA wal_checkpoint` gives busy, frames in the WAL, frames copied)."""
+
+    def __init__(self, db: Any, frames: list[int]) -> None:
+        self.db, self.frames = db, frames
+
+    def execute(self, sql: str) -> Any:
+        row = self.db.execute(sql).fetchone()
+        self.frames.append(row[1])
+        return _Row(row)
+
+
+class _Row:
+    def __init__(self, row: Any) -> None:
+        self.row = row
+
+    def fetchone(self) -> Any:
+        return self.row
 
 
 def _ms(seconds: float) -> str:
@@ -79,12 +101,13 @@ def main(customers: int) -> None:
             waits.append((start, time.perf_counter()))
 
     copies: list[Span] = []
-    checkpoint = _wal.WalCheckpointer._checkpoint
+    frames: list[int] = []  # the live WAL's frames at each copy (the file keeps its largest size)
+    checkpoint: Any = _wal.WalCheckpointer._checkpoint  # called with a stand-in connection
 
     def timed_checkpoint(self: Any, db: Any) -> bool | None:
         start = time.perf_counter()
         try:
-            return checkpoint(self, db)
+            return checkpoint(self, _Counted(db, frames))
         finally:
             copies.append((start, time.perf_counter()))
 
@@ -113,8 +136,14 @@ def main(customers: int) -> None:
         print(f"  {_ms(e - s)}  {_ms(_overlap(copies, s, e))}  {size / 2**20:7.1f}  "
               f"{pages / 1000:7.1f}")
     sizes = [size for _, _, size, _ in landings]
-    print(f"the WAL when a landing began: median {statistics.median(sizes) / 2**20:.1f} MiB, "
-          f"largest {max(sizes) / 2**20:.1f} MiB")
+    print(f"the WAL file when a landing began: median {statistics.median(sizes) / 2**20:.1f} "
+          f"MiB, largest {max(sizes) / 2**20:.1f} MiB (its largest size so far: SQLite writes a "
+          "copied WAL over from its start without shrinking the file)")
+    if frames:
+        live = sorted(frames)
+        print(f"the live WAL at each copy: median {live[len(live) // 2] * FRAME / 2**20:.1f} "
+              f"MiB, 90th percentile {live[len(live) * 9 // 10] * FRAME / 2**20:.1f} MiB, "
+              f"largest {live[-1] * FRAME / 2**20:.1f} MiB")
     gc_spans = [(s, e) for s, e, _ in collections]
     waited = sorted(waits, key=lambda w: w[0] - w[1])
     print(f"the engine waited for the batch before {sum(e - s for s, e in waits):.2f} s in all;"
