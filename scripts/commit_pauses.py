@@ -84,10 +84,10 @@ def main(customers: int) -> None:
     landings: list[tuple[float, float, int, int]] = []  # start, end, WAL bytes, pages written
     finish = _sqlite_landing.finish
 
-    def timed_finish(db: Any, landing: Any, committed: Any) -> None:
+    def timed_finish(db: Any, landing: Any, *hooks: Any) -> None:
         size = os.path.getsize(wal[0]) if os.path.exists(wal[0]) else 0
         before, start = _written(), time.perf_counter()
-        finish(db, landing, committed)
+        finish(db, landing, *hooks)
         landings.append((start, time.perf_counter(), size, (_written() - before) // FRAME))
 
     waits: list[Span] = []

@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from intently import StoreError
-from intently.store import SQLiteStore
+from intently.store import SQLiteStore, _wal
 from intently.store._wal import WalCheckpointer
 
 
@@ -126,4 +128,39 @@ def test_a_claim_taken_meanwhile_fails_the_commit_and_keeps_nothing(tmp_path: Pa
     with store.transaction() as again:  # the store goes on
         assert again.claim(["a", "b"], 1) == {1}
     other.close()
+    store.close()
+
+
+@pytest.mark.usefixtures("writer")  # both ways a batch lands
+def test_a_long_wal_starts_over_when_each_landing_begins_before_the_copy_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Landings back to back (the engine waits for each to hand over the next) and copies
+    slower than them: no copy ends before the next write begins, so without `before_write`
+    the WAL grows by every commit. With it, the write that finds the WAL long waits for the
+    copy under way, and starts the WAL over."""
+    monkeypatch.setattr(_wal, "LONG_COMMITS", 4)
+    checkpoint = WalCheckpointer._checkpoint
+
+    def slow(self: WalCheckpointer, db: Any) -> bool | None:
+        time.sleep(0.05)  # longer than a landing of these few rows
+        return checkpoint(self, db)
+
+    monkeypatch.setattr(WalCheckpointer, "_checkpoint", slow)
+    db = tmp_path / "x.db"
+    store = SQLiteStore(db)
+    assert store._wal is not None
+    longest = per_commit = 0
+    for _ in range(40):
+        tx = store.transaction()
+        first = tx.next_seq()
+        tx.claim([f"m{first + i}" for i in range(20)], first)
+        tx.append(_rows(first))
+        tx.commit_later()
+        store.settle()
+        per_commit = per_commit or _frames(db)  # the first commit's frames
+        longest = max(longest, _frames(db))
+    store.settle()
+    assert store.count_events() == 800
+    assert longest <= 6 * per_commit, (longest, per_commit)  # the bound and its own
+    assert store._wal.waits > 0
     store.close()

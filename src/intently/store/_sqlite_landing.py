@@ -72,12 +72,14 @@ def hands_over() -> bool:
     return sys.getswitchinterval() <= HANDOVER_SWITCH_S
 
 
-def finish(db: sqlite3.Connection, landing: Landing, committed: Callable[[], None]) -> None:
+def finish(db: sqlite3.Connection, landing: Landing, committed: Callable[[], None],
+           before_write: Callable[[], None]) -> None:
     """On the commit thread: write the batch, unless the engine's thread did, and `COMMIT`
-    it; or roll it all back."""
+    it; or roll it all back. `before_write`: called before the write begins (`_wal`)."""
     try:
         statements, landing.statements = landing.statements, []
         if statements:
+            before_write()
             db.execute("BEGIN IMMEDIATE")
             run_statements(db, statements)
         db.execute("COMMIT")

@@ -331,6 +331,7 @@ class Transaction(EndsOnExit):
 
     def _write(self, writes: list[Rows]) -> None:
         """Everything but the `COMMIT`, in one write transaction, on this thread."""
+        self._store._before_write()
         self._db.execute("BEGIN IMMEDIATE")
         run(self._db, writes)
 

@@ -12,6 +12,13 @@ every frame is copied. The group commit holds SQLite's write lock only for its l
 milliseconds (`_sqlite_tx`), so the thread, woken by each commit, copies that commit's pages
 while the engine runs the next batch, and the next commit starts the WAL over: it stays about
 one commit long, and the writer never copies pages itself.
+
+Unless the next write begins before the copy ends: where the commit thread is the slower one
+(a million customers), each landing began as the one before it ended, no copy ever ended
+first, and the WAL grew past the safety net. Every read looks its pages up in the WAL's index
+first, one hash table per 4,096 frames, so a long WAL slows reads too. So once the WAL holds
+`LONG_COMMITS` commits, the writer waits before it begins (`before_write`) for a copy begun
+after the last commit to end: the write then starts the WAL over.
 """
 
 from __future__ import annotations
@@ -29,6 +36,12 @@ SAFETY_PAGES = 8 * 16384
 COPY_EVERY_S = 0.0
 """The thread copies at most this often (0: after every commit, which keeps the WAL shortest)."""
 
+LONG_COMMITS = 4
+"""A WAL holding this many commits is started over by the next write (`before_write`)."""
+
+WAIT_COPY_S = 5.0
+"""The longest a writer waits for the copy under way before it writes anyway."""
+
 
 class WalCheckpointer:
     def __init__(self, path: str, every_s: float = COPY_EVERY_S, *, start: bool = True) -> None:
@@ -38,7 +51,13 @@ class WalCheckpointer:
         self.every_s = every_s
         self.checkpoints = 0
         self.failures = 0
+        self.waits = 0
+        """Writes that waited for a copy (`before_write`)."""
         self._commits = 0
+        self._tried = 0  # the commits a copy ended after (copied whole or not)
+        self._whole = 0  # the commits a copy ended after with every frame copied
+        self._held = 0  # the commits the WAL holds, as the writer counts them
+        self._ended = threading.Condition()
         self._asked = 0.0
         self._wake = threading.Event()
         self._stop = False
@@ -59,9 +78,35 @@ class WalCheckpointer:
         times at most)."""
         for _ in range(4):
             seen = self._commits
-            if self._checkpoint(self._db) is None or self._commits == seen:
+            whole = self._checkpoint(self._db)
+            with self._ended:
+                self._tried = max(self._tried, seen)
+                if whole:
+                    self._whole = max(self._whole, seen)
+                self._ended.notify_all()
+            if whole is None or self._commits == seen:
                 break
         self.checkpoints += 1
+
+    def before_write(self) -> None:
+        """Called by the writer before it begins a write transaction (one at a time): once
+        the WAL holds `LONG_COMMITS` commits, wait (at most `WAIT_COPY_S`) for a copy begun
+        after the last commit to end, so that this write starts the WAL over. A copy that a
+        reader holds back ends all the same (it never waits), and the write goes on."""
+        target = self._commits
+        if self._whole < target and self._held >= LONG_COMMITS and not self._stop and (
+                self._thread.is_alive()):
+            self.waits += 1
+            self._wake.set()
+            with self._ended:
+                ended = self._ended.wait_for(lambda: self._tried >= target or self._stop,
+                                             timeout=WAIT_COPY_S)
+            if not ended:
+                _log.warning("the WAL copy is slow; writing without starting the WAL over",
+                             extra={"wal_commits": self._held, "waited_s": WAIT_COPY_S})
+        # every commit so far copied: this write starts the WAL over (unless a reader still
+        # reads its frames, which only delays that to a later write)
+        self._held = 0 if self._whole >= target else self._held + 1
 
     def _checkpoint(self, db: sqlite3.Connection) -> bool | None:
         """Whether every page of the WAL was copied (None: the copy failed)."""
@@ -85,6 +130,8 @@ class WalCheckpointer:
     def close(self) -> None:
         self._stop = True
         self._wake.set()
+        with self._ended:
+            self._ended.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=60)
         self._db.close()

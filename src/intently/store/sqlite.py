@@ -320,7 +320,7 @@ class SQLiteStore:
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="intently-commit")
         self._landing = landing
-        self._committer.submit(finish, self._conn, landing, self._committed)
+        self._committer.submit(finish, self._conn, landing, self._committed, self._before_write)
 
     # -- the event log
     def transaction(self) -> Transaction:
@@ -749,6 +749,11 @@ class SQLiteStore:
         """After a commit: the WAL's copy, see `_wal`."""
         if self._wal is not None:
             self._wal.committed()
+
+    def _before_write(self) -> None:
+        """Before a group commit begins writing: a long WAL is started over (`_wal`)."""
+        if self._wal is not None:
+            self._wal.before_write()
 
     def close(self) -> None:
         """Settle a landing commit first (its failure is logged: `close` still closes)."""
