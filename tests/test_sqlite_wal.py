@@ -139,6 +139,28 @@ def test_a_long_wal_starts_over_when_each_landing_begins_before_the_copy_ends(
     the WAL grows by every commit. With it, the write that finds the WAL long waits for the
     copy under way, and starts the WAL over."""
     monkeypatch.setattr(_wal, "LONG_COMMITS", 4)
+    monkeypatch.setattr(_wal, "LONG_ROWS", 60)  # a commit or two of these rows
+    longest, per_commit, waits = _landings_with_slow_copies(tmp_path, monkeypatch, 20)
+    assert longest <= 6 * per_commit, (longest, per_commit)  # the bound and its own
+    assert waits > 0
+
+
+@pytest.mark.usefixtures("writer")
+def test_a_wal_of_small_commits_is_left_to_grow_a_little(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One event a commit (`/v1/track`): the WAL stays far below `LONG_ROWS`, and waiting
+    for its copy would only lengthen each commit: no write waits."""
+    monkeypatch.setattr(_wal, "LONG_COMMITS", 4)
+    assert _landings_with_slow_copies(tmp_path / "a", monkeypatch, 1)[2] == 0
+    monkeypatch.setattr(_wal, "LONG_ROWS", 0)  # the same landings, counting commits only
+    assert _landings_with_slow_copies(tmp_path / "b", monkeypatch, 1)[2] > 0
+
+
+def _landings_with_slow_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               events: int) -> tuple[int, int, int]:
+    """40 landings of `events` rows back to back, copies slower than them: the WAL's longest
+    length after the first ten and the first commit's (frames), and the writes that
+    waited."""
     checkpoint = WalCheckpointer._checkpoint
 
     def slow(self: WalCheckpointer, db: Any) -> bool | None:
@@ -146,21 +168,23 @@ def test_a_long_wal_starts_over_when_each_landing_begins_before_the_copy_ends(
         return checkpoint(self, db)
 
     monkeypatch.setattr(WalCheckpointer, "_checkpoint", slow)
+    tmp_path.mkdir(exist_ok=True)
     db = tmp_path / "x.db"
     store = SQLiteStore(db)
     assert store._wal is not None
     longest = per_commit = 0
-    for _ in range(40):
+    for i in range(40):
         tx = store.transaction()
         first = tx.next_seq()
-        tx.claim([f"m{first + i}" for i in range(20)], first)
-        tx.append(_rows(first))
+        tx.claim([f"m{first + i}" for i in range(events)], first)
+        tx.append(_rows(first, events))
         tx.commit_later()
         store.settle()
         per_commit = per_commit or _frames(db)  # the first commit's frames
-        longest = max(longest, _frames(db))
+        if i >= 10:
+            longest = max(longest, _frames(db))
     store.settle()
-    assert store.count_events() == 800
-    assert longest <= 6 * per_commit, (longest, per_commit)  # the bound and its own
-    assert store._wal.waits > 0
+    assert store.count_events() == 40 * events
+    waits = store._wal.waits
     store.close()
+    return longest, per_commit, waits

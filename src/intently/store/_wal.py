@@ -17,8 +17,10 @@ Unless the next write begins before the copy ends: where the commit thread is th
 (a million customers), each landing began as the one before it ended, no copy ever ended
 first, and the WAL grew past the safety net. Every read looks its pages up in the WAL's index
 first, one hash table per 4,096 frames, so a long WAL slows reads too. So once the WAL holds
-`LONG_COMMITS` commits, the writer waits before it begins (`before_write`) for a copy begun
-after the last commit to end: the write then starts the WAL over.
+`LONG_COMMITS` commits and `LONG_ROWS` rows, the writer waits before it begins
+(`before_write`) for a copy begun after the last commit to end: the write then starts the WAL
+over. A WAL of a few small commits (one event each, as `/v1/track` commits them) is cheap to
+keep, and waiting for its copy would only lengthen each commit: such writes never wait.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ COPY_EVERY_S = 0.0
 LONG_COMMITS = 4
 """A WAL holding this many commits is started over by the next write (`before_write`)."""
 
+LONG_ROWS = 4096
+"""... and the writer wrote at least this many rows since it started over: at a large
+population, about as many pages (each row's page is one of its own), one WAL-index hash table
+of frames (16 MiB); fewer where rows share pages."""
+
 WAIT_COPY_S = 5.0
 """The longest a writer waits for the copy under way before it writes anyway."""
 
@@ -57,6 +64,7 @@ class WalCheckpointer:
         self._tried = 0  # the commits a copy ended after (copied whole or not)
         self._whole = 0  # the commits a copy ended after with every frame copied
         self._held = 0  # the commits the WAL holds, as the writer counts them
+        self._rows = 0  # the writer's `total_changes` when it last started the WAL over
         self._ended = threading.Condition()
         self._asked = 0.0
         self._wake = threading.Event()
@@ -88,14 +96,15 @@ class WalCheckpointer:
                 break
         self.checkpoints += 1
 
-    def before_write(self) -> None:
-        """Called by the writer before it begins a write transaction (one at a time): once
-        the WAL holds `LONG_COMMITS` commits, wait (at most `WAIT_COPY_S`) for a copy begun
-        after the last commit to end, so that this write starts the WAL over. A copy that a
-        reader holds back ends all the same (it never waits), and the write goes on."""
+    def before_write(self, rows: int) -> None:
+        """Called by the writer before it begins a write transaction (one at a time), with its
+        connection's `total_changes` (`rows`): once the WAL holds `LONG_COMMITS` commits and
+        `LONG_ROWS` rows, wait (at most `WAIT_COPY_S`) for a copy begun after the last commit
+        to end, so that this write starts the WAL over. A copy that a reader holds back ends
+        all the same (it never waits), and the write goes on."""
         target = self._commits
-        if self._whole < target and self._held >= LONG_COMMITS and not self._stop and (
-                self._thread.is_alive()):
+        if self._whole < target and self._held >= LONG_COMMITS and (
+                rows - self._rows >= LONG_ROWS) and not self._stop and self._thread.is_alive():
             self.waits += 1
             self._wake.set()
             with self._ended:
@@ -106,7 +115,11 @@ class WalCheckpointer:
                              extra={"wal_commits": self._held, "waited_s": WAIT_COPY_S})
         # every commit so far copied: this write starts the WAL over (unless a reader still
         # reads its frames, which only delays that to a later write)
-        self._held = 0 if self._whole >= target else self._held + 1
+        if self._whole >= target:
+            self._held = 0
+            self._rows = rows
+        else:
+            self._held += 1
 
     def _checkpoint(self, db: sqlite3.Connection) -> bool | None:
         """Whether every page of the WAL was copied (None: the copy failed)."""

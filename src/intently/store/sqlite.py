@@ -753,7 +753,7 @@ class SQLiteStore:
     def _before_write(self) -> None:
         """Before a group commit begins writing: a long WAL is started over (`_wal`)."""
         if self._wal is not None:
-            self._wal.before_write()
+            self._wal.before_write(self._conn.total_changes)
 
     def close(self) -> None:
         """Settle a landing commit first (its failure is logged: `close` still closes)."""
