@@ -112,7 +112,7 @@ def test_files_as_users_export_them(engine: Engine, tmp_path: Path) -> None:
                      "u1;Order Completed;2026-09-01T10:00:00Z;Ann@Shop.test;Malm\xf6\n"
                      .encode("latin-1"))
     runner = CliRunner()
-    out = runner.invoke(app, ["ingest", str(semi), "--db", engine.settings.db, "--json"])
+    out = runner.invoke(app, ["ingest", str(semi), "--db", str(tmp_path / "cli.db"), "--json"])
     assert out.exit_code != 0 and "--encoding latin-1" in out.output and "line 2" in out.output
     result = ingest_file(engine, semi, encoding="latin-1")
     assert (result.accepted, result.rejected) == (1, 0)
