@@ -159,7 +159,7 @@ def _every_write(store: SQLiteStore, later: bool) -> None:
 
 def test_both_ways_of_writing_leave_the_same_tables(tmp_path: Path) -> None:
     """Row by row on the engine's thread, or a statement a table on the commit thread."""
-    tables = ["events", "message_ids", "order_ids", "profiles", "identities", "merges",
+    tables = ["events", "claims", "order_ids", "profiles", "identities", "merges",
               "segment_changes", "segment_members", "timers", "outbox", "journal", "set_aside",
               "accounts", "account_members", "meta"]
     before = sys.getswitchinterval()

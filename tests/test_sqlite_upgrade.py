@@ -3,10 +3,13 @@ current schema with every timeline intact."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import struct
 from pathlib import Path
 
 from intently.store import SQLiteStore
+from intently.store._claims import digest
 from intently.store.sqlite import SCHEMA_VERSION
 
 _V1 = """
@@ -96,3 +99,36 @@ def test_schema_3_journal_is_rebuilt_in_arrival_order_and_stays_unique(tmp_path:
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert [r[0] for r in db.execute("SELECT id FROM journal ORDER BY rowid")] == [
         "entered:s/p/1", "sent:s/p/1", "exited:s/p/1"]
+
+
+_V5_MESSAGE_IDS = """
+CREATE TABLE events (seq INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, ts REAL NOT NULL,
+                     received_at REAL NOT NULL, payload BLOB NOT NULL,
+                     prev INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE message_ids (message_id TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO events (seq, customer_id, ts, received_at, payload)
+    VALUES (1, 'ann', 1.0, 1.0, x'7b7d'), (2, 'bob', 2.0, 2.0, x'7b7d');
+INSERT INTO message_ids VALUES ('z-first', 1), ('a-second', 2);
+PRAGMA user_version = 5;
+"""
+
+
+def test_schema_5_message_ids_move_to_claims_in_the_order_they_were_claimed(
+        tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    old = sqlite3.connect(path)
+    old.executescript(_V5_MESSAGE_IDS)
+    old.close()
+    store = SQLiteStore(path)
+    with store.transaction() as tx:
+        assert tx.claim(["a-second", "new", "z-first"], 3) == {0, 2}
+        tx.append([(4, "cy", 3.0, 3.0, b"{}", 0)])
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    rows = db.execute("SELECT id, hashes, ids FROM claims ORDER BY id").fetchall()
+    assert [(number, json.loads(ids)) for number, _, ids in rows] == [
+        (1, ["z-first", "a-second"]), (2, ["new"])]
+    assert [list(struct.iter_unpack("<qq", packed)) for _, packed, _ in rows] == [
+        [(1, digest("z-first")), (2, digest("a-second"))], [(4, digest("new"))]]
+    assert not db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'message_ids'").fetchone()

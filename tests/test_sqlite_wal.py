@@ -112,21 +112,26 @@ def test_the_group_commit_holds_sqlites_write_lock_only_at_its_end(tmp_path: Pat
     store.close()
 
 
-def test_a_claim_taken_meanwhile_fails_the_commit_and_keeps_nothing(tmp_path: Path) -> None:
-    """The store's locks keep other writers out; should one write anyway, the claims' inserts
-    refuse the commit instead of counting an event twice."""
+def test_a_position_taken_meanwhile_fails_the_commit_and_keeps_nothing(tmp_path: Path) -> None:
+    """The store's locks keep other writers out; should one write anyway, the events' inserts
+    refuse the commit instead of writing over its log, and none of the batch's claims hold."""
     db = tmp_path / "x.db"
     store = SQLiteStore(db)
     other = sqlite3.connect(db, isolation_level=None)
     tx = store.transaction()
     assert tx.claim(["a", "b"], 1) == set()
     tx.append(_rows(1, 2))
-    other.execute("INSERT INTO message_ids (message_id, seq) VALUES ('b', 99)")
+    other.execute("INSERT INTO events (seq, customer_id, ts, received_at, payload) "
+                  "VALUES (2, 'x', 1.0, 1.0, x'7b7d')")
     with pytest.raises(StoreError, match="conflicts"):
         tx.commit()
-    assert store.count_events() == 0
-    with store.transaction() as again:  # the store goes on
-        assert again.claim(["a", "b"], 1) == {1}
+    assert store.count_events() == 1  # the other writer's
+    with store.transaction() as again:  # the store goes on, and counts a and b once
+        assert again.next_seq() == 3
+        assert again.claim(["a", "b", "a"], 3) == {2}
+        again.append(_rows(3, 2))
+    with store.transaction() as later:
+        assert later.claim(["b", "c"], 5) == {0}
     other.close()
     store.close()
 

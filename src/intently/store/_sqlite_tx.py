@@ -11,11 +11,12 @@ writes them row by row in place; `commit_later` hands the `COMMIT` to the commit
 the writes too, as one statement a table, where that thread gets the GIL back quickly
 (`_sqlite_bulk`, `_sqlite_landing`).
 
-Claims are decided when asked, from the ids the store holds (read then, outside any write
-transaction) and those this transaction claimed already. The store's lock, held from
-`transaction()` to the end, keeps the process's other writers out meanwhile, and the writer's
-lock file keeps other processes out; the claims' inserts are plain inserts all the same, so a
-claim another writer took anyway fails the commit instead of being counted twice.
+Claims are decided when asked, from the ids the store holds (message ids through its index in
+memory, `_claims`; order ids read then, outside any write transaction) and those this
+transaction claimed already. The store's lock, held from `transaction()` to the end, keeps the
+process's other writers out meanwhile, and the writer's lock file keeps other processes out;
+the inserts are plain inserts all the same, so a log position or an order id another writer
+took anyway fails the commit instead of being written twice.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._errors import StoreError
+from ._claims import Written
 from ._rows import (
     AccountUpdate,
     JournalEntry,
@@ -84,7 +86,7 @@ _MEMBERS_DROPPED = _deletes("segment_members", "profile_id", "t")
 _TIMERS = _bulk("timers", "profile_id, due", "tn", "INSERT OR REPLACE")
 _TIMERS_GONE = _deletes("timers", "profile_id", "t")
 _CHECKPOINT = _bulk("meta", "key, value", "tn", "INSERT OR REPLACE")
-_CLAIMS = _bulk("message_ids", "message_id, seq", "tn")
+_CLAIMS = _bulk("claims", "id, hashes, ids", "nbt")
 _ORDERS = _bulk("order_ids", "order_id, seq", "tn")
 _EVENTS = _bulk("events", "seq, customer_id, ts, received_at, payload, prev", "ntnnbn")
 _OUTBOX = _bulk("outbox", "id, scenario, profile_id, arm, channel, due, next_at, body",
@@ -189,6 +191,9 @@ class Transaction(EndsOnExit):
             row = self._db.execute("SELECT max(seq) FROM events").fetchone()
             self._next = int(row[0] or 0) + 1
         self._ids: dict[str, int] = {}  # message ids claimed here, with their seqs
+        self._hashes: dict[str, int] = {}  # their hashes (`_claims`)
+        self._collided: set[str] = set()  # those whose hash another id holds
+        self._written: Written | None = None  # their rows, once the commit writes them
         self._orders: dict[str, int] = {}  # order ids the same way
         self._writes: list[tuple[Write, tuple[object, ...]]] = []
         self._accounts: dict[str, _Account] = {}  # the accounts' rows, merged here
@@ -199,8 +204,13 @@ class Transaction(EndsOnExit):
 
     def claim(self, message_ids: Sequence[str], first_seq: int) -> set[int]:
         mine = self._ids
-        held = self._held("message_ids", "message_id",
-                          [m for m in dict.fromkeys(message_ids) if m not in mine])
+        asked = [m for m in dict.fromkeys(message_ids) if m not in mine]
+        store = self._store
+        held = store._claims.held(store._reads(), asked, self._hashes, self._collided)
+        landing = self._landing
+        if landing is not None:
+            theirs = landing.ids
+            held.update((i, theirs[i]) for i in asked if i in theirs)
         return {i for i, mid in enumerate(message_ids)
                 if _taken(mine, held, mid, first_seq + i)}
 
@@ -208,18 +218,16 @@ class Transaction(EndsOnExit):
         if not orders:
             return set()
         mine = self._orders
-        held = self._held("order_ids", "order_id",
-                          [o for o in dict.fromkeys(o for o, _ in orders) if o not in mine])
+        held = self._held_orders([o for o in dict.fromkeys(o for o, _ in orders) if o not in mine])
         return {seq for order_id, seq in orders if _taken(mine, held, order_id, seq)}
 
-    def _held(self, table: str, column: str, ids: list[str]) -> dict[str, int]:
-        """The ids the store holds, with the seqs that claimed them: those committed, and
-        those of the batch landing, if one is."""
-        found = _owners(self._store._reads(), table, column, ids)
+    def _held_orders(self, ids: list[str]) -> dict[str, int]:
+        """The order ids the store holds, with the seqs that claimed them: those committed,
+        and those of the batch landing, if one is."""
+        found = _owners(self._store._reads(), "order_ids", "order_id", ids)
         landing = self._landing
         if landing is not None:
-            theirs = landing.ids if table == "message_ids" else landing.orders
-            found.update((i, theirs[i]) for i in ids if i in theirs)
+            found.update((i, landing.orders[i]) for i in ids if i in landing.orders)
         return found
 
     def append(self, rows: Sequence[LogRow]) -> None:
@@ -274,6 +282,7 @@ class Transaction(EndsOnExit):
                 return
             self._write(self._rows())
             self._db.execute("COMMIT")
+            self._index_claims()
         except BaseException as exc:
             self._undo(exc)
             raise
@@ -309,6 +318,9 @@ class Transaction(EndsOnExit):
                 landing.identities.update(args[2])  # type: ignore[call-overload]
         try:
             store._land(landing)
+            # the index takes the claims now: a read finds them in the landing until it is
+            # durable, and verifies what the index gives (`_claims`), should it fail
+            self._index_claims()
         finally:
             store._lock.release()
         return landing.durable
@@ -324,10 +336,16 @@ class Transaction(EndsOnExit):
 
     def _rows(self) -> list[Rows]:
         """Everything the commit writes, table by table (`_sqlite_bulk`)."""
-        out = _some(_CLAIMS.of(list(self._ids.items())), _ORDERS.of(list(self._orders.items())))
+        self._written = self._store._claims.written(self._ids, self._hashes)
+        out = _some(_CLAIMS.of(self._written.rows),
+                    _ORDERS.of(list(self._orders.items())))
         for write, args in self._writes:
             out += write(*args)
         return out
+
+    def _index_claims(self) -> None:
+        if self._written is not None:
+            self._store._claims.add(self._written, self._collided)
 
     def _write(self, writes: list[Rows]) -> None:
         """Everything but the `COMMIT`, in one write transaction, on this thread."""

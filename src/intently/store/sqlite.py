@@ -1,7 +1,8 @@
 """The embedded backend: one SQLite file in WAL mode.
 
-Events go to an append-only table in group commits; `message_ids` (a WITHOUT ROWID table keyed
-by the id) makes ingestion idempotent; golden records are msgpack blobs written at checkpoints.
+Events go to an append-only table in group commits; `claims` (a commit's message ids a row,
+appended in log order, with a hash index in memory: `_claims`) makes ingestion idempotent;
+golden records are msgpack blobs written at checkpoints.
 
 Each event row points back to the same record's previous event (`prev`), so a record's
 timeline is a walk back through the log from its latest event, which the record keeps: no
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .._errors import StoreError
+from . import _claims
 from . import _sqlite_privacy as _privacy
 from ._rows import (
     Account,
@@ -49,7 +51,7 @@ from ._sqlite_landing import Landing, finish
 from ._sqlite_tx import CHUNK, Transaction, state_rows
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _log = logging.getLogger("intently.store")
 T = TypeVar("T")
 
@@ -67,10 +69,11 @@ CREATE TABLE IF NOT EXISTS customer_events (
     seq INTEGER NOT NULL,
     PRIMARY KEY (customer_id, seq)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS message_ids (
-    message_id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS claims (
+    id INTEGER PRIMARY KEY,  -- numbered in the order commits claim (`_claims`)
+    hashes BLOB NOT NULL,  -- each log position and its id's hash, int64 little-endian, in order
+    ids TEXT NOT NULL  -- the ids, a JSON array in the same order
+);
 CREATE TABLE IF NOT EXISTS order_ids (
     order_id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
@@ -245,6 +248,7 @@ class SQLiteStore:
         self._landing: Landing | None = None
         self._reader: sqlite3.Connection | None = None
         self._committer: ThreadPoolExecutor | None = None
+        self._claims = _claims.Claims()  # the message ids, for the writer (`_claims`)
         db = self._conn
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -268,6 +272,8 @@ class SQLiteStore:
                 _migrate_from_2(db)
             if 0 < version < 4:
                 _migrate_from_3(db)
+            if 0 < version < 6:
+                _claims.migrate(db)
             db.executescript(_SCHEMA)
             db.executescript(_privacy.SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
