@@ -300,17 +300,19 @@ class Claims:
         in the same order."""
         import numpy as np
 
-        ordered = sorted(claimed.items(), key=lambda item: item[1])
-        ids = [m for m, _ in ordered]
+        ids = list(claimed)
         keys = [hashes[m] if m in hashes else digest(m) for m in ids]
+        pairs = np.empty((len(ids), 2), "<i8")
+        pairs[:, 0] = list(claimed.values())
+        pairs[:, 1] = keys
         out = Written([], ids, keys, [])
-        for start in range(0, len(ordered), ROW_IDS):
+        for start in range(0, len(ids), ROW_IDS):
             number, self._next_row = self._next_row, self._next_row + 1
             part = slice(start, start + ROW_IDS)
-            pairs = np.array([(s, k) for (_, s), k in zip(ordered[part], keys[part],
-                                                           strict=True)], "<i8")
-            out.rows.append((number, pairs.tobytes(), msgspec.json.encode(ids[part]).decode()))
-            out.places.extend(range(number << ROW_BITS, (number << ROW_BITS) + len(pairs)))
+            text = msgspec.json.encode(ids[part]).decode()
+            out.rows.append((number, pairs[part].tobytes(), text))
+            first = number << ROW_BITS
+            out.places.extend(range(first, first + len(ids[part])))
         return out
 
     def add(self, written: Written, collided: set[str]) -> None:
@@ -319,13 +321,16 @@ class Claims:
         by id."""
         if self._index is None or not written.ids:
             return  # loaded, with these rows, when first asked
+        ids, keys, places = written.ids, written.keys, written.places
         overflow = self.overflow
-        plain = [i for i, m in enumerate(written.ids) if m not in collided]
-        overflow.update((m, written.places[i]) for i, m in enumerate(written.ids)
-                        if m in collided)
-        for j in self._index.put([written.keys[i] for i in plain],
-                                 [written.places[i] for i in plain]):
-            overflow[written.ids[plain[j]]] = written.places[plain[j]]
+        if collided:  # (rare: a hash the index holds for another id)
+            plain = [i for i, m in enumerate(ids) if m not in collided]
+            overflow.update((m, places[i]) for i, m in enumerate(ids) if m in collided)
+            ids = [ids[i] for i in plain]
+            keys = [keys[i] for i in plain]
+            places = [places[i] for i in plain]
+        for i in self._index.put(keys, places):
+            overflow[ids[i]] = places[i]
 
     def _loaded(self, db: sqlite3.Connection) -> HashIndex:
         index = self._index
