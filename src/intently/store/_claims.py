@@ -98,6 +98,10 @@ class _Table:
         todo = np.arange(len(wanted))
         at = wanted & self.mask
         while todo.size:
+            if todo.size <= SMALL:  # the long probes' last few, one by one
+                for i in todo.tolist():
+                    out[i] = self._find_one(int(wanted[i]))
+                break
             held = self.keys[at]
             hit = held == wanted[todo]
             out[todo[hit]] = self.vals[at[hit]]
@@ -130,6 +134,10 @@ class _Table:
         todo = np.arange(len(new_keys))
         at = new_keys & self.mask
         while todo.size:
+            if todo.size <= SMALL:  # the long probes' last few, one by one
+                few = self._put_few(new_keys[todo].tolist(), new_vals[todo].tolist())
+                held_already += todo[few].tolist()
+                break
             held = self.keys[at]
             same = held == new_keys[todo]
             if same.any():
