@@ -75,10 +75,9 @@ def _listed(values: Sequence[int] | Ints) -> list[int]:
 
 
 class _Table:
-    """One open-addressing table: non-zero 64-bit keys to positions, by linear probing."""
+    """One open-addressing table: non-zero 64-bit keys to values, by linear probing."""
 
     def __init__(self, size: int) -> None:
-
         self.keys: Ints = _zeros(size)
         self.vals: Ints = _zeros(size)
         self.mask = size - 1
@@ -88,7 +87,7 @@ class _Table:
         return self.count + more > MAX_FILL * (self.mask + 1)
 
     def find(self, keys: Sequence[int]) -> list[int]:
-        """The position each key maps to, 0 where it maps to none."""
+        """The value each key maps to, 0 where it maps to none."""
         if len(keys) <= SMALL:
             return [self._find_one(k) for k in keys]
         import numpy as np
@@ -174,9 +173,10 @@ class _Table:
 
 
 class HashIndex:
-    """Non-zero 64-bit keys to positions. It grows by doubling, and moves its keys to the
-    larger table a few at a time, with each `put` (as Redis rehashes its dictionaries): no
-    call waits for the whole table to be copied (at five million ids that took seconds)."""
+    """Non-zero 64-bit keys to values (the ids' places). It grows by doubling, and moves its
+    keys to the larger table a few at a time, with each `put` (as Redis rehashes its
+    dictionaries): no call waits for the whole table to be copied (at five million ids that
+    took seconds)."""
 
     MOVE_PER_KEY = 4
     """Slots of the old table moved for each key put (at least `MOVE_AT_LEAST` a call): the
@@ -199,7 +199,7 @@ class HashIndex:
         return self._table.count + rest
 
     def find(self, keys: Sequence[int]) -> list[int]:
-        """The position each key maps to, 0 where it maps to none."""
+        """The value each key maps to, 0 where it maps to none."""
         found = self._table.find(keys)
         old = self._old
         if old is not None:
