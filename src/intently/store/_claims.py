@@ -156,7 +156,6 @@ class _Table:
             todo, at = todo[keep], at[keep]
         return held_already
 
-
     def _put_few(self, keys: list[int], vals: list[int]) -> list[int]:
         table, mask = self.keys, self.mask
         held_already = []
@@ -306,6 +305,8 @@ class Claims:
         """The `claims` rows of ids claimed at these positions, numbered on from the last
         row, each with the positions and hashes packed in order and the ids as a JSON array
         in the same order."""
+        if not claimed:
+            return Written([], [], [], [])
         import numpy as np
 
         ids = list(claimed)
@@ -343,9 +344,8 @@ class Claims:
     def _loaded(self, db: sqlite3.Connection) -> HashIndex:
         index = self._index
         if index is None:
-            last = db.execute("SELECT max(id) FROM claims").fetchone()[0]
-            self._next_row = int(last or 0) + 1
-            index = self._index = _load(db, self.overflow)
+            index, last = _load(db, self.overflow)
+            self._index, self._next_row = index, last + 1
         return index
 
 
@@ -364,18 +364,19 @@ def _rows(db: sqlite3.Connection, numbers: list[int]) -> dict[int, tuple[list[in
     return found
 
 
-def _load(db: sqlite3.Connection, overflow: dict[str, int]) -> HashIndex:
-    """The index of every id `claims` holds; ids whose hash an earlier id took go to
-    `overflow`."""
+def _load(db: sqlite3.Connection, overflow: dict[str, int]) -> tuple[HashIndex, int]:
+    """The index of every id `claims` holds, and the last row's number; ids whose hash an
+    earlier id took go to `overflow`."""
     import numpy as np
 
-    keys, places = [], []
+    keys, places, last = [], [], 0
     for number, packed in db.execute("SELECT id, hashes FROM claims"):
+        last = max(last, number)
         pairs = np.frombuffer(packed, "<i8")
         keys.append(pairs[1::2])
         places.append(np.arange(len(pairs) // 2, dtype=np.int64) + (number << ROW_BITS))
     if not keys:
-        return HashIndex()
+        return HashIndex(), last
     every = np.concatenate(places)
     index = HashIndex(len(every))
     pushed_out = every[index.put(np.concatenate(keys), every)].tolist()
@@ -383,7 +384,7 @@ def _load(db: sqlite3.Connection, overflow: dict[str, int]) -> HashIndex:
         stored = _rows(db, list({p >> ROW_BITS for p in pushed_out}))
         overflow.update((stored[p >> ROW_BITS][1][p & (ROW_IDS - 1)], p) for p in pushed_out)
         _log.warning("message ids share a hash", extra={"ids": len(pushed_out)})
-    return index
+    return index, last
 
 
 def migrate(db: sqlite3.Connection) -> None:
