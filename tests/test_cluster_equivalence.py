@@ -88,8 +88,10 @@ Outcome = tuple[dict[str, bytes], list[str], list[str], dict[str, int]]
 
 
 def _comparable(profile: Profile) -> bytes:
-    """A record's bytes but for its latest log position (a partition's log counts its own)."""
+    """A record's bytes but for its latest log position (a partition's log counts its own) and
+    its newest journal row (which only SQLite numbers)."""
     profile.last_seq = 0.0
+    profile.journal_head = 0.0
     return encode_profile(profile)
 
 

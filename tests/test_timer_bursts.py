@@ -65,9 +65,9 @@ def _engine(store: Any, wakes: int) -> tuple[Engine, list[int]]:
         tx = begin()
         put_effects = tx.put_effects
 
-        def put(outbox: Any, journal: Any) -> None:
+        def put(outbox: Any, journal: Any, chain: Any = None) -> dict[str, int]:
             messages[-1] += len(outbox)
-            put_effects(outbox, journal)
+            return put_effects(outbox, journal, chain)
 
         tx.put_effects = put  # type: ignore[method-assign,assignment]
         messages.append(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from _log import write
 
-from intently.store import Merge, SegmentChange, Store
+from intently.store import JournalChain, JournalEntry, Merge, SegmentChange, Store
 
 
 def test_timeline_newest_first_across_record_ids(store: Store) -> None:
@@ -77,6 +77,39 @@ def test_the_outbox_and_journal_as_shown(store: Store) -> None:
     assert counts == {("A", "entered"): (2, 0.0, 2), ("A", "converted"): (1, 25.0, 1),
                       ("B", "entered"): (1, 0.0, 1)}
     assert store.journal_counts("none") == []
+
+
+def test_a_records_journal_found_from_its_newest_row_and_a_replay_kept_once(
+        store: Store) -> None:
+    """A backend that chains each record's rows (SQLite) numbers them and says each record's
+    newest; one that does not says nothing. Either way a record's rows are found, with its
+    newest rows or without, and a replay's rows are kept once."""
+    heads: dict[str, int] = {}
+
+    def put(rows: list[JournalEntry], position: int, replayed_after: int | None = None) -> None:
+        with store.transaction() as tx:
+            heads.update(tx.put_effects([], rows, JournalChain(dict(heads), position,
+                                                               replayed_after)))
+
+    def row(rid: str, pid: str, ts: float) -> JournalEntry:
+        return JournalEntry(rid, "s", pid, "A", "entered", ts, 0.0, "")
+
+    put([row("j1", "p1", 10.0), row("j2", "p2", 11.0), row("j3", "p1", 12.0)], 5)
+    put([row("j4", "p1", 13.0), row("j4", "p1", 13.0)], 9)  # twice in one list: kept once
+    put([row("j3", "p1", 12.0), row("j4", "p1", 13.0), row("j5", "p1", 14.0)], 12,
+        replayed_after=4)  # a replay from position 5 on, with one row more
+    put([row("j4", "p1", 13.0), row("j5", "p1", 14.0), row("j6", "p1", 15.0)], 14,
+        replayed_after=8)  # the same replay, from position 9 on
+    for found in (store.journal(profile_id="p1", heads=[heads.get("p1", 0)]),
+                  store.journal(profile_id="p1")):  # from its newest row, or without it
+        assert [j.id for j in found] == ["j6", "j5", "j4", "j3", "j1"]
+    assert [j.id for j in store.journal(profile_id="p1", limit=2,
+                                        heads=[heads.get("p1", 0)])] == ["j6", "j5"]
+    assert [j.id for j in store.journal(profile_id="p2", heads=[heads.get("p2", 0)])] == ["j2"]
+    assert store.journal(profile_id="p3", heads=[0]) == []
+    assert [j.id for j in store.journal()] == ["j6", "j5", "j4", "j3", "j2", "j1"]
+    assert [j.id for j in store.journal(profile_id="p1", scenario="s", limit=1,
+                                        heads=[heads.get("p1", 0)])] == ["j6"]
 
 
 def test_accounts_merge_traits_and_members(store: Store) -> None:

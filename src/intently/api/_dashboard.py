@@ -155,7 +155,8 @@ async def customer(request: Request, identifier: str) -> dict[str, Any]:
     def read(engine: Engine) -> dict[str, Any]:
         p = engine.profile(identifier)
         outbox = engine.read_models.outbox(50, profile_id=p.id)
-        journal = engine.read_models.journal(profile_id=p.id, limit=200)
+        journal = engine.read_models.journal(profile_id=p.id, limit=200,
+                                             heads=[int(p.journal_head)])
         outcomes: dict[str, list[str]] = {}
         for row in journal:
             if row.kind in ("opened", "clicked"):

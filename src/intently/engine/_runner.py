@@ -35,6 +35,7 @@ from ..scenarios import Effects
 from ..segments import Change
 from ..store import (
     AccountUpdate,
+    JournalChain,
     JournalEntry,
     LogTransaction,
     Merge,
@@ -426,24 +427,40 @@ class Runner:
         if self._stored >= 0:
             self._stored += added
 
-    def _put_effects(self, tx: LogTransaction, effects: Effects) -> None:
-        """The messages and journal rows the scenarios produced, with the events' transaction."""
+    def _put_effects(self, tx: LogTransaction, effects: Effects,
+                     replayed_after: int | None = None) -> None:
+        """The messages and journal rows the scenarios produced, with the events' transaction;
+        each record keeps its newest journal row, where the store chains them. `replayed_after`:
+        the effects come from a replay of the log after this position."""
         encode = _encode
-        tx.put_effects(
+        profiles = self.state.profiles
+        heads: dict[str, int] = {}
+        for r in effects.journal:
+            if r.profile_id not in heads:
+                p = profiles.get(r.profile_id)
+                heads[r.profile_id] = int(p.journal_head) if p is not None else 0
+        newest = tx.put_effects(
             [OutboxRow(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
              for m in effects.messages],
             [JournalEntry(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
-             for r in effects.journal])
+             for r in effects.journal],
+            JournalChain(heads, self.state.position, replayed_after))
+        for pid, n in newest.items():
+            p = profiles.get(pid)
+            if p is not None and p.journal_head != n:
+                p.journal_head = float(n)
+                self.state.touch(pid)
         self.messages_queued += len(effects.messages)
 
-    def _flush_effects(self) -> None:
-        """Commit effects made outside a batch (timers fired by the clock, a replay)."""
+    def _flush_effects(self, replayed_after: int | None = None) -> None:
+        """Commit effects made outside a batch (timers fired by the clock, a replay of the log
+        after position `replayed_after`)."""
         effects = self.pipeline.take_effects()
         if effects is None or self.readonly:
             return
         self.land()
         with self.store.transaction() as tx:
-            self._put_effects(tx, effects)
+            self._put_effects(tx, effects, replayed_after)
 
     def tick(self, now: float | None = None) -> list[Change]:
         """Fire segment and scenario timers due by `now` (the clock's time by default):
@@ -674,7 +691,7 @@ class Runner:
                     replayed += 1
         self._seq = store.last_seq()
         state.position = self._seq + 1
-        self._flush_effects()  # the same ids as before the crash: the store keeps each once
+        self._flush_effects(start)  # the same ids as before the crash: the store keeps each once
         if replayed and not self.readonly:
             self.checkpoint()
         return replayed

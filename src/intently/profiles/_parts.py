@@ -48,11 +48,12 @@ new_hours = cast(Callable[[], HourCounts], partial(array.__new__, HourCounts, "H
 
 SCALARS = ("first_seen", "last_seen", "session_start", "revenue", "first_order", "last_order",
            "journey_start", "intent", "intent_acc", "key_delta", "key_ts", "cart_value",
-           "last_seq")
+           "last_seq", "journal_head")
 (FIRST_SEEN, LAST_SEEN, SESSION_START, REVENUE, FIRST_ORDER, LAST_ORDER, JOURNEY_START, INTENT,
- INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE, LAST_SEQ) = range(len(SCALARS))
+ INTENT_ACC, KEY_DELTA, KEY_TS, CART_VALUE, LAST_SEQ, JOURNAL_HEAD) = range(len(SCALARS))
 # LAST_SEQ: the log position of the record's latest event, where its timeline starts (each
-# event in the log points back to the record's previous one)
+# event in the log points back to the record's previous one); JOURNAL_HEAD: the same for its
+# scenario journal rows, where the store numbers them (SQLite: `store.sqlite`)
 
 
 class Scalars(_Floats):

@@ -105,13 +105,15 @@ class Profile:
         self.key_ts: float = f[10]  # when the key action happened
         self.cart_value: float = f[11]  # value added to the cart in this journey, less removals
         self.last_seq: float = f[12]  # log position of the latest event (0: none): its timeline
+        self.journal_head: float = f[13]  # its newest journal row, where numbered (0: none)
 
     @property
     def figures(self) -> tuple[float, ...]:
         """The figures in `SCALARS` order (a copy: set them by name)."""
         return (self.first_seen, self.last_seen, self.session_start, self.revenue,
                 self.first_order, self.last_order, self.journey_start, self.intent,
-                self.intent_acc, self.key_delta, self.key_ts, self.cart_value, self.last_seq)
+                self.intent_acc, self.key_delta, self.key_ts, self.cart_value, self.last_seq,
+                self.journal_head)
 
     def fields(self) -> tuple[Any, ...]:
         """The values of `FIELDS`, in order (the figures as a tuple)."""

@@ -27,6 +27,7 @@ from ._rows import (
     AccountUpdate,
     Backlog,
     Erasure,
+    JournalChain,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -78,10 +79,16 @@ class LogTransaction(Protocol):
         """Merge each update's traits into its account (later calls win key by key), widen its
         first/last seen and add the member."""
 
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+                    chain: JournalChain | None = None) -> dict[str, int]:
         """Add messages to the outbox (status pending) and rows to the journal, ignoring
         messages whose id is already kept and journal rows whose id the same record already
-        has (a replay produces the same ids; journal ids are unique per record)."""
+        has (a replay produces the same ids; journal ids are unique per record).
+
+        A backend that finds a record's rows by walking back from its newest (SQLite: no
+        index of random keys to write per row) numbers the rows, links each to its record's
+        row before (`chain.heads`), and returns each record's newest row, for the record to
+        keep (`Profile.journal_head`); the others return {}."""
 
     def put_state(
         self,
@@ -248,8 +255,10 @@ class ReadModels(Protocol):
         """Messages by status, and the pending ones due by `now`."""
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
-                limit: int = 100) -> list[JournalEntry]:
-        """Journal rows, newest first."""
+                limit: int = 100, heads: Sequence[int] = ()) -> list[JournalEntry]:
+        """Journal rows, newest first. `heads`: the record's newest rows, where the backend
+        chains them (`put_effects`): one record's rows are found from them quickly (and
+        without them, by a scan of the journal)."""
 
     def journal_counts(self, scenario: str) -> list[JournalCount]: ...
 

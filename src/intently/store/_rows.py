@@ -122,6 +122,18 @@ class JournalEntry(NamedTuple):
     ref: str
 
 
+class JournalChain(NamedTuple):
+    """How journal rows join their records' chains (`LogTransaction.put_effects`)."""
+
+    heads: dict[str, int]
+    """each record's newest row before these (0 or absent: none)"""
+    position: int
+    """the log position the rows come from (the batch's first event, or the next one)"""
+    replayed_after: int | None = None
+    """set when the rows come from a replay of the log after this position: rows the store
+    kept before, from there on, are recognised by id and not written twice"""
+
+
 class JournalCount(NamedTuple):
     """Journal rows of one arm and kind, summed."""
 

@@ -28,6 +28,7 @@ from ._rows import (
     AccountUpdate,
     Backlog,
     Erasure,
+    JournalChain,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -98,10 +99,11 @@ class SealedTransaction(EndsOnExit):
         key = self._s.ring.key
         self._inner.put_accounts([AccountUpdate(u[0], u[1], u[2], key(u[3])) for u in updates])
 
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+                    chain: JournalChain | None = None) -> dict[str, int]:
         seal = self._s.ring.seal
-        self._inner.put_effects([OutboxRow(*m)._replace(body=seal(m[6], MESSAGE))
-                                 for m in messages], journal)
+        return self._inner.put_effects([OutboxRow(*m)._replace(body=seal(m[6], MESSAGE))
+                                        for m in messages], journal, chain)
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],
                   identities: dict[str, str], merges: Sequence[Merge],
@@ -271,8 +273,8 @@ class SealedStore:
         return self.inner.outbox_backlog(now)
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
-                limit: int = 100) -> list[JournalEntry]:
-        return self.inner.journal(profile_id, scenario, limit)
+                limit: int = 100, heads: Sequence[int] = ()) -> list[JournalEntry]:
+        return self.inner.journal(profile_id, scenario, limit, heads)
 
     def journal_counts(self, scenario: str) -> list[JournalCount]:
         return self.inner.journal_counts(scenario)

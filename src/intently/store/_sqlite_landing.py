@@ -51,6 +51,8 @@ class Landing:
     statements: list[Statement]
     """What the commit thread writes, in order (none where the engine's thread wrote the
     batch: `hands_over`); emptied once run."""
+    next_journal: int = 0
+    """The number after its journal rows, where it numbered any (`Transaction.put_effects`)."""
     profiles: dict[str, bytes | None] = field(default_factory=dict)
     """The records it writes (None: deleted), and the identities, as the store will hold them."""
     identities: dict[str, str] = field(default_factory=dict)

@@ -33,6 +33,7 @@ from .._errors import StoreError
 from ._claims import Written
 from ._rows import (
     AccountUpdate,
+    JournalChain,
     JournalEntry,
     LogRow,
     Merge,
@@ -92,7 +93,9 @@ _EVENTS = _bulk("events", "seq, customer_id, ts, received_at, payload, prev", "n
 _OUTBOX = _bulk("outbox", "id, scenario, profile_id, arm, channel, due, next_at, body",
                 "tttttnnb", "INSERT OR IGNORE")
 _JOURNAL = _bulk("journal", "id, scenario, profile_id, arm, kind, ts, value, ref", "tttttnnt",
-                 "INSERT OR IGNORE")
+                 "INSERT OR IGNORE")  # not chained (`seq` 0): unique by record and id
+_JOURNAL_CHAINED = _bulk("journal", "rowid, id, scenario, profile_id, arm, kind, ts, value, ref, "
+                         "prev, seq", "ntttttnntnn")
 _ACCOUNTS = _bulk("accounts", "id, traits, first_seen, last_seen", "tbnn", tail=(
     " ON CONFLICT (id) DO UPDATE SET traits = excluded.traits, "
     "first_seen = min(first_seen, excluded.first_seen), "
@@ -152,10 +155,11 @@ def _taken(mine: dict[str, int], held: dict[str, int], key: str, seq: int) -> bo
     return owner != seq
 
 
-def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> list[Rows]:
+def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+             chained: Sequence[tuple[Any, ...]]) -> list[Rows]:
     return _some(
         _OUTBOX.of([(m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages]),
-        _JOURNAL.of(journal))
+        _JOURNAL.of(journal), _JOURNAL_CHAINED.of(chained))
 
 
 def _append(rows: Sequence[LogRow]) -> list[Rows]:
@@ -198,6 +202,7 @@ class Transaction(EndsOnExit):
         self._writes: list[tuple[Write, tuple[object, ...]]] = []
         self._accounts: dict[str, _Account] = {}  # the accounts' rows, merged here
         self._members: list[tuple[str, str, float]] = []
+        self._journal_next = 0  # the next journal row's number, once a chain asked for it
 
     def next_seq(self) -> int:
         return self._next
@@ -260,9 +265,69 @@ class Transaction(EndsOnExit):
             row[1], row[2] = min(row[1], ts), max(row[2], ts)
             self._members.append((account_id, member, ts))
 
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
-        if messages or journal:
-            self._writes.append((_effects, (messages, journal)))
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+                    chain: JournalChain | None = None) -> dict[str, int]:
+        """Journal rows with a chain are numbered here, in order, each linked to its record's
+        row before; a replay's rows the store kept already are not written again (their
+        numbers become the records' heads). Returns each record's newest row."""
+        if chain is None or not journal:
+            if messages or journal:
+                self._writes.append((_effects, (messages, journal, ())))
+            return {}
+        kept = (self._kept(journal, chain.replayed_after)
+                if chain.replayed_after is not None else {})
+        n = self._journal_next or self._first_journal()
+        heads: dict[str, int] = {}
+        before = chain.heads
+        seq = max(1, chain.position)
+        rows: list[tuple[Any, ...]] = []
+        for entry in journal:
+            pid = entry[2]
+            key = (pid, entry[0])
+            held = kept.get(key)
+            if held is not None:  # kept before, or twice in this list
+                heads[pid] = held
+                continue
+            rows.append((n, *entry, heads.get(pid) or before.get(pid, 0), seq))
+            kept[key] = heads[pid] = n
+            n += 1
+        self._journal_next = n
+        self._writes.append((_effects, (messages, (), rows)))
+        return heads
+
+    def _first_journal(self) -> int:
+        """The number the next journal row takes: after the batch landing, if it wrote any,
+        else after the rows committed."""
+        landing = self._landing
+        if landing is not None and landing.next_journal:
+            return landing.next_journal
+        row = self._store._reads().execute("SELECT max(rowid) FROM journal").fetchone()
+        return int(row[0] or 0) + 1
+
+    def _kept(self, journal: Sequence[JournalEntry], after: int) -> dict[tuple[str, str], int]:
+        """Which of these rows (record, id) the store holds, with their numbers: among the rows
+        logged after position `after` (the newest, read back until one from before it), and
+        among those not chained."""
+        self._settle()
+        wanted = {(e[2], e[0]) for e in journal}
+        found: dict[tuple[str, str], int] = {}
+        db = self._db
+        rows = db.execute("SELECT rowid, profile_id, id, seq FROM journal ORDER BY rowid DESC")
+        reached = False
+        while not reached and (part := rows.fetchmany(1000)):
+            for n, pid, rid, seq in part:
+                if 0 < seq <= after:
+                    reached = True
+                    break
+                if (pid, rid) in wanted:
+                    found[(pid, rid)] = n
+        rows.close()
+        for key in wanted - found.keys():
+            row = db.execute("SELECT rowid FROM journal WHERE profile_id = ? AND id = ? "
+                             "AND seq = 0", key).fetchone()
+            if row is not None:
+                found[key] = int(row[0])
+        return found
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],
                   identities: dict[str, str], merges: Sequence[Merge],
@@ -311,7 +376,8 @@ class Transaction(EndsOnExit):
             finally:
                 store._lock.release()
             raise
-        landing = Landing(self._next, self._ids, self._orders, handed)
+        landing = Landing(self._next, self._ids, self._orders, handed,
+                          next_journal=self._journal_next)
         for write, args in self._writes:  # what reads must find before it is durable
             if write is state_rows:
                 landing.profiles.update(args[1])  # type: ignore[call-overload]

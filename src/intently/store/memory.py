@@ -17,6 +17,7 @@ from ._rows import (
     AccountUpdate,
     Backlog,
     Erasure,
+    JournalChain,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -106,9 +107,11 @@ class _Transaction(EndsOnExit):
     def put_accounts(self, updates: Sequence[AccountUpdate]) -> None:
         self.accounts.extend(updates)
 
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+                    chain: JournalChain | None = None) -> dict[str, int]:
         self.messages.extend(OutboxRow(*m) for m in messages)
         self.journal.extend(JournalEntry(*j) for j in journal)
+        return {}  # kept by id per record: found without chains
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],
                   identities: dict[str, str], merges: Sequence[Merge],
@@ -373,7 +376,7 @@ class MemoryStore:
         return Backlog(counts, len(due), min(due) if due else None)
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
-                limit: int = 100) -> list[JournalEntry]:
+                limit: int = 100, heads: Sequence[int] = ()) -> list[JournalEntry]:
         with self._lock:
             found = [j for j in self._journal.values()
                      if (profile_id is None or j.profile_id == profile_id)

@@ -38,6 +38,7 @@ from ._rows import (
     AccountUpdate,
     Backlog,
     Erasure,
+    JournalChain,
     JournalCount,
     JournalEntry,
     LogRow,
@@ -331,7 +332,8 @@ class _Transaction(EndsOnExit):
             cur.execute("INSERT INTO account_members (account_id, member, since) "
                         "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (account_id, member, ts))
 
-    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry]) -> None:
+    def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+                    chain: JournalChain | None = None) -> dict[str, int]:
         if messages:
             self._cur.executemany(
                 "INSERT INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, body) "
@@ -342,6 +344,7 @@ class _Transaction(EndsOnExit):
                 "INSERT INTO journal (id, scenario, profile_id, arm, kind, ts, value, ref) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [tuple(j) for j in journal])
+        return {}  # an index by record finds the rows: no chains
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],
                   identities: dict[str, str], merges: Sequence[Merge],
@@ -757,7 +760,7 @@ class PostgresStore:
         return Backlog(counts, int(due), oldest)
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
-                limit: int = 100) -> list[JournalEntry]:
+                limit: int = 100, heads: Sequence[int] = ()) -> list[JournalEntry]:
         where, args = _filters(scenario=scenario, profile_id=profile_id)
         rows = self._rows("SELECT id, scenario, profile_id, arm, kind, ts, value, ref FROM "
                           f"journal {where} ORDER BY ts DESC, id COLLATE \"C\" LIMIT %s",

@@ -7,7 +7,12 @@ golden records are msgpack blobs written at checkpoints.
 Each event row points back to the same record's previous event (`prev`), so a record's
 timeline is a walk back through the log from its latest event, which the record keeps: no
 per-customer index to write per event or to build at checkpoints. (Databases written before
-keep their `customer_events` index for the events they held.)
+keep their `customer_events` index for the events they held.) Scenario journal rows do the
+same since schema 7 (`journal.prev`, from `Profile.journal_head`): an index by record, of
+random keys, cost a page written to the WAL for most rows once the population outgrew the page
+cache. A replay's rows are recognised by id among those logged after its start (`seq`), and
+rows written before schema 7, or without a chain, keep a unique index by record and id
+(`journal_unchained`).
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ from ._sqlite_landing import Landing, finish
 from ._sqlite_tx import CHUNK, Transaction, state_rows
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
+_JOURNAL_COLUMNS = "id, scenario, profile_id, arm, kind, ts, value, ref"
 _log = logging.getLogger("intently.store")
 T = TypeVar("T")
 
@@ -148,10 +154,12 @@ CREATE TABLE IF NOT EXISTS journal (
     kind TEXT NOT NULL,
     ts REAL NOT NULL,
     value REAL NOT NULL,
-    ref TEXT NOT NULL
+    ref TEXT NOT NULL,
+    prev INTEGER NOT NULL DEFAULT 0,  -- the same record's row before (0: none; see the note)
+    seq INTEGER NOT NULL DEFAULT 0  -- the log position it came from (0: not chained)
 );
 CREATE INDEX IF NOT EXISTS journal_by_scenario ON journal (scenario, arm, kind);
-CREATE UNIQUE INDEX IF NOT EXISTS journal_by_profile ON journal (profile_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS journal_unchained ON journal (profile_id, id) WHERE seq = 0;
 CREATE TABLE IF NOT EXISTS set_aside (
     seq INTEGER PRIMARY KEY,
     error TEXT NOT NULL,
@@ -198,6 +206,25 @@ def _migrate_from_2(db: sqlite3.Connection) -> None:
     if columns and "owner" not in columns:
         db.execute("ALTER TABLE outbox ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
+
+
+def _migrate_from_6(db: sqlite3.Connection) -> None:
+    """Schema 7 chains each record's journal rows (see the module's note): the rows kept so far
+    stay found by record through an index of their own (`seq` 0)."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(journal)")}
+    if not columns or "seq" in columns:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE journal ADD COLUMN prev INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+        db.execute("DROP INDEX IF EXISTS journal_by_profile")
+        db.execute("CREATE UNIQUE INDEX journal_unchained ON journal (profile_id, id) "
+                   "WHERE seq = 0")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _migrate_from_3(db: sqlite3.Connection) -> None:
@@ -274,6 +301,8 @@ class SQLiteStore:
                 _migrate_from_3(db)
             if 0 < version < 6:
                 _claims.migrate(db)
+            if 0 < version < 7:
+                _migrate_from_6(db)
             db.executescript(_SCHEMA)
             db.executescript(_privacy.SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -501,12 +530,37 @@ class SQLiteStore:
         return [JournalCount(*r) for r in rows]
 
     def journal(self, profile_id: str | None = None, scenario: str | None = None,
-                limit: int = 100) -> list[JournalEntry]:
+                limit: int = 100, heads: Sequence[int] = ()) -> list[JournalEntry]:
+        if profile_id is not None and heads:  # the chains from the record's newest rows
+            return self._journal_of(profile_id, scenario, limit, [h for h in heads if h > 0])
         where, args = _filters(scenario=scenario, profile_id=profile_id)
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, scenario, profile_id, arm, kind, ts, value, ref FROM journal "
-                f"{where} ORDER BY ts DESC, id LIMIT ?", (*args, limit)).fetchall()
+                f"SELECT {_JOURNAL_COLUMNS} FROM journal {where} ORDER BY ts DESC, id LIMIT ?",
+                (*args, limit)).fetchall()
+        return [JournalEntry(*r) for r in rows]
+
+    def _journal_of(self, profile_id: str, scenario: str | None, limit: int,
+                    starts: list[int]) -> list[JournalEntry]:
+        """One record's rows: a walk back along its chains (at most `limit` rows each, unless
+        a scenario is asked for), and its rows from before the chains (`journal_unchained`)."""
+        columns = _JOURNAL_COLUMNS
+        also = " AND scenario = ?" if scenario is not None else ""
+        extra = (scenario,) if scenario is not None else ()
+        sql = f"SELECT {columns} FROM journal WHERE profile_id = ? AND seq = 0{also}"
+        args: tuple[Any, ...] = (profile_id, *extra)
+        if starts:
+            sql = ("WITH RECURSIVE back(n, k) AS ("
+                   f"  VALUES {','.join('(?, 1)' for _ in starts)}"
+                   "  UNION ALL SELECT j.prev, back.k + 1 FROM journal j"
+                   "  JOIN back ON j.rowid = back.n WHERE j.prev > 0 AND back.k < ?) "
+                   f"{sql} UNION ALL SELECT {columns} FROM journal"
+                   f" WHERE rowid IN (SELECT n FROM back) AND profile_id = ? AND seq > 0{also}")
+            walk = limit if scenario is None else 1 << 40
+            args = (*starts, walk, *args, profile_id, *extra)
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM ({sql}) ORDER BY ts DESC, id LIMIT ?",
+                                    (*args, limit)).fetchall()
         return [JournalEntry(*r) for r in rows]
 
     def save_scenario(self, name: str, body: bytes | None) -> None:
