@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import outcome, sqlite_engine
+from conftest import outcome, sqlite_engine, unnumbered
 from intently import Engine
 from intently.profiles import decode_profile
 from intently.scenarios import ready_made
@@ -57,7 +57,10 @@ def test_a_crash_between_incremental_checkpoints_recovers_the_same_state(tmp_pat
     records, messages, journal, sizes = got
     assert len(want[0]) > 250 and len(want[1]) > 20 and sum(want[3].values()) > 0
     assert records.keys() == want[0].keys()
-    assert [pid for pid in records if records[pid] != want[0][pid]] == []
+    # (but for the number of each record's newest journal row: a row a replay repeats, kept
+    # once by its id, leaves a number unused; `test_sqlite_journal` follows the chains)
+    assert [pid for pid in records
+            if unnumbered(records[pid]) != unnumbered(want[0][pid])] == []
     assert (messages, journal, sizes) == want[1:]
 
 

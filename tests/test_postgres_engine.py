@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from conftest import HISTORY, POSTGRES, T0, outcome, postgres_schema, track
+from conftest import HISTORY, POSTGRES, T0, outcome, postgres_schema, track, unnumbered
 from intently import Engine, ManualClock, Settings, StoreError
-from intently.profiles import decode_profile, encode_profile
 from intently.scenarios import ready_made
 from intently.store import open_store
 from intently.testing import Shop
@@ -61,15 +60,8 @@ def test_the_engine_on_postgresql_ends_as_on_sqlite_after_a_crash(tmp_path: Path
     assert len(want[0]) > 150 and len(want[1]) > 10 and sum(want[3].values()) > 0
     assert records.keys() == want[0].keys()
     assert [pid for pid in records
-            if _unnumbered(records[pid]) != _unnumbered(want[0][pid])] == []
+            if unnumbered(records[pid]) != unnumbered(want[0][pid])] == []
     assert (messages, journal, sizes) == want[1:]
-
-
-def _unnumbered(blob: bytes) -> bytes:
-    """A record's bytes but for its newest journal row, which only SQLite numbers."""
-    profile = decode_profile(blob)
-    profile.journal_head = 0.0
-    return encode_profile(profile)
 
 
 def test_timelines_duplicates_and_merges_on_postgresql(pg_url: str) -> None:

@@ -88,8 +88,8 @@ def test_a_records_journal_found_from_its_newest_row_and_a_replay_kept_once(
 
     def put(rows: list[JournalEntry], position: int, replayed_after: int | None = None) -> None:
         with store.transaction() as tx:
-            heads.update(tx.put_effects([], rows, JournalChain(dict(heads), position,
-                                                               replayed_after)))
+            heads.update(tx.put_effects([], [], JournalChain(rows, dict(heads), position,
+                                                                   replayed_after)))
 
     def row(rid: str, pid: str, ts: float) -> JournalEntry:
         return JournalEntry(rid, "s", pid, "A", "entered", ts, 0.0, "")

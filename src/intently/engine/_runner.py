@@ -31,7 +31,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..events import Event, decode_batch, from_log
 from ..profiles import Profile, find_keys
-from ..scenarios import Effects
+from ..scenarios import ONCE_BY_CONSTRUCTION, Effects
 from ..segments import Change
 from ..store import (
     AccountUpdate,
@@ -435,16 +435,22 @@ class Runner:
         encode = _encode
         profiles = self.state.profiles
         heads: dict[str, int] = {}
+        chained: list[JournalEntry] = []
+        once: list[JournalEntry] = []  # kinds that may come again: kept once by id
         for r in effects.journal:
-            if r.profile_id not in heads:
-                p = profiles.get(r.profile_id)
-                heads[r.profile_id] = int(p.journal_head) if p is not None else 0
+            pid = r.profile_id
+            entry = JournalEntry(r.id, r.scenario, pid, r.arm, r.kind, r.ts, r.value, r.ref)
+            if r.kind not in ONCE_BY_CONSTRUCTION:
+                once.append(entry)
+                continue
+            chained.append(entry)
+            if pid not in heads:
+                p = profiles.get(pid)
+                heads[pid] = int(p.journal_head) if p is not None else 0
         newest = tx.put_effects(
             [OutboxRow(m.id, m.scenario, m.profile_id, m.arm, m.channel, m.due, encode(m))
-             for m in effects.messages],
-            [JournalEntry(r.id, r.scenario, r.profile_id, r.arm, r.kind, r.ts, r.value, r.ref)
-             for r in effects.journal],
-            JournalChain(heads, self.state.position, replayed_after))
+             for m in effects.messages], once,
+            JournalChain(chained, heads, self.state.position, replayed_after))
         for pid, n in newest.items():
             p = profiles.get(pid)
             if p is not None and p.journal_head != n:

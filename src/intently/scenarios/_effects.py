@@ -26,6 +26,13 @@ class JournalRow(msgspec.Struct, frozen=True, array_like=True):
     ref: str = ""
 
 
+ONCE_BY_CONSTRUCTION = frozenset({"entered", "exited", "converted", "sent"})
+"""Journal kinds whose ids the journey's own counters make unique (an entry's number, the
+message count, a journey converted once): nothing but a replay produces one again. The others
+may come again with the same id (a suppression at a step a journey visits again, a message
+opened twice), and the store keeps each once by its id."""
+
+
 @dataclass
 class Effects:
     messages: list[Message] = field(default_factory=list)

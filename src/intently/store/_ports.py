@@ -85,10 +85,12 @@ class LogTransaction(Protocol):
         messages whose id is already kept and journal rows whose id the same record already
         has (a replay produces the same ids; journal ids are unique per record).
 
-        A backend that finds a record's rows by walking back from its newest (SQLite: no
-        index of random keys to write per row) numbers the rows, links each to its record's
-        row before (`chain.heads`), and returns each record's newest row, for the record to
-        keep (`Profile.journal_head`); the others return {}."""
+        `chain.rows` are rows that nothing but a replay produces twice. A backend that finds
+        a record's rows by walking back from its newest (SQLite: no index of random keys to
+        write per row) numbers them, links each to its record's row before (`chain.heads`),
+        recognises a replay's (`chain.replayed_after`), and returns each record's newest row,
+        for the record to keep (`Profile.journal_head`); the others keep them as `journal`'s
+        and return {}."""
 
     def put_state(
         self,

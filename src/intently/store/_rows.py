@@ -123,8 +123,10 @@ class JournalEntry(NamedTuple):
 
 
 class JournalChain(NamedTuple):
-    """How journal rows join their records' chains (`LogTransaction.put_effects`)."""
+    """Journal rows that nothing but a replay produces twice, and how they join their records'
+    chains (`LogTransaction.put_effects`)."""
 
+    rows: Sequence[JournalEntry]
     heads: dict[str, int]
     """each record's newest row before these (0 or absent: none)"""
     position: int

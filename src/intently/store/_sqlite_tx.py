@@ -92,8 +92,8 @@ _ORDERS = _bulk("order_ids", "order_id, seq", "tn")
 _EVENTS = _bulk("events", "seq, customer_id, ts, received_at, payload, prev", "ntnnbn")
 _OUTBOX = _bulk("outbox", "id, scenario, profile_id, arm, channel, due, next_at, body",
                 "tttttnnb", "INSERT OR IGNORE")
-_JOURNAL = _bulk("journal", "id, scenario, profile_id, arm, kind, ts, value, ref", "tttttnnt",
-                 "INSERT OR IGNORE")  # not chained (`seq` 0): unique by record and id
+_JOURNAL = _bulk("journal", "rowid, id, scenario, profile_id, arm, kind, ts, value, ref",
+                 "ntttttnnt", "INSERT OR IGNORE")  # not chained (`seq` 0): unique by record, id
 _JOURNAL_CHAINED = _bulk("journal", "rowid, id, scenario, profile_id, arm, kind, ts, value, ref, "
                          "prev, seq", "ntttttnntnn")
 _ACCOUNTS = _bulk("accounts", "id, traits, first_seen, last_seen", "tbnn", tail=(
@@ -155,7 +155,7 @@ def _taken(mine: dict[str, int], held: dict[str, int], key: str, seq: int) -> bo
     return owner != seq
 
 
-def _effects(messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
+def _effects(messages: Sequence[OutboxRow], journal: Sequence[tuple[Any, ...]],
              chained: Sequence[tuple[Any, ...]]) -> list[Rows]:
     return _some(
         _OUTBOX.of([(m[0], m[1], m[2], m[3], m[4], m[5], m[5], m[6]) for m in messages]),
@@ -267,21 +267,31 @@ class Transaction(EndsOnExit):
 
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
                     chain: JournalChain | None = None) -> dict[str, int]:
-        """Journal rows with a chain are numbered here, in order, each linked to its record's
-        row before; a replay's rows the store kept already are not written again (their
-        numbers become the records' heads). Returns each record's newest row."""
-        if chain is None or not journal:
-            if messages or journal:
-                self._writes.append((_effects, (messages, journal, ())))
+        """Every journal row is numbered here, in order (the commit thread may still be
+        writing the batch before). `journal` is kept once by record and id
+        (`journal_unchained`: a row kept before leaves its number unused); the chain's rows
+        are each linked to its record's row before, and a replay's rows the store kept
+        already are not written again (their numbers become the records' heads). Returns each
+        record's newest row."""
+        chained = chain.rows if chain is not None else ()
+        if not (journal or chained):
+            if messages:
+                self._writes.append((_effects, (messages, (), ())))
             return {}
-        kept = (self._kept(journal, chain.replayed_after)
-                if chain.replayed_after is not None else {})
         n = self._journal_next or self._first_journal()
+        once = [(n + i, *entry) for i, entry in enumerate(journal)]
+        n += len(once)
+        if chain is None or not chained:
+            self._journal_next = n
+            self._writes.append((_effects, (messages, once, ())))
+            return {}
+        kept = (self._kept(chained, chain.replayed_after)
+                if chain.replayed_after is not None else {})
         heads: dict[str, int] = {}
         before = chain.heads
         seq = max(1, chain.position)
         rows: list[tuple[Any, ...]] = []
-        for entry in journal:
+        for entry in chained:
             pid = entry[2]
             key = (pid, entry[0])
             held = kept.get(key)
@@ -292,7 +302,7 @@ class Transaction(EndsOnExit):
             kept[key] = heads[pid] = n
             n += 1
         self._journal_next = n
-        self._writes.append((_effects, (messages, (), rows)))
+        self._writes.append((_effects, (messages, once, rows)))
         return heads
 
     def _first_journal(self) -> int:
@@ -307,7 +317,7 @@ class Transaction(EndsOnExit):
     def _kept(self, journal: Sequence[JournalEntry], after: int) -> dict[tuple[str, str], int]:
         """Which of these rows (record, id) the store holds, with their numbers: among the rows
         logged after position `after` (the newest, read back until one from before it), and
-        among those not chained."""
+        among those not chained (rows from before schema 7)."""
         self._settle()
         wanted = {(e[2], e[0]) for e in journal}
         found: dict[tuple[str, str], int] = {}

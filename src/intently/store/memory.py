@@ -110,7 +110,7 @@ class _Transaction(EndsOnExit):
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
                     chain: JournalChain | None = None) -> dict[str, int]:
         self.messages.extend(OutboxRow(*m) for m in messages)
-        self.journal.extend(JournalEntry(*j) for j in journal)
+        self.journal.extend(JournalEntry(*j) for j in [*journal, *(chain.rows if chain else ())])
         return {}  # kept by id per record: found without chains
 
     def put_state(self, seq: int, profiles: dict[str, bytes | None],

@@ -334,6 +334,8 @@ class _Transaction(EndsOnExit):
 
     def put_effects(self, messages: Sequence[OutboxRow], journal: Sequence[JournalEntry],
                     chain: JournalChain | None = None) -> dict[str, int]:
+        if chain is not None:  # an index by record keeps them, as the others
+            journal = [*journal, *chain.rows]
         if messages:
             self._cur.executemany(
                 "INSERT INTO outbox (id, scenario, profile_id, arm, channel, due, next_at, body) "
