@@ -285,22 +285,27 @@ class Transaction(EndsOnExit):
             self._journal_next = n
             self._writes.append((_effects, (messages, once, ())))
             return {}
-        kept = (self._kept(chained, chain.replayed_after)
-                if chain.replayed_after is not None else {})
         heads: dict[str, int] = {}
         before = chain.heads
         seq = max(1, chain.position)
         rows: list[tuple[Any, ...]] = []
-        for entry in chained:
-            pid = entry[2]
-            key = (pid, entry[0])
-            held = kept.get(key)
-            if held is not None:  # kept before, or twice in this list
-                heads[pid] = held
-                continue
-            rows.append((n, *entry, heads.get(pid) or before.get(pid, 0), seq))
-            kept[key] = heads[pid] = n
-            n += 1
+        if chain.replayed_after is None:  # (ids unique by construction: nothing to look up)
+            for entry in chained:
+                pid = entry[2]
+                rows.append((n, *entry, heads.get(pid) or before.get(pid, 0), seq))
+                heads[pid] = n
+                n += 1
+        else:
+            kept = self._kept(chained, chain.replayed_after)
+            for entry in chained:
+                pid = entry[2]
+                held = kept.get((pid, entry[0]))
+                if held is not None:  # kept before the replay
+                    heads[pid] = held
+                    continue
+                rows.append((n, *entry, heads.get(pid) or before.get(pid, 0), seq))
+                heads[pid] = n
+                n += 1
         self._journal_next = n
         self._writes.append((_effects, (messages, once, rows)))
         return heads

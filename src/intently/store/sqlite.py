@@ -7,12 +7,14 @@ golden records are msgpack blobs written at checkpoints.
 Each event row points back to the same record's previous event (`prev`), so a record's
 timeline is a walk back through the log from its latest event, which the record keeps: no
 per-customer index to write per event or to build at checkpoints. (Databases written before
-keep their `customer_events` index for the events they held.) Scenario journal rows do the
-same since schema 7 (`journal.prev`, from `Profile.journal_head`): an index by record, of
-random keys, cost a page written to the WAL for most rows once the population outgrew the page
-cache. A replay's rows are recognised by id among those logged after its start (`seq`), and
-rows written before schema 7, or without a chain, keep a unique index by record and id
-(`journal_unchained`).
+keep their `customer_events` index for the events they held.) Scenario journal rows whose ids
+are unique by construction do the same since schema 7 (`journal.prev`, from
+`Profile.journal_head`): an index by record, of random keys, cost a page written to the WAL for
+most rows once the population outgrew the page cache. A replay's are recognised by id among
+the rows logged after its start (`seq`); rows that may come again with the same id, and rows
+written before schema 7, keep a unique index by record and id (`journal_unchained`, `seq` 0).
+The transaction numbers every row (`rowid`), so that the next batch can number its own while
+the commit thread still writes this one.
 """
 
 from __future__ import annotations
