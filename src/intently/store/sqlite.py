@@ -211,8 +211,9 @@ def _migrate_from_2(db: sqlite3.Connection) -> None:
 
 
 def _migrate_from_6(db: sqlite3.Connection) -> None:
-    """Schema 7 chains each record's journal rows (see the module's note): the rows kept so far
-    stay found by record through an index of their own (`seq` 0)."""
+    """Schema 7 chains each record's journal rows whose ids are unique by construction (see the
+    module's note): the rows kept so far stay found, and unique, by record and id through a
+    partial index (`seq` 0), which the kinds that may come again share."""
     columns = {r[1] for r in db.execute("PRAGMA table_info(journal)")}
     if not columns or "seq" in columns:
         return
@@ -545,7 +546,8 @@ class SQLiteStore:
     def _journal_of(self, profile_id: str, scenario: str | None, limit: int,
                     starts: list[int]) -> list[JournalEntry]:
         """One record's rows: a walk back along its chains (at most `limit` rows each, unless
-        a scenario is asked for), and its rows from before the chains (`journal_unchained`)."""
+        a scenario is asked for), and its rows kept by id (`journal_unchained`: kinds that may
+        come again, and rows from before schema 7)."""
         columns = _JOURNAL_COLUMNS
         also = " AND scenario = ?" if scenario is not None else ""
         extra = (scenario,) if scenario is not None else ()
