@@ -13,7 +13,7 @@ import pytest
 
 from conftest import T0, sqlite_engine, track
 from intently import Engine, ManualClock, Settings, ValidationError
-from intently.events import parse_timestamp
+from intently.events import decode_batch, parse_timestamp
 from intently.intent import IntentModel
 from intently.segments import Segment
 from intently.store import MemoryStore
@@ -201,6 +201,24 @@ def test_an_event_the_pipeline_fails_on_is_set_aside_and_the_engine_goes_on(
     again = with_model(tmp_path / "d.db", CORRUPT)
     assert again.recovered == 3 and again.profile("u").events == 2
     again.close()
+
+
+def test_a_batch_of_events_the_pipeline_fails_on_is_set_aside_one_by_one(
+        tmp_path: Path) -> None:
+    """Each failing event is set aside in turn, in a loop: 600 of them in one batch once ran
+    out of Python's stack, a call nested per event."""
+    engine = with_model(tmp_path / "d.db", CORRUPT)
+    engine.process(track("A", user="u", mid="m0"))
+    batch = [track("A", user="u", mid="m0")]  # a resend: a duplicate at index 0
+    batch += [track("Poison", user=f"p{i}", mid=f"p{i}") for i in range(600)]
+    batch += [track("A", user="v", mid="m1"), track("Poison", user="w", mid="p0"),
+              track("A", user="v", mid="m2")]  # a poisoned resend: a duplicate at 602
+    result = engine.commit_batch(*decode_batch(batch, 0))
+    assert (result.accepted, result.duplicates) == (602, 2)
+    assert result.duplicate_at == {0, 602}  # where the client's batch had them
+    assert engine.events_set_aside == 600 and len(engine.store.set_aside_seqs()) == 600
+    assert engine.profile("v").events == 2 and engine.profile("u").events == 1
+    engine.close()
 
 
 def test_recovery_sets_aside_a_logged_event_that_fails_and_goes_on(tmp_path: Path) -> None:

@@ -259,11 +259,14 @@ class Runner:
             self.maybe_checkpoint()
 
     def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None, keep: bool,
-                due: list[str] | None = None, later: bool = False) -> IngestResult:
+                due: list[str] | None = None, later: bool = False, aside: bool = True
+                ) -> IngestResult:
         """One group commit; `due`: the records whose timers may fire by the batch's latest
         time, if the caller walked the queue for them already. They are only read ahead: a
         record left out (the walk was on the times claimed, before filing) is read when its
-        timer fires, one more not needed is only cached. `later`: see `commit_batch`."""
+        timer fires, one more not needed is only cached. `later`: see `commit_batch`. An event
+        the pipeline fails on is set aside (`_set_aside`), or with `aside` False the failure
+        is raised once nothing of the batch is kept."""
         self._fresh()
         began = time.perf_counter()
         now = self.clock.now()
@@ -322,7 +325,7 @@ class Runner:
         except BaseException as exc:
             tx.rollback()
             self.reload()  # memory may hold effects of the rolled-back batch
-            if isinstance(exc, PipelineFailure):
+            if isinstance(exc, PipelineFailure) and aside:
                 return self._set_aside(batch, payloads, exc, keep)
             raise
         self._seq = max(self._seq, last)
@@ -353,28 +356,49 @@ class Runner:
     def _set_aside(self, batch: list[Event], payloads: list[bytes], failure: PipelineFailure,
                    keep: bool) -> IngestResult:
         """Commit the batch with event `failure.index` logged but set aside (not applied),
-        with its error: the client's events are all kept, and the engine goes on."""
-        i = failure.index
-        error = f"{type(failure.error).__name__}: {failure.error}"[:2000]
-        _log.error("event set aside: the pipeline failed on it", extra={
-            "message_id": batch[i].message_id, "error": error})
+        with its error: the client's events are all kept, and the engine goes on. The events
+        after it are committed the same way, in a loop (each part in one commit, its timers
+        with it): a batch whose events all fail is set aside event by event, not in a call
+        nested per event."""
         result = IngestResult()
-        if i:
-            result.add(self.commit_batch(batch[:i], payloads[:i], keep=keep))
-        result.duplicate_at = set(result.duplicate_at) if i else set()
-        ev = batch[i]
-        if self.set_aside_raw(payloads[i], ev.message_id or "", error, ev.received_at,
-                              ts=ev.ts):
-            result.accepted += 1
-        else:
-            result.duplicates += 1
-            result.duplicate_at.add(i)
-        if i + 1 < len(batch):
-            rest = self.commit_batch(batch[i + 1:], payloads[i + 1:], keep=keep)
-            result.add(rest)
-            result.duplicate_at.update(d + i + 1 for d in rest.duplicate_at)
+        start = 0  # the events before it are committed
+        while True:
+            i = start + failure.index
+            error = f"{type(failure.error).__name__}: {failure.error}"[:2000]
+            _log.error("event set aside: the pipeline failed on it", extra={
+                "message_id": batch[i].message_id, "error": error})
+            if i > start:
+                try:
+                    self._took(result, self._commit(batch[start:i], payloads[start:i], keep,
+                                                    aside=False), start)
+                except PipelineFailure as earlier:  # (the events before it failed this time)
+                    failure = earlier
+                    continue
+            ev = batch[i]
+            if self.set_aside_raw(payloads[i], ev.message_id or "", error, ev.received_at,
+                                  ts=ev.ts):
+                result.accepted += 1
+            else:
+                result.duplicates += 1
+                result.duplicate_at.add(i)
+            start = i + 1
+            if start == len(batch):
+                break
+            try:
+                self._took(result, self._commit(batch[start:], payloads[start:], keep,
+                                                aside=False), start)
+            except PipelineFailure as later:
+                failure = later
+                continue
+            break
         result.last_seq = self._seq
         return result
+
+    @staticmethod
+    def _took(result: IngestResult, part: IngestResult, offset: int) -> None:
+        """Add what a part of the batch, from event `offset` on, did."""
+        result.add(part)
+        result.duplicate_at.update(offset + d for d in part.duplicate_at)
 
     def set_aside_raw(self, payload: bytes, message_id: str, error: str, received_at: float,
                       *, ts: float | None = None) -> bool:
