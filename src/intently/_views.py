@@ -155,7 +155,7 @@ def export_view(engine: Engine, profile: Profile) -> dict[str, Any]:
     ids = [profile.id, *profile.merged_from]
     reads = engine.read_models
     messages = [m for pid in ids for m in reads.outbox(_EVERYTHING, profile_id=pid)]
-    # the record's own rows from its chain; those of records merged into it by a search
+    # the record's own rows from its chain; those of records merged into it by a scan
     journal = [j for pid in ids for j in reads.journal(
         pid, limit=_EVERYTHING, heads=[int(profile.journal_head)] if pid == profile.id else ())]
     return {

@@ -202,7 +202,7 @@ class Transaction(EndsOnExit):
         self._writes: list[tuple[Write, tuple[object, ...]]] = []
         self._accounts: dict[str, _Account] = {}  # the accounts' rows, merged here
         self._members: list[tuple[str, str, float]] = []
-        self._journal_next = 0  # the next journal row's number, once a chain asked for it
+        self._journal_next = 0  # the next journal row's number, once a row asked for it
 
     def next_seq(self) -> int:
         return self._next
