@@ -26,6 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -185,21 +186,28 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
 
+@contextmanager
+def _migration(db: sqlite3.Connection) -> Iterator[None]:
+    """A schema change in one write transaction: all of it, or none of it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 def _migrate_from_1(db: sqlite3.Connection) -> None:
     """Schema 1 indexed the log per customer at checkpoints: index what came after the last
     one, then add the back pointers (older events stay reachable through the index)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _migration(db):
         row = db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
         db.execute("INSERT OR IGNORE INTO customer_events (customer_id, seq) "
                    "SELECT customer_id, seq FROM events WHERE seq > ? ORDER BY customer_id, seq",
                    (int(row[0]) if row else 0,))
         db.execute("ALTER TABLE events ADD COLUMN prev INTEGER NOT NULL DEFAULT 0")
         db.execute("ALTER TABLE merges ADD COLUMN head INTEGER NOT NULL DEFAULT 0")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _migrate_from_2(db: sqlite3.Connection) -> None:
@@ -210,34 +218,13 @@ def _migrate_from_2(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE outbox ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
 
 
-def _migrate_from_6(db: sqlite3.Connection) -> None:
-    """Schema 7 chains each record's journal rows whose ids are unique by construction (see the
-    module's note): the rows kept so far stay found, and unique, by record and id through a
-    partial index (`seq` 0), which the kinds that may come again share."""
-    columns = {r[1] for r in db.execute("PRAGMA table_info(journal)")}
-    if not columns or "seq" in columns:
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute("ALTER TABLE journal ADD COLUMN prev INTEGER NOT NULL DEFAULT 0")
-        db.execute("ALTER TABLE journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
-        db.execute("DROP INDEX IF EXISTS journal_by_profile")
-        db.execute("CREATE UNIQUE INDEX journal_unchained ON journal (profile_id, id) "
-                   "WHERE seq = 0")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
 def _migrate_from_3(db: sqlite3.Connection) -> None:
     """Schema 4 appends journal rows in the order they come (a rowid table) and keeps them
     unique per record: schema 3 clustered them by id, so that every commit rewrote pages all
     over a table that grows with every journey."""
     if not db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'journal'").fetchone():
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _migration(db):
         db.execute("ALTER TABLE journal RENAME TO journal_3")
         db.execute("DROP INDEX IF EXISTS journal_by_scenario")
         db.execute("DROP INDEX IF EXISTS journal_by_profile")
@@ -247,10 +234,21 @@ def _migrate_from_3(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO journal SELECT id, scenario, profile_id, arm, kind, ts, value, ref"
                    " FROM journal_3 ORDER BY ts, id")
         db.execute("DROP TABLE journal_3")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+
+
+def _migrate_from_6(db: sqlite3.Connection) -> None:
+    """Schema 7 chains each record's journal rows whose ids are unique by construction (see the
+    module's note): the rows kept so far stay found, and unique, by record and id through a
+    partial index (`seq` 0), which the kinds that may come again share."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(journal)")}
+    if not columns or "seq" in columns:
+        return
+    with _migration(db):
+        db.execute("ALTER TABLE journal ADD COLUMN prev INTEGER NOT NULL DEFAULT 0")
+        db.execute("ALTER TABLE journal ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
+        db.execute("DROP INDEX IF EXISTS journal_by_profile")
+        db.execute("CREATE UNIQUE INDEX journal_unchained ON journal (profile_id, id) "
+                   "WHERE seq = 0")
 
 
 class SQLiteStore:
