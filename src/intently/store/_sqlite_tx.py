@@ -228,7 +228,11 @@ class Transaction(EndsOnExit):
 
     def _held_orders(self, ids: list[str]) -> dict[str, int]:
         """The order ids the store holds, with the seqs that claimed them: those committed,
-        and those of the batch landing, if one is."""
+        and those of the batch landing, if one is. Only ids the store may hold are looked up
+        (`_keyfilter`): most are new."""
+        known = self._store._known_orders()
+        if known is not None:
+            ids = [i for i, maybe in zip(ids, known.may_hold(ids), strict=True) if maybe]
         found = _owners(self._store._reads(), "order_ids", "order_id", ids)
         landing = self._landing
         if landing is not None:
@@ -348,6 +352,9 @@ class Transaction(EndsOnExit):
                   identities: dict[str, str], merges: Sequence[Merge],
                   changes: Sequence[SegmentChange] = (),
                   timers: dict[str, float | None] | None = None) -> None:
+        keys = self._store._keys
+        if keys is not None:  # the filter takes them now (`_keyfilter`)
+            keys.stage(list(identities))
         self._writes.append((state_rows,
                              (seq, profiles, identities, merges, changes, timers)))
 
@@ -367,7 +374,7 @@ class Transaction(EndsOnExit):
             self._undo(exc)
             raise
         finally:
-            store._lock.release()
+            store._release()
         store._committed()
 
     def commit_later(self) -> Future[None]:
@@ -389,7 +396,7 @@ class Transaction(EndsOnExit):
             try:
                 self._undo(exc)
             finally:
-                store._lock.release()
+                store._release()
             raise
         landing = Landing(self._next, self._ids, self._orders, handed,
                           next_journal=self._journal_next)
@@ -403,7 +410,7 @@ class Transaction(EndsOnExit):
             # durable, and verifies what the index gives (`_claims`), should it fail
             self._index_claims()
         finally:
-            store._lock.release()
+            store._release()
         return landing.durable
 
     def _settle(self) -> None:
@@ -425,8 +432,12 @@ class Transaction(EndsOnExit):
         return out
 
     def _index_claims(self) -> None:
+        """The indexes in memory take the batch's message ids and order ids."""
+        store = self._store
         if self._written is not None:
-            self._store._claims.add(self._written, self._collided)
+            store._claims.add(self._written, self._collided)
+        if self._orders and store._order_ids is not None:
+            store._order_ids.add(list(self._orders))
 
     def _write(self, writes: list[Rows]) -> None:
         """Everything but the `COMMIT`, in one write transaction, on this thread."""
@@ -449,4 +460,4 @@ class Transaction(EndsOnExit):
             return
         self._open = False
         self._writes.clear()
-        self._store._lock.release()
+        self._store._release()

@@ -24,6 +24,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ import msgspec
 from .._errors import StoreError
 from . import _claims
 from . import _sqlite_privacy as _privacy
+from ._keyfilter import KeyFilter
 from ._rows import (
     Account,
     AccountMember,
@@ -277,6 +279,9 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         self._committer: ThreadPoolExecutor | None = None
         self._claims = _claims.Claims()  # the message ids, for the writer (`_claims`)
+        # the identity keys and order ids, for the writer, loaded when first asked (`_keyfilter`)
+        self._keys: KeyFilter | None = None if readonly else KeyFilter()
+        self._order_ids: KeyFilter | None = None if readonly else KeyFilter()
         db = self._conn
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -349,6 +354,12 @@ class SQLiteStore:
         if landing is None or (landing.durable.done() and landing.durable.exception()):
             return None
         return landing
+
+    def _release(self) -> None:
+        """A transaction ends (committed, handed to the commit thread, or rolled back)."""
+        if self._keys is not None:
+            self._keys.pending = []  # in the table, or in the landing, or dropped
+        self._lock.release()
 
     def _land(self, landing: Landing) -> None:
         """Called by the transaction holding the store's lock: its statements are written and
@@ -596,6 +607,8 @@ class SQLiteStore:
             db = self._db  # inside the lock: no commit starts landing meanwhile
             db.execute("BEGIN IMMEDIATE")
             try:
+                if self._keys is not None:
+                    self._keys.add(list(identities))
                 run(db, state_rows(seq, profiles, identities, merges, changes, timers))
                 db.execute("COMMIT")
             except BaseException:
@@ -662,8 +675,47 @@ class SQLiteStore:
                           "profiles")
 
     def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
-        return self._many("SELECT key, profile_id FROM identities WHERE key IN ({})", keys,
-                          "identities")
+        with self._lock:
+            known = self._known_keys()
+            if known is not None:  # only the keys it may hold are asked for
+                keys = [k for k, maybe in zip(keys, known.may_hold(keys), strict=True) if maybe]
+            return self._many("SELECT key, profile_id FROM identities WHERE key IN ({})", keys,
+                              "identities")
+
+    def _known_keys(self) -> KeyFilter | None:
+        """The writer's filter of the identity keys it holds, loaded the first time (under the
+        lock: no commit lands meanwhile)."""
+        landing = self._landed()
+        return self._loaded(self._keys, "identities", "key",
+                            landing.identities if landing is not None else {})
+
+    def _known_orders(self) -> KeyFilter | None:
+        """The writer's filter of the order ids it holds, the same way."""
+        landing = self._landed()
+        return self._loaded(self._order_ids, "order_ids", "order_id",
+                            landing.orders if landing is not None else {})
+
+    def _loaded(self, known: KeyFilter | None, table: str, column: str,
+                landing: dict[str, Any]) -> KeyFilter | None:
+        """`known`, loaded by a scan of the table's keys and those of the batch `landing`
+        (not in the table yet), if it was not."""
+        if known is None or known.loaded:
+            return known
+        started = time.perf_counter()
+        db = self._reads()
+        expected = int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        rows = db.execute(f"SELECT {column} FROM {table}")
+
+        def chunks() -> Iterator[list[str]]:
+            while part := rows.fetchmany(CHUNK * 10):
+                yield [key for key, in part]
+            yield list(landing)
+
+        known.load(chunks(), expected)
+        _log.info("keys loaded into the writer's filter", extra={
+            "table": table, "keys": expected, "filter_bytes": known.nbytes,
+            "seconds": round(time.perf_counter() - started, 3)})
+        return known
 
     def _many(self, query: str, values: Sequence[str], table: str) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -683,6 +735,9 @@ class SQLiteStore:
 
     def resolve(self, key: str) -> str | None:
         with self._lock:
+            known = self._known_keys()
+            if known is not None and not known.may_hold([key])[0]:
+                return None
             landing = self._landed()
             if landing is not None and key in landing.identities:
                 return landing.identities[key]
@@ -774,6 +829,9 @@ class SQLiteStore:
         self._empty_wal()
 
     def rename_identities(self, pairs: Sequence[tuple[str, str]]) -> None:
+        with self._lock:
+            if self._keys is not None:
+                self._keys.add([new for _, new in pairs])
         self._write(lambda db: _privacy.rename_identities(db, pairs))
         self._empty_wal()
 
