@@ -112,6 +112,39 @@ def test_record_round_trips_through_its_storage_format(engine: Engine) -> None:
     assert data["signal_counts"] == {"purchased": 1} and data["entry"] == {"channel": "web"}
 
 
+
+def test_a_read_record_holds_its_packed_arrays_at_their_exact_size(engine: Engine) -> None:
+    """Records read back fill the cache at a population larger than it: each packed array is
+    allocated at its length, with no room to grow; and a record stored before its last figures
+    were added reads them as zero."""
+    import sys
+    from array import array
+
+    import msgspec
+
+    from intently.profiles import decode_profile, encode_profile
+    from intently.profiles._parts import SCALARS
+
+    for i in range(9):
+        engine.process(track("Product Viewed", user="u", at=T0 + 60 * i,
+                             product_id=f"p{i}", category="shoes"))
+    engine.process(track("Order Completed", user="u", at=T0 + 900, revenue=3, order_id="o1"))
+    p = decode_profile(encode_profile(engine.profile("u")))
+    assert p == engine.profile("u")
+    packed = [p.chain_ts, p.hours, p.items]
+    assert len(p.chain_ts) >= 10 and p.items is not None
+    for a in packed:
+        assert type(a) is not array  # the record's own classes
+        assert sys.getsizeof(a) == sys.getsizeof(array(a.typecode)) + len(a) * a.itemsize
+    assert SCALARS[-1] == "journal_head"
+    p.journal_head = 7.0
+    stored = list(msgspec.msgpack.decode(encode_profile(p)))
+    stored[4] = stored[4][: 8 * (len(SCALARS) - 1)]  # without the last figure
+    older = decode_profile(msgspec.msgpack.encode(stored))
+    assert older.journal_head == 0.0
+    p.journal_head = 0.0
+    assert older == p
+
 def test_records_stored_with_scenario_state_inside_segment_state_still_read() -> None:
     """Before scenario state had a slot of its own it sat inside the segment state: such a
     record decodes with its journeys on `sc`, and is written back in today's format."""

@@ -137,7 +137,7 @@ class HotState:
         identities = self.identities
         store = self.store
         if not self.complete:
-            missing = [k for k in keys if k not in identities]
+            missing = list(dict.fromkeys(k for k in keys if k not in identities))
             if missing:
                 found = store.resolve_many(missing)
                 for key in missing:
@@ -150,8 +150,8 @@ class HotState:
             pid = identities.get(key)
             if pid is not None and pid not in profiles and pid not in dropped:
                 wanted.append(pid)
-        if wanted:
-            for pid, blob in store.load_profiles(wanted).items():
+        if wanted:  # (a record with several events in the batch: asked for once)
+            for pid, blob in store.load_profiles(list(dict.fromkeys(wanted))).items():
                 if pid not in profiles:
                     profiles[pid] = decode_profile(blob)
 

@@ -17,26 +17,26 @@ from ._parts import SCALARS, HourCounts, Scalars, Times, Touch
 from ._record import Profile
 from ._stored import Stored
 
-# packed arrays from their stored bytes: through a list, so each is allocated at its exact size,
-# and without the classes' Python-level `__new__` (a record holds ten or so of them, most of them
-# times: the hook runs once for each, so it is kept short)
-_PACKED: dict[type, tuple[str, Callable[[list[Any]], Any]]] = {
+# packed arrays from their stored bytes: copied from a plain array of the bytes (the array
+# subclasses' constructor copies an array of the same type code at its exact size; from bytes
+# it would allocate room to grow, and through a list of Python numbers it took twice as long),
+# and without the classes' Python-level `__new__` (a record holds ten or so of them, most of
+# them times: the hook runs once for each, so it is kept short)
+_PACKED: dict[type, tuple[str, Callable[[Any], Any]]] = {
     kind: (code, partial(array.__new__, kind, code)) for kind, code in (
         (Times, "d"), (HourCounts, "H"), (Scalars, "d"), (ItemMemory, "I"))}
-_times_from = _PACKED[Times][1]  # a list of times -> Times
+_FIGURES_BYTES = 8 * len(SCALARS)
 
 
 def _dec(kind: type, obj: Any) -> Any:
     if obj.__class__ is bytes:
-        if kind is Times:
-            return _times_from(array("d", obj).tolist())
         packed = _PACKED.get(kind)
         if packed is not None:
             code, make = packed
-            values: list[Any] = array(code, obj).tolist()
-            if kind is Scalars and len(values) < len(SCALARS):  # stored before a figure was added
-                values += [0.0] * (len(SCALARS) - len(values))
-            return make(values)
+            if kind is Scalars and len(obj) < _FIGURES_BYTES:  # stored before a figure was added
+                values: list[Any] = array(code, obj).tolist()
+                return make(values + [0.0] * (len(SCALARS) - len(values)))
+            return make(array(code, obj))
     raise NotImplementedError(kind.__name__)
 
 
