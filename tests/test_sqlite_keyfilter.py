@@ -57,8 +57,10 @@ def test_a_writer_asks_the_table_only_for_keys_it_may_hold(
     store = SQLiteStore(tmp_path / "x.db")
     _stored(store, {f"a:{i}": f"p{i}" for i in range(3000)})
     store.close()
-    store = SQLiteStore(tmp_path / "x.db")  # loaded by a scan
-    asked = _asked(store, monkeypatch)
+    store = SQLiteStore(tmp_path / "x.db")
+    assert store.resolve("a:7") == "p7" and store.resolve("a:new7") is None
+    assert store._keys is not None and not store._keys.loaded  # one key: not worth a scan
+    asked = _asked(store, monkeypatch)  # a batch's keys: loaded by a scan
     new = [f"a:new{i}" for i in range(3000)]
     wanted = [f"a:{i}" for i in range(0, 3000, 3)] + new
     assert store.resolve_many(wanted) == {f"a:{i}": f"p{i}" for i in range(0, 3000, 3)}

@@ -250,8 +250,8 @@ class HotState:
     def replay_from(self, last: int) -> int:
         """The log position after which a recovery replays: just before the oldest change not
         written, or `last` when every change is written. O(1) but for records in `_early` and
-        dropped ones (both few): at a million customers, a scan of every unwritten record at
-        every commit cost more than a microsecond an event."""
+        dropped ones (both few): a scan of every unwritten record at every commit cost 1.3 µs
+        an event at 200,000 customers, all cached."""
         since = last + 1
         for first in self.dirty.values():  # the oldest, but for `_early`
             since = first

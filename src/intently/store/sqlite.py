@@ -735,8 +735,8 @@ class SQLiteStore:
 
     def resolve(self, key: str) -> str | None:
         with self._lock:
-            known = self._known_keys()
-            if known is not None and not known.may_hold([key])[0]:
+            known = self._keys  # (one key does not pay for loading it: a scan of them all)
+            if known is not None and known.loaded and not known.may_hold([key])[0]:
                 return None
             landing = self._landed()
             if landing is not None and key in landing.identities:
