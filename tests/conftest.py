@@ -66,6 +66,24 @@ def writer(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
+def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """A SQLite batch handed to the commit thread stays landing (not durable) until the test
+    sets the event."""
+    from intently.store import _sqlite_landing
+
+    go = threading.Event()
+    finish = _sqlite_landing.finish
+
+    def held_finish(*args: object) -> None:
+        assert go.wait(10.0)
+        finish(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("intently.store.sqlite.finish", held_finish)
+    yield go
+    go.set()
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "intently.db"
 

@@ -5,13 +5,13 @@ keys of a batch still landing and of the transaction still open, and every key w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from intently.store import SQLiteStore, _sqlite_landing, _sqlite_tx
+from intently.store import SQLiteStore, _sqlite_tx
 from intently.store._keyfilter import FEWEST_KEYS, KeyFilter
 
 WAIT_S = 10.0
@@ -102,21 +102,6 @@ def test_order_ids_are_asked_of_the_table_only_when_it_may_hold_them(
     with store.transaction() as tx:  # and the new ones of the first round
         assert tx.claim_orders([("n0:0", 5000)]) == {5000}
     store.close()
-
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Set the event to let the commit thread finish the commits handed to it."""
-    go = threading.Event()
-    finish = _sqlite_landing.finish
-
-    def held_finish(*args: object) -> None:
-        assert go.wait(WAIT_S)
-        finish(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr("intently.store.sqlite.finish", held_finish)
-    yield go
-    go.set()
 
 
 @pytest.mark.usefixtures("writer")  # both ways a batch lands

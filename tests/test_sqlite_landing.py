@@ -8,7 +8,6 @@ is failed for real: a deferred foreign key that SQLite checks at `COMMIT`."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from conftest import T0, sqlite_engine, track
 from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
-from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_landing, _sqlite_tx
+from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_tx
 from intently.store._sqlite_bulk import Bulk, Rows
 
 WAIT_S = 10.0
@@ -27,21 +26,6 @@ pytestmark = pytest.mark.usefixtures("writer")  # both ways a batch lands
 
 def _events(*calls: dict[str, object]) -> list[Event]:
     return decode_batch(list(calls), 0)[0]
-
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Set the event to let the commit thread finish the commits handed to it."""
-    go = threading.Event()
-    finish = _sqlite_landing.finish
-
-    def held_finish(*args: object) -> None:
-        assert go.wait(WAIT_S)
-        finish(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr("intently.store.sqlite.finish", held_finish)
-    yield go
-    go.set()
 
 
 def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
