@@ -39,6 +39,7 @@ def _stored(store: SQLiteStore, keys: dict[str, str]) -> None:
 def test_every_key_added_is_held_and_few_others_seem_to_be() -> None:
     """Keys one at a time and in bulk (the two ways it probes), through several layers."""
     known = KeyFilter()
+    assert known.may_hold(["u:0", "e:x"]) == [True, True]  # not loaded: it cannot tell
     known.load(iter([[f"u:{i}" for i in range(1000)]]), 1000)
     for start in range(1000, 3 * FEWEST_KEYS, 7001):
         known.add([f"u:{i}" for i in range(start, start + 7000)])

@@ -140,7 +140,10 @@ class KeyFilter:
             layer.add(_hashes(keys))
 
     def may_hold(self, keys: Sequence[str]) -> list[bool]:
-        """For each key, whether the store may hold it (False: it does not)."""
+        """For each key, whether the store may hold it (False: it does not). Not loaded yet:
+        any of them."""
+        if not self.loaded:
+            return [True] * len(keys)
         layers = self._layers
         if len(keys) <= SMALL:
             return [any(layer.has_one(hash(k) & _BITS64) for layer in layers) for k in keys]
