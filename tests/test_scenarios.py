@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from _cluster_engine import MODES, engines
@@ -399,6 +400,70 @@ def test_plain_text_skips_jinja_and_reads_as_jinja_would_render_it() -> None:
                  "ends\n", "crlf\r\nline", "{{ customer.first_name }}!"):
         jinja = renderer.env.render(renderer.env.from_string(text), ctx)
         assert renderer._render(text, ctx) == jinja, text
+
+
+def test_a_template_is_given_tags_and_picks_only_when_it_may_read_them() -> None:
+    """Tags and product picks cost as much as a render: a template gets them when it names
+    them, or uses `customer` in any way that might reach them, and renders the same as with
+    everything worked out."""
+    from intently.profiles import Profile
+    from intently.scenarios._content import Renderer, Tracker
+
+    renderer = Renderer(Tracker("https://t.example", b"secret"))
+    may = {
+        "{{ customer.first_name }}": False, "{{ customer['orders'] }}": False, "Hi": False,
+        "{{ customer.tags.lifecycle }}": True, "{{ customer['tags'] }}": True,
+        "{{ customer }}": True, "{{ customer|attr('tags') }}": True,
+        "{% set c = customer %}{{ c.first_name }}": True, "{{ customer[key] }}": True,
+        "{% for k in customer %}{{ k }}{% endfor %}": True,
+    }
+    for text, tags in may.items():
+        assert renderer.reads(text).tags is tags, text
+    assert "recommendations" in renderer.reads(renderer.sources["accessories"]).names
+    assert "recommendations" not in renderer.reads(renderer.sources["cart_reminder"]).names
+
+    p = Profile(id="p")
+    p.traits = {"first_name": "Ann", "email": "ann@example.com"}
+    p.categories = {"shoes": 3, "bags": 1}
+    asked: list[list[str]] = []
+
+    def picks() -> list[str]:
+        asked.append(["a"])
+        return ["a", "b"]
+
+    ref = {"m": "s/p/1/0/1", "p": "p", "c": "email", "a": "A"}
+    for name in renderer.sources:
+        args = {"channel": "email", "template": name,
+                "subject": "{{ customer.tags.category_affinity }} for {{ customer.first_name }}"}
+        for args_ in (args, {**args, "subject": "Hello"}):
+            asked.clear()
+            lazy = renderer.render(args_, p, 1.7e9, ref, {"items": []}, {"recommendations": picks})
+            full = renderer.render(args_, p, 1.7e9, ref, {"items": [], "recommendations": picks()})
+            assert lazy == full, name
+            assert len(asked) == 1 + ("recommendations" in renderer.sources[name]), name
+    assert renderer.render({"channel": "email", "subject": "{{ customer.tags.category_affinity }}",
+                            "template": "welcome"}, p, 1.7e9, ref, {}).subject == "shoes"
+
+
+def test_messages_ask_for_product_picks_only_for_templates_that_show_them() -> None:
+    asked: dict[str, int] = {}
+    for template in ("cart_reminder", "accessories"):
+        engine = embedded_with(scenario(name=template, steps=[{"send": {
+            "channel": "email", "subject": "Hi", "template": template}}]))
+        book = engine.pipeline.scenarios
+        assert book is not None
+
+        def picks(items: list[str], p: Any, t: str = template) -> list[str]:
+            asked[t] = asked.get(t, 0) + 1
+            return ["socks"]
+
+        book.recommend = picks
+        engine.process(identify("ann"))
+        engine.process(track("Product Viewed", user="ann", at=T0))
+        [(_, _, body)] = [(r[2], r[4], msgspec.json.decode(r[10])["body"])
+                          for r in engine.store.outbox(10)]
+        assert ("socks" in body) is (template == "accessories")
+    assert asked == {"accessories": 1}
 
 
 def test_link_tokens_are_hmac_sha256_and_forgeries_are_refused() -> None:

@@ -596,11 +596,15 @@ class ScenarioBook:
         mid = f"{s.name}/{p.id}/{j.n}/{j.step}/{j.k}"
         if step.action == "send":
             try:
-                extra = {"items": j.items, "recommendations": self.recommend(j.items, p),
-                         "offer": step.args.get("offer")}
+                items = j.items
+                recommend = self.recommend
+                extra: dict[str, Any] = {"items": items, "offer": step.args.get("offer")}
                 ref = {"m": mid, "p": p.id, "c": channel, "a": j.arm}
+                # product picks cost a look-up of the offer rules: only for a template that
+                # shows them
                 subject, body, unsubscribe_url = self.renderer.render(
-                    step.args, p, ts, ref, extra)
+                    step.args, p, ts, ref, extra,
+                    {"recommendations": lambda: recommend(items, p)})
             except ValidationError as exc:
                 self._journal(p, s.name, j, "failed", ts, ref=exc.message)
                 _log.warning("message not sent: its content failed", extra={

@@ -9,15 +9,17 @@ someone else or to redirect to a URL the message did not contain.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NamedTuple
 
 import msgspec
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta, nodes
 
 from .._errors import ValidationError
 from ..profiles import Profile, tags
@@ -93,6 +95,34 @@ class Rendered(NamedTuple):
     unsubscribe_url: str
 
 
+class Reads(NamedTuple):
+    """What a template may read: the names of its context, and whether that includes the
+    customer's tags (`customer.tags`, or `customer` used any other way than by a constant
+    field, which might reach them)."""
+
+    names: frozenset[str]
+    tags: bool
+
+
+_NOTHING = Reads(frozenset(), False)
+
+
+def _reads(ast: nodes.Template) -> Reads:
+    fields = 0  # `customer.x` or `customer["x"]`, x a constant other than "tags"
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node  # type: ignore[attr-defined]
+        if isinstance(inner, nodes.Name) and inner.name == "customer":
+            key: Any = None
+            if isinstance(node, nodes.Getattr):
+                key = node.attr
+            elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+                key = node.arg.value
+            if isinstance(key, str) and key != "tags":
+                fields += 1
+    uses = sum(1 for n in ast.find_all(nodes.Name) if n.name == "customer")
+    return Reads(frozenset(meta.find_undeclared_variables(ast)), uses > fields)
+
+
 class Renderer:
     """Renders a send step's subject and body for one customer."""
 
@@ -101,6 +131,7 @@ class Renderer:
         self.env = BudgetEnvironment(undefined=StrictUndefined, autoescape=True)
         self.sources = {**_shipped_templates(), **(templates or {})}
         self._compiled: dict[str, Any] = {}
+        self._reads: dict[str, Reads] = {}
 
     def check(self, source: str, path: str) -> None:
         """Raise a ValidationError when a template does not compile."""
@@ -120,33 +151,60 @@ class Renderer:
             t = self._compiled[source] = self.env.from_string(source)
         return t
 
-    def context(self, p: Profile, now: float, extra: dict[str, Any]) -> dict[str, Any]:
+    def reads(self, source: str) -> Reads:
+        """What rendering `source` may read (parsed once a source; a template that does not
+        parse reads nothing, and fails when rendered)."""
+        found = self._reads.get(source)
+        if found is None:
+            found = _NOTHING
+            if "{" in source:
+                with contextlib.suppress(TemplateError):  # and its render fails
+                    found = _reads(self.env.parse(source))
+            self._reads[source] = found
+        return found
+
+    def context(self, p: Profile, now: float, extra: dict[str, Any],
+                with_tags: bool = True) -> dict[str, Any]:
+        """The names a template sees: `customer` (the record's fields, and its tags unless
+        `with_tags` is false: working them out costs as much as rendering a subject) and
+        `extra`."""
         traits = p.traits
         first = traits.get("first_name") or str(traits.get("name") or "").split(" ")[0]
-        return {"customer": {"id": p.id, "user_id": p.user_id, "first_name": first or "there",
-                             "traits": traits, "orders": p.orders, "revenue": p.revenue,
-                             "cart_value": p.cart_value, "intent": p.intent,
-                             "cluster": p.cluster, "key_action": p.key_action,
-                             "segments": list(p.segments), "tags": tags(p, now)},
-                **extra}
+        customer = {"id": p.id, "user_id": p.user_id, "first_name": first or "there",
+                    "traits": traits, "orders": p.orders, "revenue": p.revenue,
+                    "cart_value": p.cart_value, "intent": p.intent, "cluster": p.cluster,
+                    "key_action": p.key_action, "segments": list(p.segments)}
+        if with_tags:
+            customer["tags"] = tags(p, now)
+        return {"customer": customer, **extra}
 
     def render(self, args: dict[str, Any], p: Profile, now: float, ref: dict[str, str],
-               extra: dict[str, Any]) -> Rendered:
+               extra: dict[str, Any],
+               lazy: Mapping[str, Callable[[], Any]] | None = None) -> Rendered:
         """The subject, body and unsubscribe link of the message `ref` names (see
         `Tracker.links`); an email without the link gets it as a footer (it opens the
         preference center). A template that fails at render time (a missing field) raises
-        ValidationError: the journey records the failure instead of sending garbage."""
+        ValidationError: the journey records the failure instead of sending garbage.
+
+        `lazy` holds values worth working out only for a template that reads them (product
+        picks); the customer's tags are worked out only for a template that may read them."""
         channel = args["channel"]
         links = self.tracker.links(ref)
-        ctx = self.context(p, now, {**extra, **links})
         source = args.get("body")
         if source is None:
             name = args["template"]
             source = self.sources.get(name)
             if source is None:
                 raise ValidationError(f"no template {name!r}", "$.send.template")
+        subject_source = args.get("subject", "")
+        head, main = self.reads(subject_source), self.reads(source)
+        values = {**extra, **links}
+        for key, make in (lazy or {}).items():
+            if key in head.names or key in main.names:
+                values[key] = make()
+        ctx = self.context(p, now, values, head.tags or main.tags)
         try:
-            subject = self._render(args.get("subject", ""), ctx)
+            subject = self._render(subject_source, ctx)
             body = self._render(source, ctx)
         except TemplateError as exc:
             raise ValidationError(f"template error: {exc}", "$.send") from None
