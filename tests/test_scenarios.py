@@ -416,6 +416,8 @@ def test_a_template_is_given_tags_and_picks_only_when_it_may_read_them() -> None
         "{{ customer }}": True, "{{ customer|attr('tags') }}": True,
         "{% set c = customer %}{{ c.first_name }}": True, "{{ customer[key] }}": True,
         "{% for k in customer %}{{ k }}{% endfor %}": True,
+        "{{ customer.get('tags') }}": True, "{{ customer.items() | list }}": True,
+        "{{ customer['get'] }}": False,
     }
     for text, tags in may.items():
         assert renderer.reads(text).tags is tags, text

@@ -114,7 +114,9 @@ def _reads(ast: nodes.Template) -> Reads:
         if isinstance(inner, nodes.Name) and inner.name == "customer":
             key: Any = None
             if isinstance(node, nodes.Getattr):
-                key = node.attr
+                # the sandbox looks an attribute up before an item: `customer.get`,
+                # `customer.items` and the like are the dict's methods, which reach every key
+                key = None if hasattr(dict, node.attr) else node.attr
             elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
                 key = node.arg.value
             if isinstance(key, str) and key != "tags":
