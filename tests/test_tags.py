@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import HISTORY, T0, track
 from intently import Engine, ManualClock
-from intently.profiles import lifecycle, tags
+from intently.profiles import lifecycle, tag, tags
 from intently.segments import Segment
 from intently.store import MemoryStore
 
@@ -29,6 +29,9 @@ def test_portrait_of_a_bargain_hunter(engine: Engine) -> None:
     assert portrait["preferred_channel"] == "email"  # 5 email events, 4 on the web
     assert portrait["best_send_hour"] == 16  # T0 is 14:13 UTC, 16:13 in Berlin
     assert portrait["lifecycle"] == "active"
+    # one tag alone (a rule, a send at the best hour) is the portrait's, worked out alone
+    assert {name: tag(p, name, T0 + 5 * DAY) for name in portrait} == portrait
+    assert tag(p, "no such tag", T0) is None
 
 
 def test_lifecycle_moves_with_time_and_a_return_is_a_win_back(engine: Engine) -> None:

@@ -4,6 +4,7 @@ lifecycle stage."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ._aggregates import DISCOUNTED, WON_BACK
@@ -37,23 +38,40 @@ def price_sensitivity(p: Profile) -> str | None:
     return "high" if share >= 0.6 else "medium" if share >= 0.25 else "low"
 
 
-def tags(p: Profile, now: float) -> dict[str, Any]:
+def _category_affinity(p: Profile, now: float) -> str | None:
+    return max(p.categories, key=p.categories.__getitem__) if p.categories else None
+
+
+def _discount_share(p: Profile, now: float) -> float | None:
+    return round(p.counts.get(DISCOUNTED, 0) / p.orders, 3) if p.orders else None
+
+
+def _preferred_channel(p: Profile, now: float) -> str | None:
     channels = p.channels
+    return max(channels, key=channels.__getitem__) if channels else None
+
+
+def _best_send_hour(p: Profile, now: float) -> int | None:
     hours = list(p.hours)
-    return {
-        "category_affinity": max(p.categories, key=p.categories.__getitem__)
-        if p.categories else None,
-        "price_sensitivity": price_sensitivity(p),
-        "discount_share": round(p.counts.get(DISCOUNTED, 0) / p.orders, 3) if p.orders else None,
-        "preferred_channel": max(channels, key=channels.__getitem__) if channels else None,
-        "best_send_hour": hours.index(max(hours)) if any(hours) else None,
-        "lifecycle": lifecycle(p, now),
-    }
+    return hours.index(max(hours)) if any(hours) else None
+
+
+_TAGS: dict[str, Callable[[Profile, float], Any]] = {
+    "category_affinity": _category_affinity,
+    "price_sensitivity": lambda p, now: price_sensitivity(p),
+    "discount_share": _discount_share,
+    "preferred_channel": _preferred_channel,
+    "best_send_hour": _best_send_hour,
+    "lifecycle": lifecycle,
+}
+
+
+def tags(p: Profile, now: float) -> dict[str, Any]:
+    """Every tag of the record at `now`."""
+    return {name: make(p, now) for name, make in _TAGS.items()}
 
 
 def tag(p: Profile, name: str, now: float) -> Any:
-    if name == "lifecycle":
-        return lifecycle(p, now)
-    if name == "price_sensitivity":
-        return price_sensitivity(p)
-    return tags(p, now).get(name)
+    """One tag, worked out alone (None for a name that is no tag)."""
+    make = _TAGS.get(name)
+    return make(p, now) if make is not None else None
