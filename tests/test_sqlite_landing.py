@@ -19,6 +19,7 @@ from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
 from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_tx
 from intently.store._sqlite_bulk import Bulk, Rows
+from intently.store._sqlite_landing import Landing
 
 WAIT_S = 10.0
 pytestmark = pytest.mark.usefixtures("writer")  # both ways a batch lands
@@ -171,3 +172,28 @@ def test_the_worker_answers_a_failed_batch_with_the_error_and_goes_on(
     assert again.accepted == 1 and worker.alive
     assert worker.call(lambda e: e.events_stored()).result(WAIT_S) == 2
     worker.stop()
+
+
+def test_the_worker_writes_its_batches_itself_and_a_file_hands_them_over(
+        tmp_path: Path, writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the commit thread may write batches (`writer`), a file's commits let it, and the
+    worker's, whose clients wait on each commit, write them on the engine's thread and hand
+    over only the `COMMIT`."""
+    written: list[int] = []  # statements each landing leaves to the commit thread
+    land = SQLiteStore._land
+
+    def counted(store: SQLiteStore, landing: Landing) -> None:
+        written.append(len(landing.statements))
+        land(store, landing)
+
+    monkeypatch.setattr(SQLiteStore, "_land", counted)
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.commit_batch(_events(track("Product Viewed", user="ann")), later=True)
+    engine.land()
+    worker = EngineWorker(engine).start()
+    done = worker.submit(_events(track("Product Viewed", user="bob", at=T0 + 1)))
+    assert done.result(WAIT_S).accepted == 1
+    worker.stop()
+    handed, by_worker = written
+    assert by_worker == 0
+    assert (handed > 0) == (writer == "commit thread")

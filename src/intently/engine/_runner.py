@@ -171,7 +171,8 @@ class Runner:
         return total
 
     def commit_batch(self, batch: list[Event], raws: Sequence[bytes | None] | None = None, *,
-                     keep: bool = False, later: bool = False) -> IngestResult:
+                     keep: bool = False, later: bool = False, hand_over: bool = True
+                     ) -> IngestResult:
         """One group commit of validated events: dedupe, pipeline, append, commit.
 
         `raws[i]`, when given, is event i's JSON exactly as received; it is stored as is
@@ -179,7 +180,8 @@ class Runner:
 
         `later`: return once the batch is written; the store may finish the commit while the
         caller goes on (`result.durable` says when; `land` waits). Callers acknowledge the
-        events only then.
+        events only then. `hand_over`: see `LogTransaction.commit_later` (False for callers
+        whose clients wait on each commit, such as `EngineWorker`).
 
         When more than `settings.wakes_per_commit` timers fall due within the batch (a quiet
         night's held sends, windows closing together), it is committed in parts, in the same
@@ -190,7 +192,7 @@ class Runner:
             raise RuntimeError("this engine was opened read-only")
         cuts, due = self._bursts(batch)  # on the times claimed: at most too many
         if not cuts:  # (the records whose timers may fire, walked once: read them ahead)
-            return self._commit(batch, raws, keep, due, later)
+            return self._commit(batch, raws, keep, due, later, hand_over=hand_over)
         missing = [not ev.message_id for ev in batch]
         self.pipeline.prepare(batch, raws, self.clock.now(), 0, self._ids,
                               future_s=self.settings.future_tolerance_seconds,
@@ -259,14 +261,14 @@ class Runner:
             self.maybe_checkpoint()
 
     def _commit(self, batch: list[Event], raws: Sequence[bytes | None] | None, keep: bool,
-                due: list[str] | None = None, later: bool = False, aside: bool = True
-                ) -> IngestResult:
+                due: list[str] | None = None, later: bool = False, aside: bool = True, *,
+                hand_over: bool = True) -> IngestResult:
         """One group commit; `due`: the records whose timers may fire by the batch's latest
         time, if the caller walked the queue for them already. They are only read ahead: a
         record left out (the walk was on the times claimed, before filing) is read when its
-        timer fires, one more not needed is only cached. `later`: see `commit_batch`. An event
-        the pipeline fails on is set aside (`_set_aside`), or with `aside` False the failure
-        is raised once nothing of the batch is kept."""
+        timer fires, one more not needed is only cached. `later`, `hand_over`: see
+        `commit_batch`. An event the pipeline fails on is set aside (`_set_aside`), or with
+        `aside` False the failure is raised once nothing of the batch is kept."""
         self._fresh()
         began = time.perf_counter()
         now = self.clock.now()
@@ -311,7 +313,7 @@ class Runner:
             self._write_some(tx, first, last)
             written = time.perf_counter()
             if later:
-                self._landing = durable = tx.commit_later()
+                self._landing = durable = tx.commit_later(hand_over=hand_over)
             else:
                 tx.commit()
                 durable = None

@@ -107,13 +107,18 @@ class LogTransaction(Protocol):
 
     def commit(self) -> None: ...
 
-    def commit_later(self) -> Future[None]:
+    def commit_later(self, *, hand_over: bool = True) -> Future[None]:
         """`commit`, except that the commit may finish in the background (SQLite's `COMMIT`
         runs on a thread of its own while the engine runs the next batch): the events are
         durable, and may be acknowledged, once the future is done; it fails when nothing was
         kept. Until then the store answers the caller's thread as if it were committed (its
         claims, positions, records and identities), and the next commit or `Store.settle`
-        waits for it, raising its failure. A backend may simply commit here."""
+        waits for it, raising its failure. A backend may simply commit here.
+
+        `hand_over`: whether the background may write the batch too, not only finish it
+        (SQLite's commit thread, where Python's switch interval allows: `_sqlite_landing`).
+        That keeps the caller's thread busiest, for a backlog such as a file; False writes
+        it on the caller's thread, which answers clients waiting on each commit sooner."""
 
     def rollback(self) -> None: ...
 

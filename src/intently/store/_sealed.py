@@ -115,8 +115,8 @@ class SealedTransaction(EndsOnExit):
     def commit(self) -> None:
         self._inner.commit()
 
-    def commit_later(self) -> Future[None]:
-        return self._inner.commit_later()
+    def commit_later(self, *, hand_over: bool = True) -> Future[None]:
+        return self._inner.commit_later(hand_over=hand_over)
 
     def rollback(self) -> None:
         self._inner.rollback()

@@ -7,7 +7,10 @@ batch. The engine builds the batch's statements (one a table, `_sqlite_bulk`) an
 over: the batch is then *landing*, and durable once the commit thread has run `BEGIN
 IMMEDIATE`, them and `COMMIT`. Each statement the commit thread runs waits for the GIL once,
 up to Python's switch interval: where that is the default 5 ms (`hands_over`), the engine's
-thread runs `BEGIN` and the statements itself and hands over only the `COMMIT`.
+thread runs `BEGIN` and the statements itself and hands over only the `COMMIT`; so does a
+caller whose clients wait on each commit (`commit_later(hand_over=False)`: the server's
+`EngineWorker`, where the event loop's thread wants the GIL too and a commit thread waiting
+for it at each statement answers the clients later).
 
 Until then the store answers as if it were committed, for the one thread that may use it (the
 engine's: the landing holds the store's lock for it, so no other thread reads or writes

@@ -377,19 +377,21 @@ class Transaction(EndsOnExit):
             store._release()
         store._committed()
 
-    def commit_later(self) -> Future[None]:
+    def commit_later(self, *, hand_over: bool = True) -> Future[None]:
         """Let the batch's `COMMIT` finish on the commit thread, which writes the batch too where
-        that is quicker (`_sqlite_landing`); the future is done when it is durable."""
+        that is quicker (`_sqlite_landing`) and the caller lets it (`hand_over`); the future is
+        done when it is durable."""
         if not self._open:
             raise RuntimeError("the transaction has ended")
         store = self._store
         if store._reader is None or not (self._ids or self._orders or self._writes):
-            return super().commit_later()  # in place: a store in memory, or nothing to write
+            # in place: a store in memory, or nothing to write
+            return super().commit_later(hand_over=hand_over)
         self._open = False
         try:
             self._settle()
             writes = self._rows()
-            handed = statements(writes) if hands_over() else []
+            handed = statements(writes) if hand_over and hands_over() else []
             if not handed:
                 self._write(writes)
         except BaseException as exc:

@@ -12,7 +12,7 @@ class EndsOnExit:
     def commit(self) -> None:
         raise NotImplementedError
 
-    def commit_later(self) -> Future[None]:
+    def commit_later(self, *, hand_over: bool = True) -> Future[None]:
         """A backend that cannot finish a commit in the background commits in place."""
         self.commit()
         done: Future[None] = Future()
