@@ -76,3 +76,33 @@ def test_doctor_names_what_needs_attention(tmp_path: Path) -> None:
     assert checks["log"]["ok"] and checks["checkpoint"]["ok"]
     table = CliRunner().invoke(app, ["doctor", "--db", db])
     assert table.exit_code == 1 and "attention" in table.output
+
+
+def test_serve_runs_at_cpythons_own_switch_interval_and_other_commands_at_the_short_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`intently serve`'s engine writes its batches itself, so the short interval the CLI sets
+    for the commit thread (`_threads`) would only cost its event loop switches."""
+    from intently._threads import CPYTHON_SWITCH_INTERVAL_S, SWITCH_INTERVAL_S, tune_threads
+    from intently.cli import _serve
+
+    seen: list[float] = []
+
+    class Started:  # where the server would start: what the process runs at then
+        @classmethod
+        def build(cls, settings: Settings) -> Started:
+            return cls()
+
+        def serve(self, host: str, port: int) -> None:
+            seen.append(sys.getswitchinterval())
+
+    before = sys.getswitchinterval()
+    monkeypatch.setattr(_serve, "Application", Started)
+    try:
+        tune_threads()  # as `intently.cli.main` does for every command
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+        out = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "x.db"),
+                                       "--write-key", "k"])
+        assert out.exit_code == 0, out.output
+    finally:
+        sys.setswitchinterval(before)
+    assert seen == [CPYTHON_SWITCH_INTERVAL_S]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from .._errors import IntentlyError
+from .._threads import tune_threads_for_serving
 from ..app import Application
 from ..config import Settings
 from ._common import CONFIG, DB, err, guard, settings
@@ -41,6 +42,7 @@ def serve_cmd(
         err.print("[yellow]no write key configured: ingestion requests will be refused "
                   "(set INTENTLY_WRITE_KEYS or --write-key)[/]")
     err.print(f"Intently listening on http://{host}:{port}  (store: {s.db})")
+    tune_threads_for_serving()
     try:
         Application.build(s).serve(host, port)
     except IntentlyError as exc:
