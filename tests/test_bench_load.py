@@ -3,6 +3,7 @@ own process): it counts what the server accepted, and a refused request fails th
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,6 @@ pytestmark = pytest.mark.slow
 
 def test_the_load_client_counts_what_the_floor_accepted_and_stops_on_a_refusal(
         tmp_path: Path) -> None:
-    import sqlite3
-
     port = free_port()
     db = tmp_path / "floor.db"
     proc = _start_floor(db, port)
