@@ -230,3 +230,40 @@ def test_the_daily_offer_cap_counts_here_or_where_it_is_told() -> None:
     assert told["offers"] == [] and told["reason"] == "daily offer cap reached"
     assert len(decider.decide(["pasta"], None, T0, customer="d", given=1)["offers"]) == 1
     assert len(decider.decide(["pasta"], None, T0, customer="d")["offers"]) == 1  # not counted
+
+
+def test_an_item_two_rules_offer_comes_from_the_best_ranked_whatever_the_basket_order() -> None:
+    """The rules that hold are ranked together and each item is offered once, by the best of
+    them: not by whichever the basket's (hash-ordered) set met first."""
+    from intently.decisions import Decider, OfferRule
+
+    rules = [OfferRule(name=f"{kind}{k}", when=frozenset({f"{kind}{k}"}), offer=f"o{k}",
+                       text=kind, priority=2 if kind == "good" else 1)
+             for k in range(20) for kind in ("good", "poor")]
+    decider = Decider(rules, max_offers=20)
+    basket = [f"{kind}{k}" for k in range(20) for kind in ("poor", "good")]
+    for items in (basket, basket[::-1]):
+        offers = decider.decide(items)["offers"]
+        assert sorted(o["offer"] for o in offers) == sorted(f"o{k}" for k in range(20))
+        assert {o["text"] for o in offers} == {"good"}
+
+
+def test_the_daily_cap_forgets_customers_given_nothing_for_a_day() -> None:
+    """Each customer decided for is counted; those given nothing in the last day are dropped
+    once the count has grown (`GIVEN_SWEEP`), so it holds the last day's customers only."""
+    from intently.decisions import Decider, OfferRule
+    from intently.decisions._offers import GIVEN_SWEEP
+
+    decider = Decider([OfferRule(name="r", when=frozenset({"pasta"}), offer="parmesan")],
+                      cap_per_day=1)
+    for i in range(GIVEN_SWEEP):
+        assert decider.decide(["pasta"], None, T0, customer=f"c{i}")["offers"]
+    later = T0 + 2 * 86400
+    assert decider.decide(["pasta"], None, later - 60, customer="z")["offers"]  # sweeps
+    assert decider.decide(["pasta"], None, later - 30, customer="y")["offers"]
+    for i in range(GIVEN_SWEEP // 2):
+        assert decider.decide(["pasta"], None, later, customer=f"d{i}")["offers"]
+    assert len(decider._given) == GIVEN_SWEEP // 2 + 2  # the day-old ten thousand are gone
+    assert decider.decide(["pasta"], None, later, customer="z")["reason"] == (
+        "daily offer cap reached")  # a customer of the last day is still counted
+    assert decider.decide(["pasta"], None, later, customer="c1")["offers"]  # a day ago: new

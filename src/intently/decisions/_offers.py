@@ -5,15 +5,16 @@ Two sources of offers, ranked together:
   florist"), with an optional audience in the rule language and a priority;
 - association rules mined from baskets (`intently rules mine --save`), offered by lift.
 
-A decision is a few set lookups: every rule is indexed by each of its antecedent items, so a
-basket only touches the rules that share an item with it. The customer's record adds the
+A decision is a few set lookups: every rule is indexed by the one of its items that the fewest
+rules share, so a basket only touches the rules one of whose items it holds, each once. Where
+several rules offer the same item, the best-ranked one gives it. The customer's record adds the
 audience check, the `offers` consent (an explicit opt-out blocks every offer) and a cap on
-offers per customer per day.
+offers per customer per day, counted in memory for the customers of the last day only.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,10 @@ def mined_offers(rules: list[dict[str, Any]], min_lift: float = 1.2) -> list[Off
     return out
 
 
+GIVEN_SWEEP = 10_000
+"""Customers counted for the daily cap before the first sweep of those given nothing lately."""
+
+
 @dataclass
 class Decider:
     rules: list[OfferRule]
@@ -94,11 +99,13 @@ class Decider:
     _index: dict[str, list[OfferRule]] = field(default_factory=dict, init=False)
     _audiences: dict[str, Any] = field(default_factory=dict, init=False)
     _given: dict[str, deque[float]] = field(default_factory=dict, init=False)
+    _swept_at: int = field(default=GIVEN_SWEEP, init=False)
 
     def __post_init__(self) -> None:
-        for rule in sorted(self.rules, key=_rank):
-            for item in rule.when:
-                self._index.setdefault(item, []).append(rule)
+        shared = Counter(item for rule in self.rules for item in rule.when)
+        for rule in self.rules:  # a rule holds only if all its items are there: one will do
+            anchor = min(rule.when, key=lambda item: (shared[item], item))
+            self._index.setdefault(anchor, []).append(rule)
             if rule.audience is not None:
                 self._audiences[rule.name] = compile_rule(rule.audience).check
 
@@ -124,25 +131,45 @@ class Decider:
             if room <= 0:
                 return {"offers": [], "reason": "daily offer cap reached"}
         found: list[OfferRule] = []
-        seen: set[str] = set()
         index = self._index
+        audiences = self._audiences
         for item in basket:
             for rule in index.get(item, ()):
-                if rule.offer in basket or rule.offer in seen or not rule.when <= basket:
+                if rule.offer in basket or not rule.when <= basket:
                     continue
-                check = self._audiences.get(rule.name)
+                check = audiences.get(rule.name) if audiences else None
                 if check is not None and (profile is None or not check(
                         profile, now, profile.windows or {})):
                     continue
                 found.append(rule)
-                seen.add(rule.offer)
         found.sort(key=_rank)
-        chosen = found[:room]
+        chosen: list[OfferRule] = []
+        seen: set[str] = set()
+        for rule in found:  # one offer an item: the best-ranked rule's
+            if rule.offer not in seen:
+                seen.add(rule.offer)
+                chosen.append(rule)
+                if len(chosen) == room:
+                    break
         if chosen and key and counted_here:
-            times = self._given.setdefault(key, deque())
+            times = self._given.get(key)
+            if times is None:
+                if len(self._given) >= self._swept_at:
+                    self._sweep(now)
+                times = self._given[key] = deque()
             times.extend([now] * len(chosen))
         return {"offers": [r.to_json() for r in chosen], "reason": "" if chosen else
                 "no rule matches this basket"}
+
+
+    def _sweep(self, now: float) -> None:
+        """Forget the customers given nothing in the last day (each decision for a customer
+        not counted yet may add one: without this the count grows with every customer ever
+        decided for); the next sweep when twice as many are counted."""
+        since = now - 86400.0
+        for gone in [k for k, times in self._given.items() if not times or times[-1] <= since]:
+            del self._given[gone]
+        self._swept_at = max(GIVEN_SWEEP, 2 * len(self._given))
 
 
 def _rank(rule: OfferRule) -> tuple[int, int, float, str]:
