@@ -161,7 +161,6 @@ class Decider:
         return {"offers": [r.to_json() for r in chosen], "reason": "" if chosen else
                 "no rule matches this basket"}
 
-
     def _sweep(self, now: float) -> None:
         """Forget the customers given nothing in the last day (each decision for a customer
         not counted yet may add one: without this the count grows with every customer ever
