@@ -96,18 +96,23 @@ class Decider:
     rules: list[OfferRule]
     max_offers: int = 3
     cap_per_day: int = 10  # offers per customer in any 24 h (kept in memory)
-    _index: dict[str, list[OfferRule]] = field(default_factory=dict, init=False)
+    _index: dict[str, list[tuple[int, OfferRule]]] = field(default_factory=dict, init=False)
+    """Each rule under its least-shared item, with its place in the ranking (`_rank`)."""
     _audiences: dict[str, Any] = field(default_factory=dict, init=False)
     _given: dict[str, deque[float]] = field(default_factory=dict, init=False)
     _swept_at: int = field(default=GIVEN_SWEEP, init=False)
+    _answers: dict[int, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         shared = Counter(item for rule in self.rules for item in rule.when)
-        for rule in self.rules:  # a rule holds only if all its items are there: one will do
+        for place, rule in enumerate(sorted(self.rules, key=_rank)):
+            # a rule holds only if all its items are there: one of them will do
             anchor = min(rule.when, key=lambda item: (shared[item], item))
-            self._index.setdefault(anchor, []).append(rule)
+            self._index.setdefault(anchor, []).append((place, rule))
             if rule.audience is not None:
                 self._audiences[rule.name] = compile_rule(rule.audience).check
+            # each rule's answer built once (its items as a tuple: nothing in it to change)
+            self._answers[id(rule)] = {**rule.to_json(), "when": tuple(sorted(rule.when))}
 
     def decide(self, items: list[str], profile: Profile | None = None, now: float = 0.0,
                customer: str | None = None, given: int | None = None) -> dict[str, Any]:
@@ -130,22 +135,23 @@ class Decider:
             room = min(room, self.cap_per_day - given)
             if room <= 0:
                 return {"offers": [], "reason": "daily offer cap reached"}
-        found: list[OfferRule] = []
+        found: list[tuple[int, OfferRule]] = []
         index = self._index
         audiences = self._audiences
         for item in basket:
-            for rule in index.get(item, ()):
+            for ranked in index.get(item, ()):
+                rule = ranked[1]
                 if rule.offer in basket or not rule.when <= basket:
                     continue
                 check = audiences.get(rule.name) if audiences else None
                 if check is not None and (profile is None or not check(
                         profile, now, profile.windows or {})):
                     continue
-                found.append(rule)
-        found.sort(key=_rank)
+                found.append(ranked)
+        found.sort()  # by place: no two rules share one
         chosen: list[OfferRule] = []
         seen: set[str] = set()
-        for rule in found:  # one offer an item: the best-ranked rule's
+        for _, rule in found:  # one offer an item: the best-ranked rule's
             if rule.offer not in seen:
                 seen.add(rule.offer)
                 chosen.append(rule)
@@ -158,7 +164,8 @@ class Decider:
                     self._sweep(now)
                 times = self._given[key] = deque()
             times.extend([now] * len(chosen))
-        return {"offers": [r.to_json() for r in chosen], "reason": "" if chosen else
+        answers = self._answers
+        return {"offers": [dict(answers[id(r)]) for r in chosen], "reason": "" if chosen else
                 "no rule matches this basket"}
 
     def _sweep(self, now: float) -> None:
