@@ -8,14 +8,12 @@ installed), to the floor and to `intently serve` as it starts."""
 
 from __future__ import annotations
 
-import base64
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,40 +22,26 @@ import msgspec
 
 from .._threads import cpython_switching
 from ..testing import free_port, start_server, wait_healthy
+from ._client import KEY, connect, post
 from ._wrk import requests_per_s, run_wrk
-
-KEY = "bench-key"
 
 
 def _load(url: str, bodies: list[bytes], clients: int, paths: list[str] | None = None
           ) -> float:
     """Events per second accepted, `clients` threads posting `bodies` between them (to `url`,
-    or to `url` + `paths[i]` for body i), each over one keep-alive connection.
-
-    The client is the standard library's `http.client`, about 0.2 ms of CPU a request here:
-    the load must not set the pace. httpx spent 1.8 ms a request, so its eight threads,
-    sharing one interpreter, kept a floor server that needed 0.3 s of CPU for 35,000 events
-    busy less than half of the 0.65 s they took (the floor measured the client)."""
+    or to `url` + `paths[i]` for body i), each over one keep-alive connection (`_client`)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    token = base64.b64encode(f"{KEY}:".encode()).decode()
-    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
     sent = list(zip(bodies, [parts.path + p for p in paths] if paths else
                     [parts.path] * len(bodies), strict=True))
     shares = [sent[i::clients] for i in range(clients)]
 
     def send(share: list[tuple[bytes, str]]) -> int:
         done = 0
-        connection = HTTPConnection(host, port, timeout=60)
+        connection = connect(host, port)
         try:
             for body, path in share:
-                connection.request("POST", path, body, headers)
-                response = connection.getresponse()
-                answer = response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"POST {path} answered {response.status}: "
-                                       f"{answer[:500]!r}")
-                done += int(msgspec.json.decode(answer)["accepted"])
+                done += int(msgspec.json.decode(post(connection, path, body))["accepted"])
         finally:
             connection.close()
         return done

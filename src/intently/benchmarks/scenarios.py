@@ -4,14 +4,12 @@ POST /v1/decide over HTTP against `intently serve` in its own process."""
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,9 @@ from ..profiles import Profile
 from ..scenarios import Renderer, Scenario, Tracker, ready_made
 from ..store import open_store
 from ..testing import Shop, free_port, start_server
+from ._client import KEY, connect, post
 from ._wrk import latency_ms, requests_per_s, run_wrk
 
-KEY = "bench-key"
 ITEMS = [f"item{i:03d}" for i in range(170)]  # a Groceries-sized catalog
 
 
@@ -124,23 +122,16 @@ def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
             if shutil.which("wrk"):
                 return _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp,
                             max(3, requests // 1500), 8)
-            token = base64.b64encode(f"{KEY}:".encode()).decode()
-            headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
             latencies: list[float] = []
 
             def run(part: list[list[str]]) -> None:
                 tag = id(part)
-                connection = HTTPConnection("127.0.0.1", port, timeout=30)
+                connection = connect("127.0.0.1", port, 30.0)
                 try:
                     for i, basket in enumerate(part):
                         started = time.perf_counter()
-                        connection.request("POST", "/v1/decide", json.dumps(
-                            {"userId": f"c{tag}-{i}", "items": basket}), headers)
-                        response = connection.getresponse()
-                        answer = response.read()
-                        if response.status != 200:
-                            raise RuntimeError(f"POST /v1/decide answered {response.status}: "
-                                               f"{answer[:500]!r}")
+                        post(connection, "/v1/decide",
+                             json.dumps({"userId": f"c{tag}-{i}", "items": basket}))
                         latencies.append((time.perf_counter() - started) * 1000.0)
                 finally:
                     connection.close()

@@ -96,23 +96,23 @@ class Decider:
     rules: list[OfferRule]
     max_offers: int = 3
     cap_per_day: int = 10  # offers per customer in any 24 h (kept in memory)
-    _index: dict[str, list[tuple[int, OfferRule]]] = field(default_factory=dict, init=False)
-    """Each rule under its least-shared item, with its place in the ranking (`_rank`)."""
+    _index: dict[str, list[tuple[int, OfferRule, dict[str, Any]]]] = field(
+        default_factory=dict, init=False)
+    """Each rule under its least-shared item, with its place in the ranking (`_rank`) and its
+    answer, built once (its items as a tuple: nothing in it to change)."""
     _audiences: dict[str, Any] = field(default_factory=dict, init=False)
     _given: dict[str, deque[float]] = field(default_factory=dict, init=False)
     _swept_at: int = field(default=GIVEN_SWEEP, init=False)
-    _answers: dict[int, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         shared = Counter(item for rule in self.rules for item in rule.when)
         for place, rule in enumerate(sorted(self.rules, key=_rank)):
             # a rule holds only if all its items are there: one of them will do
             anchor = min(rule.when, key=lambda item: (shared[item], item))
-            self._index.setdefault(anchor, []).append((place, rule))
+            answer = {**rule.to_json(), "when": tuple(sorted(rule.when))}
+            self._index.setdefault(anchor, []).append((place, rule, answer))
             if rule.audience is not None:
                 self._audiences[rule.name] = compile_rule(rule.audience).check
-            # each rule's answer built once (its items as a tuple: nothing in it to change)
-            self._answers[id(rule)] = {**rule.to_json(), "when": tuple(sorted(rule.when))}
 
     def decide(self, items: list[str], profile: Profile | None = None, now: float = 0.0,
                customer: str | None = None, given: int | None = None) -> dict[str, Any]:
@@ -135,7 +135,7 @@ class Decider:
             room = min(room, self.cap_per_day - given)
             if room <= 0:
                 return {"offers": [], "reason": "daily offer cap reached"}
-        found: list[tuple[int, OfferRule]] = []
+        found: list[tuple[int, OfferRule, dict[str, Any]]] = []
         index = self._index
         audiences = self._audiences
         for item in basket:
@@ -149,12 +149,12 @@ class Decider:
                     continue
                 found.append(ranked)
         found.sort()  # by place: no two rules share one
-        chosen: list[OfferRule] = []
+        chosen: list[dict[str, Any]] = []
         seen: set[str] = set()
-        for _, rule in found:  # one offer an item: the best-ranked rule's
+        for _, rule, answer in found:  # one offer an item: the best-ranked rule's
             if rule.offer not in seen:
                 seen.add(rule.offer)
-                chosen.append(rule)
+                chosen.append(answer)
                 if len(chosen) == room:
                     break
         if chosen and key and counted_here:
@@ -164,8 +164,7 @@ class Decider:
                     self._sweep(now)
                 times = self._given[key] = deque()
             times.extend([now] * len(chosen))
-        answers = self._answers
-        return {"offers": [dict(answers[id(r)]) for r in chosen], "reason": "" if chosen else
+        return {"offers": [dict(answer) for answer in chosen], "reason": "" if chosen else
                 "no rule matches this basket"}
 
     def _sweep(self, now: float) -> None:
