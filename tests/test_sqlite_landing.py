@@ -148,6 +148,31 @@ def test_ingest_answers_once_durable_and_a_failed_batch_is_not_applied(
     engine.close()
 
 
+def test_a_decision_finds_a_stored_record_while_a_batch_is_being_applied(
+        tmp_path: Path) -> None:
+    """`find` from another thread (`/v1/decide` on the event loop) while the engine's thread
+    holds the store for a group commit: answered from the last commit, not after the batch,
+    and the identity map, the writer's, is left as it was."""
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.commit_batch(_events(track("Product Viewed", user="ann", at=T0)))
+    engine.close()
+    engine = sqlite_engine(tmp_path / "x.db")  # nothing cached: the record is read
+    identities = dict(engine.state.identities)
+    tx = engine.store.transaction()  # the engine's thread, mid-batch
+    try:
+        ann: Future[object] = Future()
+        nobody: Future[object] = Future()
+        threading.Thread(target=lambda: (ann.set_result(engine.find("ann")),
+                                         nobody.set_result(engine.find("nobody")))).start()
+        found = ann.result(WAIT_S)
+        assert nobody.result(WAIT_S) is None
+    finally:
+        tx.rollback()
+    assert getattr(found, "user_id", None) == "ann"
+    assert engine.state.identities == identities and engine.state.profiles == {}
+    engine.close()
+
+
 def test_the_worker_answers_a_batch_only_once_it_is_durable(
         tmp_path: Path, held: threading.Event) -> None:
     worker = EngineWorker(sqlite_engine(tmp_path / "x.db")).start()

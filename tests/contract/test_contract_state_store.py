@@ -3,7 +3,11 @@ atomically at checkpoints."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from intently.store import Merge, SegmentChange, Store
+
+WAIT_S = 10.0
 
 
 def test_a_new_state_is_empty(store: Store) -> None:
@@ -75,3 +79,20 @@ def test_the_last_of_a_records_changes_in_one_checkpoint_holds(store: Store) -> 
     assert store.segment_members("vip") == [("p1", 12.0)]
     assert store.segment_sizes() == {"vip": 1}
     assert len(store.segment_changes("vip")) == 5
+
+
+def test_another_thread_reads_the_last_commit_without_waiting_for_the_writer(
+        store: Store) -> None:
+    """A decision at the till reads a record while the writer's group commit is open (a
+    server's batch, pipeline included): it is answered from the last commit, at once."""
+    store.checkpoint(1, {"p1": b"one"}, {"u:1": "p1"}, [])
+    with ThreadPoolExecutor(1) as other, store.transaction() as tx:
+        tx.next_seq()  # the writer's transaction, open until the reads are answered
+        reads = [other.submit(store.snapshot_profile, "p1"),
+                 other.submit(store.snapshot_profile, "p2"),
+                 other.submit(store.snapshot_identity, "u:1"),
+                 other.submit(store.snapshot_identity, "u:2")]
+        found = [read.result(WAIT_S) for read in reads]
+    assert found == [b"one", None, "p1", None]
+    store.checkpoint(2, {"p1": b"uno", "p2": b"two"}, {"u:2": "p2"}, [])
+    assert store.snapshot_profile("p1") == b"uno" and store.snapshot_identity("u:2") == "p2"

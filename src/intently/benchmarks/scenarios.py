@@ -1,12 +1,15 @@
 """Scenarios and decisions: event-to-outbox latency in the embedded engine (fsync on), the
 cost of one message's content next to plain Jinja's, in-process offer decisions per second, and
-POST /v1/decide over HTTP against `intently serve` in its own process."""
+POST /v1/decide over HTTP against `intently serve` in its own process: alone, and from one till
+while a flood of batches comes in (`_flood`, from another process)."""
 
 from __future__ import annotations
 
 import json
 import random
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -154,6 +157,67 @@ def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
                                   "load generator that leaves the cores to the server)"}
 
 
+FLOOD_HEAD_START_S = 1.0
+"""How long the flood of batches runs before the till starts asking."""
+
+
+def decide_under_ingest(seconds: int = 3) -> dict[str, Any]:
+    """`POST /v1/decide` from one till (one connection, a named customer a receipt) while
+    eight clients in another process post batches of 100 events: the latency of a decision
+    at a shop's busiest moment, and the events/s the flood got meanwhile."""
+    baskets = _baskets(2000, seed=9)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "decide.db"
+        store = open_store(db)
+        save_offer_rules(store, _offer_rules())
+        store.close()
+        proc = start_server(db, port, KEY)
+        try:
+            flood = subprocess.Popen(
+                [sys.executable, "-m", "intently.benchmarks._flood", str(port),
+                 str(seconds + 2 * FLOOD_HEAD_START_S)], stdout=subprocess.PIPE, text=True)
+            try:
+                time.sleep(FLOOD_HEAD_START_S)  # the flood under way (its data made, posting)
+                if shutil.which("wrk"):
+                    out = _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp, seconds, 1)
+                    p50, p99 = out["decide_http_p50_ms"], out["decide_http_p99_ms"]
+                    rate = out["decide_http_receipts_per_s"]
+                else:
+                    latencies = _till(port, baskets, seconds)
+                    p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
+                    rate = len(latencies) / seconds
+                ingested = float(flood.communicate(timeout=120)[0].strip() or 0)
+            finally:
+                if flood.poll() is None:
+                    flood.kill()
+                    flood.wait()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return {"decide_under_ingest_p50_ms": round(p50, 2),
+            "decide_under_ingest_p99_ms": round(p99, 2),
+            "decide_under_ingest_receipts_per_s": round(rate),
+            "decide_under_ingest_events_per_s": round(ingested)}
+
+
+def _till(port: int, baskets: list[list[str]], seconds: float) -> list[float]:
+    """One till's decisions for `seconds`, one after another: their latencies (ms)."""
+    latencies: list[float] = []
+    connection = connect("127.0.0.1", port, 30.0)
+    deadline = time.perf_counter() + seconds
+    try:
+        with cpython_switching():
+            while (started := time.perf_counter()) < deadline:
+                basket = baskets[len(latencies) % len(baskets)]
+                post(connection, "/v1/decide",
+                     json.dumps({"userId": f"c{len(latencies)}", "items": basket}))
+                latencies.append((time.perf_counter() - started) * 1000.0)
+    finally:
+        connection.close()
+    return latencies
+
+
 def message_content(n: int = 3000) -> dict[str, Any]:
     """Microseconds to render one message of the shipped templates for a customer (subject,
     body, signed links, click tracking, open pixel, in the budgeted sandbox), and its floor:
@@ -193,4 +257,5 @@ def run(quick: bool = False) -> dict[str, Any]:
     figures.update(message_content(1000 if quick else 3000))
     figures.update(decisions_in_process(20_000 if quick else 100_000))
     figures.update(decide_http(3000 if quick else 10_000))
+    figures.update(decide_under_ingest(3 if quick else 5))
     return figures

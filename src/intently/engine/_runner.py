@@ -541,18 +541,20 @@ class Runner:
     def find(self, identifier: str) -> Profile | None:
         """A record by record id, userId, anonymousId, email, phone, or the id of a record
         that was merged into it. Safe to call from a thread other than the writer's (a
-        decision at the till): it reads, and the identity map it may fill is a cache."""
+        decision at the till): it reads what memory holds, else the store as of its last
+        commit, never waits for the writer's group commit, and changes nothing
+        (`HotState.glance`)."""
         state = self.state
         profile = state.profiles.get(identifier)
         if profile is not None:
             return profile
         for key in find_keys(identifier):
-            pid = state.lookup(key)
+            pid = state.glance_lookup(key)
             if pid is not None:
-                profile = state.peek(pid)
+                profile = state.glance(pid)
                 if profile is not None:
                     return profile
-        return state.peek(identifier)
+        return state.glance(identifier)
 
     def all_profiles(self) -> Iterator[Profile]:
         """Every record: the cached ones, then the stored ones not in the cache (read from the

@@ -108,6 +108,28 @@ class HotState:
             profile = decode_profile(blob) if blob else None
         return profile
 
+    # -- reads for other threads (a decision at the till)
+    def glance_lookup(self, key: str) -> str | None:
+        """`lookup` for a thread other than the writer's: memory, else the store as of its
+        last commit, without waiting for the writer (`Store.snapshot_identity`). It fills
+        nothing: the map is the writer's, and a key's absence written here, read before
+        the writer gave the key a record, would hide that record from the writer (the key's
+        next event would make a second one)."""
+        pid = self.identities.get(key, _UNKNOWN)
+        if pid is not _UNKNOWN:
+            return pid
+        if self.complete:
+            return None
+        return self.store.snapshot_identity(key)
+
+    def glance(self, profile_id: str) -> Profile | None:
+        """`peek` for a thread other than the writer's, the same way."""
+        profile = self.profiles.get(profile_id)
+        if profile is None and profile_id not in self.dropped:
+            blob = self.store.snapshot_profile(profile_id)
+            profile = decode_profile(blob) if blob else None
+        return profile
+
     def create(self, profile_id: str) -> Profile:
         profile = Profile(id=profile_id)
         self.profiles[profile_id] = profile

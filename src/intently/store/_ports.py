@@ -178,6 +178,14 @@ class StateStore(Protocol):
     def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
         """Many records in one read (a batch's cache misses): those the store has, by id."""
 
+    def snapshot_profile(self, profile_id: str) -> bytes | None:
+        """`load_profile` for a thread other than the writer's (a decision at the till),
+        never waiting for the writer's transaction: the record as of the last commit (a
+        commit under way may or may not be seen)."""
+
+    def snapshot_identity(self, key: str) -> str | None:
+        """`resolve` the same way: for another thread, never waiting for the writer."""
+
     def resolve(self, key: str) -> str | None:
         """The record id an identity key (`u:42`, `a:abc`, `e:ann@x.com`) belongs to."""
 

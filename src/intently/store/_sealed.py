@@ -190,6 +190,13 @@ class SealedStore:
     def resolve(self, key: str) -> str | None:
         return self.inner.resolve(self.ring.key(key))
 
+    def snapshot_profile(self, profile_id: str) -> bytes | None:
+        body = self.inner.snapshot_profile(profile_id)
+        return None if body is None else self.ring.open(body, RECORD)
+
+    def snapshot_identity(self, key: str) -> str | None:
+        return self.inner.snapshot_identity(self.ring.key(key))
+
     def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
         stored = {self.ring.key(k): k for k in keys}
         return {stored[k]: pid for k, pid in self.inner.resolve_many(list(stored)).items()}

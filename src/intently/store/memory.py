@@ -258,6 +258,12 @@ class MemoryStore:
     def resolve(self, key: str) -> str | None:
         return self._identities.get(key)
 
+    def snapshot_profile(self, profile_id: str) -> bytes | None:
+        return self._profiles.get(profile_id)  # one dict read: atomic under the GIL
+
+    def snapshot_identity(self, key: str) -> str | None:
+        return self._identities.get(key)
+
     def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
         known = self._identities
         return {k: known[k] for k in keys if k in known}

@@ -406,6 +406,11 @@ class PostgresStore:
             raise StoreError(f"cannot reach PostgreSQL at {_safe(conninfo)}: "
                              f"{str(exc).strip()}") from None
         self._lock = threading.RLock()
+        # other threads' reads (`snapshot_profile`): a second connection, made when first
+        # asked, so that they do not wait for the writer's transaction on the first
+        self._conninfo = conninfo
+        self._snap: psycopg.Connection[Any] | None = None
+        self._snap_lock = threading.Lock()
         db = self._db
         try:
             _check_encoding(db, conninfo)
@@ -563,6 +568,30 @@ class PostgresStore:
     def resolve(self, key: str) -> str | None:
         row = self._one("SELECT profile_id FROM identities WHERE key = %s", (key,))
         return row[0] if row else None
+
+    def snapshot_profile(self, profile_id: str) -> bytes | None:
+        row = self._snapshot("SELECT body FROM profiles WHERE id = %s", profile_id)
+        return row[0] if row else None
+
+    def snapshot_identity(self, key: str) -> str | None:
+        row = self._snapshot("SELECT profile_id FROM identities WHERE key = %s", key)
+        return row[0] if row else None
+
+    def _snapshot(self, query: str, arg: str) -> tuple[Any, ...] | None:
+        with self._snap_lock:
+            db = self._snap
+            if db is None or db.closed:
+                try:
+                    db = psycopg.connect(self._conninfo, autocommit=True,
+                                         application_name="intently-reads")
+                except psycopg.OperationalError as exc:
+                    raise StoreError(f"cannot reach PostgreSQL at {_safe(self._conninfo)}: "
+                                     f"{str(exc).strip()}") from None
+                db.execute("SET default_transaction_read_only = on")
+                db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+                self._snap = db
+            row: tuple[Any, ...] | None = db.execute(query, (arg,)).fetchone()
+            return row
 
     def resolve_many(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
@@ -800,6 +829,9 @@ class PostgresStore:
         return [r[0] for r in rows]
 
     def close(self) -> None:
+        with self._snap_lock:
+            if self._snap is not None and not self._snap.closed:
+                self._snap.close()
         with self._lock:
             if not self._db.closed:
                 self._db.close()  # the session's advisory locks go with it

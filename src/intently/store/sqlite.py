@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +59,7 @@ from ._rows import (
 )
 from ._sqlite_bulk import run
 from ._sqlite_landing import Landing, finish
+from ._sqlite_snapshots import SnapshotReads
 from ._sqlite_tx import CHUNK, Transaction, state_rows
 from ._wal import SAFETY_PAGES, WalCheckpointer
 
@@ -315,6 +317,10 @@ class SQLiteStore:
             if self.path != ":memory:":
                 self._wal = WalCheckpointer(self.path)
                 self._reader = _read_only(self.path)
+        # other threads' reads of records and identities (`snapshot_profile`); by the path,
+        # not a closure over the store: a store its opener drops (an engine that failed to
+        # open) is freed at once, with its writer's lock
+        self._snapshots = SnapshotReads(partial(_read_only, self.path, 2048))
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -670,6 +676,31 @@ class SQLiteStore:
                                         (profile_id,)).fetchone()
         return row[0] if row else None
 
+    def snapshot_profile(self, profile_id: str) -> bytes | None:
+        landing = self._landed()
+        if landing is not None and profile_id in landing.profiles:
+            return landing.profiles[profile_id]
+        row = self._snapshot("SELECT body FROM profiles WHERE id = ?", profile_id)
+        return row[0] if row else None
+
+    def snapshot_identity(self, key: str) -> str | None:
+        landing = self._landed()
+        if landing is not None and key in landing.identities:
+            return landing.identities[key]
+        row = self._snapshot("SELECT profile_id FROM identities WHERE key = ?", key)
+        return row[0] if row else None
+
+    def _snapshot(self, query: str, arg: str) -> tuple[Any, ...] | None:
+        """A read that does not wait for the writer (`_sqlite_snapshots`): a connection of
+        the calling thread's own, where the database is a file another connection can open
+        (a store in memory, or read-only, reads under the lock: no batch is written here
+        then, or none for long)."""
+        if self._reader is None:
+            with self._lock:
+                row: tuple[Any, ...] | None = self._conn.execute(query, (arg,)).fetchone()
+            return row
+        return self._snapshots.one(query, arg)
+
     def load_profiles(self, profile_ids: Sequence[str]) -> dict[str, bytes]:
         return self._many("SELECT id, body FROM profiles WHERE id IN ({})", profile_ids,
                           "profiles")
@@ -887,6 +918,7 @@ class SQLiteStore:
         if self._wal is not None:
             self._wal.close()
             self._wal = None
+        self._snapshots.close()
         with self._lock:
             if self._reader is not None:
                 self._reader.close()
@@ -902,12 +934,13 @@ def _filters(**columns: str | None) -> tuple[str, tuple[str, ...]]:
     return (f"WHERE {where}" if where else ""), tuple(used.values())
 
 
-def _read_only(path: str) -> sqlite3.Connection:
-    """The engine's read connection (see `_sqlite_landing`)."""
+def _read_only(path: str, cache_kib: int = 32768) -> sqlite3.Connection:
+    """The engine's read connection (see `_sqlite_landing`), or another thread's
+    (`_sqlite_snapshots`, with a smaller page cache: a few records a request)."""
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute("PRAGMA query_only = 1")
-    db.execute("PRAGMA cache_size = -32768")
+    db.execute(f"PRAGMA cache_size = -{cache_kib}")
     return db
 
 

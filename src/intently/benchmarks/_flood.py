@@ -1,0 +1,50 @@
+"""A flood of batches for a server under test, from a process of its own (so that its client
+threads do not share the measuring process's interpreter): `python -m
+intently.benchmarks._flood PORT SECONDS` posts the simulator's events in batches of 100 from 8
+threads to `/v1/batch` until they run out or the time is up, and prints the events per second
+accepted."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+
+from .._threads import cpython_switching
+from ._client import connect, post
+from ._data import shop_events
+
+CLIENTS = 8
+BATCH = 100
+
+
+def flood(port: int, seconds: float, users: int = 20_000, days: float = 10.0) -> float:
+    events = shop_events(users, days, seed=3)
+    bodies = [b'{"batch":[' + b",".join(events[i : i + BATCH]) + b"]}"
+              for i in range(0, len(events), BATCH)]
+    shares = [bodies[i::CLIENTS] for i in range(CLIENTS)]
+    deadline = time.monotonic() + seconds
+
+    def send(share: list[bytes]) -> int:
+        done = 0
+        connection = connect("127.0.0.1", port)
+        try:
+            for body in share:
+                if time.monotonic() > deadline:
+                    break
+                done += int(msgspec.json.decode(post(connection, "/v1/batch", body))["accepted"])
+        finally:
+            connection.close()
+        return done
+
+    with cpython_switching():
+        started = time.perf_counter()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            accepted = sum(pool.map(send, shares))
+        return accepted / (time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    print(round(flood(int(sys.argv[1]), float(sys.argv[2]))), flush=True)
