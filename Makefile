@@ -90,7 +90,7 @@ screenshots: hot $(CHROMIUM)
 	$(BIN)/python docs/screenshots.py
 
 clean:
-	rm -rf $(VENV) .lock-venv tests/sdk/node_modules build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm .eval-shop.csv .eval-cdnow.csv
+	rm -rf $(VENV) .lock-venv tests/sdk/node_modules build src/*.so src/intently/*/*.so intently.db intently.db-wal intently.db-shm intently.db-claims .eval-shop.csv .eval-cdnow.csv
 
 # Quality of the intent model next to its baselines, on the simulator and on real clickstreams:
 # REES46 from ../shared/data when present, `ecom.csv.gz` read from the installed

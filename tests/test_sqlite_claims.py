@@ -14,7 +14,7 @@ import pytest
 
 from intently import StoreError
 from intently._threads import SWITCH_INTERVAL_S
-from intently.store import SQLiteStore, _claims
+from intently.store import SQLiteStore, _claims, _claims_snapshot
 from intently.store._claims import HashIndex
 
 
@@ -129,3 +129,61 @@ def test_a_position_claimed_but_not_logged_is_claimed_again(tmp_path: Path) -> N
     again = SQLiteStore(tmp_path / "x.db")
     assert _land(again, ["b", "c", "a", "d"]) == {0, 1, 2}
     again.close()
+
+
+@pytest.fixture
+def saved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indexes of any size are saved when their store closes (the product saves large ones)."""
+    monkeypatch.setattr(_claims_snapshot, "AT_LEAST", 0)
+
+
+@pytest.mark.usefixtures("saved")
+def test_a_closed_store_reads_its_index_back_and_still_finds_every_id(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    ids = [f"m{i}" for i in range(3000)]
+    for start in range(0, 2000, 500):
+        assert _land(store, ids[start : start + 500]) == set()
+    store.close()
+    assert _claims_snapshot.path_for(str(tmp_path / "x.db")).exists()
+    store = SQLiteStore(tmp_path / "x.db")
+    assert _land(store, ids[1500:2500]) == set(range(500))  # the first 500 were claimed
+    assert store._claims.restored
+    store.close()
+    store = SQLiteStore(tmp_path / "x.db")  # saved again, with the new ones
+    assert _land(store, ids) == set(range(2500)) and store._claims.restored
+    store.close()
+
+
+@pytest.mark.usefixtures("saved")
+def test_rows_a_writer_left_without_closing_are_added_to_the_saved_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SQLiteStore(tmp_path / "x.db")
+    assert _land(store, ["a", "b"]) == set()
+    store.close()
+    store = SQLiteStore(tmp_path / "x.db")
+    assert _land(store, ["c", "d"]) == set()
+    with monkeypatch.context() as stopped:  # as if the process died: the old file stays
+        stopped.setattr(_claims.Claims, "save", lambda self, db: None)
+        store.close()
+    store = SQLiteStore(tmp_path / "x.db")
+    assert _land(store, ["a", "d", "e"]) == {0, 1} and store._claims.restored
+    store.close()
+
+
+@pytest.mark.usefixtures("saved")
+def test_a_saved_index_that_does_not_match_the_database_is_not_used(tmp_path: Path) -> None:
+    one, other = tmp_path / "one.db", tmp_path / "other.db"
+    for path, ids in ((one, ["a", "b", "c"]), (other, ["x", "y"])):
+        store = SQLiteStore(path)
+        assert _land(store, ids) == set()
+        store.close()
+    saved_one = _claims_snapshot.path_for(str(one))
+    saved_other = _claims_snapshot.path_for(str(other))
+    saved_other.write_bytes(saved_one.read_bytes())  # another database's
+    store = SQLiteStore(other)
+    assert _land(store, ["x", "a", "z"]) == {0} and not store._claims.restored
+    store.close()
+    saved_other.write_bytes(saved_other.read_bytes()[:-8])  # cut short
+    store = SQLiteStore(other)
+    assert _land(store, ["y", "b"]) == {0} and not store._claims.restored
+    store.close()

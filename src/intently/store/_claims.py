@@ -27,6 +27,7 @@ import mmap
 import sqlite3
 from collections.abc import Sequence
 from hashlib import blake2b
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
@@ -187,6 +188,21 @@ class HashIndex:
         self._old: _Table | None = None  # the table being moved, from slot `_moved` on
         self._moved = 0
 
+    @classmethod
+    def restored(cls, keys: Ints, vals: Ints, count: int) -> HashIndex:
+        """The index whose one table `arrays` gave (`_claims_snapshot`)."""
+        index = cls()
+        table = index._table
+        table.keys, table.vals, table.mask, table.count = keys, vals, len(keys) - 1, count
+        return index
+
+    def arrays(self) -> tuple[Ints, Ints, int]:
+        """The index's table (a move under way is finished first): its keys, its values, and
+        how many slots are taken."""
+        self._move(None)
+        table = self._table
+        return table.keys, table.vals, table.count
+
     @property
     def slots(self) -> int:
         return self._table.mask + 1 + (0 if self._old is None else self._old.mask + 1)
@@ -270,11 +286,16 @@ class Claims:
     """The message ids a SQLite store holds, for its writer: `held` answers, `written` gives a
     commit's rows and `add` puts them in the index. Used under the store's lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, snapshot: Path | None = None) -> None:
+        """`snapshot`: where the index is saved when the store closes, and read back from
+        (`_claims_snapshot`); None: never saved."""
         self._index: HashIndex | None = None
         self._next_row = 1
         self.overflow: dict[str, int] = {}
         """Ids whose hash the index gives to another id, with their places."""
+        self.snapshot = snapshot
+        self.restored = False
+        """Whether the index was read back from its snapshot (else built from `claims`)."""
 
     def held(self, db: sqlite3.Connection, ids: Sequence[str], hashes: dict[str, int],
              collided: set[str]) -> dict[str, int]:
@@ -344,9 +365,29 @@ class Claims:
     def _loaded(self, db: sqlite3.Connection) -> HashIndex:
         index = self._index
         if index is None:
-            index, last = _load(db, self.overflow)
+            from . import _claims_snapshot
+
+            restored = (_claims_snapshot.read(db, self.snapshot)
+                        if self.snapshot is not None else None)
+            if restored is not None:
+                index, last, overflow = restored
+                self.overflow.update(overflow)
+                index, last = _load(db, self.overflow, after=last, index=index)
+                self.restored = True
+            else:
+                index, last = _load(db, self.overflow)
             self._index, self._next_row = index, last + 1
         return index
+
+    def save(self, db: sqlite3.Connection) -> None:
+        """Save the index to its snapshot, when it holds enough ids to be worth it (the
+        store is closing, its commits settled)."""
+        from . import _claims_snapshot
+
+        index = self._index
+        if self.snapshot is None or index is None or index.count < _claims_snapshot.AT_LEAST:
+            return
+        _claims_snapshot.write(db, self.snapshot, index, self.overflow)
 
 
 def _rows(db: sqlite3.Connection, numbers: list[int]) -> dict[int, tuple[list[int], list[str]]]:
@@ -364,21 +405,24 @@ def _rows(db: sqlite3.Connection, numbers: list[int]) -> dict[int, tuple[list[in
     return found
 
 
-def _load(db: sqlite3.Connection, overflow: dict[str, int]) -> tuple[HashIndex, int]:
-    """The index of every id `claims` holds, and the last row's number; ids whose hash an
-    earlier id took go to `overflow`."""
+def _load(db: sqlite3.Connection, overflow: dict[str, int], after: int = 0,
+          index: HashIndex | None = None) -> tuple[HashIndex, int]:
+    """The index of every id `claims` holds in rows after `after` (`index` with them put in,
+    or a new one), and the last row's number; ids whose hash an earlier id took go to
+    `overflow`."""
     import numpy as np
 
-    keys, places, last = [], [], 0
-    for number, packed in db.execute("SELECT id, hashes FROM claims"):
+    keys, places, last = [], [], after
+    for number, packed in db.execute("SELECT id, hashes FROM claims WHERE id > ?", (after,)):
         last = max(last, number)
         pairs = np.frombuffer(packed, "<i8")
         keys.append(pairs[1::2])
         places.append(np.arange(len(pairs) // 2, dtype=np.int64) + (number << ROW_BITS))
     if not keys:
-        return HashIndex(), last
+        return index or HashIndex(), last
     every = np.concatenate(places)
-    index = HashIndex(len(every))
+    if index is None:
+        index = HashIndex(len(every))
     pushed_out = every[index.put(np.concatenate(keys), every)].tolist()
     if pushed_out:  # a hash two ids share: the earlier one holds the slot
         stored = _rows(db, list({p >> ROW_BITS for p in pushed_out}))

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .._errors import StoreError
-from . import _claims
+from . import _claims, _claims_snapshot
 from . import _sqlite_privacy as _privacy
 from ._keyfilter import KeyFilter
 from ._rows import (
@@ -280,7 +280,9 @@ class SQLiteStore:
         self._landing: Landing | None = None
         self._reader: sqlite3.Connection | None = None
         self._committer: ThreadPoolExecutor | None = None
-        self._claims = _claims.Claims()  # the message ids, for the writer (`_claims`)
+        # the message ids, for the writer (`_claims`), saved when it closes (`_claims_snapshot`)
+        self._claims = _claims.Claims(None if readonly or self.path == ":memory:" else
+                                      _claims_snapshot.path_for(self.path))
         # the identity keys and order ids, for the writer, loaded when first asked (`_keyfilter`)
         self._keys: KeyFilter | None = None if readonly else KeyFilter()
         self._order_ids: KeyFilter | None = None if readonly else KeyFilter()
@@ -919,6 +921,11 @@ class SQLiteStore:
             self._wal.close()
             self._wal = None
         self._snapshots.close()
+        with self._lock:
+            try:
+                self._claims.save(self._conn)
+            except sqlite3.Error as exc:
+                _log.warning("the message-id index was not saved", extra={"error": str(exc)})
         with self._lock:
             if self._reader is not None:
                 self._reader.close()
