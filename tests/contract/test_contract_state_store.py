@@ -36,6 +36,13 @@ def test_checkpoint_writes_records_identities_and_merges(store: Store) -> None:
 def test_profile_ids_are_paged_in_order(store: Store) -> None:
     store.checkpoint(1, {f"p{i}": b"x" for i in range(5)}, {}, [])
     assert store.profile_ids(2) == ["p0", "p1"] and store.profile_ids(2, 3) == ["p3", "p4"]
+    # or after an id (the next page of a walk), in the byte order of the ids
+    store.checkpoint(2, {"P": b"x", "p10": b"x", "q": b"x"}, {}, [])
+    assert store.profile_ids(3, after="p1") == ["p10", "p2", "p3"]
+    assert store.profile_ids(10, after="p3") == ["p4", "q"]
+    assert store.profile_ids(10, after="") == ["P", "p0", "p1", "p10", "p2", "p3", "p4", "q"]
+    assert store.profile_ids(10, after="q") == []
+    assert store.profile_ids(2, after="p0x") == ["p1", "p10"]  # an id the store lacks
 
 
 def test_timers_are_set_cleared_and_dropped_with_their_record(store: Store) -> None:

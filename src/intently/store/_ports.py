@@ -201,7 +201,12 @@ class StateStore(Protocol):
     def load_timers(self) -> dict[str, float]:
         """Each record's next timer."""
 
-    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]: ...
+    def profile_ids(self, limit: int = 100, offset: int = 0, after: str | None = None
+                    ) -> list[str]:
+        """Record ids in order, `limit` of them: from the `offset`-th, or the first after the
+        id `after` (the next page of a walk through every record: an offset costs a step
+        for each record it skips, so walking a large store by offsets takes time that grows
+        with the square of its size)."""
 
     def count_profiles(self) -> int: ...
 

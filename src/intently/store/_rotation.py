@@ -119,9 +119,9 @@ def _rotate(store: Store, keys: Sequence[str], data: bool) -> Rotation:
     ring = envelope.keyring(masters[0])
     to = SealedStore(store, ring)
     counts = {"records": 0, "events": 0, "messages": 0, "identities": 0, "set_aside": 0}
-    seq, offset = store.checkpoint_seq(), 0
-    while ids := store.profile_ids(_PAGE, offset):
-        offset += len(ids)
+    seq, after = store.checkpoint_seq(), None
+    while ids := store.profile_ids(_PAGE, after=after):
+        after = ids[-1]
         bodies = store.load_profiles(ids)
         to.checkpoint(seq, {pid: ring.open(b, RECORD) for pid, b in bodies.items()
                             if not ring.sealed_by_current(b)}, {}, [])

@@ -210,8 +210,9 @@ class SealedStore:
     def load_timers(self) -> dict[str, float]:
         return self.inner.load_timers()
 
-    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
-        return self.inner.profile_ids(limit, offset)
+    def profile_ids(self, limit: int = 100, offset: int = 0, after: str | None = None
+                    ) -> list[str]:
+        return self.inner.profile_ids(limit, offset, after)
 
     def count_profiles(self) -> int:
         return self.inner.count_profiles()

@@ -277,8 +277,12 @@ class MemoryStore:
     def load_timers(self) -> dict[str, float]:
         return dict(self._timers)
 
-    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
-        return sorted(self._profiles)[offset : offset + limit]
+    def profile_ids(self, limit: int = 100, offset: int = 0, after: str | None = None
+                    ) -> list[str]:
+        ids = sorted(self._profiles)
+        if after is not None:
+            offset = bisect.bisect_right(ids, after)
+        return ids[offset : offset + limit]
 
     def count_profiles(self) -> int:
         return len(self._profiles)

@@ -611,9 +611,14 @@ class PostgresStore:
     def load_timers(self) -> dict[str, float]:
         return dict(self._rows("SELECT profile_id, due FROM timers"))
 
-    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
-        rows = self._rows("SELECT id FROM profiles ORDER BY id COLLATE \"C\" LIMIT %s OFFSET %s",
-                          (limit, offset))
+    def profile_ids(self, limit: int = 100, offset: int = 0, after: str | None = None
+                    ) -> list[str]:
+        if after is not None:
+            rows = self._rows("SELECT id FROM profiles WHERE id COLLATE \"C\" > %s "
+                              "ORDER BY id COLLATE \"C\" LIMIT %s", (after, limit))
+        else:
+            rows = self._rows("SELECT id FROM profiles ORDER BY id COLLATE \"C\" "
+                              "LIMIT %s OFFSET %s", (limit, offset))
         return [r[0] for r in rows]
 
     def count_profiles(self) -> int:

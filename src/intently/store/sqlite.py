@@ -792,10 +792,15 @@ class SQLiteStore:
             ).fetchall()
         return [Merge(*row) for row in rows]
 
-    def profile_ids(self, limit: int = 100, offset: int = 0) -> list[str]:
+    def profile_ids(self, limit: int = 100, offset: int = 0, after: str | None = None
+                    ) -> list[str]:
         with self._lock:
-            rows = self._db.execute("SELECT id FROM profiles ORDER BY id LIMIT ? OFFSET ?",
-                                    (limit, offset)).fetchall()
+            if after is not None:
+                rows = self._db.execute("SELECT id FROM profiles WHERE id > ? ORDER BY id "
+                                        "LIMIT ?", (after, limit)).fetchall()
+            else:
+                rows = self._db.execute("SELECT id FROM profiles ORDER BY id LIMIT ? OFFSET ?",
+                                        (limit, offset)).fetchall()
         return [r[0] for r in rows]
 
     def save_model(self, name: str, version: str, body: bytes) -> None:
