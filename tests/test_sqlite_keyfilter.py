@@ -141,3 +141,24 @@ def test_a_reader_asks_the_table_for_every_key(tmp_path: Path) -> None:
     assert reader.resolve("u:2") == "p2"
     reader.close()
     writer.close()
+
+
+def test_a_layer_sets_the_same_bits_for_many_keys_at_once_as_a_few_at_a_time() -> None:
+    """The two ways a layer takes keys in bulk: a bool a bit for many keys at once (a load),
+    OR-ing bytes for fewer (a batch's)."""
+    import numpy as np
+
+    from intently.store._keyfilter import BULK_RATIO, PROBES, _hashes, _Layer
+
+    keys = [f"u:{i}" for i in range(5000)]
+    at_once, by_batches = _Layer(5000), _Layer(5000)
+    assert len(keys) * PROBES * BULK_RATIO > at_once.mask  # the bool path
+    at_once.add(_hashes(keys))
+    for start in range(0, len(keys), 50):
+        part = keys[start : start + 50]
+        assert len(part) * PROBES * BULK_RATIO <= by_batches.mask  # the byte path
+        by_batches.add(_hashes(part))
+    assert at_once.bytes == by_batches.bytes and np.count_nonzero(at_once.array)
+    loaded = KeyFilter()
+    loaded.load([keys[:1000], keys[1000:]], len(keys))
+    assert all(loaded.may_hold(keys)) and loaded.layers == 1
