@@ -12,7 +12,8 @@ new key in a hundred when a layer is full, fewer before).
 Ten bits a key and seven probes, in layers: the first is sized for twice the keys the store
 held when it loaded, and when a layer has taken the keys it was sized for, the next is twice
 as large, so nothing is ever rebuilt (3.3 million keys, a million customers' worth, load in
-about 2 s into 8 MiB). Keys are hashed with Python's own string hash (the filter lives and dies
+about 2 s into 8 MiB, the table's scan most of it: a load sets its bits in one step,
+`_Layer.add`). Keys are hashed with Python's own string hash (the filter lives and dies
 with the process, so its per-process seed does no harm).
 
 The writer loads a filter the first time it is asked about a batch of keys, by a scan of the
