@@ -7,14 +7,9 @@ accepted."""
 from __future__ import annotations
 
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-import msgspec
-
-from .._threads import cpython_switching
-from ._client import connect, post
 from ._data import shop_events
+from .http import _load
 
 CLIENTS = 8
 BATCH = 100
@@ -24,26 +19,7 @@ def flood(port: int, seconds: float, users: int = 20_000, days: float = 10.0) ->
     events = shop_events(users, days, seed=3)
     bodies = [b'{"batch":[' + b",".join(events[i : i + BATCH]) + b"]}"
               for i in range(0, len(events), BATCH)]
-    shares = [bodies[i::CLIENTS] for i in range(CLIENTS)]
-    deadline = time.monotonic() + seconds
-
-    def send(share: list[bytes]) -> int:
-        done = 0
-        connection = connect("127.0.0.1", port)
-        try:
-            for body in share:
-                if time.monotonic() > deadline:
-                    break
-                done += int(msgspec.json.decode(post(connection, "/v1/batch", body))["accepted"])
-        finally:
-            connection.close()
-        return done
-
-    with cpython_switching():
-        started = time.perf_counter()
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            accepted = sum(pool.map(send, shares))
-        return accepted / (time.perf_counter() - started)
+    return _load(f"http://127.0.0.1:{port}/v1/batch", bodies, CLIENTS, seconds=seconds)
 
 
 if __name__ == "__main__":

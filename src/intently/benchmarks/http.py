@@ -26,21 +26,25 @@ from ._client import KEY, connect, post
 from ._wrk import requests_per_s, run_wrk
 
 
-def _load(url: str, bodies: list[bytes], clients: int, paths: list[str] | None = None
-          ) -> float:
+def _load(url: str, bodies: list[bytes], clients: int, paths: list[str] | None = None,
+          seconds: float | None = None) -> float:
     """Events per second accepted, `clients` threads posting `bodies` between them (to `url`,
-    or to `url` + `paths[i]` for body i), each over one keep-alive connection (`_client`)."""
+    or to `url` + `paths[i]` for body i), each over one keep-alive connection (`_client`);
+    with `seconds`, no request starts after that long."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     sent = list(zip(bodies, [parts.path + p for p in paths] if paths else
                     [parts.path] * len(bodies), strict=True))
     shares = [sent[i::clients] for i in range(clients)]
+    deadline = float("inf") if seconds is None else time.monotonic() + seconds
 
     def send(share: list[tuple[bytes, str]]) -> int:
         done = 0
         connection = connect(host, port)
         try:
             for body, path in share:
+                if time.monotonic() > deadline:
+                    break
                 done += int(msgspec.json.decode(post(connection, path, body))["accepted"])
         finally:
             connection.close()

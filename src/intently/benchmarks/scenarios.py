@@ -12,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +114,10 @@ def _wrk(url: str, baskets: list[list[str]], tmp: str, seconds: int, connections
             "decide_http_client": f"wrk, {connections} connections"}
 
 
-def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
-    baskets = _baskets(requests, seed=9)
+@contextmanager
+def _decision_server() -> Iterator[tuple[int, str]]:
+    """`intently serve` on a store holding the bench's offer rules: its port, and a folder
+    for the run's files."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "decide.db"
@@ -122,34 +126,40 @@ def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
         store.close()
         proc = start_server(db, port, KEY)
         try:
-            if shutil.which("wrk"):
-                return _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp,
-                            max(3, requests // 1500), 8)
-            latencies: list[float] = []
-
-            def run(part: list[list[str]]) -> None:
-                tag = id(part)
-                connection = connect("127.0.0.1", port, 30.0)
-                try:
-                    for i, basket in enumerate(part):
-                        started = time.perf_counter()
-                        post(connection, "/v1/decide",
-                             json.dumps({"userId": f"c{tag}-{i}", "items": basket}))
-                        latencies.append((time.perf_counter() - started) * 1000.0)
-                finally:
-                    connection.close()
-
-            parts = [baskets[i::clients] for i in range(clients)]
-            run(baskets[:200])  # warm up
-            latencies.clear()
-            with cpython_switching():
-                started = time.perf_counter()
-                with ThreadPoolExecutor(clients) as pool:
-                    list(pool.map(run, parts))
-                elapsed = time.perf_counter() - started
+            yield port, tmp
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def decide_http(requests: int = 6000, clients: int = 4) -> dict[str, Any]:
+    baskets = _baskets(requests, seed=9)
+    with _decision_server() as (port, tmp):
+        if shutil.which("wrk"):
+            return _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp,
+                        max(3, requests // 1500), 8)
+        latencies: list[float] = []
+
+        def run(part: list[list[str]]) -> None:
+            tag = id(part)
+            connection = connect("127.0.0.1", port, 30.0)
+            try:
+                for i, basket in enumerate(part):
+                    started = time.perf_counter()
+                    post(connection, "/v1/decide",
+                         json.dumps({"userId": f"c{tag}-{i}", "items": basket}))
+                    latencies.append((time.perf_counter() - started) * 1000.0)
+            finally:
+                connection.close()
+
+        parts = [baskets[i::clients] for i in range(clients)]
+        run(baskets[:200])  # warm up
+        latencies.clear()
+        with cpython_switching():
+            started = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(run, parts))
+            elapsed = time.perf_counter() - started
     return {"decide_http_receipts_per_s": round(requests / elapsed),
             "decide_http_p50_ms": round(_pct(latencies, 0.5), 2),
             "decide_http_p99_ms": round(_pct(latencies, 0.99), 2),
@@ -166,35 +176,25 @@ def decide_under_ingest(seconds: int = 3) -> dict[str, Any]:
     eight clients in another process post batches of 100 events: the latency of a decision
     at a shop's busiest moment, and the events/s the flood got meanwhile."""
     baskets = _baskets(2000, seed=9)
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "decide.db"
-        store = open_store(db)
-        save_offer_rules(store, _offer_rules())
-        store.close()
-        proc = start_server(db, port, KEY)
+    with _decision_server() as (port, tmp):
+        flood = subprocess.Popen(
+            [sys.executable, "-m", "intently.benchmarks._flood", str(port),
+             str(seconds + 2 * FLOOD_HEAD_START_S)], stdout=subprocess.PIPE, text=True)
         try:
-            flood = subprocess.Popen(
-                [sys.executable, "-m", "intently.benchmarks._flood", str(port),
-                 str(seconds + 2 * FLOOD_HEAD_START_S)], stdout=subprocess.PIPE, text=True)
-            try:
-                time.sleep(FLOOD_HEAD_START_S)  # the flood under way (its data made, posting)
-                if shutil.which("wrk"):
-                    out = _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp, seconds, 1)
-                    p50, p99 = out["decide_http_p50_ms"], out["decide_http_p99_ms"]
-                    rate = out["decide_http_receipts_per_s"]
-                else:
-                    latencies = _till(port, baskets, seconds)
-                    p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
-                    rate = len(latencies) / seconds
-                ingested = float(flood.communicate(timeout=120)[0].strip() or 0)
-            finally:
-                if flood.poll() is None:
-                    flood.kill()
-                    flood.wait()
+            time.sleep(FLOOD_HEAD_START_S)  # the flood under way (its data made, posting)
+            if shutil.which("wrk"):
+                out = _wrk(f"http://127.0.0.1:{port}/v1/decide", baskets, tmp, seconds, 1)
+                p50, p99 = out["decide_http_p50_ms"], out["decide_http_p99_ms"]
+                rate = out["decide_http_receipts_per_s"]
+            else:
+                latencies = _till(port, baskets, seconds)
+                p50, p99 = _pct(latencies, 0.5), _pct(latencies, 0.99)
+                rate = len(latencies) / seconds
+            ingested = float(flood.communicate(timeout=120)[0].strip() or 0)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            if flood.poll() is None:
+                flood.kill()
+                flood.wait()
     return {"decide_under_ingest_p50_ms": round(p50, 2),
             "decide_under_ingest_p99_ms": round(p99, 2),
             "decide_under_ingest_receipts_per_s": round(rate),
