@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from intently import Engine, ManualClock, Settings
-from intently.store import MemoryStore, Store, open_store, sealed
+from intently.store import MemoryStore, SQLiteStore, Store, _sqlite_tx, open_store, sealed
+from intently.store._sqlite_bulk import Bulk, Rows
 from intently.testing import free_port, port_open, wait_until
 
 if TYPE_CHECKING:
@@ -250,3 +251,21 @@ def outcome(engine: Engine, until: float = T0 + 60 * 86400.0) -> Outcome:
     messages = sorted(m.id for m in rm.outbox(100_000))
     journal = sorted(f"{j.profile_id}|{j.id}" for j in rm.journal(limit=1_000_000))
     return records, messages, journal, rm.segment_sizes()
+
+
+def fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next group commit writes a row whose deferred foreign key fails at `COMMIT`."""
+    db = store._conn
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+    db.execute("CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
+               "DEFERRABLE INITIALLY DEFERRED)")
+    rows = _sqlite_tx.Transaction._rows
+    child = Bulk("INSERT INTO child (p) SELECT {} FROM json_each(?1) AS j", "n",
+                 "INSERT INTO child (p) VALUES (?)")
+
+    def failing(tx: _sqlite_tx.Transaction) -> list[Rows]:
+        monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", rows)  # this once
+        return [*rows(tx), Rows(child, [(42,)])]
+
+    monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", failing)

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import T0, sqlite_engine, track
+from conftest import T0, fail_next_commit, sqlite_engine, track
 from intently import StoreError
 from intently.engine import EngineWorker, IngestResult
 from intently.events import Event, decode_batch
-from intently.store import LogTransaction, SQLiteStore, Store, _sqlite_tx
-from intently.store._sqlite_bulk import Bulk, Rows
+from intently.store import LogTransaction, SQLiteStore, Store
 from intently.store._sqlite_landing import Landing
 
 WAIT_S = 10.0
@@ -27,24 +26,6 @@ pytestmark = pytest.mark.usefixtures("writer")  # both ways a batch lands
 
 def _events(*calls: dict[str, object]) -> list[Event]:
     return decode_batch(list(calls), 0)[0]
-
-
-def _fail_next_commit(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next group commit writes a row whose deferred foreign key fails at `COMMIT`."""
-    db = store._conn
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
-    db.execute("CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) "
-               "DEFERRABLE INITIALLY DEFERRED)")
-    rows = _sqlite_tx.Transaction._rows
-    child = Bulk("INSERT INTO child (p) SELECT {} FROM json_each(?1) AS j", "n",
-                 "INSERT INTO child (p) VALUES (?)")
-
-    def failing(tx: _sqlite_tx.Transaction) -> list[Rows]:
-        monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", rows)  # this once
-        return [*rows(tx), Rows(child, [(42,)])]
-
-    monkeypatch.setattr(_sqlite_tx.Transaction, "_rows", failing)
 
 
 def _log_one(tx: LogTransaction, seq: int) -> set[int]:
@@ -86,7 +67,7 @@ def test_a_failed_landing_keeps_nothing_and_fails_the_next_commit(
     store = SQLiteStore(tmp_path / "x.db")
     with store.transaction() as tx:
         _log_one(tx, 1)
-    _fail_next_commit(store, monkeypatch)
+    fail_next_commit(store, monkeypatch)
     tx = store.transaction()
     _log_one(tx, 2)
     tx.put_state(2, {"p2": b"two"}, {"u:2": "p2"}, [])
@@ -110,7 +91,7 @@ def test_a_failed_landing_keeps_nothing_and_fails_the_next_commit(
 def test_a_failed_landing_another_thread_waited_out_leaves_the_store_as_kept(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = SQLiteStore(tmp_path / "x.db")
-    _fail_next_commit(store, monkeypatch)
+    fail_next_commit(store, monkeypatch)
     tx = store.transaction()
     _log_one(tx, 1)
     durable = tx.commit_later()
@@ -129,7 +110,7 @@ def test_ingest_answers_once_durable_and_a_failed_batch_is_not_applied(
     engine.commit_batch(_events(track("Product Viewed", user="ann", at=T0)), later=True)
     engine.land()
     assert isinstance(engine.store, SQLiteStore)
-    _fail_next_commit(engine.store, monkeypatch)
+    fail_next_commit(engine.store, monkeypatch)
     result = engine.commit_batch(_events(track("Product Viewed", user="bob", at=T0 + 1)),
                                  later=True)
     assert result.durable is not None
@@ -190,7 +171,7 @@ def test_the_worker_answers_a_failed_batch_with_the_error_and_goes_on(
     assert isinstance(engine.store, SQLiteStore)
     worker = EngineWorker(engine).start()
     assert worker.submit(_events(track("Product Viewed", user="ann"))).result(WAIT_S)
-    worker.call(lambda e: _fail_next_commit(engine.store, monkeypatch)).result(WAIT_S)
+    worker.call(lambda e: fail_next_commit(engine.store, monkeypatch)).result(WAIT_S)
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         worker.submit(_events(track("Product Viewed", user="bob", at=T0 + 1))).result(WAIT_S)
     again = worker.submit(_events(track("Product Viewed", user="bob", at=T0 + 2))).result(WAIT_S)

@@ -81,6 +81,9 @@ class IngestResult:
         self.processed.extend(other.processed)
 
 
+WALK_PAGE = 1000
+"""Records a page in `Runner.all_profiles`: one read of the store, and with events let through,
+the longest a waiting batch waits (about 20 ms of decoding and evaluating)."""
 COMMIT_PARTS = ("prepare", "read", "pipeline", "log", "checkpoint", "commit", "evict")
 """The parts of a group commit, in order: stamp and dedupe the batch; read the identities and
 records it and its due timers need; run the pipeline (timers included); append the events and
@@ -143,6 +146,11 @@ class Runner:
         self.secret = secret
         self.suppression = SuppressionList(store, store, secret)
         self._landing: Future[None] | None = None  # the last batch committed in the background
+        self.reloads = 0  # times the engine went back to its last checkpoint (`reload`)
+        self.between_pages: Callable[[], None] | None = None
+        """Called between the pages of a walk through every record that lets events through
+        (`all_profiles(let_through=True)`): the engine's worker commits the events waiting
+        there, so that a segment added to a large store does not hold ingest back."""
         self.recovered = self._recover()
 
     # -- writing
@@ -556,18 +564,68 @@ class Runner:
                     return profile
         return state.glance(identifier)
 
-    def all_profiles(self) -> Iterator[Profile]:
-        """Every record: the cached ones, then the stored ones not in the cache (read from the
-        store without filling the cache)."""
+    def all_profiles(self, *, let_through: bool = False) -> Iterator[Profile]:
+        """Every record, a page of `WALK_PAGE` at a time: those cached when the walk starts,
+        then the stored ones after them by id (each page's uncached records in one read,
+        without filling the cache). With `let_through`, `between_pages` runs after each page
+        (events are committed there): a record is then read when its page comes, from the
+        cache where an event brought it meanwhile (it is newer there), and one merged away
+        meanwhile is skipped. A walk that lets events through must work from each record as
+        it is (a segment evaluated, a wait looked at again), since records it has passed
+        keep changing."""
         state, store = self.state, self.store
-        yield from list(state.profiles.values())
+        between = self.between_pages if let_through else None
+        first = list(state.profiles)
+        done = set(first)
+        for start in range(0, len(first), WALK_PAGE):
+            yield from self._page(first[start:start + WALK_PAGE])
+            if between is not None:
+                self._between(between)
         after: str | None = None
         # a page of ids after the last, and their records in one read: by offsets and one
         # read a record, 200,000 customers' three scenario scans took 8 s more than this
-        while ids := store.profile_ids(limit=1000, after=after):
+        while ids := store.profile_ids(limit=WALK_PAGE, after=after):
             after = ids[-1]
-            wanted = [pid for pid in ids if pid not in state.profiles and pid not in state.dropped]
-            for blob in store.load_profiles(wanted).values():
+            yield from self._page([pid for pid in ids if pid not in done])
+            if between is not None:
+                self._between(between)
+
+    def _between(self, between: Callable[[], None]) -> None:
+        """Between two pages of a walk that lets events through: write what it changed so far
+        (else a walk that changes half a million records writes them all at its end, ingest
+        waiting), then let the events through."""
+        if self.state.unwritten() >= WALK_PAGE:
+            self._write_oldest(2 * WALK_PAGE)
+        between()
+
+    def _write_oldest(self, limit: int) -> None:
+        """An incremental checkpoint of its own (no batch with it): the `limit` records
+        changed longest ago, whatever their age, with what goes with them."""
+        self.land()
+        tx = self.store.transaction()
+        try:
+            first = tx.next_seq()
+            self._write_some(tx, first, first - 1, catch_up=limit)
+            tx.commit()
+        except BaseException:
+            tx.rollback()
+            self.reload()
+            raise
+        self.state.evict()
+
+    def _page(self, ids: list[str]) -> Iterator[Profile]:
+        """The records of `ids` as they are now: cached ones from the cache, the others read
+        in one query; records merged away are left out."""
+        profiles, dropped = self.state.profiles, self.state.dropped
+        wanted: list[str] = []
+        for pid in ids:
+            p = profiles.get(pid)
+            if p is not None:
+                yield p
+            elif pid not in dropped:
+                wanted.append(pid)
+        if wanted:
+            for blob in self.store.load_profiles(wanted).values():
                 yield decode_profile(blob)
 
     def changed(self, profile: Profile, changes: list[Change], now: float) -> None:
@@ -580,11 +638,13 @@ class Runner:
         pipeline.reschedule(profile, now)
 
     # -- checkpoints and recovery
-    def _write_some(self, tx: LogTransaction, first: int, last: int) -> None:
+    def _write_some(self, tx: LogTransaction, first: int, last: int, *, catch_up: int = 0
+                    ) -> None:
         """An incremental checkpoint, with the batch's commit: the records that changed longest
         ago (past `checkpoint_seconds` or `checkpoint_events`, or the oldest when too many are
         unwritten), up to `checkpoint_records` of them, with their identities, merges, segment
-        changes and timers; and the position a recovery now replays from."""
+        changes and timers; and the position a recovery now replays from. `catch_up`: the
+        oldest that many instead, whatever their age (`_write_oldest`)."""
         s, state, pipeline = self.settings, self.state, self.pipeline
         now = time.monotonic()
         commits = self._commits
@@ -597,6 +657,8 @@ class Runner:
         if over > 0:  # keep half the cache for written records (the ones it can evict),
             # catching up at most twice the usual amount in one commit
             up_to, limit = last, min(max(limit, over), 2 * limit)
+        if catch_up:
+            up_to, limit = last + 1, catch_up
         chosen = set(state.oldest(up_to, limit))
         resolver = pipeline.resolver
         if chosen and (resolver.merges or resolver.links):
@@ -747,6 +809,7 @@ class Runner:
         record the store no longer has (an erasure)."""
         # a batch still landing first: what it kept, or not, is what replays (its failure
         # was logged, and its future says so)
+        self.reloads += 1
         with contextlib.suppress(StoreError):
             self.store.settle()
         self._landing = None

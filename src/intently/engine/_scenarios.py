@@ -29,11 +29,12 @@ class ScenarioService:
         """The records holding an inactivity wait of a replaced scenario (its audience or
         re-entry policy said no) ask the new one: waits it lets in get their timers."""
         runner = self.runner
-        now = runner.clock.now()
+        clock = runner.clock
         n = 0
-        for profile in runner.all_profiles():
+        for profile in runner.all_profiles(let_through=True):  # events go on meanwhile
             sc = profile.sc
-            if sc is not None and name in sc.held and runner.pipeline.reschedule(profile, now):
+            if sc is not None and name in sc.held and runner.pipeline.reschedule(
+                    profile, clock.now()):
                 runner.state.adopt(profile)
                 n += 1
                 if n % 50_000 == 0:  # bounded memory on a large store

@@ -60,13 +60,18 @@ class SegmentService:
 
     def _backfill(self, apply: Callable[[Profile, float], list[Change]]) -> list[Change]:
         runner = self.runner
-        now = runner.clock.now()
+        clock = runner.clock
         changes: list[Change] = []
-        for profile in runner.all_profiles():
+        # events are committed between pages (`Runner.between_pages`): each record is
+        # evaluated at the time its page comes
+        for profile in runner.all_profiles(let_through=True):
+            now = clock.now()
             found = apply(profile, now)
             if found:
                 changes.extend(found)
                 runner.changed(profile, found, now)
+                if len(changes) % 50_000 == 0:  # bounded memory on a large store
+                    runner.checkpoint()
             elif runner.pipeline.reschedule(profile, now):
                 runner.state.adopt(profile)
         runner.checkpoint()

@@ -40,6 +40,10 @@ class EngineWorker:
         self.background_errors = 0
         """Timer or checkpoint runs that failed (logged; the worker went on)."""
         self._landing = False  # a batch's commit may still be finishing in the background
+        self._calling = False  # a call runs: its walks through every record let events through
+        self.let_through = 0
+        """Batches committed between the pages of a call's walk (`Runner.between_pages`)."""
+        engine.between_pages = self._between_pages
         self._thread = threading.Thread(target=self._run, name="intently-engine", daemon=True)
 
     def start(self) -> EngineWorker:
@@ -122,9 +126,43 @@ class EngineWorker:
             if items[0][0] == "call":
                 _, fn, future = items[0]
                 self._land()  # a call reads between commits: the last one durable
-                _call(future, fn, engine)
+                self._calling = True
+                try:
+                    _call(future, fn, engine)
+                finally:
+                    self._calling = False
             else:
                 self._commit(items)
+
+    def _between_pages(self) -> None:
+        """Between two pages of a call's walk through every record (a segment added, the
+        analytics jobs): commit the batches waiting at the head of the queue, as one group
+        commit, and wait until it is durable, so a walk of a million records does not hold
+        ingest back for its seconds. Only events pass: work submitted after a call that is
+        waiting (another call, and the events behind it) keeps its order."""
+        if not self._calling:  # a walk outside a call (a timer's job): nothing waits here
+            return
+        limit = self.engine.settings.batch_size
+        items: list[tuple[str, Any, Future[Any]]] = []
+        size = 0
+        with self._cond:
+            while self._items and self._items[0][0] == "events" and (not items or size < limit):
+                items.append(self._items.popleft())
+                size += len(items[-1][1][0])
+        if not items:
+            return
+        engine = self.engine
+        reloads = engine.reloads
+        self._calling = False  # a walk inside the commit (none today) would not nest
+        try:
+            self._commit(items)
+            self._land()
+        finally:
+            self._calling = True
+        self.let_through += 1
+        if engine.reloads != reloads:  # the walk's changes so far may be gone with the cache
+            raise StoreError("a batch committed during a walk through every record failed, and "
+                             "the engine went back to its last checkpoint: the walk stopped")
 
     def _background(self, engine: Engine) -> None:
         """Timers and checkpoints between commits. A failure is logged and retried at the

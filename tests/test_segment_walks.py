@@ -1,0 +1,109 @@
+"""A walk through every record (a segment added or removed, a scenario replaced, the analytics
+jobs) runs a page at a time, and the engine's worker commits the events waiting between pages:
+a segment added to a store of a million customers must not hold ingest back for its seconds,
+nor miss a record that an event brought into the cache while the walk ran."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from conftest import T0, fail_next_commit, sqlite_engine, track
+from intently import StoreError
+from intently.engine import EngineWorker, IngestResult, _runner
+from intently.events import Event, decode_batch
+from intently.segments import Segment
+
+WAIT_S = 10.0
+CUSTOMERS = 600
+BIG = Segment.from_text("big spenders", "revenue >= 100")
+
+
+def _events(*calls: dict[str, object]) -> list[Event]:
+    return decode_batch(list(calls), 0)[0]
+
+
+@pytest.fixture
+def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineWorker]:
+    """A reopened store of `CUSTOMERS` buyers (nothing cached), walked 50 records a page."""
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.process_many([track("Order Completed", user=f"u{i:03}", at=T0 + i, revenue=500)
+                         for i in range(CUSTOMERS)])
+    engine.close()
+    monkeypatch.setattr(_runner, "WALK_PAGE", 50)
+    worker = EngineWorker(sqlite_engine(tmp_path / "x.db")).start()
+    yield worker
+    worker.stop()
+
+
+def _held(worker: EngineWorker) -> threading.Event:
+    """Hold the worker in a call until the returned event is set: what is submitted meanwhile
+    queues up behind it, in order."""
+    gate, holding = threading.Event(), threading.Event()
+
+    def hold(_: object) -> None:
+        holding.set()
+        gate.wait(WAIT_S)
+
+    worker.call(hold)
+    assert holding.wait(WAIT_S)
+    return gate
+
+
+def test_events_waiting_behind_a_new_segment_are_committed_while_it_walks_the_records(
+        worker: EngineWorker) -> None:
+    gate = _held(worker)
+    put = worker.call(lambda e: (len(e.put_segment(BIG)), worker.let_through))
+    last = f"u{CUSTOMERS - 1:03}"  # its page comes last: an event brings it into the cache first
+    answers: list[Future[IngestResult]] = [
+        worker.submit(_events(track("Product Viewed", user=last, at=T0 + 10_000))),
+        worker.submit(_events(track("Order Completed", user="new", at=T0 + 10_001,
+                                    revenue=500)))]
+    gate.set()
+    entered, let_through = put.result(WAIT_S)
+    assert let_through >= 1  # the events did not wait for the walk's end
+    assert all(a.result(WAIT_S).accepted == 1 for a in answers)
+    assert entered == CUSTOMERS  # the new buyer entered on its event, not by the walk
+
+    def members(e: object) -> tuple[tuple[str, ...], int]:
+        e.checkpoint()  # type: ignore[attr-defined]
+        return (e.profile(last).segments,  # type: ignore[attr-defined]
+                len(e.store.segment_members(BIG.name)))  # type: ignore[attr-defined]
+
+    segments, size = worker.call(members).result(WAIT_S)
+    assert segments == (BIG.name,)  # evaluated from the cache, where the event left it
+    assert size == CUSTOMERS + 1
+
+
+def test_events_behind_another_call_wait_for_it(worker: EngineWorker) -> None:
+    """Only the events at the head of the queue pass a walk: those submitted after another
+    call keep their place behind it."""
+    gate = _held(worker)
+    walk = worker.call(lambda e: (e.put_segment(BIG), worker.let_through)[1])
+    later = worker.call(lambda e: worker.let_through)
+    answer = worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_000)))
+    gate.set()
+    assert (walk.result(WAIT_S), later.result(WAIT_S)) == (0, 0)
+    assert answer.result(WAIT_S).accepted == 1
+
+
+def test_a_batch_failing_between_pages_stops_the_walk_and_the_engine_goes_on(
+        worker: EngineWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The failed batch sends the engine back to its last checkpoint, which may drop what the
+    walk changed so far: the walk stops with the error rather than go on from a cache that
+    lost it."""
+    gate = _held(worker)
+    worker.call(lambda e: fail_next_commit(e.store, monkeypatch))
+    put = worker.call(lambda e: e.put_segment(Segment.from_text("whales", "revenue >= 1000")))
+    failed = worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_000)))
+    gate.set()
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        failed.result(WAIT_S)
+    with pytest.raises(StoreError, match="the walk stopped"):
+        put.result(WAIT_S)
+    again = worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_001)))
+    assert again.result(WAIT_S).accepted == 1 and worker.alive
