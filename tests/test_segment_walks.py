@@ -29,9 +29,12 @@ def _events(*calls: dict[str, object]) -> list[Event]:
 
 @pytest.fixture
 def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EngineWorker]:
-    """A reopened store of `CUSTOMERS` buyers (nothing cached), walked 50 records a page."""
+    """A reopened store of `CUSTOMERS` buyers who viewed a product once (nothing cached),
+    walked 50 records a page."""
     engine = sqlite_engine(tmp_path / "x.db")
     engine.process_many([track("Order Completed", user=f"u{i:03}", at=T0 + i, revenue=500)
+                         for i in range(CUSTOMERS)])
+    engine.process_many([track("Product Viewed", user=f"u{i:03}", at=T0 + 1_000 + i)
                          for i in range(CUSTOMERS)])
     engine.close()
     monkeypatch.setattr(_runner, "WALK_PAGE", 50)
@@ -77,6 +80,25 @@ def test_events_waiting_behind_a_new_segment_are_committed_while_it_walks_the_re
     segments, size = worker.call(members).result(WAIT_S)
     assert segments == (BIG.name,)  # evaluated from the cache, where the event left it
     assert size == CUSTOMERS + 1
+
+
+def test_a_windowed_segment_counts_the_log_up_to_its_start_and_what_came_since_once(
+        worker: EngineWorker) -> None:
+    """A new windowed condition is counted from the log; the events committed while the log
+    is read count as they come, so the log is read only up to where it ended at the start."""
+    gate = _held(worker)
+    keen = Segment.from_text("keen", "did viewed_product at least 3 times in 7d")
+    put = worker.call(lambda e: (e.put_segment(keen), worker.let_through)[1])
+    answer = worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_000)))
+    gate.set()
+    assert put.result(WAIT_S) >= 1 and answer.result(WAIT_S).accepted == 1
+
+    def segments(e: object) -> tuple[str, ...]:
+        return e.profile("u000").segments  # type: ignore[attr-defined,no-any-return]
+
+    assert worker.call(segments).result(WAIT_S) == ()  # two views, each counted once
+    worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_001))).result(WAIT_S)
+    assert worker.call(segments).result(WAIT_S) == ("keen",)
 
 
 def test_events_behind_another_call_wait_for_it(worker: EngineWorker) -> None:

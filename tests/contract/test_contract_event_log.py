@@ -118,6 +118,9 @@ def test_events_since_an_event_time(store: Store) -> None:
     found = [row for batch in store.events_since(101.0, batch=1) for row in batch]
     assert found == [("x", b'{"m":"b"}'), ("x", b'{"m":"c"}')]
     assert [row.record_id for row in found] == ["x", "x"]
+    write(store, 4, ["d"], record="y")  # logged after a walk began: left to the walk's events
+    up_to = [row for batch in store.events_since(101.0, until=3) for row in batch]
+    assert up_to == found
 
 
 def test_orders_are_claimed_once_and_a_rollback_releases_them(store: Store) -> None:

@@ -10,7 +10,7 @@ from .._errors import NotFound
 from ..events import as_event
 from ..profiles import Profile
 from ..segments import Change, Counters, Did, Segment, counter_key
-from ._runner import Runner
+from ._runner import WALK_PAGE, Runner
 
 
 class SegmentService:
@@ -49,7 +49,9 @@ class SegmentService:
         since = 0.0 if None in windows else runner.clock.now() - max(w or 0 for w in windows)
         counters = Counters(conditions)
         vocabulary = runner.pipeline.vocabulary
-        for rows in runner.store.events_since(since):
+        # events are committed between pages: they count as they come (the book counts the
+        # new conditions already), so the log is read up to where it ended when this began
+        for rows in runner.store.events_since(since, WALK_PAGE, until=runner.last_seq):
             for record_id, payload in rows:
                 profile = runner.find(record_id)
                 if profile is None:
@@ -57,6 +59,7 @@ class SegmentService:
                 ev = as_event(payload)
                 if counters.update(profile, ev, vocabulary.signals_for(ev)):
                     runner.state.adopt(profile)
+            runner.let_events_through()
 
     def _backfill(self, apply: Callable[[Profile, float], list[Change]]) -> list[Change]:
         runner = self.runner

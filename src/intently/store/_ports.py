@@ -144,9 +144,11 @@ class EventLog(Protocol):
     def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
         """Every event after `after`, in order, in batches."""
 
-    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[RecordEvent]]:
-        """Every event from event time `ts` on, in log order, in batches. A scan: for
-        occasional jobs such as a new segment's backfill."""
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
+                     ) -> Iterator[list[RecordEvent]]:
+        """Every event from event time `ts` on, in log order, in batches; with `until`, only
+        those at log positions up to it (what was logged before a walk that lets events
+        through began). A scan: for occasional jobs such as a new segment's backfill."""
 
     def count_events(self) -> int: ...
 

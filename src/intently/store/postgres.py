@@ -519,11 +519,13 @@ class PostgresStore:
             yield list(map(StoredEvent._make, rows))
             cursor = rows[-1][0]
 
-    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[RecordEvent]]:
-        cursor = 0
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
+                     ) -> Iterator[list[RecordEvent]]:
+        cursor, last = 0, until if until is not None else 2**63 - 1
         while True:
             rows = self._rows("SELECT seq, customer_id, payload FROM events WHERE seq > %s "
-                              "AND ts >= %s ORDER BY seq LIMIT %s", (cursor, ts, batch))
+                              "AND seq <= %s AND ts >= %s ORDER BY seq LIMIT %s",
+                              (cursor, last, ts, batch))
             if not rows:
                 return
             yield [RecordEvent(r[1], r[2]) for r in rows]

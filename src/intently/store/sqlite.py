@@ -436,13 +436,14 @@ class SQLiteStore:
             yield list(map(StoredEvent._make, rows))
             cursor = rows[-1][0]
 
-    def events_since(self, ts: float, batch: int = 5000) -> Iterator[list[RecordEvent]]:
-        cursor = 0
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
+                     ) -> Iterator[list[RecordEvent]]:
+        cursor, last = 0, until if until is not None else 2**63 - 1
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT seq, customer_id, payload FROM events WHERE seq > ? AND ts >= ? "
-                    "ORDER BY seq LIMIT ?", (cursor, ts, batch)).fetchall()
+                    "SELECT seq, customer_id, payload FROM events WHERE seq > ? AND seq <= ? "
+                    "AND ts >= ? ORDER BY seq LIMIT ?", (cursor, last, ts, batch)).fetchall()
             if not rows:
                 return
             yield [RecordEvent(r[1], r[2]) for r in rows]
