@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from intently import Engine
+from intently.benchmarks import realistic, walks
 from intently.benchmarks._data import shop_events
 from intently.benchmarks._flood import flood
 from intently.benchmarks.http import _load, _start_floor
+from intently.benchmarks.walks import walk_under_ingest
 from intently.testing import free_port
 
 pytestmark = pytest.mark.slow
@@ -53,3 +56,21 @@ def test_the_flood_posts_every_event_once_and_stops_at_its_deadline(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_the_walk_bench_adds_its_segment_while_its_client_submits_batches(tmp_path: Path) -> None:
+    """`walk_*`: the realistic store (here 300 customers, a day) gets the bench's segment while
+    a thread submits the same customers' other events; the segment reaches its members."""
+    events = tmp_path / "day.jsonl"
+    realistic._write(shop_events(300, 1.0, seed=17), events)
+    realistic.ingest(events, tmp_path / "x.db", 30)
+    figures = walk_under_ingest(lambda clock: realistic.realistic_engine(tmp_path / "x.db", 30,
+                                                                         clock), 300, 1.0)
+    assert set(figures) == {"walk_seconds", "walk_batch_wait_max_ms", "walk_batches"}
+    assert figures["walk_seconds"] > 0 and figures["walk_batch_wait_max_ms"] > 0
+    engine = Engine(tmp_path / "x.db", readonly=True)
+    try:
+        assert walks.SEGMENT.name in engine.segment_definitions
+        assert engine.store.segment_members(walks.SEGMENT.name)
+    finally:
+        engine.close()

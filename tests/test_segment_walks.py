@@ -129,3 +129,19 @@ def test_a_batch_failing_between_pages_stops_the_walk_and_the_engine_goes_on(
         put.result(WAIT_S)
     again = worker.submit(_events(track("Product Viewed", user="u000", at=T0 + 10_001)))
     assert again.result(WAIT_S).accepted == 1 and worker.alive
+
+
+def test_the_log_of_a_record_merged_away_counts_for_the_record_it_joined(tmp_path: Path) -> None:
+    """A windowed condition counted from the log reads each page's records once: the events
+    logged under a record that was merged into another count for that one, the same record
+    object as its own events (a reopened store: neither is cached)."""
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.process(track("Product Viewed", user="u1", at=T0 - 3600))
+    engine.process(track("Product Viewed", anon="device-1", at=T0))
+    engine.process({"type": "identify", "userId": "u1", "anonymousId": "device-1",
+                    "timestamp": T0 + 120})
+    engine.close()
+    engine = sqlite_engine(tmp_path / "x.db")
+    engine.put_segment(Segment.from_text("twice", "did viewed_product at least 2 times in 7d"))
+    assert engine.profile("u1").segments == ("twice",)
+    engine.close()

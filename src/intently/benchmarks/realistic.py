@@ -14,7 +14,8 @@ figure is next to its floor, measured in the same run:
   process's memory growth, in all and per customer (the cache, every customer's timers,
   SQLite's page cache);
 - where the time goes: microseconds per event in each part of the group commits (the
-  runner's `COMMIT_PARTS`), on both populations, so what grows with size shows."""
+  runner's `COMMIT_PARTS`), on both populations, so what grows with size shows;
+- a segment added to the large store while events arrive (`walks`)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ from typing import Any
 
 import msgspec
 
+from ..clock import Clock
 from ..config import Settings
 from ..engine import COMMIT_PARTS, Engine, ingest_file
 from ..events import Event
 from ..scenarios import ready_made
 from ..store import SQLiteStore
 from ._data import shop_events
+from .walks import walk_under_ingest
 
 
 def _write(events: list[bytes], path: Path) -> None:
@@ -82,9 +85,9 @@ def file_floor(path: Path, db: Path, batch_size: int) -> float:
     return n / elapsed
 
 
-def realistic_engine(db: Path, cache: int) -> Engine:
+def realistic_engine(db: Path, cache: int, clock: Clock | None = None) -> Engine:
     engine = Engine(db, settings=Settings(db=str(db), builtin_segments=True,
-                                          cache_profiles=cache))
+                                          cache_profiles=cache), clock=clock)
     for scenario in ready_made().values():
         engine.put_scenario(scenario)
     return engine
@@ -139,6 +142,8 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         smalls = sorted((ingest(small, root / f"small{i}.db", cache) for i in range(3)),
                         key=lambda r: float(r["events_per_s"]))
         little = smalls[1]
+        walk = walk_under_ingest(lambda clock: realistic_engine(root / "large.db", cache, clock),
+                                 large_users, days)
     return {
         "realistic_customers": large_users,
         "realistic_cache_profiles": cache,
@@ -160,4 +165,5 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "realistic_timer_wakes": int(big["wakes"]),
         "realistic_us_per_event_by_part": big["us_by_part"],
         "realistic_small_population_us_per_event_by_part": little["us_by_part"],
+        **walk,
     }

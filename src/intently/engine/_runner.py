@@ -615,6 +615,36 @@ class Runner:
             raise
         self.state.evict()
 
+    def records(self, ids: Iterable[str]) -> dict[str, Profile]:
+        """The records of these ids (a page of the log's record ids) as they are now, each
+        read once: from the cache, else in one read of the store; an id merged into another
+        record gives that record (`find`), the same object as under its own id."""
+        profiles, dropped = self.state.profiles, self.state.dropped
+        found: dict[str, Profile] = {}
+        wanted: list[str] = []
+        merged: list[str] = []
+        for pid in dict.fromkeys(ids):
+            p = profiles.get(pid)
+            if p is not None:
+                found[pid] = p
+            elif pid in dropped:
+                merged.append(pid)
+            else:
+                wanted.append(pid)
+        if wanted:
+            blobs = self.store.load_profiles(wanted)
+            for pid in wanted:
+                blob = blobs.get(pid)
+                if blob is not None:
+                    found[pid] = decode_profile(blob)
+                else:
+                    merged.append(pid)
+        for pid in merged:
+            p = self.find(pid)
+            if p is not None:
+                found[pid] = found.get(p.id, p)
+        return found
+
     def _page(self, ids: list[str]) -> Iterator[Profile]:
         """The records of `ids` as they are now: cached ones from the cache, the others read
         in one query; records merged away are left out."""

@@ -52,8 +52,9 @@ class SegmentService:
         # events are committed between pages: they count as they come (the book counts the
         # new conditions already), so the log is read up to where it ended when this began
         for rows in runner.store.events_since(since, WALK_PAGE, until=runner.last_seq):
+            records = runner.records(row.record_id for row in rows)
             for record_id, payload in rows:
-                profile = runner.find(record_id)
+                profile = records.get(record_id)
                 if profile is None:
                     continue
                 ev = as_event(payload)
