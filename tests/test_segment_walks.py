@@ -60,6 +60,10 @@ def _held(worker: EngineWorker) -> threading.Event:
 def test_events_waiting_behind_a_new_segment_are_committed_while_it_walks_the_records(
         worker: EngineWorker) -> None:
     gate = _held(worker)
+    engine = worker.engine
+    members_then: list[int] = []  # the segment's stored members as each batch commits
+    engine.listeners.append(
+        lambda _: members_then.append(len(engine.store.segment_members(BIG.name))))
     put = worker.call(lambda e: (len(e.put_segment(BIG)), worker.let_through))
     last = f"u{CUSTOMERS - 1:03}"  # its page comes last: an event brings it into the cache first
     answers: list[Future[IngestResult]] = [
@@ -71,6 +75,7 @@ def test_events_waiting_behind_a_new_segment_are_committed_while_it_walks_the_re
     assert let_through >= 1  # the events did not wait for the walk's end
     assert all(a.result(WAIT_S).accepted == 1 for a in answers)
     assert entered == CUSTOMERS  # the new buyer entered on its event, not by the walk
+    assert members_then[0] > 0  # the walk's changes so far went with the first batch let in
 
     def members(e: object) -> tuple[tuple[str, ...], int]:
         e.checkpoint()  # type: ignore[attr-defined]

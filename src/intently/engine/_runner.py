@@ -147,6 +147,7 @@ class Runner:
         self.suppression = SuppressionList(store, store, secret)
         self._landing: Future[None] | None = None  # the last batch committed in the background
         self.reloads = 0  # times the engine went back to its last checkpoint (`reload`)
+        self._catch_up = 0  # the next incremental checkpoint writes this many, whatever their age
         self.between_pages: Callable[[], None] | None = None
         """Called between the pages of a walk through every record that lets events through
         (`all_profiles(let_through=True)`): the engine's worker commits the events waiting
@@ -597,8 +598,10 @@ class Runner:
         if between is None:
             return
         if self.state.unwritten() >= WALK_PAGE:
-            self._write_oldest(2 * WALK_PAGE)
+            self._catch_up = 2 * WALK_PAGE  # with the events' commit: one commit, not two
         between()
+        if self._catch_up:  # no events came
+            self._write_oldest(self._catch_up)
 
     def _write_oldest(self, limit: int) -> None:
         """An incremental checkpoint of its own (no batch with it): the `limit` records
@@ -639,10 +642,24 @@ class Runner:
                     found[pid] = decode_profile(blob)
                 else:
                     merged.append(pid)
-        for pid in merged:
-            p = self.find(pid)
-            if p is not None:
-                found[pid] = found.get(p.id, p)
+        if merged:  # each followed by its "m:" key to the record it joined, in one look-up
+            identities = self.state.identities
+            keys = {"m:" + pid: pid for pid in merged}
+            into: dict[str, str] = {}
+            for key in keys:
+                known = identities.get(key)
+                if known is not None:
+                    into[key] = known
+            into.update(self.store.resolve_many([k for k in keys if k not in into]))
+            targets = {pid: into[key] for key, pid in keys.items() if key in into}
+            joined = self.records([t for t in targets.values() if t not in found])
+            for pid in merged:
+                target = targets.get(pid)
+                p = (found.get(target) or joined.get(target)) if target is not None else None
+                if p is None:
+                    p = self.find(pid)  # (a record the store no longer knows: erased)
+                if p is not None:
+                    found[pid] = found.get(p.id, p)
         return found
 
     def _page(self, ids: list[str]) -> Iterator[Profile]:
@@ -675,8 +692,9 @@ class Runner:
         """An incremental checkpoint, with the batch's commit: the records that changed longest
         ago (past `checkpoint_seconds` or `checkpoint_events`, or the oldest when too many are
         unwritten), up to `checkpoint_records` of them, with their identities, merges, segment
-        changes and timers; and the position a recovery now replays from. `catch_up`: the
-        oldest that many instead, whatever their age (`_write_oldest`)."""
+        changes and timers; and the position a recovery now replays from. `catch_up` (or
+        `_catch_up`, set between the pages of a walk): the oldest that many instead, whatever
+        their age."""
         s, state, pipeline = self.settings, self.state, self.pipeline
         now = time.monotonic()
         commits = self._commits
@@ -689,6 +707,7 @@ class Runner:
         if over > 0:  # keep half the cache for written records (the ones it can evict),
             # catching up at most twice the usual amount in one commit
             up_to, limit = last, min(max(limit, over), 2 * limit)
+        catch_up, self._catch_up = catch_up or self._catch_up, 0
         if catch_up:
             up_to, limit = last + 1, catch_up
         chosen = set(state.oldest(up_to, limit))
