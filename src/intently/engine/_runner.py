@@ -82,8 +82,8 @@ class IngestResult:
 
 
 WALK_PAGE = 1000
-"""Records a page in `Runner.all_profiles`: one read of the store, and with events let through,
-the longest a waiting batch waits (about 20 ms of decoding and evaluating)."""
+"""Records a page in `Runner.all_profiles` (events a page where a new segment counts the log):
+one read of the store, and with events let through, the most a waiting batch waits for."""
 COMMIT_PARTS = ("prepare", "read", "pipeline", "log", "checkpoint", "commit", "evict")
 """The parts of a group commit, in order: stamp and dedupe the batch; read the identities and
 records it and its due timers need; run the pipeline (timers included); append the events and
@@ -599,7 +599,11 @@ class Runner:
             return
         if self.state.unwritten() >= WALK_PAGE:
             self._catch_up = 2 * WALK_PAGE  # with the events' commit: one commit, not two
-        between()
+        try:
+            between()
+        except BaseException:  # the walk stops
+            self._catch_up = 0
+            raise
         if self._catch_up:  # no events came
             self._write_oldest(self._catch_up)
 
@@ -621,7 +625,8 @@ class Runner:
     def records(self, ids: Iterable[str]) -> dict[str, Profile]:
         """The records of these ids (a page of the log's record ids) as they are now, each
         read once: from the cache, else in one read of the store; an id merged into another
-        record gives that record (`find`), the same object as under its own id."""
+        record gives that record (its `m:` key, all such in one look-up), the same object as
+        under its own id."""
         profiles, dropped = self.state.profiles, self.state.dropped
         found: dict[str, Profile] = {}
         wanted: list[str] = []
@@ -655,7 +660,11 @@ class Runner:
             joined = self.records([t for t in targets.values() if t not in found])
             for pid in merged:
                 target = targets.get(pid)
-                p = (found.get(target) or joined.get(target)) if target is not None else None
+                p = None
+                if target is not None:
+                    p = found.get(target)
+                    if p is None:
+                        p = joined.get(target)
                 if p is None:
                     p = self.find(pid)  # (a record the store no longer knows: erased)
                 if p is not None:
