@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from conftest import T0, fail_next_commit, sqlite_engine, track
-from intently import StoreError
+from intently import ManualClock, StoreError
 from intently.engine import EngineWorker, IngestResult, _runner
 from intently.events import Event, decode_batch
 from intently.segments import Segment
 
 WAIT_S = 10.0
+DAY = 86_400.0
 CUSTOMERS = 600
 BIG = Segment.from_text("big spenders", "revenue >= 100")
 
@@ -149,4 +150,18 @@ def test_the_log_of_a_record_merged_away_counts_for_the_record_it_joined(tmp_pat
     engine = sqlite_engine(tmp_path / "x.db")
     engine.put_segment(Segment.from_text("twice", "did viewed_product at least 2 times in 7d"))
     assert engine.profile("u1").segments == ("twice",)
+    engine.close()
+
+
+def test_the_log_is_counted_at_the_times_its_events_were_filed(tmp_path: Path) -> None:
+    """An event that claimed a future date was filed at its receipt: a segment added later
+    counts it there, as a segment in place then did (the payload keeps the claimed date)."""
+    clock = ManualClock(T0)
+    engine = sqlite_engine(tmp_path / "x.db", clock, future_tolerance_seconds=60)
+    engine.process(track("Product Viewed", user="ann", at=T0 + 10 * DAY))  # filed at T0
+    clock.advance(8 * DAY)
+    # the cart's 30 days make the count read the log from before T0
+    engine.put_segment(Segment.from_text(
+        "recent", "did viewed_product in 7d or did added_to_cart in 30d"))
+    assert engine.profile("ann").segments == ()  # viewed eight days ago, not two days ahead
     engine.close()

@@ -116,9 +116,12 @@ def test_read_log_after_a_position_in_batches(store: Store) -> None:
 def test_events_since_an_event_time(store: Store) -> None:
     write(store, 1, ["a", "b", "c"], record="x")  # event times 100, 101, 102
     found = [row for batch in store.events_since(101.0, batch=1) for row in batch]
-    assert found == [("x", b'{"m":"b"}'), ("x", b'{"m":"c"}')]
-    assert [row.record_id for row in found] == ["x", "x"]
-    write(store, 4, ["d"], record="y")  # logged after a walk began: left to the walk's events
+    assert found == [("x", b'{"m":"b"}', 101.0, 200.0), ("x", b'{"m":"c"}', 102.0, 200.0)]
+    assert [(row.record_id, row.ts, row.received_at) for row in found] == [
+        ("x", 101.0, 200.0), ("x", 102.0, 200.0)]  # the log's times, not the payload's
+    write(store, 4, ["d", "e", "f"], record="y")  # event times 100, 101, 102 again
+    assert len([row for batch in store.events_since(101.0) for row in batch]) == 4
+    # logged after a walk began: left to the events the walk lets through
     up_to = [row for batch in store.events_since(101.0, until=3) for row in batch]
     assert up_to == found
 

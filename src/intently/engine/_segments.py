@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 
 from .._errors import NotFound
-from ..events import as_event
+from ..events import from_log
 from ..profiles import Profile
 from ..segments import Change, Counters, Did, Segment, counter_key
 from ._runner import WALK_PAGE, Runner
@@ -53,11 +53,11 @@ class SegmentService:
         # new conditions already), so the log is read up to where it ended when this began
         for rows in runner.store.events_since(since, WALK_PAGE, until=runner.last_seq):
             records = runner.records(row.record_id for row in rows)
-            for record_id, payload in rows:
-                profile = records.get(record_id)
+            for row in rows:
+                profile = records.get(row.record_id)
                 if profile is None:
                     continue
-                ev = as_event(payload)
+                ev = from_log(row.payload, row.ts, row.received_at)  # as the replay reads it
                 if counters.update(profile, ev, vocabulary.signals_for(ev)):
                     runner.state.adopt(profile)
             runner.let_events_through()

@@ -30,10 +30,13 @@ class StoredEvent(NamedTuple):
 
 
 class RecordEvent(NamedTuple):
-    """An event with the id of the record it was filed under (as it was then)."""
+    """An event with the id of the record it was filed under (as it was then), and its log
+    times (the payload may hold what the client claimed, before filing)."""
 
     record_id: str
     payload: bytes
+    ts: float
+    received_at: float
 
 
 class SetAside(NamedTuple):

@@ -154,7 +154,7 @@ class SealedStore:
                      ) -> Iterator[list[RecordEvent]]:
         open_ = self.ring.open
         for rows in self.inner.events_since(ts, batch, until):
-            yield [RecordEvent(e.record_id, open_(e.payload, EVENT)) for e in rows]
+            yield [e._replace(payload=open_(e.payload, EVENT)) for e in rows]
 
     def count_events(self) -> int:
         return self.inner.count_events()

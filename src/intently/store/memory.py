@@ -200,7 +200,7 @@ class MemoryStore:
 
     def events_since(self, ts: float, batch: int = 5000, until: int | None = None
                      ) -> Iterator[list[RecordEvent]]:
-        rows = [RecordEvent(r[1], r[4]) for r in self._events
+        rows = [RecordEvent(r[1], r[4], r[2], r[3]) for r in self._events
                 if r[2] >= ts and (until is None or r[0] <= until)]
         for start in range(0, len(rows), batch):
             yield rows[start : start + batch]

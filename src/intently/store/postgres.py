@@ -523,12 +523,12 @@ class PostgresStore:
                      ) -> Iterator[list[RecordEvent]]:
         cursor, last = 0, until if until is not None else 2**63 - 1
         while True:
-            rows = self._rows("SELECT seq, customer_id, payload FROM events WHERE seq > %s "
-                              "AND seq <= %s AND ts >= %s ORDER BY seq LIMIT %s",
+            rows = self._rows("SELECT seq, customer_id, payload, ts, received_at FROM events "
+                              "WHERE seq > %s AND seq <= %s AND ts >= %s ORDER BY seq LIMIT %s",
                               (cursor, last, ts, batch))
             if not rows:
                 return
-            yield [RecordEvent(r[1], r[2]) for r in rows]
+            yield [RecordEvent(r[1], r[2], r[3], r[4]) for r in rows]
             cursor = rows[-1][0]
 
     def count_events(self) -> int:

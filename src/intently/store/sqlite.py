@@ -442,11 +442,12 @@ class SQLiteStore:
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    "SELECT seq, customer_id, payload FROM events WHERE seq > ? AND seq <= ? "
-                    "AND ts >= ? ORDER BY seq LIMIT ?", (cursor, last, ts, batch)).fetchall()
+                    "SELECT seq, customer_id, payload, ts, received_at FROM events WHERE seq > ? "
+                    "AND seq <= ? AND ts >= ? ORDER BY seq LIMIT ?",
+                    (cursor, last, ts, batch)).fetchall()
             if not rows:
                 return
-            yield [RecordEvent(r[1], r[2]) for r in rows]
+            yield [RecordEvent(r[1], r[2], r[3], r[4]) for r in rows]
             cursor = rows[-1][0]
 
     def timeline(self, record_ids: Sequence[str], limit: int = 100,
