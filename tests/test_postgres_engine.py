@@ -120,3 +120,36 @@ def test_a_database_not_in_utf8_is_refused_with_how_to_make_one() -> None:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as db:
             db.execute(f"DROP DATABASE {name}")  # type: ignore[arg-type]
+
+
+def _log(store: Any, seq: int, received: float) -> None:
+    with store.transaction() as tx:
+        tx.claim([f"m{seq}"], seq)
+        tx.append([(seq, "ann", 1.0, received, f"{{\"n\":{seq}}}".encode(), 0)])
+
+
+def _since(store: Any, received_from: float) -> list[bytes]:
+    return [row.payload for page in store.events_since(0.0, received_from=received_from)
+            for row in page]
+
+
+def test_the_log_is_marked_from_what_the_table_holds_whoever_wrote_it(pg_url: str) -> None:
+    """A partition changes hands: each mark (`store._marks`) bounds the receive times of every
+    event before it, those another writer logged included; and a log without marks (written
+    before them, or after the last one) is marked where it ends when a writer opens it."""
+    from intently.store.postgres import PostgresStore
+
+    one, other = PostgresStore(pg_url, writer_lock=False), PostgresStore(pg_url,
+                                                                         writer_lock=False)
+    _log(one, 1, 5_000.0)
+    _log(other, 2, 1_000.0)  # its clock behind; it has not seen the first mark
+    assert _since(other, 3_000.0) == [b'{"n":1}', b'{"n":2}']  # both received by 5,000
+    assert _since(one, 5_000.5) == []
+    one.close()
+    other.close()
+    db = PostgresStore(pg_url, writer_lock=False)
+    db._run("DELETE FROM log_marks")  # as a log from before marks
+    db.close()
+    store = PostgresStore(pg_url)
+    assert len(_since(store, 4_000.0)) == 2 and _since(store, 5_000.5) == []
+    store.close()

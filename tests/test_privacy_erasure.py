@@ -14,6 +14,7 @@ from conftest import T0, sqlite_engine
 from intently import Engine, ManualClock
 from intently.engine._privacy import candidate_keys
 from intently.scenarios import Scenario, ready_made
+from intently.store import SQLiteStore
 from intently.testing import Shop
 
 ANN = {"user": "ann-7781", "anon": "dev-ann-5f2c", "email": "Ann.Lindqvist@example.org",
@@ -225,6 +226,23 @@ def test_retention_drops_raw_fields_then_old_events(tmp_path: Path) -> None:
     assert again.privacy.retention.apply().dropped == 30
     assert again.events_stored() == 5 and again.profile("d1").events == 2  # records keep all
     again.close()
+
+
+def test_retention_reads_the_log_only_up_to_where_it_was_received_in_time(
+        tmp_path: Path) -> None:
+    """The hourly drop reads the log from its start up to its first mark received at the
+    cutoff or later (`store._marks`), not all of it: an event a clock set back filed after
+    that mark waits until the mark is old enough too."""
+    store = SQLiteStore(tmp_path / "r.db")
+    for seq, received in ((1, 1_000.0), (2, 5_000.0), (3, 1_500.0), (4, 9_000.0)):
+        with store.transaction() as tx:  # minutes apart: each commit marks the log
+            tx.claim([f"m{seq}"], seq)
+            tx.append([(seq, "c", 1.0, received, b"{}", 0)])
+    assert store.drop_events(received_before=2_000.0, up_to_seq=4) == 1  # 3 waits
+    assert [r.seq for page in store.read_log(0) for r in page] == [2, 3, 4]
+    assert store.drop_events(received_before=6_000.0, up_to_seq=4) == 2
+    assert [r.seq for page in store.read_log(0) for r in page] == [4]
+    store.close()
 
 
 def test_changes_from_the_cli_are_audited(tmp_path: Path) -> None:

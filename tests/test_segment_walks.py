@@ -165,3 +165,21 @@ def test_the_log_is_counted_at_the_times_its_events_were_filed(tmp_path: Path) -
         "recent", "did viewed_product in 7d or did added_to_cart in 30d"))
     assert engine.profile("ann").segments == ()  # viewed eight days ago, not two days ahead
     engine.close()
+
+
+def test_an_event_filed_ahead_of_its_receipt_is_counted_by_a_window_opening_after_it(
+        tmp_path: Path) -> None:
+    """The count reads the log from the events received in time for its window (the rest is
+    skipped unread: `events_since(received_from=)`), less the future tolerance: an event dated
+    ahead of its receipt, within the tolerance, is filed at its date, and a window opening
+    after its receipt still finds it."""
+    clock = ManualClock(T0)
+    engine = sqlite_engine(tmp_path / "x.db", clock, future_tolerance_seconds=3600)
+    engine.process(track("Product Viewed", user="early", at=T0))
+    clock.advance(DAY)
+    engine.process(track("Product Viewed", user="ann", at=clock.now() + 3000))  # filed ahead
+    clock.advance(3000)
+    engine.put_segment(Segment.from_text("lately", "did viewed_product in 1000s"))
+    assert engine.profile("ann").segments == ("lately",)
+    assert engine.profile("early").segments == ()
+    engine.close()

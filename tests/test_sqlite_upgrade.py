@@ -132,3 +132,39 @@ def test_schema_5_message_ids_move_to_claims_in_the_order_they_were_claimed(
     assert [list(struct.iter_unpack("<qq", packed)) for _, packed, _ in rows] == [
         [(1, digest("z-first")), (2, digest("a-second"))], [(4, digest("new"))]]
     assert not db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'message_ids'").fetchone()
+
+
+def _since(store: SQLiteStore, received_from: float) -> list[bytes]:
+    return [row.payload for page in store.events_since(0.0, received_from=received_from)
+            for row in page]
+
+
+def _log(store: SQLiteStore, seq: int, received: float) -> None:
+    with store.transaction() as tx:
+        tx.claim([f"m{seq}"], seq)
+        tx.append([(seq, "ann", 1.0, received, f"{{\"n\":{seq}}}".encode(), 0)])
+
+
+def test_a_log_without_marks_is_marked_where_it_ends_when_opened(tmp_path: Path) -> None:
+    """A log written before marks (`store._marks`), or after the last one, is read for its
+    highest receive time when a writer opens it, and marked where it ends: what it holds is
+    skipped by reads from a later time, never by reads from an earlier one."""
+    path = tmp_path / "old.db"
+    store = SQLiteStore(path)
+    _log(store, 1, 1_000.0)
+    _log(store, 2, 2_000.0)
+    _log(store, 3, 1_500.0)  # a clock set back
+    store.close()
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE log_marks")  # as a store from before marks
+    old.commit()
+    old.close()
+    store = SQLiteStore(path)
+    assert len(_since(store, 1_900.0)) == 3  # received at 2,000: nothing skipped
+    assert _since(store, 2_000.5) == []  # all of it received before
+    _log(store, 4, 2_010.0)  # ten seconds on: no mark of its own
+    store.close()
+    store = SQLiteStore(path)  # marked where the log ends, with the highest time
+    assert _since(store, 2_005.0) == [b'{"n":4}']
+    assert _since(store, 2_010.5) == []
+    store.close()

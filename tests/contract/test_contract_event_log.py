@@ -126,6 +126,36 @@ def test_events_since_an_event_time(store: Store) -> None:
     assert up_to == found
 
 
+def test_a_page_of_events_since_reads_at_most_its_batch_of_positions(store: Store) -> None:
+    """A stretch of the log outside the window gives empty pages, each read quickly, instead
+    of one page that reads all of it (a walk lets events through between pages)."""
+    write(store, 1, [f"m{i}" for i in range(10)])  # event times 100 ... 109
+    write(store, 14, ["n0", "n1"])  # positions 11-13 unused; event times 100, 101
+    pages = [[row.ts for row in page] for page in store.events_since(107.0, batch=3)]
+    # positions 1-3, 4-6, 7-9, 10-12 (11 and 12 unused) and 14-16
+    assert pages == [[], [], [107.0, 108.0], [109.0], []]
+
+
+def test_events_since_skip_what_was_received_before_a_time(store: Store) -> None:
+    """Receive times a minute and more apart: each commit marks the log (`_marks`). What
+    was received before `received_from` is not read; what was received later is, though a
+    clock set back files it with an earlier time (the marks hold the highest time so far)."""
+    write(store, 1, ["a", "b"], received=1_000.0)
+    write(store, 3, ["c", "d"], received=2_000.0)
+    write(store, 5, ["e", "f"], received=3_000.0)
+    write(store, 7, ["g"], received=1_500.0)  # a clock set back
+    every = [row.payload for page in store.events_since(0.0) for row in page]
+    assert len(every) == 7
+    since = [row.payload for page in store.events_since(0.0, received_from=2_500.0)
+             for row in page]
+    assert since == [b'{"m":"e"}', b'{"m":"f"}', b'{"m":"g"}']
+    assert [row.payload for page in store.events_since(0.0, received_from=1_000.0)
+            for row in page] == every
+    assert [row for page in store.events_since(0.0, received_from=9_000.0)
+            for row in page] == [row for page in store.events_since(0.0, received_from=3_000.5)
+                                 for row in page]
+
+
 def test_orders_are_claimed_once_and_a_rollback_releases_them(store: Store) -> None:
     tx = store.transaction()
     assert tx.claim_orders([("o-1", 1), ("o-2", 2), ("o-1", 3)]) == {3}

@@ -75,7 +75,7 @@ class UnionStore(PostgresStore):
         self.cluster_partitions = partitions
 
     def _create_tables(self) -> None:
-        """The views are made by `make_views`."""
+        """The views are made by `make_views` (and each partition marks its own log)."""
 
     def remake_views(self) -> bool:
         """Make the views again when partitions were opened since (their tables exist);

@@ -4,6 +4,7 @@ once (a backfill) and new windowed conditions counted from the log."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 
 from .._errors import NotFound
@@ -50,8 +51,13 @@ class SegmentService:
         counters = Counters(conditions)
         vocabulary = runner.pipeline.vocabulary
         # events are committed between pages: they count as they come (the book counts the
-        # new conditions already), so the log is read up to where it ended when this began
-        for rows in runner.store.events_since(since, WALK_PAGE, until=runner.last_seq):
+        # new conditions already), so the log is read up to where it ended when this began;
+        # and from the events received in time to be filed in the window (an event is filed
+        # at most the future tolerance after its receipt), not from the log's start
+        ahead = runner.settings.future_tolerance_seconds
+        received = since - ahead if since and math.isfinite(ahead) else None
+        for rows in runner.store.events_since(since, WALK_PAGE, until=runner.last_seq,
+                                              received_from=received):
             records = runner.records(row.record_id for row in rows)
             for row in rows:
                 profile = records.get(row.record_id)

@@ -144,11 +144,19 @@ class EventLog(Protocol):
     def read_log(self, after: int, batch: int = 5000) -> Iterator[list[StoredEvent]]:
         """Every event after `after`, in order, in batches."""
 
-    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
-                     ) -> Iterator[list[RecordEvent]]:
-        """Every event from event time `ts` on, in log order, in batches; with `until`, only
-        those at log positions up to it (what was logged before a walk that lets events
-        through began). A scan: for occasional jobs such as a new segment's backfill."""
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None,
+                     received_from: float | None = None) -> Iterator[list[RecordEvent]]:
+        """Every event from event time `ts` on, in log order, a page at a time: each page reads
+        at most `batch` positions of the log, from the first event after the page before, so
+        a long stretch of the log the window leaves out gives pages with few events or none
+        (empty lists), each as quick to read as a full one: a caller that lets events through
+        between pages (a walk) is never held by it. With `until`, only positions up to it
+        (what was logged before a walk that lets events through began). With
+        `received_from`, the log is read from its last mark received before then
+        (`_marks`): the events before it, all received earlier, are not read at all. An
+        event's time is at most its receive time plus the future tolerance, so a caller asking
+        from time `ts` passes `ts` less that tolerance. For occasional jobs such as a new
+        segment's backfill."""
 
     def count_events(self) -> int: ...
 
@@ -337,7 +345,10 @@ class PrivacyStore(Protocol):
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         """Delete the events received before `received_before`, at or below `up_to_seq` (a
         recovery never needs them: the caller passes the checkpoint's position), with their
-        set-aside entries; returns how many."""
+        set-aside entries; returns how many. A backend may read the log only up to its first
+        mark received at `received_before` or later (`_marks`), so that an hourly job does
+        not read all of it: what a clock set back filed after such a mark then waits until
+        the mark itself is old enough."""
 
 
 @runtime_checkable

@@ -150,10 +150,10 @@ class SealedStore:
         for rows in self.inner.read_log(after, batch):
             yield [event(e) for e in rows]
 
-    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
-                     ) -> Iterator[list[RecordEvent]]:
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None,
+                     received_from: float | None = None) -> Iterator[list[RecordEvent]]:
         open_ = self.ring.open
-        for rows in self.inner.events_since(ts, batch, until):
+        for rows in self.inner.events_since(ts, batch, until, received_from):
             yield [e._replace(payload=open_(e.payload, EVENT)) for e in rows]
 
     def count_events(self) -> int:

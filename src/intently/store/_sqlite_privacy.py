@@ -160,10 +160,15 @@ def rename_identities(db: sqlite3.Connection, pairs: Sequence[tuple[str, str]]) 
 
 
 def drop_events(db: sqlite3.Connection, received_before: float, up_to_seq: int) -> int:
-    """A scan of the log (no index on receive time: appends stay cheap); a periodic job."""
+    """No index on receive time (appends stay cheap): the log is read from its start (what
+    earlier runs left) up to its first mark received at `received_before` or later
+    (`_marks`), not to its end; a periodic job."""
+    row = db.execute("SELECT min(seq) FROM log_marks WHERE received >= ?",
+                     (received_before,)).fetchone()
+    bound = up_to_seq if row[0] is None else min(up_to_seq, int(row[0]))
     seqs = [s for (s,) in db.execute(
         "SELECT seq FROM events WHERE seq <= ? AND received_at < ?",
-        (up_to_seq, received_before))]
+        (bound, received_before))]
     _delete_in(db, "set_aside", "seq", seqs)
     _delete_in(db, "customer_events", "seq", seqs)
     return _delete_in(db, "events", "seq", seqs)

@@ -103,6 +103,7 @@ _ACCOUNTS = _bulk("accounts", "id, traits, first_seen, last_seen", "tbnn", tail=
 _ACCOUNT_MEMBERS = _bulk("account_members", "account_id, member, since", "ttn",
                          "INSERT OR IGNORE")
 _SET_ASIDE = _bulk("set_aside", "seq, error, at", "ntn", "INSERT OR REPLACE")
+_MARKS = _bulk("log_marks", "seq, received", "nn", "INSERT OR REPLACE")
 
 
 def _some(*writes: Rows | None) -> list[Rows]:
@@ -162,8 +163,8 @@ def _effects(messages: Sequence[OutboxRow], journal: Sequence[tuple[Any, ...]],
         _JOURNAL.of(journal), _JOURNAL_CHAINED.of(chained))
 
 
-def _append(rows: Sequence[LogRow]) -> list[Rows]:
-    return _some(_EVENTS.of(rows))
+def _append(rows: Sequence[LogRow], mark: tuple[int, float] | None) -> list[Rows]:
+    return _some(_EVENTS.of(rows), _MARKS.of([mark]) if mark is not None else None)
 
 
 def _set_aside(seq: int, error: str, at: float) -> list[Rows]:
@@ -245,7 +246,7 @@ class Transaction(EndsOnExit):
         if rows[0][0] < self._next:
             raise StoreError(f"log position {rows[0][0]} is taken (next is {self._next})")
         self._next = rows[-1][0] + 1
-        self._writes.append((_append, (rows,)))
+        self._writes.append((_append, (rows, self._store._marks.add(rows))))
 
     def set_aside(self, seq: int, error: str, at: float) -> None:
         self._writes.append((_set_aside, (seq, error, at)))

@@ -198,12 +198,30 @@ class MemoryStore:
             yield [StoredEvent(r[0], r[2], r[3], r[4]) for r in rows]
             start += len(rows)
 
-    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
-                     ) -> Iterator[list[RecordEvent]]:
-        rows = [RecordEvent(r[1], r[4], r[2], r[3]) for r in self._events
-                if r[2] >= ts and (until is None or r[0] <= until)]
-        for start in range(0, len(rows), batch):
-            yield rows[start : start + batch]
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None,
+                     received_from: float | None = None) -> Iterator[list[RecordEvent]]:
+        cursor = 0
+        if received_from is not None:  # the longest start received before it: as marks say
+            top = 0.0
+            with self._lock:
+                for row in self._events:
+                    top = max(top, row[3])
+                    if top >= received_from:
+                        break
+                    cursor = row[0]
+        while True:
+            with self._lock:
+                end = until if until is not None else self.last_seq()
+                start = bisect.bisect_right(self._seqs, cursor)
+                if start >= len(self._seqs) or self._seqs[start] > end:
+                    return
+                cursor = self._seqs[start] - 1  # from the next event (positions may be unused)
+                stop = min(end, cursor + batch)
+                rows = [RecordEvent(r[1], r[4], r[2], r[3])
+                        for r in self._events[start : bisect.bisect_right(self._seqs, stop)]
+                        if r[2] >= ts]
+            yield rows
+            cursor = stop
 
     def count_events(self) -> int:
         return len(self._events)

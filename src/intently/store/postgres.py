@@ -32,6 +32,7 @@ from psycopg import sql
 
 from .._errors import StoreError
 from . import _postgres_privacy as _privacy
+from ._marks import Marks
 from ._rows import (
     Account,
     AccountMember,
@@ -70,6 +71,8 @@ CREATE TABLE IF NOT EXISTS events (
     prev BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (customer_id, seq);
+CREATE TABLE IF NOT EXISTS log_marks (seq BIGINT PRIMARY KEY,
+    received DOUBLE PRECISION NOT NULL);  -- see `_marks`
 CREATE TABLE IF NOT EXISTS message_ids (message_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS order_ids (order_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS set_aside (
@@ -261,6 +264,18 @@ def _write_state(cur: psycopg.Cursor[Any], seq: int, profiles: dict[str, bytes |
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(seq),))
 
 
+def _mark(cur: psycopg.Cursor[Any], seq: int) -> None:
+    """Mark the log up to `seq` (`_marks`), from what the table holds: the last mark and every
+    event after it, whoever wrote them (a partition changes hands; transactions on the log
+    take turns)."""
+    cur.execute(
+        "INSERT INTO log_marks (seq, received) SELECT %(seq)s, greatest("
+        " coalesce((SELECT received FROM log_marks ORDER BY seq DESC LIMIT 1), 0),"
+        " (SELECT coalesce(max(received_at), 0) FROM events WHERE seq <= %(seq)s AND seq > "
+        "  (SELECT coalesce(max(seq), 0) FROM log_marks))) "
+        "ON CONFLICT (seq) DO UPDATE SET received = excluded.received", {"seq": seq})
+
+
 class _Transaction(EndsOnExit):
     """One group commit on the store's connection, which it holds until it ends."""
 
@@ -311,6 +326,8 @@ class _Transaction(EndsOnExit):
             "INSERT INTO events (seq, customer_id, ts, received_at, payload, prev) "
             "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::float8[], %s::float8[], "
             "%s::bytea[], %s::bigint[])", [list(c) for c in columns])
+        if self._store._marks.add(rows) is not None:
+            _mark(self._cur, rows[-1][0])
 
     def set_aside(self, seq: int, error: str, at: float) -> None:
         self._cur.execute("INSERT INTO set_aside (seq, error, at) VALUES (%s, %s, %s) "
@@ -411,6 +428,7 @@ class PostgresStore:
         self._conninfo = conninfo
         self._snap: psycopg.Connection[Any] | None = None
         self._snap_lock = threading.Lock()
+        self._marks = Marks()  # the log's receive times (`_marks`), read below for a writer
         db = self._db
         try:
             _check_encoding(db, conninfo)
@@ -428,6 +446,21 @@ class PostgresStore:
         except BaseException:
             db.close()
             raise
+
+    def _open_marks(self) -> Marks:
+        """The writer's view of the log's marks: the log after the last one is marked where it
+        ends (a few thousand events at most; a log written before marks existed is read whole,
+        once)."""
+        db = self._db
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "log"),))
+            last = db.execute("SELECT max(seq) FROM events WHERE seq > "
+                              "(SELECT coalesce(max(seq), 0) FROM log_marks)").fetchone()
+            if last is not None and last[0] is not None:
+                _mark(db.cursor(), int(last[0]))
+            row = db.execute("SELECT seq, received FROM log_marks ORDER BY seq DESC LIMIT 1"
+                             ).fetchone()
+        return Marks(int(row[0]), float(row[1])) if row else Marks()
 
     def _take_writer_lock(self) -> None:
         row = self._db.execute("SELECT pg_try_advisory_lock(%s)",
@@ -448,6 +481,7 @@ class PostgresStore:
                 sql.Identifier(self.schema)))
 
     def _create_tables(self) -> None:
+        """The tables, if new, and the writer's view of the log's marks."""
         db = self._db
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
@@ -460,6 +494,7 @@ class PostgresStore:
             db.execute("INSERT INTO meta (key, value) VALUES ('schema', %s) "
                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                        (str(SCHEMA_VERSION),))
+        self._marks = self._open_marks()
 
     def _fence(self, cur: psycopg.Cursor[Any], claimed: Sequence[str]) -> None:
         """Called in every write transaction just before it commits (`claimed`: the message
@@ -519,17 +554,27 @@ class PostgresStore:
             yield list(map(StoredEvent._make, rows))
             cursor = rows[-1][0]
 
-    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
-                     ) -> Iterator[list[RecordEvent]]:
-        cursor, last = 0, until if until is not None else 2**63 - 1
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None,
+                     received_from: float | None = None) -> Iterator[list[RecordEvent]]:
+        cursor = 0
+        if received_from is not None:
+            row = self._one("SELECT coalesce(max(seq), 0) FROM log_marks WHERE received < %s",
+                            (received_from,))
+            cursor = int(row[0]) if row else 0
         while True:
-            rows = self._rows("SELECT seq, customer_id, payload, ts, received_at FROM events "
-                              "WHERE seq > %s AND seq <= %s AND ts >= %s ORDER BY seq LIMIT %s",
-                              (cursor, last, ts, batch))
-            if not rows:
-                return
-            yield [RecordEvent(r[1], r[2], r[3], r[4]) for r in rows]
-            cursor = rows[-1][0]
+            with self._lock:
+                db = self._db
+                end = until if until is not None else self.last_seq()
+                row = db.execute("SELECT min(seq) FROM events WHERE seq > %s",
+                                 (cursor,)).fetchone()
+                if row is None or row[0] is None or row[0] > end:
+                    return
+                cursor, stop = row[0] - 1, min(end, row[0] - 1 + batch)
+                rows = db.execute(
+                    "SELECT customer_id, payload, ts, received_at FROM events WHERE seq > %s "
+                    "AND seq <= %s AND ts >= %s ORDER BY seq", (cursor, stop, ts)).fetchall()
+            yield list(map(RecordEvent._make, rows))
+            cursor = stop
 
     def count_events(self) -> int:
         row = self._one("SELECT count(*) FROM events")
@@ -746,6 +791,11 @@ class PostgresStore:
 
     def drop_events(self, received_before: float, up_to_seq: int) -> int:
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
+            # read up to the first mark received at `received_before` or later (`_marks`)
+            row = cur.execute("SELECT min(seq) FROM log_marks WHERE received >= %s",
+                              (received_before,)).fetchone()
+            if row is not None and row[0] is not None:
+                up_to_seq = min(up_to_seq, int(row[0]))
             cur.execute("DELETE FROM set_aside WHERE seq IN (SELECT seq FROM events "
                         "WHERE seq <= %s AND received_at < %s)", (up_to_seq, received_before))
             cur.execute("DELETE FROM events WHERE seq <= %s AND received_at < %s",

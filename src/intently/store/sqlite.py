@@ -38,6 +38,7 @@ from .._errors import StoreError
 from . import _claims, _claims_snapshot
 from . import _sqlite_privacy as _privacy
 from ._keyfilter import KeyFilter
+from ._marks import Marks
 from ._rows import (
     Account,
     AccountMember,
@@ -76,6 +77,10 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     payload BLOB NOT NULL,
     prev INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS log_marks (
+    seq INTEGER PRIMARY KEY,  -- every event up to this position ...
+    received REAL NOT NULL  -- ... was received at this time or before (`_marks`)
 );
 CREATE TABLE IF NOT EXISTS customer_events (
     customer_id TEXT NOT NULL,
@@ -202,6 +207,21 @@ def _migration(db: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
+def _open_marks(db: sqlite3.Connection) -> Marks:
+    """The writer's view of the log's marks (`_marks`): the last one, and the log after it
+    read for its highest receive time and marked where it ends (a few thousand events at
+    most; a log written before marks existed is read whole, once)."""
+    row = db.execute("SELECT seq, received FROM log_marks ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, received = (int(row[0]), float(row[1])) if row else (0, 0.0)
+    last, top = db.execute("SELECT max(seq), max(received_at) FROM events WHERE seq > ?",
+                           (seq,)).fetchone()
+    if last is None:
+        return Marks(seq, received)
+    top = max(received, float(top))
+    db.execute("INSERT OR REPLACE INTO log_marks (seq, received) VALUES (?, ?)", (last, top))
+    return Marks(int(last), top)
+
+
 def _migrate_from_1(db: sqlite3.Connection) -> None:
     """Schema 1 indexed the log per customer at checkpoints: index what came after the last
     one, then add the back pointers (older events stay reachable through the index)."""
@@ -286,6 +306,7 @@ class SQLiteStore:
         # the identity keys and order ids, for the writer, loaded when first asked (`_keyfilter`)
         self._keys: KeyFilter | None = None if readonly else KeyFilter()
         self._order_ids: KeyFilter | None = None if readonly else KeyFilter()
+        self._marks = Marks()  # the log's receive times (`_marks`), read below for a writer
         db = self._conn
         db.execute("PRAGMA busy_timeout = 10000")
         if not readonly:
@@ -316,6 +337,7 @@ class SQLiteStore:
             db.executescript(_SCHEMA)
             db.executescript(_privacy.SCHEMA)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._marks = _open_marks(db)
             if self.path != ":memory:":
                 self._wal = WalCheckpointer(self.path)
                 self._reader = _read_only(self.path)
@@ -436,19 +458,29 @@ class SQLiteStore:
             yield list(map(StoredEvent._make, rows))
             cursor = rows[-1][0]
 
-    def events_since(self, ts: float, batch: int = 5000, until: int | None = None
-                     ) -> Iterator[list[RecordEvent]]:
-        cursor, last = 0, until if until is not None else 2**63 - 1
+    def events_since(self, ts: float, batch: int = 5000, until: int | None = None,
+                     received_from: float | None = None) -> Iterator[list[RecordEvent]]:
+        cursor = 0
+        if received_from is not None:
+            with self._lock:
+                row = self._db.execute("SELECT max(seq) FROM log_marks WHERE received < ?",
+                                       (received_from,)).fetchone()
+            cursor = int(row[0] or 0)
         while True:
             with self._lock:
-                rows = self._db.execute(
-                    "SELECT seq, customer_id, payload, ts, received_at FROM events WHERE seq > ? "
-                    "AND seq <= ? AND ts >= ? ORDER BY seq LIMIT ?",
-                    (cursor, last, ts, batch)).fetchall()
-            if not rows:
-                return
-            yield [RecordEvent(r[1], r[2], r[3], r[4]) for r in rows]
-            cursor = rows[-1][0]
+                db = self._db
+                end = until if until is not None else int(
+                    db.execute("SELECT max(seq) FROM events").fetchone()[0] or 0)
+                first = db.execute("SELECT min(seq) FROM events WHERE seq > ?",
+                                   (cursor,)).fetchone()[0]
+                if first is None or first > end:
+                    return
+                cursor, stop = first - 1, min(end, first - 1 + batch)
+                rows = db.execute(
+                    "SELECT customer_id, payload, ts, received_at FROM events WHERE seq > ? "
+                    "AND seq <= ? AND ts >= ? ORDER BY seq", (cursor, stop, ts)).fetchall()
+            yield list(map(RecordEvent._make, rows))
+            cursor = stop
 
     def timeline(self, record_ids: Sequence[str], limit: int = 100,
                  heads: Sequence[int] = ()) -> list[StoredEvent]:
