@@ -62,6 +62,11 @@ def test_segment_changes_keep_the_member_lists(store: Store) -> None:
     assert store.segment_sizes() == {"vip": 1}
     store.checkpoint(3, {"p2": None}, {}, [])  # a record deleted leaves its segments
     assert store.segment_members("vip") == [] and store.segment_sizes() == {}
+    store.checkpoint(4, {"p3": b"3", "p4": b"4"}, {}, [], changes=[
+        SegmentChange(p, s, True, 13.0) for p in ("p3", "p4") for s in ("a", "b", "vip")])
+    store.checkpoint(5, {"p3": None}, {}, [])  # every one of them, and only its own
+    assert store.segment_sizes() == {"a": 1, "b": 1, "vip": 1}
+    assert store.segment_members("b") == [("p4", 13.0)]
 
 
 def test_many_records_and_identities_in_one_read(store: Store) -> None:

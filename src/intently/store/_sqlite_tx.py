@@ -83,7 +83,19 @@ _MERGES = _bulk("merges", "into_id, from_id, reason, ts, head", "tttnn")
 _CHANGES = _bulk("segment_changes", "segment, profile_id, entered, ts", "ttnn")
 _MEMBERS = _bulk("segment_members", "segment, profile_id, since", "ttn", "INSERT OR REPLACE")
 _MEMBERS_GONE = _deletes("segment_members", "segment, profile_id", "tt")
-_MEMBERS_DROPPED = _deletes("segment_members", "profile_id", "t")
+# A record merged away leaves every segment it was in. The table's key is (segment,
+# profile_id): by `profile_id` alone each record read the whole table (9 ms a record at
+# 200,000 customers, written by a walk's catch-up 2.9 s for one commit); instead its rows are
+# looked up by the key, in each segment the table holds (a handful, found by a loose scan of
+# the key's first column).
+_SEGMENTS = ("WITH RECURSIVE s(name) AS (SELECT min(segment) FROM segment_members UNION ALL "
+             "SELECT (SELECT min(segment) FROM segment_members WHERE segment > s.name) FROM s "
+             "WHERE s.name IS NOT NULL) ")
+_MEMBERS_DROPPED = Bulk(
+    "DELETE FROM segment_members WHERE (segment, profile_id) IN (" + _SEGMENTS
+    + "SELECT s.name, {} FROM s, json_each(?1) AS j WHERE s.name IS NOT NULL)", "t",
+    "DELETE FROM segment_members WHERE (segment, profile_id) IN (" + _SEGMENTS
+    + "SELECT name, ?1 FROM s WHERE name IS NOT NULL)")
 _TIMERS = _bulk("timers", "profile_id, due", "tn", "INSERT OR REPLACE")
 _TIMERS_GONE = _deletes("timers", "profile_id", "t")
 _CHECKPOINT = _bulk("meta", "key, value", "tn", "INSERT OR REPLACE")
