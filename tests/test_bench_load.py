@@ -4,6 +4,7 @@ own process): it counts what the server accepted, and a refused request fails th
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -72,5 +73,23 @@ def test_the_walk_bench_adds_its_segment_while_its_client_submits_batches(tmp_pa
     try:
         assert walks.SEGMENT.name in engine.segment_definitions
         assert engine.store.segment_members(walks.SEGMENT.name)
+    finally:
+        engine.close()
+
+
+def test_the_served_bench_posts_the_next_hours_to_a_server_on_a_store_filled_as_live(
+        tmp_path: Path) -> None:
+    """`http_large_*`: the history received as it happened (each batch at its own time), then
+    the next hours posted over HTTP to `intently serve` on that store; every one accepted."""
+    from intently.benchmarks import served
+
+    figures = served.served(300, 1.0, 30, tmp_path)
+    assert figures["http_large_events"] > 0 and figures["http_large_vs_floor"] > 0
+    engine = Engine(tmp_path / "served.db", readonly=True)
+    try:
+        received = [e.received_at for e in engine.logged()]
+        assert len(received) > figures["http_large_events"]  # the history, then the hours
+        # received in its own time, not when the bench ran: six hours before the server
+        assert min(received) < time.time() - 5 * 3600 < max(received)
     finally:
         engine.close()

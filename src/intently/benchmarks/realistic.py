@@ -15,7 +15,8 @@ figure is next to its floor, measured in the same run:
   SQLite's page cache);
 - where the time goes: microseconds per event in each part of the group commits (the
   runner's `COMMIT_PARTS`), on both populations, so what grows with size shows;
-- a segment added to the large store while events arrive (`walks`)."""
+- a segment added to the large store while events arrive (`walks`);
+- `intently serve` on a store of the large population, over HTTP (`served`)."""
 
 from __future__ import annotations
 
@@ -144,6 +145,9 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         little = smalls[1]
         walk = walk_under_ingest(lambda clock: realistic_engine(root / "large.db", cache, clock),
                                  large_users, days)
+        from .served import served  # (which builds its engine as `realistic_engine` does)
+
+        server = served(large_users, days, cache, root)
     return {
         "realistic_customers": large_users,
         "realistic_cache_profiles": cache,
@@ -166,4 +170,5 @@ def run(quick: bool, customers: int | None = None) -> dict[str, Any]:
         "realistic_us_per_event_by_part": big["us_by_part"],
         "realistic_small_population_us_per_event_by_part": little["us_by_part"],
         **walk,
+        **server,
     }
