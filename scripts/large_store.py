@@ -32,6 +32,7 @@ from intently._gc import tune_gc
 from intently._threads import tune_threads_for_serving
 from intently.benchmarks import realistic, walks
 from intently.benchmarks._data import shop_events
+from intently.benchmarks.served import fill_as_live
 from intently.clock import ManualClock
 from intently.engine import EngineWorker, tune_threads
 from intently.events import Event, decode_batch
@@ -41,15 +42,7 @@ from intently.segments import Segment
 def _store(root: Path, users: int, days: float) -> Path:
     store = root / f"store-{users}-{days:g}.db"
     if not store.exists():
-        raws = shop_events(users, days, seed=17)
-        clock = ManualClock(0.0)
-        engine = realistic.realistic_engine(store, users // 10, clock)
-        size = engine.settings.batch_size
-        for start in range(0, len(raws), size):
-            events, kept = decode_batch(raws[start:start + size], start)
-            clock.set(max(clock.now(), *(ev.ts for ev in events)))
-            engine.commit_batch(events, kept)
-        engine.close()
+        fill_as_live(store, users // 10, shop_events(users, days, seed=17))
     return store
 
 

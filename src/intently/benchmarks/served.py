@@ -45,7 +45,7 @@ def _history_and_next(users: int, days: float) -> tuple[list[bytes], list[bytes]
     return history, later
 
 
-def _fill(db: Path, cache: int, history: list[bytes]) -> None:
+def fill_as_live(db: Path, cache: int, history: list[bytes]) -> None:
     """The store as live traffic fills it: the engine's clock at each batch's latest event."""
     clock = ManualClock(0.0)
     engine = realistic_engine(db, cache, clock)
@@ -62,7 +62,7 @@ def served(users: int, days: float, cache: int, root: Path) -> dict[str, Any]:
     from ..testing import start_server
 
     history, later = _history_and_next(users, days)
-    _fill(root / "served.db", cache, history)
+    fill_as_live(root / "served.db", cache, history)
     bodies = [b'{"batch":[' + b",".join(later[i:i + BATCH]) + b"]}"
               for i in range(0, len(later), BATCH)]
     floor = _measure(lambda port: _start_floor(root / "served-floor.db", port), bodies, CLIENTS)
