@@ -21,7 +21,7 @@ import msgspec
 
 from ..clock import ManualClock
 from ..events import decode_batch, parse_timestamp
-from ..testing import Shop
+from ..testing import Shop, start_server
 from ._client import KEY
 from .http import _measure, _start_floor
 from .realistic import realistic_engine
@@ -59,8 +59,6 @@ def fill_as_live(db: Path, cache: int, history: list[bytes]) -> None:
 
 def served(users: int, days: float, cache: int, root: Path) -> dict[str, Any]:
     """The figures `http_large_*`."""
-    from ..testing import start_server
-
     history, later = _history_and_next(users, days)
     fill_as_live(root / "served.db", cache, history)
     bodies = [b'{"batch":[' + b",".join(later[i:i + BATCH]) + b"]}"
